@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# System packages the end-to-end tests need (git, make, rsync for gitlab-ci-local). Idempotent.
+set -euo pipefail
+missing=()
+for tool in git make rsync; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  else
+    echo "missing system tools: ${missing[*]} (install them with your package manager)" >&2
+    exit 1
+  fi
+fi
+git config --global user.email >/dev/null 2>&1 || git config --global user.email "ci@mlops-actions.invalid"
+git config --global user.name >/dev/null 2>&1 || git config --global user.name "mlops-actions CI"

@@ -1,0 +1,1 @@
+"""Thin command layers: parse arguments, call a library function, render its result."""

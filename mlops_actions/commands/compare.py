@@ -1,0 +1,52 @@
+"""`mlops-actions compare`: candidate vs baseline predictions on the same rows, and the gate verdict."""
+
+from __future__ import annotations
+
+import argparse
+
+from mlops_actions.commands._common import add_config_option
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "compare", help="compare two evaluations (paired bootstrap, McNemar, DeLong) and judge the gate"
+    )
+    add_config_option(parser)
+    parser.add_argument("--candidate", required=True, help="evaluation folder of the candidate (evaluate -o)")
+    parser.add_argument("--baseline", help="evaluation folder of the baseline; omit to judge absolute bounds only")
+    parser.add_argument("--json", action="store_true", help="print metrics, rules and verdict as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlops_actions.commands._common import print_json
+    from mlops_actions.comparison import check_same_rows, metric_rows, slice_rows
+    from mlops_actions.config import load_config
+    from mlops_actions.evaluation import align_classes, load_scored
+    from mlops_actions.gate import judge
+
+    config = load_config(args.config)
+    candidate = load_scored(args.candidate)
+    baseline = None
+    if args.baseline:
+        baseline = align_classes(load_scored(args.baseline), candidate.classes)
+        check_same_rows(candidate, baseline)
+    metrics = metric_rows(config.metrics, candidate, baseline, config)
+    slices = slice_rows(candidate, baseline, config)
+    outcome = judge(config.rules, metrics, slices, min_slice_rows=config.min_slice_rows)
+    verdict = "pass" if outcome.passed else "fail"
+    if args.json:
+        print_json({"verdict": verdict, "reasons": outcome.reasons, "metrics": metrics, "rules": outcome.rules,
+                    "slices": slices, "absolute_only": baseline is None})
+    else:
+        if baseline is None:
+            print("no baseline: only absolute bounds are judged")
+        for row in metrics:
+            if row["delta"] is None:
+                continue
+            noise = "  (within noise)" if row["within_noise"] else ""
+            print(f"{row['name']:<18} Δ {row['delta']:+.4f}  [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]{noise}")
+        print(f"verdict: {verdict.upper()}")
+        for reason in outcome.reasons:
+            print(f"  - {reason}")
+    return 0 if outcome.passed else 1

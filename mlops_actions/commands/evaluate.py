@@ -1,0 +1,56 @@
+"""`mlops-actions evaluate`: score a model on evaluation rows; metrics with bootstrap intervals, per slice too."""
+
+from __future__ import annotations
+
+import argparse
+
+from mlops_actions.cli import add_env_option
+from mlops_actions.commands._common import add_config_option
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("evaluate", help="score a model folder on evaluation rows")
+    add_config_option(parser)
+    parser.add_argument("--model", "-m", required=True, help="model folder written by train")
+    parser.add_argument("--data", "-d", help="evaluation rows (CSV/Parquet); default: the config's eval rows")
+    add_env_option(
+        parser, "--output-dir", "-o", env="MLOPS_EVAL_DIR", default="mlops-out/eval", help="folder for predictions"
+    )
+    parser.add_argument("--json", action="store_true", help="print the evaluation as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mlops_actions.commands._common import print_json
+    from mlops_actions.comparison import metric_rows, slice_rows
+    from mlops_actions.config import load_config
+    from mlops_actions.data.io import read_table
+    from mlops_actions.datasets import load_datasets
+    from mlops_actions.evaluation import save_scored, score_model
+    from mlops_actions.model_io import write_json_atomic
+
+    config = load_config(args.config)
+    if args.data:
+        frame, source = read_table(args.data), args.data
+    else:
+        frame, source = load_datasets(config).eval, "eval rows"
+    scored = score_model(Path(args.model), frame, config, source=str(source))
+    save_scored(scored, args.output_dir)
+    document = {
+        "model_digest": scored.model_digest,
+        "rows": scored.rows,
+        "metrics": metric_rows(config.metrics, scored, None, config),
+        "slices": slice_rows(scored, None, config),
+    }
+    write_json_atomic(Path(args.output_dir) / "evaluation.json", document)
+    if args.json:
+        print_json(document)
+    else:
+        for row in document["metrics"]:
+            low, high = row["ci_low"], row["ci_high"]
+            ci = "" if low is None else f"  [{low:.4f}, {high:.4f}]"
+            value = "n/a" if row["candidate"] is None else f"{row['candidate']:.4f}"
+            print(f"{row['name']:<18} {value}{ci}")
+    return 0

@@ -1,0 +1,90 @@
+"""`mlops-actions publish|history|fetch`: the model registry by hand."""
+
+from __future__ import annotations
+
+import argparse
+
+from mlops_actions.commands._common import add_config_option
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    publish = subparsers.add_parser("publish", help="publish a model folder as a new version in the registry")
+    add_config_option(publish)
+    publish.add_argument("model_dir", help="model folder written by train")
+    publish.add_argument("--version", required=True, help="semantic version, e.g. 1.2.0")
+    publish.add_argument("--alias", action="append", default=[], help="alias to point at it, e.g. production")
+    publish.add_argument("--metrics", help="JSON file of metrics to record (e.g. an evaluation.json)")
+    publish.set_defaults(func=run_publish)
+
+    history = subparsers.add_parser("history", help="list published versions with metrics and lineage")
+    add_config_option(history)
+    history.add_argument("--json", action="store_true", help="print a JSON list")
+    history.set_defaults(func=run_history)
+
+    fetch = subparsers.add_parser("fetch", help="copy a version (or alias) to a folder, digests checked")
+    add_config_option(fetch)
+    fetch.add_argument("ref", help="version (1.2.0) or alias (production)")
+    fetch.add_argument("--output-dir", "-o", required=True, help="destination folder")
+    fetch.set_defaults(func=run_fetch)
+
+
+def _metric_values(document: object) -> dict[str, object]:
+    """Flatten an evaluation.json / result metrics list into {name: {value, ci_low, ci_high}}."""
+    if isinstance(document, dict) and isinstance(document.get("metrics"), list):
+        return {
+            row["name"]: {"value": row.get("candidate"), "ci_low": row.get("ci_low"), "ci_high": row.get("ci_high")}
+            for row in document["metrics"]
+        }
+    return dict(document) if isinstance(document, dict) else {}
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from mlops_actions.config import load_config
+    from mlops_actions.errors import MlopsError
+    from mlops_actions.registry import open_registry
+
+    config = load_config(args.config)
+    metrics: dict[str, object] = {}
+    if args.metrics:
+        try:
+            metrics = _metric_values(json.loads(Path(args.metrics).read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as error:
+            raise MlopsError(f"{args.metrics}: cannot read metrics JSON: {error}") from None
+    registry = open_registry(config)
+    version = registry.publish(Path(args.model_dir), version=args.version, metrics=metrics)
+    for alias in args.alias:
+        registry.set_alias(alias, version.version)
+    print(f"published {version.tag} {version.digest}" + (f" aliases: {', '.join(args.alias)}" if args.alias else ""))
+    return 0
+
+
+def run_history(args: argparse.Namespace) -> int:
+    from mlops_actions.commands._common import print_json
+    from mlops_actions.config import load_config
+    from mlops_actions.registry import open_registry
+
+    versions = open_registry(load_config(args.config)).list_versions()
+    if args.json:
+        print_json([v.as_dict() for v in versions])
+        return 0
+    if not versions:
+        print("no versions published yet")
+    for v in versions:
+        aliases = f" [{', '.join(v.aliases)}]" if v.aliases else ""
+        commit = (v.commit or "-")[:12]
+        print(f"{v.tag:<32} {v.created:<21} commit {commit} {v.digest[:19]}{aliases}")
+    return 0
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mlops_actions.config import load_config
+    from mlops_actions.registry import open_registry
+
+    path = open_registry(load_config(args.config)).fetch(args.ref, Path(args.output_dir))
+    print(path)
+    return 0

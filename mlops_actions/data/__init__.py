@@ -1,0 +1,1 @@
+"""Data: reading tables, fingerprints, schemas, validation, drift and mergeable profiles."""

@@ -1,0 +1,80 @@
+"""Where a model came from: git state, library versions, time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import subprocess
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from mlops_actions.errors import GitError
+
+TRACKED_LIBRARIES = ("mlops-actions", "scikit-learn", "numpy", "pandas", "scipy", "skops")
+
+
+@dataclass(frozen=True)
+class GitState:
+    commit: str | None
+    branch: str | None
+    dirty: bool | None
+    root: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def git(args: list[str], cwd: str | Path, *, check: bool = True) -> str:
+    """Run git and return its stdout stripped; a GitError with git's own first line on failure."""
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise GitError("git: command not found, expected git on PATH") from None
+    if check and proc.returncode != 0:
+        first = (proc.stderr.strip().splitlines() or ["failed"])[0]
+        raise GitError(f"git {' '.join(args[:2])}: {first}")
+    return proc.stdout.strip()
+
+
+def git_state(path: str | Path) -> GitState:
+    """Commit, branch and dirty flag of the repository holding ``path`` (all None outside a repository)."""
+    cwd = Path(path)
+    root = git(["rev-parse", "--show-toplevel"], cwd, check=False)
+    if not root:
+        return GitState(commit=None, branch=None, dirty=None, root=None)
+    commit = git(["rev-parse", "HEAD"], cwd, check=False) or None
+    branch = git(["rev-parse", "--abbrev-ref", "HEAD"], cwd, check=False) or None
+    if branch == "HEAD":
+        branch = None
+    status = git(["status", "--porcelain", "--untracked-files=no"], cwd, check=False)
+    return GitState(commit=commit, branch=branch, dirty=bool(status), root=root)
+
+
+def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the user's commands: ``python`` on PATH is the interpreter running mlops-actions."""
+    import os
+    import sys
+
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([bin_dir, *(p for p in env.get("PATH", "").split(os.pathsep) if p != bin_dir)])
+    env.update(extra or {})
+    return env
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries that decide whether a model loads and predicts the same."""
+    versions = {"python": platform.python_version()}
+    for name in TRACKED_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def utc_now() -> str:
+    """The current UTC time in ISO 8601 with a Z suffix."""
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

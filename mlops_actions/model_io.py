@@ -1,0 +1,137 @@
+"""Saving and loading models with skops: atomic writes, sha256 digests checked before every load."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from mlops_actions.data.io import file_sha256
+from mlops_actions.errors import ModelError
+
+MODEL_FILE = "model.skops"
+METADATA_FILE = "metadata.json"
+
+
+def digest_of(path: str | Path) -> str:
+    """``sha256:<hex>`` of a file."""
+    return f"sha256:{file_sha256(path)}"
+
+
+def save_model(estimator: Any, path: str | Path) -> str:
+    """Save an estimator with skops, atomically; return its digest. For use in training scripts too."""
+    import skops.io as sio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        sio.dump(estimator, tmp)
+        os.replace(tmp, path)
+    except Exception as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise ModelError(f"{path}: cannot save the model with skops: {str(error).splitlines()[0]}") from None
+    return digest_of(path)
+
+
+def verify_digest(path: str | Path, expected: str | None) -> str:
+    """The file's digest; a ModelError when it differs from ``expected`` (a tampered or corrupted file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
+    actual = digest_of(path)
+    if expected is not None and actual != expected:
+        raise ModelError(
+            f"{path}: sha256 digest mismatch, expected {expected} from the metadata, got {actual} "
+            "(the file was modified or corrupted)"
+        )
+    return actual
+
+
+def load_model(
+    path: str | Path,
+    *,
+    expected_digest: str | None,
+    trusted_types: Iterable[str] = (),
+    import_root: str | Path | None = None,
+) -> Any:
+    """Load a skops model after checking its digest; unknown types must be allowed in train.trusted_types.
+
+    ``import_root`` is put on sys.path so the project's own transformers can be imported.
+    """
+    import sys
+    import zipfile
+
+    import skops.io as sio
+
+    path = Path(path)
+    verify_digest(path, expected_digest)
+    if import_root is not None and str(import_root) not in sys.path:
+        sys.path.insert(0, str(import_root))
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except (zipfile.BadZipFile, json.JSONDecodeError, KeyError, OSError) as error:
+        raise ModelError(f"{path}: not a readable skops model file ({error})") from None
+    allowed = set(trusted_types)
+    refused = sorted(t for t in untrusted if t not in allowed)
+    if refused:
+        raise ModelError(
+            f"{path}: model holds types that are not trusted: {', '.join(refused)}; "
+            "review them and list them under train.trusted_types in the config to allow them"
+        )
+    try:
+        return sio.load(path, trusted=sorted(untrusted))
+    except Exception as error:
+        raise ModelError(f"{path}: cannot load the skops model: {str(error).splitlines()[0]}") from None
+
+
+def write_json_atomic(path: str | Path, document: Any) -> None:
+    """Write JSON to a temp file in the same folder, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2, sort_keys=False, allow_nan=False)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write text to a temp file in the same folder, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def replace_directory(staging: Path, target: Path) -> None:
+    """Move a fully written staging folder to ``target``, replacing an older one, never leaving half of either."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, target)
+
+
+def read_model_metadata(model_dir: str | Path) -> dict[str, Any]:
+    """The metadata.json of a model folder; a ModelError when missing or malformed."""
+    path = Path(model_dir) / METADATA_FILE
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{path}: model metadata not found, expected a folder written by 'mlops-actions train'") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelError(f"{path}: model metadata is not valid JSON: {error}") from None
+    if not isinstance(document, dict) or "model_digest" not in document:
+        raise ModelError(f"{path}: model metadata lacks 'model_digest'")
+    return document

@@ -1,0 +1,24 @@
+"""Model registries behind one interface, chosen from the config (registry.backend)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mlops_actions.config import Config
+from mlops_actions.errors import ConfigError
+from mlops_actions.registry.base import PRODUCTION, ModelVersion, Registry
+
+__all__ = ["PRODUCTION", "ModelVersion", "Registry", "open_registry"]
+
+
+def open_registry(config: Config) -> Registry:
+    """The registry the config names; MLOPS_REGISTRY_PATH overrides the local registry's folder."""
+    backend = config.registry_backend
+    if backend == "local":
+        from mlops_actions.registry.local import LocalRegistry
+
+        path = os.environ.get("MLOPS_REGISTRY_PATH") or config.registry_options.get("path", ".mlops/registry")
+        root = Path(path) if Path(path).is_absolute() else config.root / path
+        return LocalRegistry(root, config.model_name)
+    raise ConfigError(f"{config.path}: registry.backend: {backend!r} is not available in this version yet, expected local")

@@ -1,0 +1,1 @@
+"""Stages: check, release (deploy and monitor later) — orchestration of the building blocks."""

@@ -1,0 +1,249 @@
+"""The PR stage: project tests, train, baseline, data checks, compare, gate, result file, reports, comment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops_actions import __version__
+from mlops_actions.baseline import (
+    BaselineChoice,
+    base_data_files,
+    base_ref_candidates,
+    merge_base,
+    resolve_baseline,
+    retrain_and_score,
+)
+from mlops_actions.comparison import check_same_rows, metric_rows, slice_rows
+from mlops_actions.config import Config, load_config
+from mlops_actions.datasets import load_datasets
+from mlops_actions.evaluation import Scored, align_classes, load_scored, score_model
+from mlops_actions.gate import judge
+from mlops_actions.lineage import git_state, utc_now
+from mlops_actions.model_io import write_json_atomic, write_text_atomic
+from mlops_actions.project_tests import run_project_tests
+from mlops_actions.training import train
+
+RESULT_FILE = "mlops-result.json"
+MARKDOWN_FILE = "report.md"
+HTML_FILE = "report.html"
+MODEL_DIR = "model"
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    result: dict[str, Any]
+    markdown: str
+    paths: dict[str, str]
+
+    @property
+    def passed(self) -> bool:
+        return self.result["verdict"] == "pass"
+
+
+def _model_side(metadata: dict[str, Any], *, version: str | None = None, commit: str | None = None) -> dict[str, Any]:
+    git = metadata.get("git") or {}
+    return {
+        "commit": commit or git.get("commit"),
+        "branch": git.get("branch"),
+        "dirty": git.get("dirty"),
+        "version": version,
+        "model_digest": metadata.get("model_digest"),
+        "data": {
+            role: {k: fp[k] for k in ("path", "sha256", "bytes", "rows", "columns", "schema_hash") if k in fp}
+            for role, fp in (metadata.get("data") or {}).items()
+        },
+        "train_seconds": metadata.get("train_seconds"),
+    }
+
+
+def _relative_paths(side: dict[str, Any], root: Path) -> None:
+    """Data paths in the result are relative to the project, so the report leaks no runner paths."""
+    for fp in side["data"].values():
+        try:
+            fp["path"] = Path(fp["path"]).resolve().relative_to(root).as_posix()
+        except ValueError:
+            fp["path"] = Path(fp["path"]).name
+
+
+def _data_changed(candidate: dict[str, Any], baseline: dict[str, Any] | None) -> bool | None:
+    if baseline is None or not baseline.get("data"):
+        return None
+    ours = {role: fp["sha256"] for role, fp in candidate["data"].items()}
+    theirs = {role: fp["sha256"] for role, fp in baseline["data"].items()}
+    return ours != theirs
+
+
+def _run_data_checks(
+    config: Config, base_commit: str | None, workdir: Path
+) -> dict[str, Any] | None:
+    from mlops_actions.data.checks import run_data_checks
+
+    files = {"train": config.train_data}
+    if config.eval_data is not None:
+        files["eval"] = config.eval_data
+    base_files = base_data_files(config, base_commit, workdir) if base_commit else None
+    return run_data_checks(
+        files=files,
+        base_files=base_files,
+        schema_path=config.schema_path,
+        target=config.target,
+        id_column=config.id_column,
+        drift_thresholds=config.drift_thresholds or None,
+        leakage_threshold=config.leakage_threshold,
+    )
+
+
+def _score_baseline(
+    choice: BaselineChoice,
+    config: Config,
+    candidate: Scored,
+    eval_frame: Any,
+    eval_file: Path,
+    workdir: Path,
+) -> tuple[BaselineChoice, Scored | None]:
+    """Score the baseline on the candidate's evaluation rows, in the candidate's class order."""
+    if choice.source == "registry" and choice.model_dir is not None:
+        scored = score_model(choice.model_dir, eval_frame, config, source="baseline scoring")
+        return choice, align_classes(scored, candidate.classes)
+    if choice.source == "retrain" and choice.commit:
+        outcome = retrain_and_score(choice.commit, config, eval_file, workdir)
+        if isinstance(outcome, str):
+            return BaselineChoice("none", f"{choice.reason}; but {outcome}; only absolute bounds are judged"), None
+        _model_dir, scored_dir = outcome
+        return choice, align_classes(load_scored(scored_dir), candidate.classes)
+    return choice, None
+
+
+def run_check(
+    config_path: str | Path,
+    output_dir: str | Path,
+    *,
+    baseline_source: str | None = None,
+    base_ref: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> CheckOutcome:
+    """Everything the PR stage does short of posting: returns the result, its Markdown and the written paths."""
+    from mlops_actions.render import render_html, render_markdown
+    from mlops_actions.result import validate_result
+
+    env = os.environ if env is None else env
+    config = load_config(config_path)
+    output_dir = Path(output_dir)
+    if not output_dir.is_absolute():
+        output_dir = Path.cwd() / output_dir
+    output_dir.mkdir(parents=True, exist_ok=True)
+    tests = run_project_tests(config)
+    trained = train(config, output_dir / MODEL_DIR)
+    datasets = load_datasets(config)
+    candidate = score_model(trained.directory, datasets.eval, config, source="candidate scoring")
+
+    with tempfile.TemporaryDirectory(prefix="mlops-check-") as tmp:
+        workdir = Path(tmp)
+        if config.eval_data is not None:
+            eval_file = config.eval_data
+        else:
+            eval_file = workdir / "eval-rows.csv"
+            datasets.eval.to_csv(eval_file, index=False)
+        choice = resolve_baseline(
+            config, baseline_source or config.baseline_source, base_ref=base_ref, workdir=workdir, env=env
+        )
+        choice, baseline = _score_baseline(choice, config, candidate, datasets.eval, eval_file, workdir)
+        if baseline is not None:
+            check_same_rows(candidate, baseline)
+        base_commit = None
+        if git_state(config.root).root:
+            found = merge_base(config.root, base_ref_candidates(config, base_ref, env))
+            base_commit = found[1] if found else None
+        data_checks = _run_data_checks(config, base_commit, workdir)
+        metrics = metric_rows(config.metrics, candidate, baseline, config)
+        slices = slice_rows(candidate, baseline, config)
+        baseline_metadata = baseline.metadata if baseline is not None else None
+
+    gate = judge(config.rules, metrics, slices, min_slice_rows=config.min_slice_rows)
+    reasons = list(gate.reasons)
+    if tests["status"] == "fail" and tests.get("required"):
+        counts = f" ({tests['failed']} failed)" if tests.get("failed") is not None else ""
+        reasons.append(f"project tests failed{counts}: {tests['command']} exited with {tests['exit_code']}")
+    if data_checks is not None and data_checks.get("schema", {}).get("status") == "fail":
+        count = sum(len(f["violations"]) for f in data_checks["schema"]["files"])
+        reasons.append(f"data schema: {count} violation kind(s) against {data_checks['schema']['path']}")
+
+    candidate_side = _model_side(trained.metadata)
+    baseline_side = (
+        _model_side(baseline_metadata, version=choice.version, commit=choice.commit)
+        if baseline_metadata is not None
+        else None
+    )
+    for side in (candidate_side, baseline_side):
+        if side is not None:
+            _relative_paths(side, config.root)
+    eval_fp = dict((trained.metadata.get("data") or {}).get("eval") or trained.metadata["data"]["train"])
+    eval_fp = {k: eval_fp[k] for k in ("path", "sha256", "bytes", "rows", "columns", "schema_hash") if k in eval_fp}
+    _relative_paths({"data": {"eval": eval_fp}}, config.root)
+    result: dict[str, Any] = {
+        "schema_version": 1,
+        "tool": {"name": "mlops-actions", "version": __version__},
+        "created": utc_now(),
+        "model": {"name": config.model_name, "task": config.task, "primary_metric": config.primary_metric},
+        "verdict": "fail" if reasons else "pass",
+        "reasons": reasons,
+        "gate": {
+            "decision": config.decision,
+            "confidence": config.confidence,
+            "resamples": config.resamples,
+            "seed": config.seed,
+            "absolute_only": baseline is None,
+        },
+        "baseline": {"source": choice.source, "reason": choice.reason, "model": baseline_side},
+        "candidate": candidate_side,
+        "evaluation": {
+            "rows": candidate.rows,
+            "data": eval_fp,
+            "split": datasets.split,
+            "same_rows": baseline is not None,
+        },
+        "data_changed": _data_changed(candidate_side, baseline_side),
+        "metrics": metrics,
+        "rules": gate.rules,
+        "slices": slices,
+        "tests": tests,
+        "data_checks": data_checks,
+        "links": {},
+    }
+    run_url = _run_url(env)
+    if run_url:
+        result["links"]["run_url"] = run_url
+    validate_result(result)
+    paths = {
+        "result": str(output_dir / RESULT_FILE),
+        "markdown": str(output_dir / MARKDOWN_FILE),
+        "html": str(output_dir / HTML_FILE),
+        "model": str(trained.directory),
+    }
+    markdown = render_markdown(result, links=result["links"])
+    write_text_atomic(paths["html"], render_html(result))
+    write_text_atomic(paths["markdown"], markdown)
+    write_json_atomic(paths["result"], result)
+    return CheckOutcome(result=result, markdown=markdown, paths=paths)
+
+
+def _run_url(env: Mapping[str, str]) -> str | None:
+    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_RUN_ID"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        return f"{server}/{env.get('GITHUB_REPOSITORY', '')}/actions/runs/{env['GITHUB_RUN_ID']}"
+    if env.get("GITLAB_CI") == "true" and env.get("CI_JOB_URL"):
+        return env["CI_JOB_URL"]
+    return None
+
+
+def clear_output(output_dir: Path) -> None:
+    """Remove a previous run's result so a failed run never leaves a stale verdict behind."""
+    for name in (RESULT_FILE, MARKDOWN_FILE, HTML_FILE):
+        (output_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(output_dir / MODEL_DIR, ignore_errors=True)
