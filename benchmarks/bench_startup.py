@@ -34,9 +34,13 @@ def main() -> int:
         "import sys; from mlops_actions.cli import build_parser; build_parser(); "
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
-    imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
-    print(f"mlops-actions --help: median {statistics.median(times) * 1000:.0f} ms "
-          f"(min {min(times) * 1000:.0f} ms, {args.repeats} runs; goal < 300 ms)")
+    imported = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    print(
+        f"mlops-actions --help: median {statistics.median(times) * 1000:.0f} ms "
+        f"(min {min(times) * 1000:.0f} ms, {args.repeats} runs; goal < 300 ms)"
+    )
     print(f"bare python start-up: median {statistics.median(baseline_times) * 1000:.0f} ms")
     print(f"heavy modules imported by the parser: {imported or 'none'}")
     return 0

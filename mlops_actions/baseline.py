@@ -76,7 +76,18 @@ def retrain_and_score(commit: str, config: Config, eval_file: Path, workdir: Pat
             return f"{relative_config} does not exist at the merge-base {commit[:12]}"
         for step, args in (
             ("retrain", ["train", "--output-dir", str(model_dir)]),
-            ("scoring", ["evaluate", "--model", str(model_dir), "--data", str(eval_file), "--output-dir", str(scored_dir)]),
+            (
+                "scoring",
+                [
+                    "evaluate",
+                    "--model",
+                    str(model_dir),
+                    "--data",
+                    str(eval_file),
+                    "--output-dir",
+                    str(scored_dir),
+                ],
+            ),
         ):
             proc = subprocess.run(
                 [sys.executable, "-m", "mlops_actions", *args, "--config", str(base_config)],
@@ -166,7 +177,9 @@ def resolve_baseline(
         return BaselineChoice("none", "; ".join(reasons) + "; only absolute bounds are judged")
     ref, commit = found
     head = git(["rev-parse", "HEAD"], config.root)
-    if commit == head and not git(["status", "--porcelain", "--untracked-files=no"], config.root, check=False):
+    if commit == head and not git(
+        ["status", "--porcelain", "--untracked-files=no"], config.root, check=False
+    ):
         reasons.append(f"HEAD is the merge-base with {ref}, so there is no other code to compare with")
         return BaselineChoice("none", "; ".join(reasons) + "; only absolute bounds are judged")
     return BaselineChoice(

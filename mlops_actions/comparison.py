@@ -62,34 +62,42 @@ def metric_rows(
     from mlops_actions.stats import bootstrap_interval, delong_test, mcnemar_test, paired_bootstrap
 
     rows: list[dict[str, Any]] = []
-    common = {
-        "task": config.task,
-        "n_classes": candidate.n_classes,
-        "resamples": config.resamples,
-        "confidence": config.confidence,
-        "seed": config.seed,
-    }
     if baseline is None:
-        intervals = bootstrap_interval(list(names), y_true=candidate.y_true, predictions=candidate.predictions, **common)
+        intervals = bootstrap_interval(
+            list(names),
+            config.task,
+            candidate.y_true,
+            candidate.predictions,
+            n_classes=candidate.n_classes,
+            resamples=config.resamples,
+            confidence=config.confidence,
+            seed=config.seed,
+        )
         for name in names:
             value, low, high = intervals[name]
             rows.append(_row(name, config, None, value, None, low, high, None))
         return rows
     estimates = paired_bootstrap(
         list(names),
-        y_true=candidate.y_true,
-        candidate=candidate.predictions,
-        baseline=baseline.predictions,
-        **common,
+        config.task,
+        candidate.y_true,
+        candidate.predictions,
+        baseline.predictions,
+        n_classes=candidate.n_classes,
+        resamples=config.resamples,
+        confidence=config.confidence,
+        seed=config.seed,
     )
+    cand, base = candidate.predictions, baseline.predictions
+    both_scores = (cand.scores, base.scores) if cand.scores is not None and base.scores is not None else None
+    two_classes = config.task == "binary" and len(set(candidate.y_true.tolist())) == 2
     for name in names:
         est = estimates[name]
         test = None
-        if with_tests and name == "accuracy" and candidate.predictions.labels is not None:
-            test = mcnemar_test(candidate.y_true, candidate.predictions.labels, baseline.predictions.labels)
-        elif with_tests and name == "roc_auc" and config.task == "binary":
-            if len(set(candidate.y_true.tolist())) == 2:
-                test = delong_test(candidate.y_true, candidate.predictions.scores, baseline.predictions.scores)
+        if with_tests and name == "accuracy" and cand.labels is not None and base.labels is not None:
+            test = mcnemar_test(candidate.y_true, cand.labels, base.labels)
+        elif with_tests and name == "roc_auc" and both_scores is not None and two_classes:
+            test = delong_test(candidate.y_true, *both_scores)
         rows.append(_row(name, config, est.baseline, est.candidate, est.delta, est.ci_low, est.ci_high, test))
     return rows
 

@@ -98,7 +98,10 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "required": ["train", "target"],
             "properties": {
-                "train": {"type": "string", "description": "Training data (CSV or Parquet), relative to this file."},
+                "train": {
+                    "type": "string",
+                    "description": "Training data (CSV or Parquet), relative to this file.",
+                },
                 "eval": {"type": "string", "description": "Evaluation data; omit to use split."},
                 "split": {
                     "type": "object",
@@ -144,7 +147,12 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "decision": {"enum": list(DECISIONS), "default": "interval"},
-                "confidence": {"type": "number", "exclusiveMinimum": 0.5, "exclusiveMaximum": 1, "default": 0.95},
+                "confidence": {
+                    "type": "number",
+                    "exclusiveMinimum": 0.5,
+                    "exclusiveMaximum": 1,
+                    "default": 0.95,
+                },
                 "resamples": {"type": "integer", "minimum": 100, "maximum": 100000, "default": 1000},
                 "seed": {"type": "integer", "default": 0},
                 "min_slice_rows": {"type": "integer", "minimum": 1, "default": 30},
@@ -162,7 +170,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "description": "The project's own tests (e.g. of feature code). {junit} expands to a "
                     "JUnit XML path whose counts are reported.",
                 },
-                "required": {"type": "boolean", "default": True, "description": "Failing tests fail the gate."},
+                "required": {
+                    "type": "boolean",
+                    "default": True,
+                    "description": "Failing tests fail the gate.",
+                },
                 "timeout_minutes": {"type": "number", "exclusiveMinimum": 0, "default": 30},
             },
         },
@@ -261,7 +273,9 @@ def _describe_schema_error(error: Any) -> str:
         allowed = sorted(error.schema.get("properties", {}))
         return f"{where}: unknown key {', '.join(repr(u) for u in unknown)}, expected one of {', '.join(allowed)}"
     if validator == "enum":
-        return f"{where}: expected one of {', '.join(map(str, error.validator_value))}, got {error.instance!r}"
+        return (
+            f"{where}: expected one of {', '.join(map(str, error.validator_value))}, got {error.instance!r}"
+        )
     if validator == "const":
         return f"{where}: expected {error.validator_value!r}, got {error.instance!r}"
     if validator == "type":
@@ -284,12 +298,16 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     metrics = doc.get("metrics", {})
     named = [("metrics.primary", metrics["primary"])] if "primary" in metrics else []
     named += [(f"metrics.others[{i}]", m) for i, m in enumerate(metrics.get("others", []))]
-    named += [(f"gate.rules[{i}].metric", r["metric"]) for i, r in enumerate(doc.get("gate", {}).get("rules", []))]
+    named += [
+        (f"gate.rules[{i}].metric", r["metric"]) for i, r in enumerate(doc.get("gate", {}).get("rules", []))
+    ]
     for key, name in named:
         if name not in METRICS:
             problems.append(f"{key}: unknown metric {name!r}, expected one of {', '.join(valid)}")
         elif name not in valid:
-            problems.append(f"{key}: metric {name!r} does not apply to task {task!r}, expected one of {', '.join(valid)}")
+            problems.append(
+                f"{key}: metric {name!r} does not apply to task {task!r}, expected one of {', '.join(valid)}"
+            )
     for i, rule in enumerate(doc.get("gate", {}).get("rules", [])):
         judged = {"min", "max", "allowed_change", "allowed_change_relative"} & set(rule)
         if not judged:

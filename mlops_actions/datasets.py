@@ -105,8 +105,12 @@ def load_datasets(config: Config) -> Datasets:
             )
         split = f"hash of {config.id_column or 'row content'}, seed {config.split_seed}, eval fraction {config.split_fraction}"
     if config.id_column and config.id_column not in evaluation.columns:
-        raise DataError(f"{config.eval_data or train_path}: id column {config.id_column!r} not found (data.id)")
+        raise DataError(
+            f"{config.eval_data or train_path}: id column {config.id_column!r} not found (data.id)"
+        )
     for column in config.slices:
         if column not in evaluation.columns:
-            raise DataError(f"{config.eval_data or train_path}: slice column {column!r} not found (data.slices)")
+            raise DataError(
+                f"{config.eval_data or train_path}: slice column {column!r} not found (data.slices)"
+            )
     return Datasets(train=train, eval=evaluation, fingerprints=fingerprints, split=split)

@@ -44,7 +44,9 @@ def mlops(*args: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workspace", default="demo-workspace", help="folder to create the demo repository in")
+    parser.add_argument(
+        "--workspace", default="demo-workspace", help="folder to create the demo repository in"
+    )
     args = parser.parse_args(argv)
     workspace = Path(args.workspace).resolve()
     repo = workspace / "credit-default"

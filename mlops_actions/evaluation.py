@@ -117,7 +117,9 @@ def score_model(
     except (DataError, ModelError):
         raise
     except Exception as error:
-        raise ModelError(f"{model_dir}: prediction failed on {source}: {type(error).__name__}: {error}") from None
+        raise ModelError(
+            f"{model_dir}: prediction failed on {source}: {type(error).__name__}: {error}"
+        ) from None
     slices = {
         column: frame[column].astype(str).fillna("(missing)").to_numpy(dtype=np.str_)
         for column in config.slices
@@ -175,7 +177,9 @@ def load_scored(directory: str | Path) -> Scored:
         with np.load(directory / SCORED_FILE, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
     except FileNotFoundError as error:
-        raise DataError(f"{directory}: not an evaluation folder ({Path(error.filename).name} missing)") from None
+        raise DataError(
+            f"{directory}: not an evaluation folder ({Path(error.filename).name} missing)"
+        ) from None
     except (ValueError, OSError, json.JSONDecodeError) as error:
         raise DataError(f"{directory}: unreadable evaluation files: {error}") from None
     predictions = Predictions(
@@ -217,7 +221,9 @@ def align_classes(scored: Scored, classes: list[Any] | None) -> Scored:
         classes=list(classes),
         row_keys=scored.row_keys,
         y_true=inverse[scored.y_true],
-        predictions=Predictions(labels=None if p.labels is None else inverse[p.labels], scores=scores, values=p.values),
+        predictions=Predictions(
+            labels=None if p.labels is None else inverse[p.labels], scores=scores, values=p.values
+        ),
         slices=scored.slices,
         model_digest=scored.model_digest,
         metadata=scored.metadata,

@@ -69,10 +69,7 @@ def _judge_change(rule: Rule, row: dict[str, Any], where: str) -> dict[str, Any]
     allowance = threshold[0]
     improvement = sign * row["delta"]
     low, high = row["ci_low"], row["ci_high"]
-    if low is None or high is None:
-        interval = None
-    else:
-        interval = sorted((sign * low, sign * high))
+    interval = None if low is None or high is None else sorted((sign * low, sign * high))
     decision = rule.decision if interval is not None else "point"
     if decision == "point":
         failed = improvement < allowance
@@ -84,9 +81,13 @@ def _judge_change(rule: Rule, row: dict[str, Any], where: str) -> dict[str, Any]
     if failed:
         ci = "" if low is None else f" (CI {_signed(low)} to {_signed(high)})"
         allowed = (
-            f"{configured:+.1%} of the baseline ({_signed(sign * allowance)})" if relative else _signed(sign * allowance)
+            f"{configured:+.1%} of the baseline ({_signed(sign * allowance)})"
+            if relative
+            else _signed(sign * allowance)
         )
-        verb = {"point": "is beyond", "interval": "is entirely beyond", "strict": "is not entirely within"}[decision]
+        verb = {"point": "is beyond", "interval": "is entirely beyond", "strict": "is not entirely within"}[
+            decision
+        ]
         reason = (
             f"{label}: Δ {_signed(row['delta'])}{ci} {verb} the allowed change {allowed} "
             f"(baseline {_fmt(row['baseline'])}, candidate {_fmt(row['candidate'])})"
@@ -109,9 +110,15 @@ def _judge_bound(rule: Rule, row: dict[str, Any], kind: str, where: str) -> dict
         "observed": value,
     }
     if value is None:
-        return {**base, "status": "fail", "reason": f"{label}: undefined on the evaluation rows, expected {description}"}
+        return {
+            **base,
+            "status": "fail",
+            "reason": f"{label}: undefined on the evaluation rows, expected {description}",
+        }
     failed = value < bound if kind == "min" else value > bound
-    reason = f"{label}: {_fmt(value)} is {'below the minimum' if kind == 'min' else 'above the maximum'} {bound:g}"
+    reason = (
+        f"{label}: {_fmt(value)} is {'below the minimum' if kind == 'min' else 'above the maximum'} {bound:g}"
+    )
     return {**base, "status": "fail" if failed else "pass", "reason": reason if failed else None}
 
 

@@ -59,7 +59,9 @@ def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
     env = dict(os.environ)
     bin_dir = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join([bin_dir, *(p for p in env.get("PATH", "").split(os.pathsep) if p != bin_dir)])
+    env["PATH"] = os.pathsep.join(
+        [bin_dir, *(p for p in env.get("PATH", "").split(os.pathsep) if p != bin_dir)]
+    )
     env.update(extra or {})
     return env
 

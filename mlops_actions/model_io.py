@@ -129,7 +129,9 @@ def read_model_metadata(model_dir: str | Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ModelError(f"{path}: model metadata not found, expected a folder written by 'mlops-actions train'") from None
+        raise ModelError(
+            f"{path}: model metadata not found, expected a folder written by 'mlops-actions train'"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ModelError(f"{path}: model metadata is not valid JSON: {error}") from None
     if not isinstance(document, dict) or "model_digest" not in document:

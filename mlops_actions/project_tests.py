@@ -59,7 +59,10 @@ def run_project_tests(config: Config) -> dict[str, Any]:
             exit_code: int | None = proc.returncode
             output = (proc.stdout or "") + (proc.stderr or "")
         except subprocess.TimeoutExpired:
-            exit_code, output = None, f"timed out after {config.tests_timeout_s / 60:g} minutes (tests.timeout_minutes)"
+            exit_code, output = (
+                None,
+                f"timed out after {config.tests_timeout_s / 60:g} minutes (tests.timeout_minutes)",
+            )
         seconds = round(time.perf_counter() - started, 3)
         counts = junit_counts(junit) if junit.exists() else None
     return {

@@ -15,7 +15,9 @@ def parse_version(text: str) -> tuple[int, int, int]:
     """(major, minor, patch) of 'MAJOR.MINOR.PATCH' (a leading 'v' is accepted)."""
     match = _VERSION.match(text[1:] if text.startswith("v") else text)
     if not match:
-        raise MlopsError(f"version {text!r} is not a semantic version, expected MAJOR.MINOR.PATCH such as 1.2.0")
+        raise MlopsError(
+            f"version {text!r} is not a semantic version, expected MAJOR.MINOR.PATCH such as 1.2.0"
+        )
     major, minor, patch = match.groups()
     return int(major), int(minor), int(patch)
 

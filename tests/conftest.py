@@ -78,7 +78,9 @@ def write_tiny_data(folder: Path, *, rows: int = 600, seed: int = 7) -> None:
         logit = 1.5 * x1 - 1.0 * x2 + (group == "a") * 0.5
         y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
         start = 0 if name == "train" else rows
-        frame = pd.DataFrame({"row_id": np.arange(start, start + n), "x1": x1, "x2": x2, "group": group, "label": y})
+        frame = pd.DataFrame(
+            {"row_id": np.arange(start, start + n), "x1": x1, "x2": x2, "group": group, "label": y}
+        )
         frame.to_csv(folder / f"{name}.csv", index=False)
 
 

@@ -13,10 +13,14 @@ HELP = (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("check", help="the PR stage: " + HELP.split(", and post")[0], description=HELP)
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "check", help="the PR stage: " + HELP.split(", and post")[0], description=HELP
+    )
     add_config_option(parser)
-    add_env_option(parser, "--output-dir", "-o", env="MLOPS_OUTPUT_DIR", default="mlops-out", help="output folder")
+    add_env_option(
+        parser, "--output-dir", "-o", env="MLOPS_OUTPUT_DIR", default="mlops-out", help="output folder"
+    )
     add_env_option(
         parser,
         "--forge",
@@ -33,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         choices=["auto", "registry", "retrain", "none"],
         help="baseline source (default: baseline.source from the config)",
     )
-    add_env_option(parser, "--base-ref", env="MLOPS_BASE_REF", default=None, help="target branch ref for retrain")
+    add_env_option(
+        parser, "--base-ref", env="MLOPS_BASE_REF", default=None, help="target branch ref for retrain"
+    )
     add_env_option(
         parser,
         "--comment-dir",
@@ -72,8 +78,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"mlops-actions: error: {error}", file=sys.stderr)
             exit_code = 2
     verdict = result["verdict"].upper()
-    print(f"{result['model']['name']}: {verdict} (baseline: {result['baseline']['source']}) -> {outcome.paths['result']}",
-          file=sys.stderr)
+    print(
+        f"{result['model']['name']}: {verdict} (baseline: {result['baseline']['source']}) -> {outcome.paths['result']}",
+        file=sys.stderr,
+    )
     for reason in result["reasons"]:
         print(f"  - {reason}", file=sys.stderr)
     return exit_code

@@ -7,13 +7,15 @@ import argparse
 from mlops_actions.commands._common import add_config_option
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "compare", help="compare two evaluations (paired bootstrap, McNemar, DeLong) and judge the gate"
     )
     add_config_option(parser)
     parser.add_argument("--candidate", required=True, help="evaluation folder of the candidate (evaluate -o)")
-    parser.add_argument("--baseline", help="evaluation folder of the baseline; omit to judge absolute bounds only")
+    parser.add_argument(
+        "--baseline", help="evaluation folder of the baseline; omit to judge absolute bounds only"
+    )
     parser.add_argument("--json", action="store_true", help="print metrics, rules and verdict as JSON")
     parser.set_defaults(func=run)
 
@@ -36,8 +38,16 @@ def run(args: argparse.Namespace) -> int:
     outcome = judge(config.rules, metrics, slices, min_slice_rows=config.min_slice_rows)
     verdict = "pass" if outcome.passed else "fail"
     if args.json:
-        print_json({"verdict": verdict, "reasons": outcome.reasons, "metrics": metrics, "rules": outcome.rules,
-                    "slices": slices, "absolute_only": baseline is None})
+        print_json(
+            {
+                "verdict": verdict,
+                "reasons": outcome.reasons,
+                "metrics": metrics,
+                "rules": outcome.rules,
+                "slices": slices,
+                "absolute_only": baseline is None,
+            }
+        )
     else:
         if baseline is None:
             print("no baseline: only absolute bounds are judged")
@@ -45,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
             if row["delta"] is None:
                 continue
             noise = "  (within noise)" if row["within_noise"] else ""
-            print(f"{row['name']:<18} Δ {row['delta']:+.4f}  [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]{noise}")
+            print(
+                f"{row['name']:<18} Δ {row['delta']:+.4f}  [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]{noise}"
+            )
         print(f"verdict: {verdict.upper()}")
         for reason in outcome.reasons:
             print(f"  - {reason}")

@@ -8,13 +8,18 @@ from mlops_actions.cli import add_env_option
 from mlops_actions.commands._common import add_config_option
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("evaluate", help="score a model folder on evaluation rows")
     add_config_option(parser)
     parser.add_argument("--model", "-m", required=True, help="model folder written by train")
     parser.add_argument("--data", "-d", help="evaluation rows (CSV/Parquet); default: the config's eval rows")
     add_env_option(
-        parser, "--output-dir", "-o", env="MLOPS_EVAL_DIR", default="mlops-out/eval", help="folder for predictions"
+        parser,
+        "--output-dir",
+        "-o",
+        env="MLOPS_EVAL_DIR",
+        default="mlops-out/eval",
+        help="folder for predictions",
     )
     parser.add_argument("--json", action="store_true", help="print the evaluation as JSON")
     parser.set_defaults(func=run)
@@ -22,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
+    from typing import Any
 
     from mlops_actions.commands._common import print_json
     from mlops_actions.comparison import metric_rows, slice_rows
@@ -38,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         frame, source = load_datasets(config).eval, "eval rows"
     scored = score_model(Path(args.model), frame, config, source=str(source))
     save_scored(scored, args.output_dir)
-    document = {
+    document: dict[str, Any] = {
         "model_digest": scored.model_digest,
         "rows": scored.rows,
         "metrics": metric_rows(config.metrics, scored, None, config),

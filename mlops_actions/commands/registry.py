@@ -7,7 +7,7 @@ import argparse
 from mlops_actions.commands._common import add_config_option
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     publish = subparsers.add_parser("publish", help="publish a model folder as a new version in the registry")
     add_config_option(publish)
     publish.add_argument("model_dir", help="model folder written by train")
@@ -32,7 +32,11 @@ def _metric_values(document: object) -> dict[str, object]:
     """Flatten an evaluation.json / result metrics list into {name: {value, ci_low, ci_high}}."""
     if isinstance(document, dict) and isinstance(document.get("metrics"), list):
         return {
-            row["name"]: {"value": row.get("candidate"), "ci_low": row.get("ci_low"), "ci_high": row.get("ci_high")}
+            row["name"]: {
+                "value": row.get("candidate"),
+                "ci_low": row.get("ci_low"),
+                "ci_high": row.get("ci_high"),
+            }
             for row in document["metrics"]
         }
     return dict(document) if isinstance(document, dict) else {}
@@ -57,7 +61,10 @@ def run_publish(args: argparse.Namespace) -> int:
     version = registry.publish(Path(args.model_dir), version=args.version, metrics=metrics)
     for alias in args.alias:
         registry.set_alias(alias, version.version)
-    print(f"published {version.tag} {version.digest}" + (f" aliases: {', '.join(args.alias)}" if args.alias else ""))
+    print(
+        f"published {version.tag} {version.digest}"
+        + (f" aliases: {', '.join(args.alias)}" if args.alias else "")
+    )
     return 0
 
 

@@ -8,14 +8,19 @@ from mlops_actions.cli import add_env_option
 from mlops_actions.commands._common import add_config_option
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "release",
         help="train and gate HEAD against production, tag <model>@v<semver>, publish it and move 'production'",
     )
     add_config_option(parser)
     add_env_option(
-        parser, "--output-dir", "-o", env="MLOPS_OUTPUT_DIR", default="mlops-out", help="folder for the release files"
+        parser,
+        "--output-dir",
+        "-o",
+        env="MLOPS_OUTPUT_DIR",
+        default="mlops-out",
+        help="folder for the release files",
     )
     add_env_option(
         parser,

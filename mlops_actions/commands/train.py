@@ -8,11 +8,16 @@ from mlops_actions.cli import add_env_option
 from mlops_actions.commands._common import add_config_option
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("train", help="train the model and save it with skops plus run metadata")
     add_config_option(parser)
     add_env_option(
-        parser, "--output-dir", "-o", env="MLOPS_MODEL_DIR", default="mlops-out/model", help="model folder to write"
+        parser,
+        "--output-dir",
+        "-o",
+        env="MLOPS_MODEL_DIR",
+        default="mlops-out/model",
+        help="model folder to write",
     )
     parser.set_defaults(func=run)
 

@@ -34,10 +34,7 @@ def read_table(path: str | Path, *, columns: list[str] | None = None) -> pd.Data
         raise DataError(f"{path}: data file not found")
     fmt = table_format(path)
     try:
-        if fmt == "csv":
-            frame = pd.read_csv(path, usecols=columns)
-        else:
-            frame = pd.read_parquet(path, columns=columns)
+        frame = pd.read_csv(path, usecols=columns) if fmt == "csv" else pd.read_parquet(path, columns=columns)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: data file is empty, expected a header and at least one row") from None
     except ValueError as error:

@@ -11,7 +11,15 @@ from mlops_actions.forges.base import CommentResult, Forge, sticky_marker, with_
 
 FORGES = ("auto", "local", "github", "gitlab", "none")
 
-__all__ = ["FORGES", "CommentResult", "Forge", "detect_forge_name", "get_forge", "sticky_marker", "with_marker"]
+__all__ = [
+    "FORGES",
+    "CommentResult",
+    "Forge",
+    "detect_forge_name",
+    "get_forge",
+    "sticky_marker",
+    "with_marker",
+]
 
 
 def detect_forge_name(env: Mapping[str, str] | None = None) -> str:
@@ -37,7 +45,7 @@ def get_forge(name: str = "auto", *, local_dir: str | Path = ".mlops/comments", 
 
         return GitHubForge.from_environment()
     if name == "gitlab":
-        from mlops_actions.forges.gitlab import GitLabForge  # type: ignore[import-not-found]
+        from mlops_actions.forges.gitlab import GitLabForge
 
-        return GitLabForge.from_environment()  # type: ignore[no-any-return]
+        return GitLabForge.from_environment()
     raise MlopsError(f"forge: unknown forge {name!r}, expected one of {', '.join(FORGES)}")

@@ -21,4 +21,6 @@ def open_registry(config: Config) -> Registry:
         path = os.environ.get("MLOPS_REGISTRY_PATH") or config.registry_options.get("path", ".mlops/registry")
         root = Path(path) if Path(path).is_absolute() else config.root / path
         return LocalRegistry(root, config.model_name)
-    raise ConfigError(f"{config.path}: registry.backend: {backend!r} is not available in this version yet, expected local")
+    raise ConfigError(
+        f"{config.path}: registry.backend: {backend!r} is not available in this version yet, expected local"
+    )

@@ -36,7 +36,12 @@ class Registry(Protocol):
     name: str
 
     def publish(
-        self, model_dir: Path, *, version: str, metrics: dict[str, Any], extra_files: dict[str, Path] | None = None
+        self,
+        model_dir: Path,
+        *,
+        version: str,
+        metrics: dict[str, Any],
+        extra_files: dict[str, Path] | None = None,
     ) -> ModelVersion:
         """Publish a complete version atomically; a RegistryError when the version exists."""
         ...

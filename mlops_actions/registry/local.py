@@ -48,7 +48,9 @@ class LocalRegistry:
         except FileNotFoundError:
             return {}
         except json.JSONDecodeError as error:
-            raise RegistryError(f"{self.model_dir / ALIASES}: aliases file is not valid JSON: {error}") from None
+            raise RegistryError(
+                f"{self.model_dir / ALIASES}: aliases file is not valid JSON: {error}"
+            ) from None
         return {str(k): str(v) for k, v in document.items()}
 
     def _version_from_manifest(self, manifest: dict[str, Any], aliases: dict[str, str]) -> ModelVersion:
@@ -119,7 +121,12 @@ class LocalRegistry:
                 continue
 
     def publish(
-        self, model_dir: Path, *, version: str, metrics: dict[str, Any], extra_files: dict[str, Path] | None = None
+        self,
+        model_dir: Path,
+        *,
+        version: str,
+        metrics: dict[str, Any],
+        extra_files: dict[str, Path] | None = None,
     ) -> ModelVersion:
         version = format_version(parse_version(version))
         model_dir = Path(model_dir)

@@ -46,7 +46,11 @@ def render_model_card(result: dict[str, Any], *, version: str) -> str:
         row = next((m for m in part["metrics"] if m["name"] == primary), None)
         if row is not None:
             slices.append(
-                {"name": f"{part['column']}={part['value']}", "rows": part["rows"], "value": fmt_num(row["candidate"])}
+                {
+                    "name": f"{part['column']}={part['value']}",
+                    "rows": part["rows"],
+                    "value": fmt_num(row["candidate"]),
+                }
             )
     gate = result["gate"]
     return environment.get_template("model_card.md.j2").render(

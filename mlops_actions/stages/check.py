@@ -46,7 +46,9 @@ class CheckOutcome:
         return self.result["verdict"] == "pass"
 
 
-def _model_side(metadata: dict[str, Any], *, version: str | None = None, commit: str | None = None) -> dict[str, Any]:
+def _model_side(
+    metadata: dict[str, Any], *, version: str | None = None, commit: str | None = None
+) -> dict[str, Any]:
     git = metadata.get("git") or {}
     return {
         "commit": commit or git.get("commit"),
@@ -79,9 +81,7 @@ def _data_changed(candidate: dict[str, Any], baseline: dict[str, Any] | None) ->
     return ours != theirs
 
 
-def _run_data_checks(
-    config: Config, base_commit: str | None, workdir: Path
-) -> dict[str, Any] | None:
+def _run_data_checks(config: Config, base_commit: str | None, workdir: Path) -> dict[str, Any] | None:
     from mlops_actions.data.checks import run_data_checks
 
     files = {"train": config.train_data}
@@ -114,7 +114,9 @@ def _score_baseline(
     if choice.source == "retrain" and choice.commit:
         outcome = retrain_and_score(choice.commit, config, eval_file, workdir)
         if isinstance(outcome, str):
-            return BaselineChoice("none", f"{choice.reason}; but {outcome}; only absolute bounds are judged"), None
+            return BaselineChoice(
+                "none", f"{choice.reason}; but {outcome}; only absolute bounds are judged"
+            ), None
         _model_dir, scored_dir = outcome
         return choice, align_classes(load_scored(scored_dir), candidate.classes)
     return choice, None
@@ -184,7 +186,9 @@ def run_check(
         if side is not None:
             _relative_paths(side, config.root)
     eval_fp = dict((trained.metadata.get("data") or {}).get("eval") or trained.metadata["data"]["train"])
-    eval_fp = {k: eval_fp[k] for k in ("path", "sha256", "bytes", "rows", "columns", "schema_hash") if k in eval_fp}
+    eval_fp = {
+        k: eval_fp[k] for k in ("path", "sha256", "bytes", "rows", "columns", "schema_hash") if k in eval_fp
+    }
     _relative_paths({"data": {"eval": eval_fp}}, config.root)
     result: dict[str, Any] = {
         "schema_version": 1,

@@ -34,7 +34,9 @@ def bump_from_commit(repo: Path, env: Mapping[str, str]) -> str:
         match = re.search(rf"^{BUMP_TRAILER}:\s*(\w+)\s*$", message, flags=re.MULTILINE | re.IGNORECASE)
         chosen = match.group(1).lower() if match else "minor"
     if chosen not in BUMPS:
-        raise MlopsError(f"release bump {chosen!r} (MLOPS_BUMP or the {BUMP_TRAILER} trailer) is not one of {', '.join(BUMPS)}")
+        raise MlopsError(
+            f"release bump {chosen!r} (MLOPS_BUMP or the {BUMP_TRAILER} trailer) is not one of {', '.join(BUMPS)}"
+        )
     return chosen
 
 
@@ -51,7 +53,9 @@ def _claim_tag(repo: Path, tag: str) -> None:
     """Create the annotated tag: the one step that claims a version. Refused when the tag exists."""
     existing = git(["rev-parse", "--verify", "--quiet", f"refs/tags/{tag}"], repo, check=False)
     if existing:
-        raise RegistryError(f"release: tag {tag} already exists on another commit; another release claimed it, re-run")
+        raise RegistryError(
+            f"release: tag {tag} already exists on another commit; another release claimed it, re-run"
+        )
     git(["tag", "-a", tag, "-m", f"Release {tag}", "HEAD"], repo)
 
 
@@ -80,7 +84,9 @@ def run_release(
 
     output_dir = Path(output_dir)
     has_production = registry.resolve(PRODUCTION) is not None
-    check = run_check(config_path, output_dir, baseline_source="registry" if has_production else "none", env=env)
+    check = run_check(
+        config_path, output_dir, baseline_source="registry" if has_production else "none", env=env
+    )
     if not check.passed:
         raise GateFailed("release gate failed: " + "; ".join(check.result["reasons"]))
 
@@ -98,7 +104,9 @@ def run_release(
         for row in check.result["metrics"]
     }
     extra = {"model-card.md": card, "mlops-result.json": Path(check.paths["result"])}
-    published = registry.publish(Path(check.paths["model"]), version=version, metrics=metrics, extra_files=extra)
+    published = registry.publish(
+        Path(check.paths["model"]), version=version, metrics=metrics, extra_files=extra
+    )
     registry.set_alias(PRODUCTION, published.version)
     final = registry.resolve(published.version) or published
     return ReleaseOutcome(version=final, created=True, result=check.result)

@@ -14,8 +14,16 @@ from tests.conftest import run_git
 
 def check(project: Path, *extra: str) -> int:
     return main(
-        ["check", "--config", str(project / "mlops.yaml"), "--output-dir", str(project / "mlops-out"),
-         "--comment-dir", str(project / ".mlops" / "comments"), *extra]
+        [
+            "check",
+            "--config",
+            str(project / "mlops.yaml"),
+            "--output-dir",
+            str(project / "mlops-out"),
+            "--comment-dir",
+            str(project / ".mlops" / "comments"),
+            *extra,
+        ]
     )
 
 
@@ -43,7 +51,7 @@ def test_check_on_main_judges_absolute_bounds_only(tiny_project: Path) -> None:
 
 
 def test_degrading_branch_fails_the_gate_with_the_rule_named(tiny_project: Path) -> None:
-    branch_with_params(tiny_project, "drop-x1", '{C: 1.0, drop: [x1]}')
+    branch_with_params(tiny_project, "drop-x1", "{C: 1.0, drop: [x1]}")
     assert check(tiny_project) == 1
     result = result_of(tiny_project)
     assert result["verdict"] == "fail" and result["baseline"]["source"] == "retrain"
@@ -70,8 +78,18 @@ def test_same_model_on_a_branch_is_within_noise_and_passes(tiny_project: Path) -
 
 
 def test_registry_production_is_the_preferred_baseline(tiny_project: Path) -> None:
-    assert main(["release", "--config", str(tiny_project / "mlops.yaml"),
-                 "--output-dir", str(tiny_project / "mlops-out")]) == 0
+    assert (
+        main(
+            [
+                "release",
+                "--config",
+                str(tiny_project / "mlops.yaml"),
+                "--output-dir",
+                str(tiny_project / "mlops-out"),
+            ]
+        )
+        == 0
+    )
     branch_with_params(tiny_project, "stronger-reg", "{C: 0.5}")
     assert check(tiny_project) == 0
     result = result_of(tiny_project)
@@ -81,7 +99,7 @@ def test_registry_production_is_the_preferred_baseline(tiny_project: Path) -> No
 
 
 def test_explicit_baseline_none_skips_change_rules(tiny_project: Path) -> None:
-    branch_with_params(tiny_project, "drop-x1", '{C: 1.0, drop: [x1]}')
+    branch_with_params(tiny_project, "drop-x1", "{C: 1.0, drop: [x1]}")
     assert check(tiny_project, "--baseline", "none") == 0
     assert result_of(tiny_project)["baseline"]["source"] == "none"
 
@@ -94,9 +112,13 @@ def test_slices_carry_their_own_metrics(tiny_project: Path) -> None:
 
 
 def test_failing_project_tests_fail_the_gate_with_counts(tiny_project: Path) -> None:
-    (tiny_project / "test_features.py").write_text("def test_ok():\n    pass\n\ndef test_broken():\n    assert 1 == 2\n")
+    (tiny_project / "test_features.py").write_text(
+        "def test_ok():\n    pass\n\ndef test_broken():\n    assert 1 == 2\n"
+    )
     config = tiny_project / "mlops.yaml"
-    config.write_text(config.read_text() + "tests:\n  command: python -m pytest -q test_features.py --junitxml {junit}\n")
+    config.write_text(
+        config.read_text() + "tests:\n  command: python -m pytest -q test_features.py --junitxml {junit}\n"
+    )
     assert check(tiny_project) == 1
     tests = result_of(tiny_project)["tests"]
     assert (tests["status"], tests["passed"], tests["failed"]) == ("fail", 1, 1)
@@ -109,15 +131,34 @@ def test_failing_project_tests_fail_the_gate_with_counts(tiny_project: Path) -> 
         (lambda p: (p / "mlops.yaml").write_text("version: 1\nmodel: [\n"), "invalid YAML"),
         (lambda p: (p / "train.csv").unlink(), "train.csv: data file not found"),
         (lambda p: (p / "train.csv").write_text(""), "train.csv: data file is empty"),
-        (lambda p: (p / "train.csv").write_text("row_id,x1,x2,group,label\n"), "train.csv: data file has no rows"),
-        (lambda p: (p / "mlops.yaml").write_text((p / "mlops.yaml").read_text().replace("target: label", "target: outcome")),
-         "target column 'outcome' not found"),
-        (lambda p: (p / "eval.csv").write_text((p / "eval.csv").read_text().replace(",1\n", ",\n", 3)),
-         "eval.csv: target column 'label' has 3 missing values"),
-        (lambda p: (p / "mlops.yaml").write_text((p / "mlops.yaml").read_text().replace("brier]", "f2]")),
-         "metrics.others[2]: unknown metric 'f2'"),
+        (
+            lambda p: (p / "train.csv").write_text("row_id,x1,x2,group,label\n"),
+            "train.csv: data file has no rows",
+        ),
+        (
+            lambda p: (p / "mlops.yaml").write_text(
+                (p / "mlops.yaml").read_text().replace("target: label", "target: outcome")
+            ),
+            "target column 'outcome' not found",
+        ),
+        (
+            lambda p: (p / "eval.csv").write_text((p / "eval.csv").read_text().replace(",1\n", ",\n", 3)),
+            "eval.csv: target column 'label' has 3 missing values",
+        ),
+        (
+            lambda p: (p / "mlops.yaml").write_text((p / "mlops.yaml").read_text().replace("brier]", "f2]")),
+            "metrics.others[2]: unknown metric 'f2'",
+        ),
     ],
-    ids=["malformed-yaml", "missing-data", "empty-file", "no-rows", "missing-target", "nan-target", "unknown-metric"],
+    ids=[
+        "malformed-yaml",
+        "missing-data",
+        "empty-file",
+        "no-rows",
+        "missing-target",
+        "nan-target",
+        "unknown-metric",
+    ],
 )
 def test_bad_input_gives_one_line_exit_2_and_writes_nothing(
     tiny_project: Path, capsys: pytest.CaptureFixture[str], mutate, expected: str

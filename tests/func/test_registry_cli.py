@@ -24,7 +24,9 @@ def trained(tiny_project: Path) -> Path:
 def test_evaluate_then_compare_a_model_with_itself_passes_within_noise(
     tiny_project: Path, trained: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli(tiny_project, "evaluate", "--model", str(trained), "--output-dir", str(tiny_project / "ev")) == 0
+    assert (
+        cli(tiny_project, "evaluate", "--model", str(trained), "--output-dir", str(tiny_project / "ev")) == 0
+    )
     evaluation = json.loads((tiny_project / "ev" / "evaluation.json").read_text())
     auc = next(m for m in evaluation["metrics"] if m["name"] == "roc_auc")
     assert auc["ci_low"] < auc["candidate"] < auc["ci_high"]
@@ -35,25 +37,32 @@ def test_evaluate_then_compare_a_model_with_itself_passes_within_noise(
     assert compared["verdict"] == "pass" and all(m["within_noise"] for m in compared["metrics"])
 
 
-def test_compare_without_baseline_judges_absolute_bounds(tiny_project: Path, trained: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli(tiny_project, "evaluate", "--model", str(trained), "--output-dir", str(tiny_project / "ev")) == 0
+def test_compare_without_baseline_judges_absolute_bounds(
+    tiny_project: Path, trained: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli(tiny_project, "evaluate", "--model", str(trained), "--output-dir", str(tiny_project / "ev")) == 0
+    )
     assert cli(tiny_project, "compare", "--candidate", str(tiny_project / "ev")) == 0
     assert "only absolute bounds are judged" in capsys.readouterr().out
 
 
-def test_tampered_model_is_refused_before_loading(tiny_project: Path, trained: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_tampered_model_is_refused_before_loading(
+    tiny_project: Path, trained: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = bytearray((trained / MODEL_FILE).read_bytes())
     data[-10] ^= 0xFF
     (trained / MODEL_FILE).write_bytes(bytes(data))
-    assert cli(tiny_project, "evaluate", "--model", str(trained), "--output-dir", str(tiny_project / "ev")) == 2
+    assert (
+        cli(tiny_project, "evaluate", "--model", str(trained), "--output-dir", str(tiny_project / "ev")) == 2
+    )
     assert "sha256 digest mismatch" in capsys.readouterr().err
     assert not (tiny_project / "ev").exists()
 
 
-def test_corrupted_model_with_matching_digest_is_a_clean_error(tiny_project: Path, trained: Path,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_corrupted_model_with_matching_digest_is_a_clean_error(
+    tiny_project: Path, trained: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from mlops_actions.model_io import digest_of
 
     (trained / MODEL_FILE).write_bytes(b"not a zip archive")
@@ -61,13 +70,16 @@ def test_corrupted_model_with_matching_digest_is_a_clean_error(tiny_project: Pat
     meta = json.loads(meta_path.read_text())
     meta["model_digest"] = digest_of(trained / MODEL_FILE)
     meta_path.write_text(json.dumps(meta))
-    assert cli(tiny_project, "evaluate", "--model", str(trained), "--output-dir", str(tiny_project / "ev")) == 2
+    assert (
+        cli(tiny_project, "evaluate", "--model", str(trained), "--output-dir", str(tiny_project / "ev")) == 2
+    )
     err = capsys.readouterr().err
     assert "not a readable skops model file" in err and len(err.strip().splitlines()) == 1
 
 
-def test_publish_history_fetch_and_an_existing_version(tiny_project: Path, trained: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_publish_history_fetch_and_an_existing_version(
+    tiny_project: Path, trained: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli(tiny_project, "publish", str(trained), "--version", "1.0.0", "--alias", "production") == 0
     capsys.readouterr()
     assert cli(tiny_project, "publish", str(trained), "--version", "1.0.0") == 2
@@ -81,7 +93,9 @@ def test_publish_history_fetch_and_an_existing_version(tiny_project: Path, train
     assert (tiny_project / "fetched" / MODEL_FILE).read_bytes() == (trained / MODEL_FILE).read_bytes()
 
 
-def test_release_twice_on_one_commit_yields_one_version(tiny_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_release_twice_on_one_commit_yields_one_version(
+    tiny_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = str(tiny_project / "mlops-out")
     assert cli(tiny_project, "release", "--output-dir", out) == 0
     assert cli(tiny_project, "release", "--output-dir", out) == 0

@@ -12,7 +12,9 @@ from mlops_actions.model_io import METADATA_FILE, MODEL_FILE
 
 
 def train(project: Path, *extra: str) -> int:
-    return main(["train", "--config", str(project / "mlops.yaml"), "--output-dir", str(project / "out"), *extra])
+    return main(
+        ["train", "--config", str(project / "mlops.yaml"), "--output-dir", str(project / "out"), *extra]
+    )
 
 
 def test_train_writes_skops_model_and_lineage(tiny_project: Path) -> None:
@@ -38,25 +40,35 @@ def test_train_with_a_shell_command(tiny_project: Path) -> None:
         "model = train_model(frame[['x1','x2','group']], frame['label'], json.load(open(params)))\n"
         "save_model(model, out)\n"
     )
-    config = (tiny_project / "mlops.yaml").read_text().replace(
-        "entrypoint: tiny_model:train_model", "command: python fit.py {train} {model} {params}"
+    config = (
+        (tiny_project / "mlops.yaml")
+        .read_text()
+        .replace("entrypoint: tiny_model:train_model", "command: python fit.py {train} {model} {params}")
     )
     (tiny_project / "mlops.yaml").write_text(config)
     assert train(tiny_project) == 0
-    assert json.loads((tiny_project / "out" / METADATA_FILE).read_text())["trainer"]["command"].startswith("python")
+    assert json.loads((tiny_project / "out" / METADATA_FILE).read_text())["trainer"]["command"].startswith(
+        "python"
+    )
 
 
-def test_failed_training_leaves_the_previous_model_untouched(tiny_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_failed_training_leaves_the_previous_model_untouched(
+    tiny_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert train(tiny_project) == 0
     before = (tiny_project / "out" / MODEL_FILE).read_bytes()
-    (tiny_project / "tiny_model.py").write_text("def train_model(X, y, params):\n    raise ValueError('boom')\n")
+    (tiny_project / "tiny_model.py").write_text(
+        "def train_model(X, y, params):\n    raise ValueError('boom')\n"
+    )
     assert train(tiny_project) == 2
     assert "training raised ValueError: boom" in capsys.readouterr().err
     assert (tiny_project / "out" / MODEL_FILE).read_bytes() == before
     assert not list(tiny_project.glob(".out.staging-*"))
 
 
-def test_untrusted_custom_type_is_refused_with_the_key_to_allow_it(tiny_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_untrusted_custom_type_is_refused_with_the_key_to_allow_it(
+    tiny_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tiny_project / "custom.py").write_text(
         "from sklearn.base import BaseEstimator, ClassifierMixin\nimport numpy as np\n"
         "class Always(ClassifierMixin, BaseEstimator):\n"
@@ -71,5 +83,9 @@ def test_untrusted_custom_type_is_refused_with_the_key_to_allow_it(tiny_project:
     err = capsys.readouterr().err
     assert "custom.Always" in err and "train.trusted_types" in err
     assert not (tiny_project / "out").exists()
-    config_path.write_text(config_path.read_text().replace("params: {C: 1.0}", "params: {C: 1.0}\n  trusted_types: [custom.Always]"))
+    config_path.write_text(
+        config_path.read_text().replace(
+            "params: {C: 1.0}", "params: {C: 1.0}\n  trusted_types: [custom.Always]"
+        )
+    )
     assert train(tiny_project) == 0

@@ -42,7 +42,10 @@ def test_regression_defaults_to_rmse() -> None:
     [
         ({"version": 2}, "mlops.yaml: version: expected 1, got 2"),
         ({"model": {"name": "Bad Name", "task": "binary"}}, "model.name: 'Bad Name' does not match"),
-        ({"model": {"name": "x", "task": "ranking"}}, "model.task: expected one of binary, multiclass, regression"),
+        (
+            {"model": {"name": "x", "task": "ranking"}},
+            "model.task: expected one of binary, multiclass, regression",
+        ),
         ({"metrics": {"primary": "rmse"}}, "metrics.primary: metric 'rmse' does not apply to task 'binary'"),
         ({"metrics": {"primary": "auc"}}, "metrics.primary: unknown metric 'auc', expected one of accuracy"),
         ({"train": {}}, "train: expected exactly one of 'command' or 'entrypoint'"),
@@ -87,8 +90,10 @@ def test_missing_config_file_is_one_line(tmp_path: Path) -> None:
 def test_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "mlops.yaml"
     path.parent.mkdir()
-    path.write_text("version: 1\nmodel: {name: x, task: binary}\ntrain: {command: 'true'}\n"
-                    "data: {train: data/t.csv, target: y, schema: data/schema.yaml}\n")
+    path.write_text(
+        "version: 1\nmodel: {name: x, task: binary}\ntrain: {command: 'true'}\n"
+        "data: {train: data/t.csv, target: y, schema: data/schema.yaml}\n"
+    )
     config = load_config(path)
     assert config.train_data == path.parent.resolve() / "data" / "t.csv"
     assert config.schema_path == path.parent.resolve() / "data" / "schema.yaml"
