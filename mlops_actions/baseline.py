@@ -64,31 +64,18 @@ class RetrainWorktree:
         git(["worktree", "prune"], self.repo, check=False)
 
 
-def retrain_and_score(commit: str, config: Config, eval_file: Path, workdir: Path) -> tuple[Path, Path] | str:
-    """Train the merge-base's model in a worktree and score it on ``eval_file``, both in subprocesses
-    (so the base's own project code is imported); (model folder, scored folder) or a reason it is impossible."""
+def _run_in_worktree(
+    commit: str, config: Config, workdir: Path, steps: list[tuple[str, list[str]]]
+) -> str | None:
+    """Run mlops-actions commands against the commit's own config and code, each in a subprocess;
+    a reason string when the commit has no such config."""
     repo = Path(git(["rev-parse", "--show-toplevel"], config.root)).resolve()
     relative_config = config.path.relative_to(repo)
-    model_dir, scored_dir = workdir / "baseline-model", workdir / "baseline-scored"
-    with RetrainWorktree(repo, commit, workdir / "base-worktree") as worktree:
+    with RetrainWorktree(repo, commit, workdir / f"worktree-{commit[:12]}") as worktree:
         base_config = worktree / relative_config
         if not base_config.is_file():
-            return f"{relative_config} does not exist at the merge-base {commit[:12]}"
-        for step, args in (
-            ("retrain", ["train", "--output-dir", str(model_dir)]),
-            (
-                "scoring",
-                [
-                    "evaluate",
-                    "--model",
-                    str(model_dir),
-                    "--data",
-                    str(eval_file),
-                    "--output-dir",
-                    str(scored_dir),
-                ],
-            ),
-        ):
+            return f"{relative_config} does not exist at {commit[:12]}"
+        for step, args in steps:
             proc = subprocess.run(
                 [sys.executable, "-m", "mlops_actions", *args, "--config", str(base_config)],
                 cwd=base_config.parent,
@@ -98,8 +85,32 @@ def retrain_and_score(commit: str, config: Config, eval_file: Path, workdir: Pat
             )
             if proc.returncode != 0:
                 last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-                raise TrainingError(f"baseline {step} at the merge-base {commit[:12]} failed: {last}")
-    return model_dir, scored_dir
+                raise TrainingError(f"baseline {step} at {commit[:12]} failed: {last}")
+    return None
+
+
+def retrain_and_score(commit: str, config: Config, eval_file: Path, workdir: Path) -> tuple[Path, Path] | str:
+    """Train the merge-base's model in a worktree and score it on ``eval_file``, both in subprocesses
+    (so the base's own project code is imported); (model folder, scored folder) or a reason it is impossible."""
+    model_dir, scored_dir = workdir / "baseline-model", workdir / "baseline-scored"
+    score = ["evaluate", "--model", str(model_dir), "--data", str(eval_file), "--output-dir", str(scored_dir)]
+    problem = _run_in_worktree(
+        commit, config, workdir, [("retrain", ["train", "--output-dir", str(model_dir)]), ("scoring", score)]
+    )
+    return problem if problem else (model_dir, scored_dir)
+
+
+def score_at_commit(
+    commit: str, config: Config, model_dir: Path, eval_file: Path, workdir: Path
+) -> Path | str:
+    """Score a published model with the project code of the commit that trained it (its own transformers);
+    the scored folder, or a reason it is impossible (commit not in this clone, no config there)."""
+    if not git(["cat-file", "-t", f"{commit}^{{commit}}"], config.root, check=False):
+        return f"its commit {commit[:12]} is not in this clone (fetch the full history)"
+    scored_dir = workdir / "baseline-scored"
+    score = ["evaluate", "--model", str(model_dir), "--data", str(eval_file), "--output-dir", str(scored_dir)]
+    problem = _run_in_worktree(commit, config, workdir, [("scoring", score)])
+    return problem if problem else scored_dir
 
 
 def base_data_files(config: Config, commit: str, workdir: Path) -> dict[str, Path]:

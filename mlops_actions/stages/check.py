@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from mlops_actions.baseline import (
     merge_base,
     resolve_baseline,
     retrain_and_score,
+    score_at_commit,
 )
 from mlops_actions.comparison import check_same_rows, metric_rows, slice_rows
 from mlops_actions.config import Config, load_config
@@ -109,8 +110,16 @@ def _score_baseline(
 ) -> tuple[BaselineChoice, Scored | None]:
     """Score the baseline on the candidate's evaluation rows, in the candidate's class order."""
     if choice.source == "registry" and choice.model_dir is not None:
+        scored_dir = (
+            score_at_commit(choice.commit, config, choice.model_dir, eval_file, workdir)
+            if choice.commit
+            else None
+        )
+        if isinstance(scored_dir, Path):
+            return choice, align_classes(load_scored(scored_dir), candidate.classes)
+        note = f"scored with the candidate's project code because {scored_dir or 'its commit is unknown'}"
         scored = score_model(choice.model_dir, eval_frame, config, source="baseline scoring")
-        return choice, align_classes(scored, candidate.classes)
+        return replace(choice, reason=f"{choice.reason}; {note}"), align_classes(scored, candidate.classes)
     if choice.source == "retrain" and choice.commit:
         outcome = retrain_and_score(choice.commit, config, eval_file, workdir)
         if isinstance(outcome, str):
@@ -132,7 +141,7 @@ def run_check(
 ) -> CheckOutcome:
     """Everything the PR stage does short of posting: returns the result, its Markdown and the written paths."""
     from mlops_actions.render import render_html, render_markdown
-    from mlops_actions.result import validate_result
+    from mlops_actions.render import validate_result
 
     env = os.environ if env is None else env
     config = load_config(config_path)

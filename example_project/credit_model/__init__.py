@@ -1,0 +1,1 @@
+"""Credit-default risk model for the lending portfolio: feature engineering and training."""
