@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint typecheck format unit func e2e bench clean
+.PHONY: install e2e-tools demo test lint typecheck format unit func e2e bench clean
+
+GITLAB_CI_LOCAL := tests/e2e/gitlab/node_modules/.bin/gitlab-ci-local
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# gitlab-ci-local (pinned by tests/e2e/gitlab/package-lock.json) for the GitLab end-to-end tests
+$(GITLAB_CI_LOCAL): tests/e2e/gitlab/package-lock.json
+	npm ci --prefix tests/e2e/gitlab --no-audit --no-fund --loglevel=error
+	touch $(GITLAB_CI_LOCAL)
+
 install: $(STAMP)
+
+e2e-tools: $(GITLAB_CI_LOCAL)
 
 ## main -> release v1 -> PR branch -> check -> PR comment -> merge -> release v2, all local
 demo: install
@@ -30,7 +39,7 @@ format: install
 	$(BIN)/ruff format mlops_actions tests benchmarks example_project
 	$(BIN)/ruff check --fix mlops_actions tests benchmarks example_project
 
-test: lint typecheck
+test: lint typecheck e2e-tools
 	bash .ci/pytest.sh $(PYTEST_ARGS)
 
 unit: install
@@ -39,7 +48,7 @@ unit: install
 func: install
 	$(BIN)/pytest -q tests/func
 
-e2e: install
+e2e: install e2e-tools
 	$(BIN)/pytest -q tests/e2e
 
 bench: install

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# System packages the end-to-end tests need (git, make, rsync for gitlab-ci-local). Idempotent.
+# System packages the end-to-end tests need (git, make; rsync and node/npm for gitlab-ci-local). Idempotent.
 set -euo pipefail
 missing=()
 for tool in git make rsync; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "check",
     "release",
     "comment",
+    "widgets",
     "registry",
     "data",
 )

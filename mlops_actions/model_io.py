@@ -90,25 +90,23 @@ def load_model(
         raise ModelError(f"{path}: cannot load the skops model: {str(error).splitlines()[0]}") from None
 
 
-def write_json_atomic(path: str | Path, document: Any) -> None:
-    """Write JSON to a temp file in the same folder, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2, sort_keys=False, allow_nan=False)
-        handle.write("\n")
-    os.replace(tmp, path)
-
-
 def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write text to a temp file in the same folder, then rename it into place."""
+    """Write text to a temp file in the same folder, then rename it into place; no half-written file remains."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: str | Path, document: Any) -> None:
+    """Write JSON atomically (see write_text_atomic)."""
+    write_text_atomic(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
 
 
 def replace_directory(staging: Path, target: Path) -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -83,22 +81,12 @@ def render(result: dict[str, Any], fmt: str, *, max_chars: int, links: dict[str,
 
 def write_atomically(path: Path, text: str) -> None:
     """Write text to path through a temporary file in the same directory, so no reader sees half of it."""
-    directory = path.parent if str(path.parent) else Path(".")
+    from mlops_actions.model_io import write_text_atomic
+
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+        write_text_atomic(path, text)
     except OSError as error:
         raise MlopsError(f"{path}: cannot write the report: {error.strerror or error}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError as error:
-        Path(tmp).unlink(missing_ok=True)
-        raise MlopsError(f"{path}: cannot write the report: {error.strerror or error}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,10 @@ def open_registry(config: Config) -> Registry:
         path = os.environ.get("MLOPS_REGISTRY_PATH") or config.registry_options.get("path", ".mlops/registry")
         root = Path(path) if Path(path).is_absolute() else config.root / path
         return LocalRegistry(root, config.model_name)
+    if backend == "gitlab":
+        from mlops_actions.registry.gitlab import GitLabRegistry
+
+        return GitLabRegistry.from_options(config.model_name, config.registry_options)
     raise ConfigError(
-        f"{config.path}: registry.backend: {backend!r} is not available in this version yet, expected local"
+        f"{config.path}: registry.backend: {backend!r} is not available in this version yet, expected local or gitlab"
     )
