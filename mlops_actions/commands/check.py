@@ -67,12 +67,17 @@ def run(args: argparse.Namespace) -> int:
         from mlops_actions.github_env import publish_job_outputs
 
         publish_job_outputs(result, outcome.markdown, outcome.paths)
+    markdown = outcome.markdown
+    if os.environ.get("GITLAB_CI") == "true":
+        from mlops_actions.gitlab_env import publish_job_reports
+
+        markdown = publish_job_reports(result, outcome.markdown, outcome.paths)
     if args.forge != "none":
         from mlops_actions.forges import get_forge
 
         try:
             forge = get_forge(args.forge, local_dir=args.comment_dir)
-            posted = forge.post_sticky_comment(outcome.markdown, key=result["model"]["name"])
+            posted = forge.post_sticky_comment(markdown, key=result["model"]["name"])
             print(f"comment {posted.action}: {posted.location}", file=sys.stderr)
         except ForgeError as error:
             print(f"mlops-actions: error: {error}", file=sys.stderr)

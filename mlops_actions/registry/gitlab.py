@@ -1,0 +1,527 @@
+"""The GitLab registry: one release per version, its files in the generic package registry.
+
+A version ``1.2.0`` of model ``churn`` is
+
+- the release ``churn@v1.2.0`` (``POST /projects/:id/releases`` with ``ref`` = the released commit, which
+  creates the tag: the step that claims the version), whose description is the model card followed by a
+  hidden manifest (digests, commit, metrics, lineage) and the aliases that point at it;
+- the files ``model.skops``, ``metadata.json``, ``model-card.md``, ``mlops-result.json`` and
+  ``manifest.json`` in the generic package ``churn`` version ``1.2.0``, linked from the release.
+
+A version is visible once its manifest says ``complete``, after every file is uploaded and its sha256
+confirmed; a re-run for the same commit resumes an unfinished one. Downloads are checked against the
+manifest's digests (and GitLab's ``X-Checksum-SHA256`` header). Aliases such as ``production`` are
+recorded in the release descriptions with the time they were set; the newest wins.
+
+Tokens: ``CI_JOB_TOKEN`` (``JOB-TOKEN``) when set, which may use the Releases and Packages APIs, else
+``MLOPS_GITLAB_TOKEN`` (``PRIVATE-TOKEN``, scope ``api``) for use outside CI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from mlops_actions.errors import MlopsError, RegistryError
+from mlops_actions.gitlab_api import (
+    Access,
+    GitLabApiError,
+    GitLabClient,
+    client_from_environment,
+    job_token,
+    private_token,
+)
+from mlops_actions.lineage import utc_now
+from mlops_actions.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata
+from mlops_actions.registry.base import ModelVersion
+from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
+
+MANIFEST_FILE = "manifest.json"
+MANIFEST_OPEN = "<!-- mlops-actions:manifest\n"
+MANIFEST_CLOSE = "\n-->"
+ALIASES_OPEN = "<!-- mlops-actions:aliases "
+ALIASES_CLOSE = " -->"
+MANIFEST_PATTERN = re.compile(r"<!-- mlops-actions:manifest\n(.*?)\n-->", re.DOTALL)
+ALIASES_PATTERN = re.compile(r"<!-- mlops-actions:aliases (.*?) -->")
+MAX_CARD_CHARS = 200_000
+PUBLISHING, COMPLETE = "publishing", "complete"
+CHUNK_BYTES = 1 << 20
+
+JOB_TOKEN_HINT = (
+    "CI_JOB_TOKEN can use the Releases and Packages APIs when the user running the pipeline has at least "
+    "the Developer role"
+)
+READ_RELEASES = Access("read releases", scope="read_api", role="Reporter", token_hint=JOB_TOKEN_HINT)
+WRITE_RELEASES = Access(
+    "create and edit releases (and the tag of a new release)",
+    scope="api",
+    role="Developer",
+    token_hint=JOB_TOKEN_HINT + "; a protected tag pattern also needs permission to create the tag",
+)
+READ_PACKAGES = Access(
+    "download from the package registry", scope="read_api", role="Reporter", token_hint=JOB_TOKEN_HINT
+)
+WRITE_PACKAGES = Access(
+    "upload to the package registry",
+    scope="api",
+    role="Developer",
+    token_hint=JOB_TOKEN_HINT + "; the package registry must be enabled in the project's settings",
+)
+
+
+def manifest_block(manifest: Mapping[str, Any]) -> str:
+    """The manifest as a hidden block of a release description (``<`` and ``>`` escaped in the JSON)."""
+    text = json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False)
+    return MANIFEST_OPEN + text.replace("<", "\\u003c").replace(">", "\\u003e") + MANIFEST_CLOSE
+
+
+def aliases_block(aliases: Mapping[str, str]) -> str:
+    """The aliases (name -> time set) as a hidden line of a release description."""
+    text = json.dumps(dict(sorted(aliases.items())), sort_keys=True)
+    return ALIASES_OPEN + text.replace("<", "\\u003c").replace(">", "\\u003e") + ALIASES_CLOSE
+
+
+def release_description(card: str, manifest: Mapping[str, Any], aliases: Mapping[str, str]) -> str:
+    """Model card, then the hidden manifest and aliases."""
+    card = card.strip()
+    if len(card) > MAX_CARD_CHARS:
+        card = card[:MAX_CARD_CHARS].rsplit("\n", 1)[0] + "\n\n_… model card shortened; see model-card.md._"
+    card = card.replace("<!-- mlops-actions:", "<!-- (quoted) mlops-actions:")
+    return f"{card}\n\n{manifest_block(manifest)}\n{aliases_block(aliases)}\n"
+
+
+def parse_description(description: str) -> tuple[str, dict[str, Any] | None, dict[str, str]]:
+    """(model card, manifest or None, aliases) of a release description."""
+    manifest: dict[str, Any] | None = None
+    match = MANIFEST_PATTERN.search(description)
+    if match:
+        try:
+            document = json.loads(match.group(1))
+        except ValueError:
+            document = None
+        manifest = document if isinstance(document, dict) else None
+    aliases: dict[str, str] = {}
+    found = ALIASES_PATTERN.search(description)
+    if found:
+        try:
+            document = json.loads(found.group(1))
+        except ValueError:
+            document = None
+        if isinstance(document, dict):
+            aliases = {str(k): str(v) for k, v in document.items()}
+    card = description[: match.start()].rstrip() if match else description.rstrip()
+    return card, manifest, aliases
+
+
+def _now_precise() -> str:
+    """UTC now with microseconds: the order in which aliases were set."""
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class GitLabRegistry:
+    """Model versions as GitLab releases with files in the generic package registry."""
+
+    name = "gitlab"
+
+    def __init__(self, client: GitLabClient, model: str, *, package: str | None = None):
+        self.client = client
+        self.model = model
+        self.package = package or model
+
+    def __repr__(self) -> str:
+        return f"GitLabRegistry(client={self.client!r}, model={self.model!r}, package={self.package!r})"
+
+    @classmethod
+    def from_options(
+        cls,
+        model: str,
+        options: Mapping[str, Any],
+        env: Mapping[str, str] | None = None,
+        **client_options: Any,
+    ) -> GitLabRegistry:
+        """The registry of ``registry.project`` (default: the CI job's project) at ``registry.api_url``
+        (default: CI_API_V4_URL), files in the generic package ``registry.package`` (default: the model)."""
+        env = os.environ if env is None else env
+        token = job_token(env) or private_token(env)
+        if token is None:
+            raise RegistryError(
+                "gitlab registry: no token; in CI the job token (CI_JOB_TOKEN) is used, elsewhere set "
+                "MLOPS_GITLAB_TOKEN to a personal or project access token with scope `api`"
+            )
+        for key in ("project", "api_url", "package"):
+            if key in options and not isinstance(options[key], (str, int)):
+                raise RegistryError(f"registry.{key}: expected a string, got {type(options[key]).__name__}")
+        try:
+            client = client_from_environment(
+                env,
+                token=token,
+                api_url=str(options["api_url"]) if options.get("api_url") else None,
+                project=str(options["project"]) if options.get("project") else None,
+                **client_options,
+            )
+        except GitLabApiError as error:
+            raise RegistryError(str(error)) from None
+        package = str(options.get("package") or model)
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$", package):
+            raise RegistryError(f"registry.package: {package!r} is not a valid generic package name")
+        return cls(client, model, package=package)
+
+    # -- API helpers -------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, access: Access, **kwargs: Any) -> Any:
+        try:
+            return self.client.request(method, path, access=access, **kwargs)
+        except GitLabApiError as error:
+            raise RegistryError(str(error)) from None
+
+    def _release_path(self, tag: str | None = None) -> str:
+        suffix = "/releases" if tag is None else f"/releases/{quote(tag, safe='')}"
+        return self.client.project_path(suffix)
+
+    def package_path(self, version: str, file_name: str) -> str:
+        """API path of one file of the generic package."""
+        return self.client.project_path(
+            f"/packages/generic/{quote(self.package, safe='')}/{quote(version, safe='')}/{quote(file_name, safe='')}"
+        )
+
+    def package_url(self, version: str, file_name: str) -> str:
+        return f"{self.client.api_url}{self.package_path(version, file_name)}"
+
+    def _get_release(self, tag: str) -> dict[str, Any] | None:
+        response = self._call("GET", self._release_path(tag), access=READ_RELEASES, accept=frozenset({404}))
+        if response.status_code == 404:
+            return None
+        payload = response.json()
+        return payload if isinstance(payload, dict) else None
+
+    def _releases(self) -> list[dict[str, Any]]:
+        try:
+            return list(
+                self.client.paginate(
+                    self._release_path(),
+                    access=READ_RELEASES,
+                    params={"order_by": "released_at", "sort": "asc"},
+                )
+            )
+        except GitLabApiError as error:
+            raise RegistryError(str(error)) from None
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def _version_of(
+        self, release: Mapping[str, Any], *, aliases: tuple[str, ...] = ()
+    ) -> ModelVersion | None:
+        _card, manifest, _aliases = parse_description(str(release.get("description") or ""))
+        if not manifest or manifest.get("model") != self.model or manifest.get("state") != COMPLETE:
+            return None
+        try:
+            version = format_version(parse_version(str(manifest.get("version"))))
+        except MlopsError:
+            return None
+        if release.get("tag_name") != version_tag(self.model, version):
+            return None
+        return ModelVersion(
+            model=self.model,
+            version=version,
+            tag=str(release["tag_name"]),
+            digest=str(manifest.get("digest", "")),
+            created=str(manifest.get("created", "")),
+            commit=manifest.get("commit"),
+            metrics=dict(manifest.get("metrics") or {}),
+            files={str(k): str(v) for k, v in (manifest.get("files") or {}).items()},
+            aliases=aliases,
+            lineage=dict(manifest.get("lineage") or {}),
+        )
+
+    def _alias_owners(self, releases: list[dict[str, Any]]) -> dict[str, str]:
+        """alias -> tag of the complete release that set it last."""
+        best: dict[str, tuple[str, str]] = {}
+        for release in releases:
+            if self._version_of(release) is None:
+                continue
+            _card, _manifest, aliases = parse_description(str(release.get("description") or ""))
+            for alias, when in aliases.items():
+                if alias not in best or when > best[alias][0]:
+                    best[alias] = (when, str(release["tag_name"]))
+        return {alias: tag for alias, (_when, tag) in best.items()}
+
+    def list_versions(self) -> list[ModelVersion]:
+        releases = self._releases()
+        owners = self._alias_owners(releases)
+        found: dict[str, ModelVersion] = {}
+        for release in releases:
+            tag = str(release.get("tag_name"))
+            aliases = tuple(sorted(a for a, owner in owners.items() if owner == tag))
+            version = self._version_of(release, aliases=aliases)
+            if version is not None:
+                found[version.version] = version
+        return [found[v] for v in sort_versions(found)]
+
+    def resolve(self, ref: str) -> ModelVersion | None:
+        try:
+            version = format_version(parse_version(ref))
+        except MlopsError:
+            for candidate in self.list_versions():
+                if ref in candidate.aliases:
+                    return candidate
+            return None
+        release = self._get_release(version_tag(self.model, version))
+        if release is None or self._version_of(release) is None:
+            return None
+        # The aliases need every release; resolve by number is a single call otherwise.
+        return next((v for v in self.list_versions() if v.version == version), None)
+
+    def fetch(self, ref: str, destination: Path) -> Path:
+        found = self.resolve(ref)
+        if found is None:
+            raise RegistryError(
+                f"gitlab registry (project {self.client.project}): model {self.model!r} has no version {ref!r}"
+            )
+        destination = Path(destination)
+        destination.mkdir(parents=True, exist_ok=True)
+        for name, digest in found.files.items():
+            self._download(found.version, name, digest, destination / name)
+        return destination
+
+    def _download(self, version: str, name: str, expected: str, target: Path) -> None:
+        path = self.package_path(version, name)
+        response = self._call("GET", path, access=READ_PACKAGES, stream=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        digest = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in response.iter_content(CHUNK_BYTES):
+                    digest.update(chunk)
+                    handle.write(chunk)
+            actual = f"sha256:{digest.hexdigest()}"
+            if actual != expected:
+                raise RegistryError(
+                    f"{self.package_url(version, name)}: sha256 digest mismatch, expected {expected} from the "
+                    f"release manifest, got {actual}"
+                )
+            header = response.headers.get("X-Checksum-SHA256", "").strip().lower()
+            if header and f"sha256:{header}" != expected:
+                raise RegistryError(
+                    f"{self.package_url(version, name)}: GitLab reports sha256 {header}, the release manifest "
+                    f"expects {expected}"
+                )
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        finally:
+            response.close()
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def publish(
+        self,
+        model_dir: Path,
+        *,
+        version: str,
+        metrics: dict[str, Any],
+        extra_files: dict[str, Path] | None = None,
+    ) -> ModelVersion:
+        version = format_version(parse_version(version))
+        model_dir = Path(model_dir)
+        metadata = read_model_metadata(model_dir)
+        if metadata.get("model_name") != self.model:
+            raise RegistryError(
+                f"{model_dir}: model is {metadata.get('model_name')!r}, the registry expects {self.model!r}"
+            )
+        sources = {MODEL_FILE: model_dir / MODEL_FILE, METADATA_FILE: model_dir / METADATA_FILE}
+        sources.update(extra_files or {})
+        for name, source in sources.items():
+            if not re.match(r"^[A-Za-z0-9._+-]+$", name) or name == MANIFEST_FILE:
+                raise RegistryError(f"{name}: not a valid file name for the generic package registry")
+            if not Path(source).is_file():
+                raise RegistryError(f"{source}: file to publish not found")
+        files = {name: f"sha256:{_sha256(Path(source))}" for name, source in sources.items()}
+        if files[MODEL_FILE] != metadata["model_digest"]:
+            raise RegistryError(
+                f"{model_dir / MODEL_FILE}: sha256 digest mismatch, expected {metadata['model_digest']} "
+                f"from the metadata, got {files[MODEL_FILE]}"
+            )
+        git = metadata.get("git") or {}
+        commit = git.get("commit")
+        if not commit:
+            raise RegistryError(f"{model_dir / METADATA_FILE}: no git commit recorded; the release needs one")
+        tag = version_tag(self.model, version)
+        manifest: dict[str, Any] = {
+            "model": self.model,
+            "version": version,
+            "tag": tag,
+            "state": PUBLISHING,
+            "digest": files[MODEL_FILE],
+            "created": utc_now(),
+            "commit": commit,
+            "metrics": metrics,
+            "files": files,
+            "package": {"name": self.package, "version": version},
+            "lineage": {
+                "branch": git.get("branch"),
+                "dirty": git.get("dirty"),
+                "data": metadata.get("data", {}),
+                "libraries": metadata.get("libraries", {}),
+                "params": metadata.get("params", {}),
+            },
+        }
+        card_path = sources.get("model-card.md")
+        card = (
+            Path(card_path).read_text(encoding="utf-8")
+            if card_path is not None
+            else f"# {self.model} {version}\n\nModel `{self.model}` version {version}, commit `{commit[:12]}`."
+        )
+        existing = self._claim(tag, version, manifest, card)
+        if existing is not None:
+            return existing
+        self._upload_all(version, sources, files, manifest)
+        manifest["state"] = COMPLETE
+        self._call(
+            "PUT",
+            self._release_path(tag),
+            access=WRITE_RELEASES,
+            json={"description": release_description(card, manifest, {})},
+        )
+        found = self.resolve(version)
+        if found is None:
+            raise RegistryError(f"gitlab registry: release {tag} was written but cannot be read back")
+        return found
+
+    def _links(self, version: str, names: list[str]) -> list[dict[str, str]]:
+        return [
+            {
+                "name": name,
+                "url": self.package_url(version, name),
+                "direct_asset_path": f"/{name}",
+                "link_type": "package" if name == MODEL_FILE else "other",
+            }
+            for name in names
+        ]
+
+    def _claim(self, tag: str, version: str, manifest: dict[str, Any], card: str) -> ModelVersion | None:
+        """Create the release (and its tag), or take over an unfinished one of the same commit.
+
+        Returns the existing version when this exact version is already published (a re-run).
+        """
+        body = {
+            "tag_name": tag,
+            "ref": manifest["commit"],
+            "tag_message": f"Release {tag}",
+            "name": f"{self.model} v{version}",
+            "description": release_description(card, manifest, {}),
+            "assets": {"links": self._links(version, [*manifest["files"], MANIFEST_FILE])},
+        }
+        release = self._get_release(tag)
+        if release is None:
+            try:
+                self.client.request(
+                    "POST", self._release_path(), access=WRITE_RELEASES, json=body, accept=frozenset({409})
+                )
+            except GitLabApiError as error:
+                raise RegistryError(str(error)) from None
+            release = self._get_release(tag)  # ours, or a concurrent winner's (409)
+            if release is None:
+                raise RegistryError(f"gitlab registry: release {tag} was created but cannot be read back")
+        _card, theirs, _aliases = parse_description(str(release.get("description") or ""))
+        if not theirs or theirs.get("model") != self.model:
+            raise RegistryError(
+                f"gitlab registry: release {tag} already exists and was not made by mlops-actions; "
+                "delete it or release another version"
+            )
+        if theirs.get("commit") != manifest["commit"]:
+            raise RegistryError(
+                f"gitlab registry: version {version} of {self.model!r} already exists (release {tag}, commit "
+                f"{str(theirs.get('commit'))[:12]}); another release claimed it, re-run"
+            )
+        if theirs.get("state") == COMPLETE:
+            if theirs.get("files") == manifest["files"]:
+                return self.resolve(version)
+            raise RegistryError(
+                f"gitlab registry: version {version} of {self.model!r} already exists (release {tag}) with "
+                "other files"
+            )
+        if theirs != manifest:  # an unfinished release of this commit: publish our files under it
+            self._call(
+                "PUT",
+                self._release_path(tag),
+                access=WRITE_RELEASES,
+                json={"description": release_description(card, manifest, {})},
+            )
+        return None
+
+    def _upload(self, version: str, name: str, source: Path, expected: str) -> None:
+        response = self._call(
+            "PUT",
+            self.package_path(version, name),
+            access=WRITE_PACKAGES,
+            upload=source,
+            params={"select": "package_file"},
+        )
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = {}
+        reported = payload.get("file_sha256") if isinstance(payload, dict) else None
+        if reported and f"sha256:{reported}" != expected:
+            raise RegistryError(
+                f"{self.package_url(version, name)}: GitLab stored sha256 {reported}, expected {expected} "
+                "(the upload was corrupted)"
+            )
+
+    def _upload_all(
+        self, version: str, sources: Mapping[str, Path], files: Mapping[str, str], manifest: Mapping[str, Any]
+    ) -> None:
+        """Upload every file, then the manifest; each upload's sha256 is checked against GitLab's."""
+        for name, source in sources.items():
+            self._upload(version, name, Path(source), files[name])
+        with tempfile.TemporaryDirectory(prefix="mlops-manifest-") as tmp:
+            path = Path(tmp) / MANIFEST_FILE
+            path.write_text(json.dumps({**manifest, "state": COMPLETE}, indent=2, sort_keys=True) + "\n")
+            self._upload(version, MANIFEST_FILE, path, f"sha256:{_sha256(path)}")
+
+    def set_alias(self, alias: str, version: str) -> None:
+        version = format_version(parse_version(version))
+        tag = version_tag(self.model, version)
+        releases = self._releases()
+        target = next((r for r in releases if r.get("tag_name") == tag and self._version_of(r)), None)
+        if target is None:
+            raise RegistryError(f"gitlab registry: cannot point {alias!r} at missing version {version}")
+        card, manifest, aliases = parse_description(str(target.get("description") or ""))
+        assert manifest is not None
+        aliases[alias] = _now_precise()
+        self._call(
+            "PUT",
+            self._release_path(tag),
+            access=WRITE_RELEASES,
+            json={"description": release_description(card, manifest, aliases)},
+        )
+        for release in releases:  # then take it off the others, so one release holds it
+            if release.get("tag_name") == tag or self._version_of(release) is None:
+                continue
+            card, manifest, aliases = parse_description(str(release.get("description") or ""))
+            if alias in aliases and manifest is not None:
+                del aliases[alias]
+                self._call(
+                    "PUT",
+                    self._release_path(str(release["tag_name"])),
+                    access=WRITE_RELEASES,
+                    json={"description": release_description(card, manifest, aliases)},
+                )
