@@ -1,0 +1,211 @@
+"""``mlops-actions comment``: post a rendered ``mlops-result.json`` as the sticky PR/MR comment.
+
+By hand (``--forge local`` writes a file, ``--forge github --pr 12`` posts to a pull request) and in the
+fork-safe ``workflow_run`` workflow, where the result comes from an artifact written by pull-request code:
+there the file is validated against its schema, used for rendering only, and the pull-request number must
+match the run that triggered the workflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops_actions.errors import MlopsError
+
+RESULT_FILE = "mlops-result.json"
+PR_NUMBER_FILE = "pr-number"
+MAX_PR_FILE_BYTES = 64
+
+HELP = "Post a rendered mlops-result.json as the sticky pull/merge request comment (one per model)."
+
+
+@dataclass(frozen=True)
+class PostedComment:
+    """What happened to one model's comment."""
+
+    model: str
+    result_path: str
+    action: str  # created | updated | skipped (forge none)
+    location: str
+    markdown: str
+
+
+def find_results(path: str | Path) -> list[Path]:
+    """The result file itself, or every ``mlops-result.json`` under a directory (sorted; maybe none)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.rglob(RESULT_FILE) if p.is_file())
+    raise MlopsError(f"{path}: result file not found")
+
+
+def pr_number_from_artifacts(results: list[Path]) -> str:
+    """The pull request number written next to the result files (``pr-number``); all must agree.
+
+    The text is returned as is (at most 64 bytes read) for the caller to validate: an artifact is data
+    written by pull-request code.
+    """
+    numbers = set()
+    for result in results:
+        path = result.parent / PR_NUMBER_FILE
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read(MAX_PR_FILE_BYTES)
+        except OSError:
+            raise MlopsError(f"{path}: missing; the artifact must hold the pull request number") from None
+        numbers.add(raw.decode("utf-8", errors="replace").strip())
+    if len(numbers) != 1:
+        raise MlopsError(
+            f"{PR_NUMBER_FILE}: the artifacts name different pull requests: {sorted(numbers)!r}"[:200]
+        )
+    return numbers.pop()
+
+
+def run_links(env: Mapping[str, str], event: Mapping[str, Any]) -> dict[str, str]:
+    """A link to the run that produced the result, when the environment tells it."""
+    run = event.get("workflow_run")
+    if isinstance(run, Mapping) and isinstance(run.get("html_url"), str):
+        return {"run_url": run["html_url"]}
+    server, repo, run_id = (
+        env.get("GITHUB_SERVER_URL"),
+        env.get("GITHUB_REPOSITORY"),
+        env.get("GITHUB_RUN_ID"),
+    )
+    if server and repo and run_id:
+        return {"run_url": f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}"}
+    return {}
+
+
+def _github_forge(pr: str | None, env: Mapping[str, str]) -> tuple[Any, dict[str, Any]]:
+    from mlops_actions.forges.github import GitHubForge, load_event, parse_pr_number, verify_workflow_run_pr
+
+    event = load_event(env)
+    number = parse_pr_number(pr) if pr else None
+    forge = GitHubForge.from_environment(env, pr_number=number)
+    if env.get("GITHUB_EVENT_NAME") == "workflow_run":
+        if number is None:
+            raise MlopsError(
+                "--pr: required in a workflow_run workflow (the pull request of the triggering run)"
+            )
+        verify_workflow_run_pr(forge, event, number)
+    return forge, event
+
+
+def post_comments(
+    result_path: str | Path,
+    *,
+    forge_name: str = "auto",
+    pr: str | None = None,
+    pr_from_artifact: bool = False,
+    local_dir: str | Path = ".mlops/comments",
+    env: Mapping[str, str] | None = None,
+) -> list[PostedComment]:
+    """Validate and render each result under ``result_path`` and post it as its model's sticky comment.
+
+    Every file is validated before anything is posted, so a bad artifact posts nothing. In a
+    ``workflow_run`` workflow the results' own links are dropped (they were written by pull-request code)
+    and replaced by the link to the triggering run.
+    """
+    from mlops_actions.forges import detect_forge_name, get_forge
+    from mlops_actions.render import load_result, render_markdown
+
+    env = os.environ if env is None else env
+    if pr_from_artifact and not Path(result_path).exists():
+        return []  # the pull-request run uploaded no result (it failed before writing one)
+    paths = find_results(result_path)
+    if not paths:
+        return []
+    results = [(path, load_result(path)) for path in paths]
+    if pr_from_artifact:
+        if pr:
+            raise MlopsError("--pr and --pr-from-artifact: give one, not both")
+        pr = pr_number_from_artifacts(paths)
+    name = detect_forge_name(env) if forge_name == "auto" else forge_name
+    if pr and name != "github":
+        raise MlopsError(f"--pr: only used with the github forge, not {name!r}")
+    event: Mapping[str, Any] = {}
+    if name == "github":
+        forge, event = _github_forge(pr, env)
+    elif name == "none":
+        forge = None
+    else:
+        forge = get_forge(name, local_dir=local_dir)
+    links = run_links(env, event) if name == "github" else {}
+    untrusted = name == "github" and env.get("GITHUB_EVENT_NAME") == "workflow_run"
+    posted = []
+    for path, result in results:
+        if untrusted:
+            result = {**result, "links": {}}
+        markdown = render_markdown(result, links=links or None)
+        model = str(result["model"]["name"])
+        if forge is None:
+            posted.append(PostedComment(model, str(path), "skipped", "forge none", markdown))
+            continue
+        outcome = forge.post_sticky_comment(markdown, key=model)
+        posted.append(PostedComment(model, str(path), outcome.action, outcome.location, markdown))
+    return posted
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from mlops_actions.cli import add_env_option
+
+    parser = subparsers.add_parser("comment", help=HELP, description=HELP)
+    add_env_option(
+        parser,
+        "--result",
+        env="MLOPS_RESULT",
+        default="mlops-out/mlops-result.json",
+        help=f"result file, or a directory searched for {RESULT_FILE} files (one comment per model)",
+    )
+    add_env_option(
+        parser,
+        "--forge",
+        env="MLOPS_FORGE",
+        default="auto",
+        choices=("auto", "local", "github", "gitlab", "none"),
+        help="where to post: auto detects GitHub Actions / GitLab CI, else local; none prints the comment",
+    )
+    add_env_option(
+        parser,
+        "--pr",
+        env="MLOPS_PR_NUMBER",
+        help="pull request number (github forge); default: from the pull_request event",
+    )
+    parser.add_argument(
+        "--pr-from-artifact",
+        action="store_true",
+        help=f"read the pull request number from the {PR_NUMBER_FILE} file next to each result "
+        "(the artifact of mlops-pr.yml); it is checked against the triggering run",
+    )
+    add_env_option(
+        parser,
+        "--comment-dir",
+        env="MLOPS_COMMENT_DIR",
+        default=".mlops/comments",
+        help="local forge: folder the comment files are written to",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    posted = post_comments(
+        args.result,
+        forge_name=args.forge,
+        pr=args.pr,
+        pr_from_artifact=args.pr_from_artifact,
+        local_dir=args.comment_dir,
+    )
+    if not posted:
+        print(f"mlops-actions: no {RESULT_FILE} under {args.result}; nothing to post")
+    for item in posted:
+        if item.action == "skipped":
+            print(item.markdown)
+        else:
+            print(f"mlops-actions: comment {item.action} for {item.model}: {item.location}")
+    return 0

@@ -1,0 +1,495 @@
+"""The GitHub forge: the sticky pull-request comment through the REST API.
+
+Works on github.com and GitHub Enterprise Server alike: the API base URL comes from ``GITHUB_API_URL``
+(set by every Actions runner), the token from ``MLOPS_GITHUB_TOKEN`` or ``GITHUB_TOKEN``, the repository
+from ``GITHUB_REPOSITORY`` and the pull request from ``MLOPS_PR_NUMBER`` or the event payload
+(``GITHUB_EVENT_PATH``).
+
+One comment per model per pull request: its first line is a hidden marker naming the model
+(:func:`mlops_actions.forges.base.sticky_marker`); a later post finds it (following pagination) and
+edits it in place. Comments with another marker, or none, are never touched.
+
+Requests time out, and are retried with exponential backoff on 5xx, 429 and secondary rate limits,
+honouring ``Retry-After``. A refused request (401/403/404) becomes one line naming the permission to
+grant. The token never appears in a message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from mlops_actions import __version__
+from mlops_actions.errors import ForgeError
+from mlops_actions.forges.base import CommentResult, sticky_marker, with_marker
+
+DEFAULT_API_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"
+# GitHub rejects comment bodies longer than 65,536 characters; stay clear of it.
+MAX_COMMENT_CHARS = 65_000
+TRUNCATION_NOTE = (
+    "\n\n_… comment truncated to fit GitHub's size limit; the full report is in the job summary._\n"
+)
+PER_PAGE = 100
+MAX_PAGES = 50
+TIMEOUT_SECONDS = (10.0, 30.0)  # connect, read
+MAX_ATTEMPTS = 5
+BACKOFF_SECONDS = 1.0
+MAX_WAIT_SECONDS = 120.0
+RETRY_STATUSES = frozenset({500, 502, 503, 504, 429})
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+PR_NUMBER_PATTERN = re.compile(r"^[1-9][0-9]{0,9}$")
+
+WRITE_PERMISSION_HINT = (
+    "grant the job `permissions: pull-requests: write` "
+    "(pull requests from forks get a read-only token: post from the mlops-pr-comment.yml workflow instead)"
+)
+READ_PERMISSION_HINT = (
+    "grant the job `permissions: pull-requests: read` (`pull-requests: write` to post the comment)"
+)
+
+
+class _Retryable(Exception):
+    """A response worth retrying after ``wait`` seconds."""
+
+    def __init__(self, status: int, wait: float, message: str):
+        super().__init__(message)
+        self.status = status
+        self.wait = wait
+
+
+@dataclass(frozen=True)
+class Comment:
+    """The fields of an issue comment the forge uses."""
+
+    id: int
+    body: str
+    user: str
+    url: str
+
+
+def parse_pr_number(text: object) -> int:
+    """A pull request number: a positive integer (given as int or decimal text), else a ForgeError."""
+    if isinstance(text, bool):
+        raise ForgeError(f"pull request number: expected a positive integer, got {text!r}")
+    if isinstance(text, int):
+        if text > 0:
+            return text
+        raise ForgeError(f"pull request number: expected a positive integer, got {text}")
+    value = str(text).strip()
+    if not PR_NUMBER_PATTERN.match(value):
+        shown = value if len(value) <= 20 else value[:20] + "…"
+        raise ForgeError(f"pull request number: expected a positive integer, got {shown!r}")
+    return int(value)
+
+
+def pr_number_from_event(event: Mapping[str, Any]) -> int | None:
+    """The pull request number of a pull_request / pull_request_target event payload, if any."""
+    pull_request = event.get("pull_request")
+    if isinstance(pull_request, Mapping) and pull_request.get("number") is not None:
+        return parse_pr_number(pull_request["number"])
+    if event.get("number") is not None and isinstance(pull_request, Mapping):
+        return parse_pr_number(event["number"])
+    return None
+
+
+def load_event(env: Mapping[str, str]) -> dict[str, Any]:
+    """The event payload at GITHUB_EVENT_PATH ({} when unset); a ForgeError when unreadable."""
+    path = env.get("GITHUB_EVENT_PATH", "")
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            event = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise ForgeError(
+            f"{path}: cannot read the GitHub event payload ({error.__class__.__name__})"
+        ) from None
+    if not isinstance(event, dict):
+        raise ForgeError(f"{path}: expected a JSON object as the GitHub event payload")
+    return event
+
+
+def truncate_body(body: str, limit: int = MAX_COMMENT_CHARS) -> str:
+    """The body cut to at most ``limit`` characters (UTF-16 units, as GitHub counts), with a note."""
+
+    def size(text: str) -> int:
+        return len(text.encode("utf-16-le")) // 2
+
+    if size(body) <= limit:
+        return body
+    budget = limit - size(TRUNCATION_NOTE)
+    cut = body[:budget]
+    while size(cut) > budget:
+        cut = cut[: len(cut) - max(1, (size(cut) - budget) // 2)]
+    # Do not end inside a table row or a code span: cut at the last full line.
+    if "\n" in cut:
+        cut = cut[: cut.rfind("\n")]
+    return cut + TRUNCATION_NOTE
+
+
+def _next_link(link_header: str) -> str | None:
+    for part in link_header.split(","):
+        match = re.match(r'\s*<([^>]+)>\s*;\s*rel="?next"?', part.strip())
+        if match:
+            return match.group(1)
+    return None
+
+
+def _retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
+    value = headers.get("Retry-After")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+            except (TypeError, ValueError):
+                return None
+    if headers.get("X-RateLimit-Remaining") == "0" and headers.get("X-RateLimit-Reset"):
+        try:
+            return max(0.0, float(headers["X-RateLimit-Reset"]) - now)
+        except ValueError:
+            return None
+    return None
+
+
+def _error_message(response: Any) -> str:
+    try:
+        payload = response.json()
+    except ValueError:
+        return ""
+    if isinstance(payload, dict) and isinstance(payload.get("message"), str):
+        return payload["message"].splitlines()[0][:200] if payload["message"] else ""
+    return ""
+
+
+class GitHubForge:
+    """Posts the sticky comment of each model on one pull request of one repository."""
+
+    name = "github"
+
+    def __init__(
+        self,
+        *,
+        repository: str,
+        token: str,
+        api_url: str = DEFAULT_API_URL,
+        pr_number: int | None = None,
+        session: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        max_attempts: int = MAX_ATTEMPTS,
+        backoff: float = BACKOFF_SECONDS,
+        timeout: tuple[float, float] = TIMEOUT_SECONDS,
+    ):
+        if not REPOSITORY_PATTERN.match(repository):
+            raise ForgeError(f"GITHUB_REPOSITORY: expected owner/name, got {repository!r}")
+        if not token:
+            raise ForgeError(
+                "GITHUB_TOKEN: not set; pass the job token as `env: GITHUB_TOKEN: ${{ github.token }}` "
+                f"and {WRITE_PERMISSION_HINT}"
+            )
+        parts = urlsplit(api_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ForgeError(f"GITHUB_API_URL: expected an http(s) URL, got {api_url!r}")
+        self.repository = repository
+        self.api_url = api_url.rstrip("/")
+        self.pr_number = pr_number
+        self._token = token
+        self._session = session
+        self._sleep = sleep
+        self._clock = clock
+        self.max_attempts = max(1, max_attempts)
+        self.backoff = backoff
+        self.timeout = timeout
+
+    def __repr__(self) -> str:  # never show the token
+        return f"GitHubForge(repository={self.repository!r}, api_url={self.api_url!r}, pr_number={self.pr_number!r})"
+
+    @classmethod
+    def from_environment(
+        cls, env: Mapping[str, str] | None = None, *, pr_number: int | None = None, **options: Any
+    ) -> GitHubForge:
+        """The forge configured from the Actions environment (see the module docstring)."""
+        env = os.environ if env is None else env
+        token = env.get("MLOPS_GITHUB_TOKEN") or env.get("GITHUB_TOKEN") or ""
+        repository = env.get("GITHUB_REPOSITORY", "")
+        if not repository:
+            raise ForgeError("GITHUB_REPOSITORY: not set; expected owner/name (set by GitHub Actions)")
+        if pr_number is None and env.get("MLOPS_PR_NUMBER"):
+            pr_number = parse_pr_number(env["MLOPS_PR_NUMBER"])
+        if pr_number is None:
+            pr_number = pr_number_from_event(load_event(env))
+        return cls(
+            repository=repository,
+            token=token,
+            api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL,
+            pr_number=pr_number,
+            **options,
+        )
+
+    # -- HTTP ---------------------------------------------------------------------------------------
+
+    def _http(self) -> Any:
+        if self._session is None:
+            import requests
+
+            self._session = requests.Session()
+        return self._session
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Accept": "application/vnd.github+json",
+            "Authorization": f"Bearer {self._token}",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": f"mlops-actions/{__version__}",
+        }
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+    def _url(self, path: str) -> str:
+        return f"{self.api_url}{path}"
+
+    def _check_same_origin(self, url: str) -> None:
+        base, other = urlsplit(self.api_url), urlsplit(url)
+        if (base.scheme, base.netloc) != (other.scheme, other.netloc) or not other.path.startswith(base.path):
+            raise ForgeError(f"GitHub API: refusing to follow a pagination link outside {self.api_url}")
+
+    def _send_once(self, method: str, url: str, *, params: Mapping[str, Any] | None, body: Any) -> Any:
+        import requests
+
+        try:
+            response = self._http().request(
+                method,
+                url,
+                params=params,
+                json=body,
+                headers=self._headers(),
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            raise _Retryable(0, 0.0, f"{method} {self._path_of(url)}: timed out") from None
+        except requests.ConnectionError as error:
+            reason = self._redact(str(error).splitlines()[0] if str(error) else error.__class__.__name__)
+            raise _Retryable(
+                0, 0.0, f"{method} {self._path_of(url)}: connection failed ({reason[:160]})"
+            ) from None
+        status = response.status_code
+        if status in RETRY_STATUSES or self._is_secondary_rate_limit(response):
+            wait = _retry_after_seconds(response.headers, self._clock())
+            if wait is None and status in (403, 429):
+                wait = 60.0  # GitHub's advice for a secondary limit without Retry-After
+            message = _error_message(response)
+            raise _Retryable(
+                status, wait or 0.0, f"{method} {self._path_of(url)}: HTTP {status} {message}".strip()
+            )
+        if status >= 300:
+            raise self._refusal(method, url, response)
+        return response
+
+    @staticmethod
+    def _is_secondary_rate_limit(response: Any) -> bool:
+        if response.status_code not in (403, 429):
+            return False
+        if response.headers.get("Retry-After") or response.headers.get("X-RateLimit-Remaining") == "0":
+            return True
+        return "rate limit" in _error_message(response).lower()
+
+    def _path_of(self, url: str) -> str:
+        path = urlsplit(url).path
+        base_path = urlsplit(self.api_url).path.rstrip("/")
+        return path[len(base_path) :] if base_path and path.startswith(base_path) else path
+
+    def _refusal(self, method: str, url: str, response: Any) -> ForgeError:
+        status = response.status_code
+        message = self._redact(_error_message(response))
+        where = (
+            f"GitHub refused {method} {self._path_of(url)} (HTTP {status}{': ' + message if message else ''})"
+        )
+        writes = method != "GET"
+        if status == 401:
+            hint = "the token is missing, expired or invalid; pass `GITHUB_TOKEN: ${{ github.token }}`"
+        elif status == 403:
+            hint = WRITE_PERMISSION_HINT if writes else READ_PERMISSION_HINT
+        elif status == 404:
+            hint = (
+                f"check GITHUB_REPOSITORY={self.repository} and the pull request number; "
+                + (WRITE_PERMISSION_HINT if writes else READ_PERMISSION_HINT)
+                + " (GitHub answers 404 when the token cannot see the repository)"
+            )
+        elif status in (301, 302, 307, 308):
+            hint = "the repository moved or was renamed; update GITHUB_REPOSITORY"
+        elif status == 422:
+            hint = "GitHub rejected the comment body"
+        else:
+            hint = "unexpected answer"
+        return ForgeError(f"{where}: {hint}")
+
+    def _pause(self, attempt: int, wait: float) -> None:
+        """Sleep before retry ``attempt + 1``: the server's Retry-After, or exponential backoff with jitter."""
+        backoff = self.backoff * (2 ** (attempt - 1)) * (1 + 0.1 * random.random())
+        self._sleep(min(MAX_WAIT_SECONDS, max(wait, backoff)))
+
+    def request(
+        self, method: str, path_or_url: str, *, params: Mapping[str, Any] | None = None, body: Any = None
+    ) -> Any:
+        """One API call, retried with backoff on 5xx, 429, secondary rate limits and network errors."""
+        url = path_or_url if "://" in path_or_url else self._url(path_or_url)
+        self._check_same_origin(url)
+        last = ""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return self._send_once(method, url, params=params, body=body)
+            except _Retryable as retry:
+                last = self._redact(str(retry))
+                if attempt == self.max_attempts:
+                    break
+                self._pause(attempt, retry.wait)
+        raise ForgeError(f"GitHub API: giving up after {self.max_attempts} attempts: {last}")
+
+    # -- comments -------------------------------------------------------------------------------------
+
+    def _require_pr(self) -> int:
+        if self.pr_number is None:
+            raise ForgeError(
+                "pull request number: not found; run on a pull_request event or set MLOPS_PR_NUMBER"
+            )
+        return self.pr_number
+
+    def _issue_path(self, number: int) -> str:
+        return f"/repos/{self.repository}/issues/{number}"
+
+    def iter_comments(self, number: int | None = None) -> Iterator[Comment]:
+        """Every comment of the pull request, oldest first, following the Link header's next pages."""
+        number = self._require_pr() if number is None else number
+        url: str | None = self._url(f"{self._issue_path(number)}/comments")
+        params: dict[str, Any] | None = {"per_page": PER_PAGE}
+        for _ in range(MAX_PAGES):
+            if url is None:
+                return
+            response = self.request("GET", url, params=params)
+            payload = response.json()
+            if not isinstance(payload, list):
+                raise ForgeError(f"GitHub API: expected a list of comments from {self._path_of(url)}")
+            for item in payload:
+                user = item.get("user") or {}
+                yield Comment(
+                    id=int(item["id"]),
+                    body=item.get("body") or "",
+                    user=str(user.get("login", "")),
+                    url=str(item.get("html_url", "")),
+                )
+            url, params = _next_link(response.headers.get("Link", "")), None
+        raise ForgeError(f"GitHub API: more than {MAX_PAGES * PER_PAGE} comments on #{number}; stopping")
+
+    def find_sticky_comments(self, key: str, number: int | None = None) -> list[Comment]:
+        """The comments whose first line is the marker for ``key``, oldest first."""
+        marker = sticky_marker(key)
+        return [c for c in self.iter_comments(number) if c.body.startswith(marker)]
+
+    def get_issue(self, number: int) -> dict[str, Any]:
+        """The issue (or pull request, as an issue) ``number``."""
+        response = self.request("GET", self._issue_path(number))
+        payload = response.json()
+        if not isinstance(payload, dict):
+            raise ForgeError(f"GitHub API: expected an object for issue #{number}")
+        return payload
+
+    def post_sticky_comment(self, body: str, *, key: str) -> CommentResult:
+        """Create the comment carrying the marker for ``key``, or edit it in place.
+
+        A create that fails with a retryable error is not blindly repeated: the comments are listed
+        again first, so a create that reached GitHub before the error is updated rather than duplicated.
+        Duplicates left by earlier races (same author) are removed, so exactly one remains.
+        """
+        if not KEY_PATTERN.match(key):
+            raise ForgeError(
+                f"sticky comment key: expected a model name like 'churn-model', got {key[:70]!r}"
+            )
+        number = self._require_pr()
+        text = truncate_body(with_marker(body, key))
+        comments_path = f"{self._issue_path(number)}/comments"
+        last = ""
+        create_failed = False  # a create that failed may still have reached GitHub
+        for attempt in range(1, self.max_attempts + 1):
+            existing = self.find_sticky_comments(key, number)
+            if existing:
+                keep = existing[0]
+                if keep.body != text:
+                    response = self.request(
+                        "PATCH", f"/repos/{self.repository}/issues/comments/{keep.id}", body={"body": text}
+                    )
+                    location = str(response.json().get("html_url", keep.url))
+                    action = "updated"
+                else:
+                    location, action = keep.url, "updated"
+                if create_failed and len(existing) == 1 and keep.body == text:
+                    action = "created"
+                removed = 0
+                for duplicate in existing[1:]:
+                    if duplicate.user == keep.user:
+                        self.request("DELETE", f"/repos/{self.repository}/issues/comments/{duplicate.id}")
+                        removed += 1
+                detail = f"removed {removed} duplicate(s)" if removed else ""
+                return CommentResult(action=action, location=location, detail=detail)
+            try:
+                response = self._send_once("POST", self._url(comments_path), params=None, body={"body": text})
+            except _Retryable as retry:
+                last = self._redact(str(retry))
+                create_failed = True
+                if attempt == self.max_attempts:
+                    break
+                self._pause(attempt, retry.wait)
+                continue
+            return CommentResult(action="created", location=str(response.json().get("html_url", "")))
+        raise ForgeError(f"GitHub API: giving up after {self.max_attempts} attempts: {last}")
+
+
+def verify_workflow_run_pr(forge: GitHubForge, event: Mapping[str, Any], pr_number: int) -> int:
+    """Check that ``pr_number`` is the pull request of the run that triggered this workflow_run event.
+
+    The number comes from an artifact that pull-request code could have written, so it is trusted only
+    when it matches what GitHub itself reports: the run's ``pull_requests`` when GitHub lists them (same
+    repository), else (forks, where GitHub lists none) an open pull request of this repository opened by
+    the owner of the run's head repository or by the run's actor.
+    """
+    run = event.get("workflow_run")
+    if not isinstance(run, Mapping):
+        raise ForgeError("workflow_run event: the payload has no workflow_run object")
+    if run.get("event") not in ("pull_request", "pull_request_target"):
+        raise ForgeError(
+            f"workflow_run event: the triggering run was a {run.get('event')!r} event, not a pull request"
+        )
+    listed = [p.get("number") for p in run.get("pull_requests") or [] if isinstance(p, Mapping)]
+    if listed:
+        if pr_number not in listed:
+            shown = ", ".join(f"#{n}" for n in listed)
+            raise ForgeError(f"pull request #{pr_number} is not the triggering run's pull request ({shown})")
+        return pr_number
+    issue = forge.get_issue(pr_number)
+    if "pull_request" not in issue:
+        raise ForgeError(f"#{pr_number} is an issue, not a pull request")
+    if issue.get("state") != "open":
+        raise ForgeError(f"pull request #{pr_number} is {issue.get('state')}, not open")
+    author = str((issue.get("user") or {}).get("login", ""))
+    head_owner = str(((run.get("head_repository") or {}).get("owner") or {}).get("login", ""))
+    actor = str((run.get("actor") or {}).get("login", ""))
+    if not author or author not in {head_owner, actor}:
+        raise ForgeError(
+            f"pull request #{pr_number} was opened by {author or 'nobody'!r}, not by the owner of the run's head "
+            f"repository ({head_owner!r}) or its actor ({actor!r}); refusing to comment"
+        )
+    return pr_number
