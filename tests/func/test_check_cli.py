@@ -179,3 +179,48 @@ def test_a_stale_result_is_removed_when_a_later_check_fails(tiny_project: Path) 
     (tiny_project / "train.csv").unlink()
     assert check(tiny_project) == 2
     assert not (tiny_project / "mlops-out" / "mlops-result.json").exists()
+
+
+def test_schema_violations_fail_the_gate_and_changed_data_is_compared_with_the_base(
+    tiny_project: Path,
+) -> None:
+    assert (
+        main(
+            [
+                "data",
+                "schema",
+                "infer",
+                str(tiny_project / "train.csv"),
+                str(tiny_project / "eval.csv"),
+                "--target",
+                "label",
+                "--id-column",
+                "row_id",
+                "-o",
+                str(tiny_project / "schema.yaml"),
+            ]
+        )
+        == 0
+    )
+    config = tiny_project / "mlops.yaml"
+    config.write_text(
+        config.read_text().replace("  slices: [group]\n", "  slices: [group]\n  schema: schema.yaml\n")
+    )
+    run_git(tiny_project, "add", "-A")
+    run_git(tiny_project, "commit", "-q", "-m", "data schema")
+    run_git(tiny_project, "checkout", "-q", "-b", "new-data")
+    train = (tiny_project / "train.csv").read_text().splitlines()
+    train[1] = train[1].rsplit(",", 2)[0] + ",zeta," + train[1].rsplit(",", 1)[1]  # an unseen group
+    (tiny_project / "train.csv").write_text("\n".join(train[:-50]) + "\n")  # and 50 rows fewer
+    run_git(tiny_project, "commit", "-q", "-am", "refresh training data")
+    assert check(tiny_project) == 1
+    result = result_of(tiny_project)
+    checks = result["data_checks"]
+    assert checks["schema"]["status"] == "fail"
+    kinds = {v["kind"] for f in checks["schema"]["files"] for v in f["violations"]}
+    assert "unseen_category" in kinds or "unseen category" in kinds, kinds
+    assert any(r.startswith("data schema:") for r in result["reasons"])
+    changed = {f["role"]: f for f in checks["changes"]["files"]}
+    assert changed["train"]["changed"] is True and changed["eval"]["changed"] is False
+    assert changed["train"]["rows_removed"] == 50
+    assert result["data_changed"] is True
