@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "report",
     "check",
     "release",
+    "deploy",
     "comment",
     "widgets",
     "registry",

@@ -183,6 +183,43 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "properties": {
                 "backend": {"enum": list(REGISTRY_BACKENDS), "default": "local"},
                 "path": {"type": "string", "description": "local backend: registry directory."},
+                "repository": {
+                    "type": "string",
+                    "pattern": r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+                    "description": "github backend: owner/name of the repository holding the releases "
+                    "(default: GITHUB_REPOSITORY).",
+                },
+                "api_url": {
+                    "type": "string",
+                    "description": "github/gitlab backends: API base URL (default: GITHUB_API_URL / CI_API_V4_URL).",
+                },
+                "tracking_uri": {
+                    "type": "string",
+                    "description": "mlflow backend: tracking server URI (default: MLFLOW_TRACKING_URI).",
+                },
+                "registered_model": {
+                    "type": "string",
+                    "description": "mlflow backend: registered model name (default: model.name).",
+                },
+                "experiment": {
+                    "type": "string",
+                    "description": "mlflow backend: experiment of the release runs (default: mlops-actions/<model>).",
+                },
+            },
+        },
+        "deploy": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["command"],
+            "properties": {
+                "command": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "Shell command that deploys a fetched, digest-checked version. Placeholders: "
+                    "{model_dir} {version} {tag} {model}; also in the environment as MLOPS_MODEL_DIR, "
+                    "MLOPS_VERSION, MLOPS_TAG, MLOPS_MODEL_NAME, MLOPS_MODEL_DIGEST.",
+                },
+                "timeout_minutes": {"type": "number", "exclusiveMinimum": 0, "default": 30},
             },
         },
         "baseline": {
@@ -248,6 +285,8 @@ class Config:
     registry_options: dict[str, Any] = field(default_factory=dict)
     baseline_source: str = "auto"
     target_branch: str = "main"
+    deploy_command: str | None = None
+    deploy_timeout_s: float = 1800.0
 
     @property
     def is_classification(self) -> bool:
@@ -366,6 +405,7 @@ def parse_config(doc: Any, path: Path) -> Config:
     tests = doc.get("tests")
     registry = dict(doc.get("registry", {}))
     baseline = doc.get("baseline", {})
+    deploy = doc.get("deploy", {})
     return Config(
         path=path.resolve(),
         root=root,
@@ -403,6 +443,8 @@ def parse_config(doc: Any, path: Path) -> Config:
         registry_options=registry,
         baseline_source=baseline.get("source", "auto"),
         target_branch=baseline.get("target_branch", "main"),
+        deploy_command=deploy.get("command"),
+        deploy_timeout_s=float(deploy.get("timeout_minutes", 30)) * 60,
     )
 
 

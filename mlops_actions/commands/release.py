@@ -11,7 +11,7 @@ from mlops_actions.commands._common import add_config_option
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "release",
-        help="train and gate HEAD against production, tag <model>@v<semver>, publish it and move 'production'",
+        help="gate HEAD's model against production, tag <model>@v<semver>, publish it and move 'production'",
     )
     add_config_option(parser)
     add_env_option(
@@ -28,22 +28,73 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         env="MLOPS_BUMP",
         default=None,
         choices=["major", "minor", "patch"],
-        help="version bump (default: the HEAD commit's 'Release-Bump:' trailer, else minor)",
+        help="version bump (default: the HEAD commit's 'Release-Bump:' trailer, else the merged pull request's "
+        "release:major/minor/patch label, else minor)",
+    )
+    add_env_option(
+        parser,
+        "--candidate",
+        env="MLOPS_CANDIDATE_DIR",
+        default=None,
+        help="output folder of the pull request's check whose model is promoted when it has HEAD's tree, the "
+        "same data and libraries, and was gated against the current production version (default: --output-dir)",
     )
     parser.add_argument("--json", action="store_true", help="print the published version as JSON")
     parser.set_defaults(func=run)
 
 
+def _github_outputs(outcome: object, env: dict[str, str]) -> None:
+    """Step outputs and the job summary when running in GitHub Actions."""
+    from mlops_actions.github_env import output_lines
+
+    version = outcome.version  # type: ignore[attr-defined]
+    outputs = {
+        "version": version.version,
+        "tag": version.tag,
+        "digest": version.digest,
+        "created": str(outcome.created).lower(),  # type: ignore[attr-defined]
+        "production": str("production" in version.aliases).lower(),
+    }
+    if env.get("GITHUB_OUTPUT"):
+        with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as handle:
+            handle.write("".join(output_lines(k, v) for k, v in outputs.items()))
+    if env.get("GITHUB_STEP_SUMMARY"):
+        lines = [
+            f"## Release {version.tag}",
+            "",
+            f"- digest `{version.digest}`",
+            f"- commit `{version.commit}`",
+        ]
+        lines += [f"- {note}" for note in outcome.notes]  # type: ignore[attr-defined]
+        with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+
+
 def run(args: argparse.Namespace) -> int:
+    import os
+    import sys
+
     from mlops_actions.commands._common import print_json
     from mlops_actions.stages.release import run_release
 
-    outcome = run_release(args.config, args.output_dir, bump=args.bump)
+    outcome = run_release(args.config, args.output_dir, bump=args.bump, candidate_dir=args.candidate)
     version = outcome.version
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        _github_outputs(outcome, dict(os.environ))
+    for note in outcome.notes:
+        print(f"mlops-actions: note: {note}", file=sys.stderr)
     if args.json:
-        print_json({**version.as_dict(), "created": outcome.created})
+        print_json(
+            {
+                **version.as_dict(),
+                "created": outcome.created,
+                "source": outcome.source,
+                "production_moved": outcome.production_moved,
+            }
+        )
     elif outcome.created:
-        print(f"released {version.tag} ({version.digest}) and moved 'production' to it")
+        where = "moved 'production' to it" if outcome.production_moved else "left 'production' where it was"
+        print(f"released {version.tag} ({version.digest}, {outcome.source} model) and {where}")
     else:
         print(f"commit {(version.commit or '')[:12]} is already released as {version.tag}; nothing to do")
     return 0

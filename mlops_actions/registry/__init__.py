@@ -25,6 +25,14 @@ def open_registry(config: Config) -> Registry:
         from mlops_actions.registry.gitlab import GitLabRegistry
 
         return GitLabRegistry.from_options(config.model_name, config.registry_options)
+    if backend == "github":
+        from mlops_actions.registry.github_releases import GitHubReleasesRegistry
+
+        return GitHubReleasesRegistry.from_options(config.model_name, config.registry_options)
+    if backend == "mlflow":
+        from mlops_actions.registry.mlflow import MlflowRegistry
+
+        return MlflowRegistry.from_options(config.model_name, config.registry_options)
     raise ConfigError(
-        f"{config.path}: registry.backend: {backend!r} is not available in this version yet, expected local or gitlab"
+        f"{config.path}: registry.backend: {backend!r} is not available, expected local, github, gitlab or mlflow"
     )

@@ -169,6 +169,7 @@ class LocalRegistry:
                     "data": metadata.get("data", {}),
                     "libraries": metadata.get("libraries", {}),
                     "params": metadata.get("params", {}),
+                    "release": metadata.get("release", {}),
                 },
             }
             write_json_atomic(staging / MANIFEST, manifest)

@@ -7,8 +7,8 @@ from typing import Any
 from mlops_actions.render.format import escape_md, fmt_interval, fmt_num, fmt_signed
 
 
-def render_model_card(result: dict[str, Any], *, version: str) -> str:
-    """Markdown model card of a released version, from its check result."""
+def render_model_card(result: dict[str, Any], *, version: str, lineage: dict[str, Any] | None = None) -> str:
+    """Markdown model card of a released version, from its check result and its release lineage."""
     import jinja2
 
     from mlops_actions.semver import version_tag
@@ -53,6 +53,28 @@ def render_model_card(result: dict[str, Any], *, version: str) -> str:
                 }
             )
     gate = result["gate"]
+    lineage = lineage or {}
+    model_doc = ((lineage.get("config") or {}).get("content") or {}).get("model") or {}
+    description = str(
+        model_doc.get("description") or f"The {result['model']['task']} model {result['model']['name']}."
+    )
+    if not description.endswith((".", "!", "?")):
+        description += "."
+    libraries = sorted((lineage.get("libraries") or {}).items())
+    pr = lineage.get("pull_request")
+    release = {
+        "pull_request": f"#{pr}" if pr else "unknown",
+        "bump": f"{lineage['bump']} ({lineage.get('bump_from', '')})" if lineage.get("bump") else None,
+        "source": (
+            f"{lineage['model_source']}: {lineage.get('model_source_reason', '')}"
+            if lineage.get("model_source")
+            else None
+        ),
+        "config": (lineage.get("config") or {}).get("path"),
+        "config_sha256": str((lineage.get("config") or {}).get("sha256") or "")[:23],
+        "tree": lineage.get("tree"),
+        "run_url": lineage.get("run_url"),
+    }
     return environment.get_template("model_card.md.j2").render(
         name=result["model"]["name"],
         version=version,
@@ -72,4 +94,7 @@ def render_model_card(result: dict[str, Any], *, version: str) -> str:
         metrics=metrics,
         data=data,
         slices=slices,
+        release=release,
+        libraries=libraries,
+        description=description,
     )

@@ -43,9 +43,14 @@ def rel(paths: list[Path]) -> list[str]:
 
 
 def test_the_files_to_lint_exist():
-    assert rel(WORKFLOWS) == [".github/workflows/mlops-pr-comment.yml", ".github/workflows/mlops-pr.yml"]
+    assert rel(WORKFLOWS) == [
+        ".github/workflows/mlops-deploy.yml",
+        ".github/workflows/mlops-pr-comment.yml",
+        ".github/workflows/mlops-pr.yml",
+        ".github/workflows/mlops-release.yml",
+    ]
     assert (ROOT / "action.yml").is_file()
-    assert len(CALLERS) == 4
+    assert len(CALLERS) == 6
 
 
 def test_zizmor_finds_nothing_in_the_workflows_and_the_action():

@@ -1,0 +1,641 @@
+"""The GitHub Releases registry: one release per version, its files as release assets.
+
+A version ``1.2.0`` of model ``churn`` is
+
+- the lightweight tag ``churn@v1.2.0`` on the released commit, created with ``POST /git/refs``: the one
+  atomic step that claims the version (GitHub refuses a second ref of the same name);
+- the published (non-draft) release of that tag, whose body is the model card followed by a hidden
+  manifest (digests and sizes of the files, commit, metrics, lineage) and the aliases that point at it;
+- the assets ``model.skops``, ``metadata.json``, ``model-card.md``, ``mlops-result.json``,
+  ``data-profile.json`` (when given) and ``manifest.json``.
+
+Publishing creates the release as a draft, uploads every asset, checks each one's size and GitHub's
+sha256 digest, lists the assets again, and only then publishes the draft together with the manifest
+marked ``complete``. A draft is never listed as a version. When an upload fails, the draft is deleted (or,
+if even that fails, left as a draft and named in the error); the tag stays claimed by its commit, so a
+re-run of the same commit resumes the same version and removes the stale drafts once it has published.
+
+Aliases such as ``production`` are recorded in the release bodies with the time they were set; the newest
+wins, and setting one removes it from the other releases. GitHub's repository-wide "latest" badge is left
+alone (``make_latest: false``), since several models may share a repository.
+
+Downloads go through the API (``Accept: application/octet-stream``, redirects followed without the token)
+and are checked against the manifest's sha256 before they are moved into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from mlops_actions.errors import MlopsError, RegistryError
+from mlops_actions.github_api import READ_CONTENTS, WRITE_CONTENTS, GitHubApiError, GitHubClient
+from mlops_actions.lineage import utc_now
+from mlops_actions.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata
+from mlops_actions.registry.base import ModelVersion
+from mlops_actions.registry.gitlab import parse_description, release_description
+from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
+
+MANIFEST_FILE = "manifest.json"
+PUBLISHING, COMPLETE = "publishing", "complete"
+CHUNK_BYTES = 1 << 20
+MAX_CARD_CHARS = 40_000  # GitHub caps a release body at 125,000 characters
+ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+class ConcurrentRelease(RegistryError):
+    """Another run is publishing the same commit under another version; this run stopped cleanly."""
+
+
+class VersionTaken(RegistryError):
+    """The version's tag already belongs to another commit: a concurrent release claimed it."""
+
+    def __init__(self, message: str, version: str):
+        super().__init__(message)
+        self.version = version
+
+
+def sha256_of(path: Path) -> str:
+    """``sha256:<hex>`` of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def lineage_of(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """What a published version records of where it came from (from the model's metadata.json)."""
+    git = metadata.get("git") or {}
+    return {
+        "branch": git.get("branch"),
+        "dirty": git.get("dirty"),
+        "data": metadata.get("data", {}),
+        "libraries": metadata.get("libraries", {}),
+        "params": metadata.get("params", {}),
+        "release": metadata.get("release", {}),
+    }
+
+
+def _now_precise() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class GitHubReleasesRegistry:
+    """Model versions as GitHub releases of one repository."""
+
+    name = "github"
+    creates_tags = True  # publish() claims the version by creating its tag on GitHub
+
+    def __init__(self, client: GitHubClient, model: str):
+        self.client = client
+        self.model = model
+
+    def __repr__(self) -> str:
+        return f"GitHubReleasesRegistry(client={self.client!r}, model={self.model!r})"
+
+    @classmethod
+    def from_options(
+        cls,
+        model: str,
+        options: Mapping[str, Any],
+        env: Mapping[str, str] | None = None,
+        **client_options: Any,
+    ) -> GitHubReleasesRegistry:
+        """The registry of ``registry.repository`` (default GITHUB_REPOSITORY) at ``registry.api_url``
+        (default GITHUB_API_URL); the token comes from MLOPS_GITHUB_TOKEN or GITHUB_TOKEN."""
+        try:
+            client = GitHubClient.from_environment(
+                env,
+                repository=options.get("repository") or None,
+                api_url=options.get("api_url") or None,
+                **client_options,
+            )
+        except GitHubApiError as error:
+            raise RegistryError(f"github registry: {error}") from None
+        return cls(client, model)
+
+    # -- API helpers --------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            return self.client.request(method, path, **kwargs)
+        except GitHubApiError as error:
+            raise RegistryError(f"github registry: {error}") from None
+
+    def _releases(self) -> list[dict[str, Any]]:
+        """Every release of the repository (drafts too, when the token may see them), newest first."""
+        try:
+            return list(self.client.paginate(self.client.repo_path("/releases"), access=READ_CONTENTS))
+        except GitHubApiError as error:
+            raise RegistryError(f"github registry: {error}") from None
+
+    def _assets(self, release_id: int) -> list[dict[str, Any]]:
+        try:
+            return list(
+                self.client.paginate(
+                    self.client.repo_path(f"/releases/{release_id}/assets"), access=READ_CONTENTS
+                )
+            )
+        except GitHubApiError as error:
+            raise RegistryError(f"github registry: {error}") from None
+
+    def _tag_commit(self, tag: str) -> str | None:
+        """The commit the tag points at; None when there is no such tag."""
+        response = self._call(
+            "GET",
+            self.client.repo_path(f"/git/ref/tags/{quote(tag, safe='@')}"),
+            access=READ_CONTENTS,
+            allowed=frozenset({404}),
+        )
+        if response.status_code == 404:
+            return None
+        payload = response.json()
+        target = payload.get("object") if isinstance(payload, dict) else None
+        if not isinstance(target, dict):
+            return None
+        if target.get("type") != "commit":
+            raise RegistryError(
+                f"github registry: tag {tag} is an annotated tag object, expected a lightweight tag on a commit; "
+                "delete it or release another version"
+            )
+        return str(target.get("sha"))
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def _version_of(
+        self, release: Mapping[str, Any], *, aliases: tuple[str, ...] = ()
+    ) -> ModelVersion | None:
+        if release.get("draft"):
+            return None
+        _card, manifest, _aliases = parse_description(str(release.get("body") or ""))
+        if not manifest or manifest.get("model") != self.model or manifest.get("state") != COMPLETE:
+            return None
+        try:
+            version = format_version(parse_version(str(manifest.get("version"))))
+        except MlopsError:
+            return None
+        if release.get("tag_name") != version_tag(self.model, version):
+            return None
+        lineage = dict(manifest.get("lineage") or {})
+        lineage["release_url"] = release.get("html_url")
+        return ModelVersion(
+            model=self.model,
+            version=version,
+            tag=str(release["tag_name"]),
+            digest=str(manifest.get("digest", "")),
+            created=str(manifest.get("created", "")),
+            commit=manifest.get("commit"),
+            metrics=dict(manifest.get("metrics") or {}),
+            files={str(k): str(v) for k, v in (manifest.get("files") or {}).items()},
+            aliases=aliases,
+            lineage=lineage,
+        )
+
+    def _alias_owners(self, releases: list[dict[str, Any]]) -> dict[str, str]:
+        """alias -> tag of the complete release that set it last."""
+        best: dict[str, tuple[str, str]] = {}
+        for release in releases:
+            if self._version_of(release) is None:
+                continue
+            _card, _manifest, aliases = parse_description(str(release.get("body") or ""))
+            for alias, when in aliases.items():
+                if alias not in best or when > best[alias][0]:
+                    best[alias] = (when, str(release["tag_name"]))
+        return {alias: tag for alias, (_when, tag) in best.items()}
+
+    def _versions(self, releases: list[dict[str, Any]]) -> list[ModelVersion]:
+        owners = self._alias_owners(releases)
+        found: dict[str, ModelVersion] = {}
+        for release in releases:
+            tag = str(release.get("tag_name"))
+            aliases = tuple(sorted(a for a, owner in owners.items() if owner == tag))
+            version = self._version_of(release, aliases=aliases)
+            if version is not None:
+                found[version.version] = version
+        return [found[v] for v in sort_versions(found)]
+
+    def list_versions(self) -> list[ModelVersion]:
+        return self._versions(self._releases())
+
+    def resolve(self, ref: str) -> ModelVersion | None:
+        try:
+            wanted = format_version(parse_version(ref))
+        except MlopsError:
+            wanted = None
+        for candidate in self.list_versions():
+            if candidate.version == wanted or (wanted is None and ref in candidate.aliases):
+                return candidate
+        return None
+
+    def _published_release(self, tag: str) -> dict[str, Any] | None:
+        response = self._call(
+            "GET",
+            self.client.repo_path(f"/releases/tags/{quote(tag, safe='@')}"),
+            access=READ_CONTENTS,
+            allowed=frozenset({404}),
+        )
+        if response.status_code == 404:
+            return None
+        payload = response.json()
+        return payload if isinstance(payload, dict) and not payload.get("draft") else None
+
+    def fetch(self, ref: str, destination: Path) -> Path:
+        found = self.resolve(ref)
+        if found is None:
+            raise RegistryError(
+                f"github registry ({self.client.repository}): model {self.model!r} has no version {ref!r}"
+            )
+        release = self._published_release(found.tag)
+        if release is None:
+            raise RegistryError(f"github registry: release {found.tag} disappeared while fetching it")
+        _card, manifest, _aliases = parse_description(str(release.get("body") or ""))
+        sizes = (manifest or {}).get("sizes") or {}
+        assets = {str(a.get("name")): a for a in self._assets(int(release["id"]))}
+        destination = Path(destination)
+        destination.mkdir(parents=True, exist_ok=True)
+        for name, digest in found.files.items():
+            asset = assets.get(name)
+            if asset is None:
+                raise RegistryError(f"github registry: release {found.tag} lacks the asset {name}")
+            self._check_asset(found.tag, asset, digest, sizes.get(name))
+            self._download(found.tag, asset, digest, destination / name)
+        return destination
+
+    def _check_asset(self, tag: str, asset: Mapping[str, Any], digest: str, size: int | None) -> None:
+        name = asset.get("name")
+        if asset.get("state") != "uploaded":
+            raise RegistryError(
+                f"github registry: asset {name} of {tag} is {asset.get('state')!r}, not uploaded"
+            )
+        if size is not None and asset.get("size") != size:
+            raise RegistryError(
+                f"github registry: asset {name} of {tag} has {asset.get('size')} bytes, the manifest expects {size}"
+            )
+        reported = asset.get("digest")
+        if reported and reported != digest:
+            raise RegistryError(
+                f"github registry: GitHub reports {reported} for asset {name} of {tag}, the manifest expects {digest}"
+            )
+
+    def _download(self, tag: str, asset: Mapping[str, Any], expected: str, target: Path) -> None:
+        try:
+            response = self.client.download(str(asset["url"]), access=READ_CONTENTS)
+        except GitHubApiError as error:
+            raise RegistryError(f"github registry: {error}") from None
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        digest = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in response.iter_content(CHUNK_BYTES):
+                    digest.update(chunk)
+                    handle.write(chunk)
+            actual = f"sha256:{digest.hexdigest()}"
+            if actual != expected:
+                raise RegistryError(
+                    f"github registry: asset {asset.get('name')} of {tag}: sha256 digest mismatch, expected "
+                    f"{expected} from the release manifest, got {actual}"
+                )
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        finally:
+            response.close()
+
+    def claimed_version(self, commit: str) -> str | None:
+        """The version an interrupted release of ``commit`` claimed (its draft and tag remain), to resume it."""
+        for release in self._releases():
+            _card, manifest, _aliases = parse_description(str(release.get("body") or ""))
+            if not release.get("draft") or not manifest or manifest.get("model") != self.model:
+                continue
+            if manifest.get("commit") == commit and self._tag_commit(str(release.get("tag_name"))) == commit:
+                return str(manifest.get("version"))
+        return None
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def _claim(self, tag: str, version: str, commit: str) -> bool:
+        """Create the tag at ``commit``; True when created now, False when it was already ours (a re-run)."""
+        owner = self._tag_commit(tag)
+        if owner is None:
+            response = self._call(
+                "POST",
+                self.client.repo_path("/git/refs"),
+                access=WRITE_CONTENTS,
+                json={"ref": f"refs/tags/{tag}", "sha": commit},
+                allowed=frozenset({422}),
+            )
+            if response.status_code < 300:
+                return True
+            owner = self._tag_commit(tag)  # a concurrent claim, or ours whose answer was lost
+            if owner is None:
+                message = self.client.redact(str((response.json() or {}).get("message", "")))[:200]
+                raise RegistryError(
+                    f"github registry: GitHub refused to create tag {tag} on commit {commit[:12]} ({message}); "
+                    "is the commit pushed to the repository?"
+                )
+        if owner != commit:
+            raise VersionTaken(
+                f"github registry: version {version} of {self.model!r} is taken (tag {tag} is on commit "
+                f"{str(owner)[:12]}); another release claimed it",
+                version,
+            )
+        return False
+
+    def publish(
+        self,
+        model_dir: Path,
+        *,
+        version: str,
+        metrics: dict[str, Any],
+        extra_files: dict[str, Path] | None = None,
+    ) -> ModelVersion:
+        version = format_version(parse_version(version))
+        model_dir = Path(model_dir)
+        metadata = read_model_metadata(model_dir)
+        if metadata.get("model_name") != self.model:
+            raise RegistryError(
+                f"{model_dir}: model is {metadata.get('model_name')!r}, the registry expects {self.model!r}"
+            )
+        sources = {MODEL_FILE: model_dir / MODEL_FILE, METADATA_FILE: model_dir / METADATA_FILE}
+        sources.update(extra_files or {})
+        for name, source in sources.items():
+            if not ASSET_NAME.match(name) or name == MANIFEST_FILE:
+                raise RegistryError(f"{name}: not a valid release asset name")
+            if not Path(source).is_file():
+                raise RegistryError(f"{source}: file to publish not found")
+        files = {name: sha256_of(Path(source)) for name, source in sources.items()}
+        if files[MODEL_FILE] != metadata["model_digest"]:
+            raise RegistryError(
+                f"{model_dir / MODEL_FILE}: sha256 digest mismatch, expected {metadata['model_digest']} "
+                f"from the metadata, got {files[MODEL_FILE]}"
+            )
+        commit = (metadata.get("git") or {}).get("commit")
+        if not commit:
+            raise RegistryError(f"{model_dir / METADATA_FILE}: no git commit recorded; the release needs one")
+        tag = version_tag(self.model, version)
+        manifest: dict[str, Any] = {
+            "model": self.model,
+            "version": version,
+            "tag": tag,
+            "state": PUBLISHING,
+            "digest": files[MODEL_FILE],
+            "created": utc_now(),
+            "commit": commit,
+            "metrics": metrics,
+            "files": files,
+            "sizes": {name: Path(source).stat().st_size for name, source in sources.items()},
+            "lineage": lineage_of(metadata),
+        }
+        card_path = sources.get("model-card.md")
+        card = (
+            Path(card_path).read_text(encoding="utf-8")
+            if card_path is not None
+            else f"# {self.model} {version}\n\nModel `{self.model}` version {version}, commit `{commit[:12]}`."
+        )
+        if len(card) > MAX_CARD_CHARS:
+            card = (
+                card[:MAX_CARD_CHARS].rsplit("\n", 1)[0] + "\n\n_… model card shortened; see model-card.md._"
+            )
+
+        claimed = self._claim(tag, version, commit)
+        releases = [r for r in self._releases() if r.get("tag_name") == tag]
+        existing = self._existing(tag, version, commit, files, releases)
+        if existing is not None:
+            return existing
+        stale = [int(r["id"]) for r in releases if r.get("draft")]
+        release = self._create_draft(tag, version, commit, release_description(card, manifest, {}))
+        try:
+            self._yield_to_earlier_release_of(commit, tag, int(release["id"]), claimed)
+            self._upload_all(release, sources, files, manifest)
+            self._verify_assets(tag, int(release["id"]), files, manifest["sizes"])
+            manifest["state"] = COMPLETE
+            response = self._call(
+                "PATCH",
+                self.client.repo_path(f"/releases/{release['id']}"),
+                access=WRITE_CONTENTS,
+                json={
+                    "draft": False,
+                    "tag_name": tag,
+                    "body": release_description(card, manifest, {}),
+                    "make_latest": "false",
+                },
+                allowed=frozenset({422}),
+            )
+            if response.status_code == 422:  # a release of this tag was published meanwhile
+                winner = self._existing(tag, version, commit, files, self._releases())
+                if winner is None:
+                    raise RegistryError(
+                        f"github registry: GitHub refused to publish release {tag} (HTTP 422)"
+                    )
+                self._delete_release(int(release["id"]))
+                return winner
+        except BaseException as error:
+            winner = None
+            if isinstance(error, RegistryError):
+                try:
+                    winner = self._existing(tag, version, commit, files, self._releases())
+                except RegistryError:
+                    winner = None
+            removed = self._delete_release(int(release["id"]))
+            if winner is not None:
+                return winner
+            if isinstance(error, ConcurrentRelease):
+                raise
+            if isinstance(error, RegistryError):
+                state = (
+                    "the draft was removed"
+                    if removed
+                    else f"the draft release (id {release['id']}) is left unpublished and is never listed"
+                )
+                raise RegistryError(
+                    f"{error}; release {tag} was not published: {state}; tag {tag} stays claimed by commit "
+                    f"{commit[:12]}, re-run the release of that commit to finish it"
+                ) from None
+            raise
+        for draft_id in stale:  # drafts left by an interrupted earlier attempt
+            self._delete_release(draft_id)
+        found = self.resolve(version)
+        if found is None:
+            raise RegistryError(f"github registry: release {tag} was published but cannot be read back")
+        return found
+
+    def _yield_to_earlier_release_of(self, commit: str, tag: str, release_id: int, claimed_now: bool) -> None:
+        """Stop when a release of the same commit under another tag was created first (a concurrent run).
+
+        Release ids grow with creation, so of two racing releases of one commit each sees the other's
+        draft once its own exists, and exactly one (the lower id) goes on: never two versions of a commit.
+        """
+        for release in self._releases():
+            _card, manifest, _aliases = parse_description(str(release.get("body") or ""))
+            if not manifest or manifest.get("model") != self.model or manifest.get("commit") != commit:
+                continue
+            other = str(release.get("tag_name"))
+            if other == tag or int(release.get("id", 0)) >= release_id:
+                continue
+            if claimed_now:
+                self._delete_tag(tag)
+            raise ConcurrentRelease(
+                f"github registry: a concurrent release of commit {commit[:12]} is publishing it as {other}; "
+                f"this one stopped without publishing {tag}"
+            )
+
+    def _delete_tag(self, tag: str) -> None:
+        with contextlib.suppress(GitHubApiError):
+            self.client.request(
+                "DELETE",
+                self.client.repo_path(f"/git/refs/tags/{quote(tag, safe='@')}"),
+                access=WRITE_CONTENTS,
+                allowed=frozenset({404, 422}),
+            )
+
+    def _existing(
+        self, tag: str, version: str, commit: str, files: Mapping[str, str], releases: list[dict[str, Any]]
+    ) -> ModelVersion | None:
+        """The complete published version of ``tag`` (a re-run or a concurrent release of the same commit)."""
+        for release in releases:
+            if release.get("tag_name") != tag or release.get("draft"):
+                continue
+            found = self._version_of(release)
+            if found is None:
+                _card, manifest, _aliases = parse_description(str(release.get("body") or ""))
+                if not manifest or manifest.get("model") != self.model:
+                    raise RegistryError(
+                        f"github registry: release {tag} exists and was not made by mlops-actions; delete it or "
+                        "release another version"
+                    )
+                continue
+            if found.commit != commit:
+                raise VersionTaken(
+                    f"github registry: version {version} of {self.model!r} already exists (commit "
+                    f"{str(found.commit)[:12]})",
+                    version,
+                )
+            return self.resolve(version)
+        return None
+
+    def _create_draft(self, tag: str, version: str, commit: str, body: str) -> dict[str, Any]:
+        response = self._call(
+            "POST",
+            self.client.repo_path("/releases"),
+            access=WRITE_CONTENTS,
+            json={
+                "tag_name": tag,
+                "target_commitish": commit,
+                "name": f"{self.model} v{version}",
+                "body": body,
+                "draft": True,
+                "prerelease": False,
+                "make_latest": "false",
+            },
+        )
+        release = response.json()
+        if not isinstance(release, dict) or "id" not in release or "upload_url" not in release:
+            raise RegistryError(f"github registry: unexpected answer creating the draft release {tag}")
+        return release
+
+    def _delete_release(self, release_id: int) -> bool:
+        try:
+            response = self.client.request(
+                "DELETE",
+                self.client.repo_path(f"/releases/{release_id}"),
+                access=WRITE_CONTENTS,
+                allowed=frozenset({404}),
+            )
+        except GitHubApiError:
+            return False
+        return bool(response.status_code in (204, 404))
+
+    def _upload_all(
+        self,
+        release: Mapping[str, Any],
+        sources: Mapping[str, Path],
+        files: Mapping[str, str],
+        manifest: Mapping[str, Any],
+    ) -> None:
+        """Upload every file, then manifest.json; each answer's size, state and digest are checked."""
+        for name, source in sources.items():
+            self._upload(release, name, Path(source), files[name])
+        with tempfile.TemporaryDirectory(prefix="mlops-manifest-") as tmp:
+            path = Path(tmp) / MANIFEST_FILE
+            path.write_text(json.dumps({**manifest, "state": COMPLETE}, indent=2, sort_keys=True) + "\n")
+            self._upload(release, MANIFEST_FILE, path, sha256_of(path))
+
+    def _upload(self, release: Mapping[str, Any], name: str, source: Path, expected: str) -> None:
+        url = str(release["upload_url"]).split("{", 1)[0]
+        size = source.stat().st_size
+        try:
+            response = self.client.request(
+                "POST",
+                url,
+                access=WRITE_CONTENTS,
+                params={"name": name},
+                data=lambda: open(source, "rb"),  # noqa: SIM115 - closed by the client after sending
+                content_type="application/octet-stream",
+                retry=False,  # a failed upload may leave a half asset behind: the draft is discarded instead
+            )
+        except GitHubApiError as error:
+            raise RegistryError(
+                f"github registry: uploading {name} to release {release.get('tag_name')}: {error}"
+            ) from None
+        asset = response.json()
+        if not isinstance(asset, dict):
+            raise RegistryError(f"github registry: unexpected answer uploading {name}")
+        self._check_asset(str(release.get("tag_name")), asset, expected, size)
+
+    def _verify_assets(
+        self, tag: str, release_id: int, files: Mapping[str, str], sizes: Mapping[str, int]
+    ) -> None:
+        """The draft holds exactly the expected assets, each uploaded whole."""
+        assets = {str(a.get("name")): a for a in self._assets(release_id)}
+        expected = {*files, MANIFEST_FILE}
+        if set(assets) != expected:
+            missing = sorted(expected - set(assets))
+            extra = sorted(set(assets) - expected)
+            raise RegistryError(
+                f"github registry: draft release {tag} holds the wrong assets (missing {missing}, unexpected {extra})"
+            )
+        for name, digest in files.items():
+            self._check_asset(tag, assets[name], digest, sizes.get(name))
+        if assets[MANIFEST_FILE].get("state") != "uploaded":
+            raise RegistryError(f"github registry: asset {MANIFEST_FILE} of {tag} is not uploaded")
+
+    def set_alias(self, alias: str, version: str) -> None:
+        version = format_version(parse_version(version))
+        tag = version_tag(self.model, version)
+        releases = self._releases()
+        target = next((r for r in releases if r.get("tag_name") == tag and self._version_of(r)), None)
+        if target is None:
+            raise RegistryError(f"github registry: cannot point {alias!r} at missing version {version}")
+        card, manifest, aliases = parse_description(str(target.get("body") or ""))
+        assert manifest is not None
+        aliases[alias] = _now_precise()
+        self._call(
+            "PATCH",
+            self.client.repo_path(f"/releases/{target['id']}"),
+            access=WRITE_CONTENTS,
+            json={"body": release_description(card, manifest, aliases)},
+        )
+        for release in releases:  # then take it off the others, so one release holds it
+            if release.get("tag_name") == tag or self._version_of(release) is None:
+                continue
+            card, manifest, aliases = parse_description(str(release.get("body") or ""))
+            if alias in aliases and manifest is not None:
+                del aliases[alias]
+                self._call(
+                    "PATCH",
+                    self.client.repo_path(f"/releases/{release['id']}"),
+                    access=WRITE_CONTENTS,
+                    json={"body": release_description(card, manifest, aliases)},
+                )

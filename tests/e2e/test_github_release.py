@@ -1,0 +1,141 @@
+"""The release workflow and the deploy workflow it dispatches, run for real under act against the
+contract-enforcing GitHub API stand-in with releases (tests/e2e/github_releases_standin.py).
+
+A temporary git repository holds example_project with the GitHub Releases registry and a deploy command,
+and the copy-paste callers ci_templates/github/mlops-release.yml and mlops-deploy.yml. A push to main runs
+the release; the workflow_dispatch it sends is then run as the deploy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from act_harness import REPO_ROOT, REPOSITORY, ActHarness, ActRun, Prepared, example_repository, git
+from github_releases_standin import GitHubReleasesStandIn
+
+from mlops_actions.registry.gitlab import parse_description
+
+pytestmark = [pytest.mark.e2e]
+
+MODEL = "credit-default"
+TOKEN = "ghs_e2e-release-token-8d21"
+RELEASE_WORKFLOW = ".github/workflows/mlops-release.yml"
+DEPLOY_WORKFLOW = ".github/workflows/mlops-deploy.yml"
+RUN_IDS = itertools.count(9700)
+PR_NUMBER = 21
+
+
+@pytest.fixture
+def api() -> Iterator[GitHubReleasesStandIn]:
+    with GitHubReleasesStandIn(token=TOKEN, repository=REPOSITORY) as standin:
+        yield standin
+
+
+@pytest.fixture
+def release_repo(act_env: Prepared, tmp_path: Path) -> Path:
+    """example_project on main with the github registry, a deploy command and the release/deploy callers."""
+    repo = example_repository(tmp_path / "credit", {})
+    config_path = repo / "mlops.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["registry"] = {"backend": "github"}
+    config["deploy"] = {
+        "command": 'printf "%s %s\\n" {tag} "$MLOPS_MODEL_DIGEST" > "$MLOPS_E2E_ARTIFACTS/deployed.txt" '
+        '&& ls {model_dir} >> "$MLOPS_E2E_ARTIFACTS/deployed.txt"'
+    }
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    workflows = repo / ".github" / "workflows"
+    for name in ("mlops-release.yml", "mlops-deploy.yml"):
+        shutil.copy2(REPO_ROOT / "ci_templates" / "github" / name, workflows / name)
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", f"Release the model from GitHub (#{PR_NUMBER})", cwd=repo)
+    return repo
+
+
+def explain(run: ActRun, api: GitHubReleasesStandIn) -> str:
+    requests = "\n".join(f"{r.method} {r.path} -> {r.status}" for r in api.log)
+    return f"act exit {run.returncode} after {run.seconds:.0f}s\n{run.output[-8000:]}\nAPI:\n{requests}\n{api.violations}"
+
+
+def push_payload(repo: Path) -> dict:
+    head = git("rev-parse", "HEAD", cwd=repo)
+    return {
+        "ref": "refs/heads/main",
+        "before": "0" * 40,
+        "after": head,
+        "head_commit": {"id": head, "message": git("log", "-1", "--format=%B", cwd=repo)},
+        "repository": {"full_name": REPOSITORY, "default_branch": "main"},
+        "sender": {"login": "octocat"},
+    }
+
+
+def test_a_push_releases_the_model_and_the_dispatched_deploy_fetches_and_verifies_it(
+    act_env: Prepared, release_repo: Path, api: GitHubReleasesStandIn, tmp_path: Path
+):
+    api.add_pull_request(PR_NUMBER, state="closed")
+    api.set_labels(PR_NUMBER, ["release:major"])
+    harness = ActHarness(
+        act=act_env.act,
+        repo=release_repo,
+        venv=act_env.venv,
+        artifacts=tmp_path / "artifacts",
+        cache=tmp_path / "act",
+        api_url=api.url,
+        token=TOKEN,
+    )
+    harness.artifacts.mkdir()
+    head = git("rev-parse", "HEAD", cwd=release_repo)
+
+    release = harness.run("push", push_payload(release_repo), workflow=RELEASE_WORKFLOW, run_id=next(RUN_IDS))
+    assert release.succeeded, explain(release, api)
+    tag = f"{MODEL}@v1.0.0"
+    assert api.refs == {f"refs/tags/{tag}": head}
+    [published] = api.published()
+    assert published["tag_name"] == tag and api.drafts() == []
+    _card, manifest, aliases = parse_description(published["body"])
+    assert manifest is not None and manifest["state"] == "complete" and manifest["commit"] == head
+    assert "production" in aliases
+    assets = api.asset_bytes(published["id"])
+    assert set(manifest["files"]) == {
+        "model.skops",
+        "metadata.json",
+        "model-card.md",
+        "mlops-result.json",
+        "data-profile.json",
+    }
+    for name, digest in manifest["files"].items():
+        assert digest == "sha256:" + hashlib.sha256(assets[name]).hexdigest(), name
+    lineage = json.loads(assets["metadata.json"])["release"]
+    assert lineage["pull_request"] == PR_NUMBER and lineage["pull_request_labels"] == ["release:major"]
+    assert lineage["bump"] == "major" and lineage["run_url"].endswith("/actions/runs/" + str(9700))
+    assert api.dispatches == [
+        {"workflow_id": "mlops-deploy.yml", "ref": "main", "inputs": {"version-tag": tag}}
+    ], explain(release, api)
+    assert api.violations == [], api.violations
+    assert TOKEN not in release.output
+
+    [dispatch] = api.dispatches
+    payload = {
+        "inputs": dispatch["inputs"],
+        "ref": f"refs/heads/{dispatch['ref']}",
+        "repository": {"full_name": REPOSITORY, "default_branch": "main"},
+        "sender": {"login": "github-actions[bot]"},
+        "workflow": DEPLOY_WORKFLOW,
+    }
+    deploy = harness.run("workflow_dispatch", payload, workflow=DEPLOY_WORKFLOW, run_id=next(RUN_IDS))
+    assert deploy.succeeded, explain(deploy, api)
+    deployed = (harness.artifacts / "deployed.txt").read_text().split("\n")
+    assert deployed[0] == f"{tag} {manifest['digest']}"
+    assert "model.skops" in deployed[1:]
+    assert f"deployed {tag} ({manifest['digest']})" in deploy.output
+    downloads = [r for r in api.log if "/releases/assets/" in r.path and r.method == "GET"]
+    assert len(downloads) == len(manifest["files"]) and all(r.status == 302 for r in downloads)
+    assert api.storage_tokens_seen == []
+    assert api.violations == [], api.violations
+    assert TOKEN not in deploy.output

@@ -1,0 +1,223 @@
+"""The MLflow registry against a real `mlflow server` (SQLite backend, artifacts served by the server) on
+127.0.0.1, started for this module and stopped afterwards. Skipped when mlflow is not installed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("mlflow", reason="mlflow is not installed (pip install 'mlops-actions[mlflow]')")
+
+from mlops_actions.errors import RegistryError
+from mlops_actions.registry.github_releases import ConcurrentRelease, VersionTaken
+from mlops_actions.registry.mlflow import MlflowRegistry
+
+COMMIT_A = "a" * 40
+COMMIT_B = "b" * 40
+STARTUP_SECONDS = 180
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import requests
+
+    mlflow_cli = Path(sys.executable).parent / "mlflow"
+    if not mlflow_cli.is_file():
+        found = shutil.which("mlflow")
+        if found is None:
+            pytest.skip("the mlflow command is not installed")
+        mlflow_cli = Path(found)
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    log = open(root / "server.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [
+            str(mlflow_cli),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(root / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"mlflow server exited: {(root / 'server.log').read_text()[-2000:]}")
+            try:
+                if requests.get(f"{uri}/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"mlflow server not up after {STARTUP_SECONDS}s: {(root / 'server.log').read_text()[-2000:]}"
+                )
+            time.sleep(0.5)
+        yield uri
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+def model_folder(root: Path, commit: str, model: str, payload: bytes = b"model bytes") -> Path:
+    folder = root / f"{model}-{commit[:4]}-{hashlib.sha1(payload).hexdigest()[:6]}"
+    folder.mkdir(parents=True)
+    (folder / "model.skops").write_bytes(payload)
+    digest = "sha256:" + hashlib.sha256(payload).hexdigest()
+    metadata = {"model_name": model, "model_digest": digest, "git": {"commit": commit, "branch": "main"}}
+    metadata["release"] = {"pull_request": 7}
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    (folder / "model-card.md").write_text(f"# {model}\n")
+    return folder
+
+
+def publish(registry: MlflowRegistry, folder: Path, version: str):  # type: ignore[no-untyped-def]
+    return registry.publish(
+        folder,
+        version=version,
+        metrics={"roc_auc": {"value": 0.81, "ci_low": 0.7, "ci_high": 0.9}},
+        extra_files={"model-card.md": folder / "model-card.md"},
+    )
+
+
+def test_publish_list_fetch_and_alias_round_trip(tracking_uri, tmp_path):
+    registry = MlflowRegistry("churn", tracking_uri=tracking_uri)
+    first = publish(registry, model_folder(tmp_path, COMMIT_A, "churn"), "1.0.0")
+    second = publish(registry, model_folder(tmp_path, COMMIT_B, "churn", b"second"), "1.1.0")
+    assert (first.tag, first.commit, second.version) == ("churn@v1.0.0", COMMIT_A, "1.1.0")
+    assert first.metrics["roc_auc"]["value"] == 0.81
+    assert first.lineage["release"] == {"pull_request": 7}
+    registry.set_alias("production", "1.0.0")
+    registry.set_alias("production", "1.1.0")
+    assert [(v.version, v.aliases) for v in registry.list_versions()] == [
+        ("1.0.0", ()),
+        ("1.1.0", ("production",)),
+    ]
+    fetched = registry.fetch("production", tmp_path / "fetched")
+    assert (fetched / "model.skops").read_bytes() == b"second"
+    assert set(p.name for p in fetched.iterdir()) == {"model.skops", "metadata.json", "model-card.md"}
+    # MLflow's own view: a registered model with versions tagged and the alias set.
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    assert client.get_model_version_by_alias("churn", "production").tags["mlops.semver"] == "1.1.0"
+
+
+def test_the_same_commit_twice_is_one_version_and_a_taken_version_is_refused(tracking_uri, tmp_path):
+    registry = MlflowRegistry("ltv", tracking_uri=tracking_uri)
+    first = publish(registry, model_folder(tmp_path, COMMIT_A, "ltv"), "1.0.0")
+    again = publish(registry, model_folder(tmp_path, COMMIT_A, "ltv", b"retrained"), "1.1.0")
+    assert again.version == first.version == "1.0.0"
+    with pytest.raises(VersionTaken):
+        publish(registry, model_folder(tmp_path, COMMIT_B, "ltv"), "1.0.0")
+    assert [v.version for v in registry.list_versions()] == ["1.0.0"]
+
+
+def test_racing_publishers_of_one_version_end_with_one_winner(tracking_uri, tmp_path):
+    outcomes: dict[str, object] = {}
+
+    def attempt(commit: str) -> None:
+        registry = MlflowRegistry("race", tracking_uri=tracking_uri)
+        try:
+            outcomes[commit] = publish(registry, model_folder(tmp_path / commit[:1], commit, "race"), "1.0.0")
+        except RegistryError as error:
+            outcomes[commit] = error
+
+    threads = [threading.Thread(target=attempt, args=(c,)) for c in (COMMIT_A, COMMIT_B)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    errors = [o for o in outcomes.values() if isinstance(o, Exception)]
+    assert len(errors) == 1 and isinstance(errors[0], VersionTaken), outcomes
+    assert [v.version for v in MlflowRegistry("race", tracking_uri=tracking_uri).list_versions()] == ["1.0.0"]
+
+
+def test_a_failure_after_registration_leaves_no_listed_version(tracking_uri, tmp_path, monkeypatch):
+    registry = MlflowRegistry("broken", tracking_uri=tracking_uri)
+
+    def fail(*args: object) -> None:
+        raise RegistryError("artifact check failed")
+
+    monkeypatch.setattr(registry, "_verify_upload", fail)
+    with pytest.raises(RegistryError, match="artifact check failed"):
+        publish(registry, model_folder(tmp_path, COMMIT_A, "broken"), "1.0.0")
+    assert registry.list_versions() == []
+    assert registry._model_versions() == []  # the unfinished model version was deleted
+
+
+def test_a_tampered_artifact_is_refused_on_fetch(tracking_uri, tmp_path):
+    registry = MlflowRegistry("tamper", tracking_uri=tracking_uri)
+    version = publish(registry, model_folder(tmp_path, COMMIT_A, "tamper"), "1.0.0")
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    bad = tmp_path / "bad" / "model"
+    bad.mkdir(parents=True)
+    (bad / "model.skops").write_bytes(b"tampered")
+    client.log_artifacts(version.lineage["mlflow_run_id"], str(bad), "model")
+    with pytest.raises(RegistryError, match="sha256 digest mismatch"):
+        registry.fetch("1.0.0", tmp_path / "fetched")
+    assert not (tmp_path / "fetched" / "model.skops").exists()
+
+
+def test_no_tracking_server_is_a_clear_error():
+    with pytest.raises(RegistryError, match="MLFLOW_TRACKING_URI"):
+        MlflowRegistry.from_options("churn", {}, {})
+
+
+def test_racing_publishers_of_one_commit_end_with_one_version(tracking_uri, tmp_path):
+    outcomes: dict[str, object] = {}
+
+    def attempt(version: str) -> None:
+        registry = MlflowRegistry("twin", tracking_uri=tracking_uri)
+        try:
+            outcomes[version] = publish(registry, model_folder(tmp_path / version, COMMIT_A, "twin"), version)
+        except RegistryError as error:
+            outcomes[version] = error
+
+    threads = [threading.Thread(target=attempt, args=(v,)) for v in ("1.0.0", "1.1.0")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    errors = [o for o in outcomes.values() if isinstance(o, Exception)]
+    assert all(isinstance(e, ConcurrentRelease) for e in errors), outcomes
+    listed = MlflowRegistry("twin", tracking_uri=tracking_uri).list_versions()
+    assert len(listed) == 1 and listed[0].commit == COMMIT_A
