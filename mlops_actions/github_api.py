@@ -28,10 +28,8 @@ from mlops_actions.forges.github import (
     API_VERSION,
     DEFAULT_API_URL,
     REPOSITORY_PATTERN,
-    _error_message,
-    _next_link,
-    _retry_after_seconds,
 )
+from mlops_actions.http_util import error_message, next_link, retry_after_seconds
 
 TIMEOUT_SECONDS = (10.0, 60.0)  # connect, read
 TRANSFER_TIMEOUT_SECONDS = (10.0, 600.0)
@@ -204,10 +202,10 @@ class GitHubClient:
         if status in allowed or status < 300 or (300 <= status < 400 and 302 in allowed):
             return response
         if status in RETRY_STATUSES or self._is_secondary_rate_limit(response):
-            wait = _retry_after_seconds(response.headers, self._clock())
+            wait = retry_after_seconds(response.headers, self._clock())
             if wait is None and status in (403, 429):
                 wait = 60.0
-            message = self.redact(_error_message(response))
+            message = self.redact(error_message(response))
             response.close()
             raise GitHubApiError(
                 f"{method} {self.path_of(url)}: HTTP {status} {message}".strip(),
@@ -222,12 +220,12 @@ class GitHubClient:
             return False
         if response.headers.get("Retry-After") or response.headers.get("X-RateLimit-Remaining") == "0":
             return True
-        return "rate limit" in _error_message(response).lower()
+        return "rate limit" in error_message(response).lower()
 
     def refusal(self, method: str, url: str, response: Any, access: Access) -> GitHubApiError:
         """One line naming what was refused and what to grant."""
         status = response.status_code
-        message = self.redact(_error_message(response))
+        message = self.redact(error_message(response))
         where = (
             f"GitHub refused {method} {self.path_of(url)} (HTTP {status}{': ' + message if message else ''})"
         )
@@ -324,7 +322,7 @@ class GitHubClient:
             if not isinstance(payload, list):
                 raise GitHubApiError(f"GitHub API: expected a list from {self.path_of(url)}")
             yield from (item for item in payload if isinstance(item, dict))
-            url, query = _next_link(response.headers.get("Link", "")), None
+            url, query = next_link(response.headers.get("Link", "")), None
             if url is not None:
                 base, following = urlsplit(self.api_url), urlsplit(url)
                 if (base.scheme, base.netloc) != (following.scheme, following.netloc):

@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 
 from mlops_actions import __version__
 from mlops_actions.errors import MlopsError
+from mlops_actions.http_util import error_message, next_link, retry_after_seconds
 
 DEFAULT_API_URL = "https://gitlab.com/api/v4"
 TIMEOUT_SECONDS = (10.0, 60.0)  # connect, read
@@ -101,53 +102,6 @@ def api_url_from(env: Mapping[str, str], configured: str | None = None) -> str:
     if env.get("CI_SERVER_URL"):
         return env["CI_SERVER_URL"].rstrip("/") + "/api/v4"
     return DEFAULT_API_URL
-
-
-def next_link(link_header: str) -> str | None:
-    """The ``rel="next"`` URL of a Link header, if any."""
-    for part in link_header.split(","):
-        match = re.match(r'\s*<([^>]+)>\s*;.*\brel="?next"?', part.strip())
-        if match:
-            return match.group(1)
-    return None
-
-
-def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
-    """Seconds to wait from ``Retry-After`` (seconds or an HTTP date) or ``RateLimit-Reset`` (epoch)."""
-    value = headers.get("Retry-After")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            from email.utils import parsedate_to_datetime
-
-            try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-            except (TypeError, ValueError):
-                return None
-    reset = headers.get("RateLimit-Reset")
-    if reset and headers.get("RateLimit-Remaining") == "0":
-        try:
-            return max(0.0, float(reset) - now)
-        except ValueError:
-            return None
-    return None
-
-
-def error_message(response: Any) -> str:
-    """GitLab's own reason (``message`` or ``error``), first line, at most 200 characters."""
-    try:
-        payload = response.json()
-    except ValueError:
-        return ""
-    if isinstance(payload, dict):
-        for key in ("message", "error"):
-            value = payload.get(key)
-            if isinstance(value, str) and value:
-                return value.splitlines()[0][:200]
-            if isinstance(value, (dict, list)) and value:
-                return str(value)[:200]
-    return ""
 
 
 class _Retryable(Exception):

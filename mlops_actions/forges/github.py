@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from mlops_actions import __version__
 from mlops_actions.errors import ForgeError
 from mlops_actions.forges.base import CommentResult, sticky_marker, with_marker
+from mlops_actions.http_util import error_message, next_link, retry_after_seconds
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -134,44 +135,6 @@ def truncate_body(body: str, limit: int = MAX_COMMENT_CHARS) -> str:
     if "\n" in cut:
         cut = cut[: cut.rfind("\n")]
     return cut + TRUNCATION_NOTE
-
-
-def _next_link(link_header: str) -> str | None:
-    for part in link_header.split(","):
-        match = re.match(r'\s*<([^>]+)>\s*;\s*rel="?next"?', part.strip())
-        if match:
-            return match.group(1)
-    return None
-
-
-def _retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
-    value = headers.get("Retry-After")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            from email.utils import parsedate_to_datetime
-
-            try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-            except (TypeError, ValueError):
-                return None
-    if headers.get("X-RateLimit-Remaining") == "0" and headers.get("X-RateLimit-Reset"):
-        try:
-            return max(0.0, float(headers["X-RateLimit-Reset"]) - now)
-        except ValueError:
-            return None
-    return None
-
-
-def _error_message(response: Any) -> str:
-    try:
-        payload = response.json()
-    except ValueError:
-        return ""
-    if isinstance(payload, dict) and isinstance(payload.get("message"), str):
-        return payload["message"].splitlines()[0][:200] if payload["message"] else ""
-    return ""
 
 
 class GitHubForge:
@@ -289,10 +252,10 @@ class GitHubForge:
             ) from None
         status = response.status_code
         if status in RETRY_STATUSES or self._is_secondary_rate_limit(response):
-            wait = _retry_after_seconds(response.headers, self._clock())
+            wait = retry_after_seconds(response.headers, self._clock())
             if wait is None and status in (403, 429):
                 wait = 60.0  # GitHub's advice for a secondary limit without Retry-After
-            message = _error_message(response)
+            message = error_message(response)
             raise _Retryable(
                 status, wait or 0.0, f"{method} {self._path_of(url)}: HTTP {status} {message}".strip()
             )
@@ -306,7 +269,7 @@ class GitHubForge:
             return False
         if response.headers.get("Retry-After") or response.headers.get("X-RateLimit-Remaining") == "0":
             return True
-        return "rate limit" in _error_message(response).lower()
+        return "rate limit" in error_message(response).lower()
 
     def _path_of(self, url: str) -> str:
         path = urlsplit(url).path
@@ -315,7 +278,7 @@ class GitHubForge:
 
     def _refusal(self, method: str, url: str, response: Any) -> ForgeError:
         status = response.status_code
-        message = self._redact(_error_message(response))
+        message = self._redact(error_message(response))
         where = (
             f"GitHub refused {method} {self._path_of(url)} (HTTP {status}{': ' + message if message else ''})"
         )
@@ -392,7 +355,7 @@ class GitHubForge:
                     user=str(user.get("login", "")),
                     url=str(item.get("html_url", "")),
                 )
-            url, params = _next_link(response.headers.get("Link", "")), None
+            url, params = next_link(response.headers.get("Link", "")), None
         raise ForgeError(f"GitHub API: more than {MAX_PAGES * PER_PAGE} comments on #{number}; stopping")
 
     def find_sticky_comments(self, key: str, number: int | None = None) -> list[Comment]:
