@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -61,3 +62,59 @@ class Registry(Protocol):
     def set_alias(self, alias: str, version: str) -> None:
         """Point ``alias`` at ``version``."""
         ...
+
+
+MANIFEST_FILE = "manifest.json"
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What a publish call is about to upload, checked: the files, their digests, the model's commit."""
+
+    version: str
+    metadata: dict[str, Any]
+    sources: dict[str, Path]  # published file name -> local path
+    files: dict[str, str]  # published file name -> sha256:<hex>
+    commit: str | None
+
+
+def prepare_publication(
+    model: str,
+    model_dir: Path,
+    version: str,
+    extra_files: dict[str, Path] | None,
+    *,
+    require_commit: bool = True,
+) -> Publication:
+    """Check a model folder before publishing it as ``version``: the model name, the file names, that every file
+    exists, and that model.skops matches the digest its metadata recorded. A RegistryError otherwise."""
+    from mlops_actions.data.io import file_sha256
+    from mlops_actions.errors import RegistryError
+    from mlops_actions.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata
+    from mlops_actions.semver import format_version, parse_version
+
+    version = format_version(parse_version(version))
+    model_dir = Path(model_dir)
+    metadata = read_model_metadata(model_dir)
+    if metadata.get("model_name") != model:
+        raise RegistryError(
+            f"{model_dir}: model is {metadata.get('model_name')!r}, the registry expects {model!r}"
+        )
+    sources = {MODEL_FILE: model_dir / MODEL_FILE, METADATA_FILE: model_dir / METADATA_FILE}
+    sources.update({name: Path(path) for name, path in (extra_files or {}).items()})
+    for name, source in sources.items():
+        if not FILE_NAME.match(name) or name == MANIFEST_FILE:
+            raise RegistryError(f"{name}: not a valid file name to publish (letters, digits, . _ + -)")
+        if not source.is_file():
+            raise RegistryError(f"{source}: file to publish not found")
+    files = {name: f"sha256:{file_sha256(source)}" for name, source in sources.items()}
+    if files[MODEL_FILE] != metadata["model_digest"]:
+        raise RegistryError(
+            f"{model_dir / MODEL_FILE}: sha256 digest mismatch, expected {metadata['model_digest']} "
+            f"from the metadata, got {files[MODEL_FILE]}"
+        )
+    commit = (metadata.get("git") or {}).get("commit")
+    if require_commit and not commit:
+        raise RegistryError(f"{model_dir / METADATA_FILE}: no git commit recorded; the release needs one")
+    return Publication(version=version, metadata=metadata, sources=sources, files=files, commit=commit)

@@ -39,12 +39,11 @@ from urllib.parse import quote
 from mlops_actions.errors import MlopsError, RegistryError
 from mlops_actions.github_api import READ_CONTENTS, WRITE_CONTENTS, GitHubApiError, GitHubClient
 from mlops_actions.lineage import utc_now
-from mlops_actions.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata
-from mlops_actions.registry.base import ModelVersion
+from mlops_actions.model_io import MODEL_FILE, digest_of
+from mlops_actions.registry.base import MANIFEST_FILE, ModelVersion, prepare_publication
 from mlops_actions.registry.gitlab import parse_description, release_description
 from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
 
-MANIFEST_FILE = "manifest.json"
 PUBLISHING, COMPLETE = "publishing", "complete"
 CHUNK_BYTES = 1 << 20
 MAX_CARD_CHARS = 40_000  # GitHub caps a release body at 125,000 characters
@@ -61,15 +60,6 @@ class VersionTaken(RegistryError):
     def __init__(self, message: str, version: str):
         super().__init__(message)
         self.version = version
-
-
-def sha256_of(path: Path) -> str:
-    """``sha256:<hex>`` of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
 
 
 def lineage_of(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -361,29 +351,14 @@ class GitHubReleasesRegistry:
         metrics: dict[str, Any],
         extra_files: dict[str, Path] | None = None,
     ) -> ModelVersion:
-        version = format_version(parse_version(version))
-        model_dir = Path(model_dir)
-        metadata = read_model_metadata(model_dir)
-        if metadata.get("model_name") != self.model:
-            raise RegistryError(
-                f"{model_dir}: model is {metadata.get('model_name')!r}, the registry expects {self.model!r}"
-            )
-        sources = {MODEL_FILE: model_dir / MODEL_FILE, METADATA_FILE: model_dir / METADATA_FILE}
-        sources.update(extra_files or {})
-        for name, source in sources.items():
-            if not ASSET_NAME.match(name) or name == MANIFEST_FILE:
-                raise RegistryError(f"{name}: not a valid release asset name")
-            if not Path(source).is_file():
-                raise RegistryError(f"{source}: file to publish not found")
-        files = {name: sha256_of(Path(source)) for name, source in sources.items()}
-        if files[MODEL_FILE] != metadata["model_digest"]:
-            raise RegistryError(
-                f"{model_dir / MODEL_FILE}: sha256 digest mismatch, expected {metadata['model_digest']} "
-                f"from the metadata, got {files[MODEL_FILE]}"
-            )
-        commit = (metadata.get("git") or {}).get("commit")
-        if not commit:
-            raise RegistryError(f"{model_dir / METADATA_FILE}: no git commit recorded; the release needs one")
+        publication = prepare_publication(self.model, model_dir, version, extra_files)
+        version, metadata, sources, files = (
+            publication.version,
+            publication.metadata,
+            publication.sources,
+            publication.files,
+        )
+        commit = str(publication.commit)
         tag = version_tag(self.model, version)
         manifest: dict[str, Any] = {
             "model": self.model,
@@ -570,7 +545,7 @@ class GitHubReleasesRegistry:
         with tempfile.TemporaryDirectory(prefix="mlops-manifest-") as tmp:
             path = Path(tmp) / MANIFEST_FILE
             path.write_text(json.dumps({**manifest, "state": COMPLETE}, indent=2, sort_keys=True) + "\n")
-            self._upload(release, MANIFEST_FILE, path, sha256_of(path))
+            self._upload(release, MANIFEST_FILE, path, digest_of(path))
 
     def _upload(self, release: Mapping[str, Any], name: str, source: Path, expected: str) -> None:
         url = str(release["upload_url"]).split("{", 1)[0]

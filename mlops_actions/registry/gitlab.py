@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from mlops_actions.data.io import file_sha256
 from mlops_actions.errors import MlopsError, RegistryError
 from mlops_actions.gitlab_api import (
     Access,
@@ -39,11 +40,10 @@ from mlops_actions.gitlab_api import (
     private_token,
 )
 from mlops_actions.lineage import utc_now
-from mlops_actions.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata
-from mlops_actions.registry.base import ModelVersion
+from mlops_actions.model_io import MODEL_FILE
+from mlops_actions.registry.base import MANIFEST_FILE, ModelVersion, prepare_publication
 from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
 
-MANIFEST_FILE = "manifest.json"
 MANIFEST_OPEN = "<!-- mlops-actions:manifest\n"
 MANIFEST_CLOSE = "\n-->"
 ALIASES_OPEN = "<!-- mlops-actions:aliases "
@@ -125,14 +125,6 @@ def _now_precise() -> str:
     import datetime as dt
 
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class GitLabRegistry:
@@ -339,30 +331,15 @@ class GitLabRegistry:
         metrics: dict[str, Any],
         extra_files: dict[str, Path] | None = None,
     ) -> ModelVersion:
-        version = format_version(parse_version(version))
-        model_dir = Path(model_dir)
-        metadata = read_model_metadata(model_dir)
-        if metadata.get("model_name") != self.model:
-            raise RegistryError(
-                f"{model_dir}: model is {metadata.get('model_name')!r}, the registry expects {self.model!r}"
-            )
-        sources = {MODEL_FILE: model_dir / MODEL_FILE, METADATA_FILE: model_dir / METADATA_FILE}
-        sources.update(extra_files or {})
-        for name, source in sources.items():
-            if not re.match(r"^[A-Za-z0-9._+-]+$", name) or name == MANIFEST_FILE:
-                raise RegistryError(f"{name}: not a valid file name for the generic package registry")
-            if not Path(source).is_file():
-                raise RegistryError(f"{source}: file to publish not found")
-        files = {name: f"sha256:{_sha256(Path(source))}" for name, source in sources.items()}
-        if files[MODEL_FILE] != metadata["model_digest"]:
-            raise RegistryError(
-                f"{model_dir / MODEL_FILE}: sha256 digest mismatch, expected {metadata['model_digest']} "
-                f"from the metadata, got {files[MODEL_FILE]}"
-            )
+        publication = prepare_publication(self.model, model_dir, version, extra_files)
+        version, metadata, sources, files = (
+            publication.version,
+            publication.metadata,
+            publication.sources,
+            publication.files,
+        )
         git = metadata.get("git") or {}
-        commit = git.get("commit")
-        if not commit:
-            raise RegistryError(f"{model_dir / METADATA_FILE}: no git commit recorded; the release needs one")
+        commit = str(publication.commit)
         tag = version_tag(self.model, version)
         manifest: dict[str, Any] = {
             "model": self.model,
@@ -495,7 +472,7 @@ class GitLabRegistry:
         with tempfile.TemporaryDirectory(prefix="mlops-manifest-") as tmp:
             path = Path(tmp) / MANIFEST_FILE
             path.write_text(json.dumps({**manifest, "state": COMPLETE}, indent=2, sort_keys=True) + "\n")
-            self._upload(version, MANIFEST_FILE, path, f"sha256:{_sha256(path)}")
+            self._upload(version, MANIFEST_FILE, path, f"sha256:{file_sha256(path)}")
 
     def set_alias(self, alias: str, version: str) -> None:
         version = format_version(parse_version(version))

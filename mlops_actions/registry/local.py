@@ -14,11 +14,11 @@ from typing import Any
 from mlops_actions.data.io import file_sha256
 from mlops_actions.errors import MlopsError, RegistryError
 from mlops_actions.lineage import utc_now
-from mlops_actions.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata, write_json_atomic
-from mlops_actions.registry.base import ModelVersion
+from mlops_actions.model_io import MODEL_FILE, write_json_atomic
+from mlops_actions.registry.base import MANIFEST_FILE, ModelVersion, prepare_publication
 from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
 
-MANIFEST = "manifest.json"
+
 ALIASES = "aliases.json"
 STALE_STAGING_SECONDS = 3600
 
@@ -37,7 +37,7 @@ class LocalRegistry:
     # -- reading -----------------------------------------------------------------------------------
     def _read_manifest(self, version_dir: Path) -> dict[str, Any] | None:
         try:
-            document = json.loads((version_dir / MANIFEST).read_text(encoding="utf-8"))
+            document = json.loads((version_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
         except (FileNotFoundError, json.JSONDecodeError):
             return None
         return document if isinstance(document, dict) else None
@@ -128,13 +128,8 @@ class LocalRegistry:
         metrics: dict[str, Any],
         extra_files: dict[str, Path] | None = None,
     ) -> ModelVersion:
-        version = format_version(parse_version(version))
-        model_dir = Path(model_dir)
-        metadata = read_model_metadata(model_dir)
-        if metadata.get("model_name") != self.model:
-            raise RegistryError(
-                f"{model_dir}: model is {metadata.get('model_name')!r}, the registry expects {self.model!r}"
-            )
+        publication = prepare_publication(self.model, model_dir, version, extra_files, require_commit=False)
+        version, metadata = publication.version, publication.metadata
         target = self.versions_dir / version
         if target.exists():
             raise RegistryError(f"registry {self.root}: version {version} of {self.model!r} already exists")
@@ -142,17 +137,11 @@ class LocalRegistry:
         self._clean_stale_staging()
         staging = Path(tempfile.mkdtemp(dir=self.model_dir, prefix=".staging-"))
         try:
-            sources = {MODEL_FILE: model_dir / MODEL_FILE, METADATA_FILE: model_dir / METADATA_FILE}
-            sources.update(extra_files or {})
-            files: dict[str, str] = {}
-            for name, source in sources.items():
+            files = publication.files
+            for name, source in publication.sources.items():
                 shutil.copyfile(source, staging / name)
-                files[name] = f"sha256:{file_sha256(staging / name)}"
-            if files[MODEL_FILE] != metadata["model_digest"]:
-                raise RegistryError(
-                    f"{model_dir / MODEL_FILE}: sha256 digest mismatch, expected {metadata['model_digest']} "
-                    f"from the metadata, got {files[MODEL_FILE]}"
-                )
+                if f"sha256:{file_sha256(staging / name)}" != files[name]:
+                    raise RegistryError(f"{source}: changed while it was being published; publish again")
             git = metadata.get("git") or {}
             manifest = {
                 "model": self.model,
@@ -172,7 +161,7 @@ class LocalRegistry:
                     "release": metadata.get("release", {}),
                 },
             }
-            write_json_atomic(staging / MANIFEST, manifest)
+            write_json_atomic(staging / MANIFEST_FILE, manifest)
             try:
                 os.rename(staging, target)  # the one step that makes the version visible
             except OSError as error:

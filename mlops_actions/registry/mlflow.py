@@ -31,12 +31,11 @@ from typing import Any
 
 from mlops_actions.errors import MlopsError, RegistryError
 from mlops_actions.lineage import utc_now
-from mlops_actions.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata
-from mlops_actions.registry.base import ModelVersion
-from mlops_actions.registry.github_releases import ConcurrentRelease, VersionTaken, lineage_of, sha256_of
+from mlops_actions.model_io import MODEL_FILE, digest_of
+from mlops_actions.registry.base import MANIFEST_FILE, ModelVersion, prepare_publication
+from mlops_actions.registry.github_releases import ConcurrentRelease, VersionTaken, lineage_of
 from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
 
-MANIFEST_FILE = "manifest.json"
 ARTIFACT_PATH = "model"
 PUBLISHING, COMPLETE = "publishing", "complete"
 MAX_TAG_CHARS = 4_000  # MLflow stores tag values of at most 5,000 characters
@@ -200,7 +199,7 @@ class MlflowRegistry:
                 source = local / name
                 if not source.is_file():
                     raise RegistryError(f"mlflow registry: version {found.tag} lacks the file {name}")
-                actual = sha256_of(source)
+                actual = digest_of(source)
                 if actual != digest:
                     raise RegistryError(
                         f"mlflow registry: {name} of {found.tag}: sha256 digest mismatch, expected {digest} "
@@ -246,29 +245,14 @@ class MlflowRegistry:
         metrics: dict[str, Any],
         extra_files: dict[str, Path] | None = None,
     ) -> ModelVersion:
-        version = format_version(parse_version(version))
-        model_dir = Path(model_dir)
-        metadata = read_model_metadata(model_dir)
-        if metadata.get("model_name") != self.model:
-            raise RegistryError(
-                f"{model_dir}: model is {metadata.get('model_name')!r}, the registry expects {self.model!r}"
-            )
-        sources = {MODEL_FILE: model_dir / MODEL_FILE, METADATA_FILE: model_dir / METADATA_FILE}
-        sources.update(extra_files or {})
-        for name, source in sources.items():
-            if not Path(source).is_file():
-                raise RegistryError(f"{source}: file to publish not found")
-            if name == MANIFEST_FILE or "/" in name:
-                raise RegistryError(f"{name}: not a valid file name to publish")
-        files = {name: sha256_of(Path(source)) for name, source in sources.items()}
-        if files[MODEL_FILE] != metadata["model_digest"]:
-            raise RegistryError(
-                f"{model_dir / MODEL_FILE}: sha256 digest mismatch, expected {metadata['model_digest']} "
-                f"from the metadata, got {files[MODEL_FILE]}"
-            )
-        commit = (metadata.get("git") or {}).get("commit")
-        if not commit:
-            raise RegistryError(f"{model_dir / METADATA_FILE}: no git commit recorded; the release needs one")
+        publication = prepare_publication(self.model, model_dir, version, extra_files)
+        version, metadata, sources, files = (
+            publication.version,
+            publication.metadata,
+            publication.sources,
+            publication.files,
+        )
+        commit = str(publication.commit)
         existing = next((v for v in self.list_versions() if v.commit == commit), None)
         if existing is not None:
             return existing
