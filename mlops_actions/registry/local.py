@@ -18,7 +18,6 @@ from mlops_actions.model_io import MODEL_FILE, write_json_atomic
 from mlops_actions.registry.base import MANIFEST_FILE, ModelVersion, prepare_publication
 from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
 
-
 ALIASES = "aliases.json"
 STALE_STAGING_SECONDS = 3600
 

@@ -140,8 +140,7 @@ def run_check(
     env: Mapping[str, str] | None = None,
 ) -> CheckOutcome:
     """Everything the PR stage does short of posting: returns the result, its Markdown and the written paths."""
-    from mlops_actions.render import render_html, render_markdown
-    from mlops_actions.render import validate_result
+    from mlops_actions.render import render_html, render_markdown, validate_result
 
     env = os.environ if env is None else env
     config = load_config(config_path)

@@ -304,6 +304,6 @@ def test_workflow_run_of_a_push_is_refused(api, sleeps):
 
 def test_a_moved_repository_is_named_not_followed(api, sleeps):
     api.fail_next(1, 301)
-    with pytest.raises(ForgeError, match="HTTP 301.*update GITHUB_REPOSITORY"):
+    with pytest.raises(ForgeError, match=r"HTTP 301.*update GITHUB_REPOSITORY"):
         forge_for(api, sleeps).post_sticky_comment("body", key="churn")
     assert api.comments(7) == []
