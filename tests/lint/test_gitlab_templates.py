@@ -28,7 +28,11 @@ BUNDLE = TEMPLATE_DIR / "mlops-pipeline.yml"
 EXAMPLES = sorted((ROOT / "ci_templates" / "gitlab" / "examples").glob("*.yml"))
 STANDARD_INPUTS = ("as", "stage", "rules", "needs")
 INTERPOLATION = re.compile(r"\$\[\[\s*inputs\.([A-Za-z0-9_-]+)\s*\]\]")
-STAGE_COMMANDS = {"mlops-check.yml": "mlops-actions check", "mlops-release.yml": "mlops-actions release"}
+STAGE_COMMANDS = {
+    "mlops-check.yml": "mlops-actions check",
+    "mlops-release.yml": "mlops-actions release",
+    "mlops-deploy.yml": "mlops-actions deploy",
+}
 
 
 def check_jsonschema() -> str:
@@ -80,7 +84,12 @@ def validate(documents: dict[str, Any], tmp_path: Path) -> subprocess.CompletedP
 
 
 def test_the_templates_exist():
-    assert [p.name for p in TEMPLATES] == ["mlops-check.yml", "mlops-pipeline.yml", "mlops-release.yml"]
+    assert [p.name for p in TEMPLATES] == [
+        "mlops-check.yml",
+        "mlops-deploy.yml",
+        "mlops-pipeline.yml",
+        "mlops-release.yml",
+    ]
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)
