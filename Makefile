@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install e2e-tools demo test lint typecheck format unit func e2e bench clean
+.PHONY: install system-deps e2e-tools demo test lint typecheck format unit func e2e bench clean
 
 GITLAB_CI_LOCAL := tests/e2e/gitlab/node_modules/.bin/gitlab-ci-local
 
@@ -22,7 +22,11 @@ $(GITLAB_CI_LOCAL): tests/e2e/gitlab/package-lock.json
 
 install: $(STAMP)
 
-e2e-tools: $(GITLAB_CI_LOCAL)
+# git, make, rsync, node/npm (apt-get when run as root; otherwise says what to install)
+system-deps:
+	bash .ci/install-system-deps.sh
+
+e2e-tools: system-deps $(GITLAB_CI_LOCAL)
 
 ## main -> release v1 -> PR branch -> check -> PR comment -> merge -> release v2, all local
 demo: install
