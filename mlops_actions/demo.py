@@ -24,7 +24,8 @@ GIT_IDENTITY = {
 
 
 def say(title: str) -> None:
-    print(f"\n\033[1m== {title}\033[0m", flush=True)
+    bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+    print(f"\n{bold}== {title}{plain}", flush=True)
 
 
 def run(args: list[str], cwd: Path, *, ok_codes: tuple[int, ...] = (0,)) -> int:
