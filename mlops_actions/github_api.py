@@ -15,7 +15,6 @@ workflow job must grant. The token never appears in a message, and is never sent
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -29,13 +28,12 @@ from mlops_actions.forges.github import (
     DEFAULT_API_URL,
     REPOSITORY_PATTERN,
 )
-from mlops_actions.http_util import error_message, next_link, retry_after_seconds
+from mlops_actions.http_util import error_message, next_link, retry_after_seconds, retry_delay
 
 TIMEOUT_SECONDS = (10.0, 60.0)  # connect, read
 TRANSFER_TIMEOUT_SECONDS = (10.0, 600.0)
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = 1.0
-MAX_WAIT_SECONDS = 120.0
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 429})
 PER_PAGE = 100
 MAX_PAGES = 100
@@ -243,8 +241,7 @@ class GitHubClient:
 
     def pause_before_retry(self, attempt: int, wait: float = 0.0) -> None:
         """Sleep before retry ``attempt + 1``: the server's Retry-After, or exponential backoff with jitter."""
-        backoff = self.backoff * (2 ** (attempt - 1)) * (1 + 0.1 * random.random())
-        self._sleep(min(MAX_WAIT_SECONDS, max(wait, backoff)))
+        self._sleep(retry_delay(attempt, self.backoff, wait))
 
     # -- requests -------------------------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ the token lacks. Tokens never appear in messages.
 from __future__ import annotations
 
 import os
-import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -27,14 +26,13 @@ from urllib.parse import quote, urlsplit
 
 from mlops_actions import __version__
 from mlops_actions.errors import MlopsError
-from mlops_actions.http_util import error_message, next_link, retry_after_seconds
+from mlops_actions.http_util import error_message, next_link, retry_after_seconds, retry_delay
 
 DEFAULT_API_URL = "https://gitlab.com/api/v4"
 TIMEOUT_SECONDS = (10.0, 60.0)  # connect, read
 UPLOAD_TIMEOUT_SECONDS = (10.0, 600.0)
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = 1.0
-MAX_WAIT_SECONDS = 120.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 PER_PAGE = 100
 MAX_PAGES = 100
@@ -279,8 +277,7 @@ class GitLabClient:
 
     def _pause(self, attempt: int, wait: float) -> None:
         """Sleep before retry ``attempt + 1``: the server's Retry-After, or exponential backoff with jitter."""
-        backoff = self.backoff * (2 ** (attempt - 1)) * (1 + 0.1 * random.random())
-        self._sleep(min(MAX_WAIT_SECONDS, max(wait, backoff)))
+        self._sleep(retry_delay(attempt, self.backoff, wait))
 
     def request(
         self,

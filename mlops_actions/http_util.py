@@ -60,3 +60,15 @@ def error_message(response: Any) -> str:
             if isinstance(value, (dict, list)) and value:
                 return str(value)[:200]
     return ""
+
+
+MAX_WAIT_SECONDS = 120.0
+
+
+def retry_delay(attempt: int, backoff: float, wait: float = 0.0, cap: float = MAX_WAIT_SECONDS) -> float:
+    """Seconds to sleep before retry ``attempt + 1``: the server's Retry-After (``wait``), or exponential
+    backoff with 10% jitter, whichever is longer, at most ``cap``."""
+    import random
+
+    jittered = backoff * (2 ** (attempt - 1)) * (1 + 0.1 * random.random())
+    return min(cap, max(wait, jittered))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -29,7 +28,7 @@ from urllib.parse import urlsplit
 from mlops_actions import __version__
 from mlops_actions.errors import ForgeError
 from mlops_actions.forges.base import CommentResult, sticky_marker, with_marker
-from mlops_actions.http_util import error_message, next_link, retry_after_seconds
+from mlops_actions.http_util import error_message, next_link, retry_after_seconds, retry_delay
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -43,7 +42,6 @@ MAX_PAGES = 50
 TIMEOUT_SECONDS = (10.0, 30.0)  # connect, read
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = 1.0
-MAX_WAIT_SECONDS = 120.0
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 429})
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -303,8 +301,7 @@ class GitHubForge:
 
     def _pause(self, attempt: int, wait: float) -> None:
         """Sleep before retry ``attempt + 1``: the server's Retry-After, or exponential backoff with jitter."""
-        backoff = self.backoff * (2 ** (attempt - 1)) * (1 + 0.1 * random.random())
-        self._sleep(min(MAX_WAIT_SECONDS, max(wait, backoff)))
+        self._sleep(retry_delay(attempt, self.backoff, wait))
 
     def request(
         self, method: str, path_or_url: str, *, params: Mapping[str, Any] | None = None, body: Any = None
