@@ -36,6 +36,7 @@ class TrainedModel:
     directory: Path
     digest: str
     metadata: dict[str, Any]
+    datasets: Datasets  # the rows it was trained on and the evaluation rows, as read for training
 
 
 def _import_entrypoint(spec: str, root: Path) -> Any:
@@ -178,7 +179,7 @@ def train(config: Config, output_dir: str | Path) -> TrainedModel:
 
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return TrainedModel(directory=output_dir, digest=digest, metadata=metadata)
+    return TrainedModel(directory=output_dir, digest=digest, metadata=metadata, datasets=datasets)
 
 
 def _classes_of(model: Any, config: Config) -> list[Any] | None:

@@ -22,7 +22,6 @@ from mlops_actions.baseline import (
 )
 from mlops_actions.comparison import check_same_rows, metric_rows, slice_rows
 from mlops_actions.config import Config, load_config
-from mlops_actions.datasets import load_datasets
 from mlops_actions.evaluation import Scored, align_classes, load_scored, score_model
 from mlops_actions.gate import judge
 from mlops_actions.lineage import git_state, utc_now
@@ -150,7 +149,7 @@ def run_check(
     output_dir.mkdir(parents=True, exist_ok=True)
     tests = run_project_tests(config)
     trained = train(config, output_dir / MODEL_DIR)
-    datasets = load_datasets(config)
+    datasets = trained.datasets  # read once, for training and scoring
     candidate = score_model(trained.directory, datasets.eval, config, source="candidate scoring")
 
     with tempfile.TemporaryDirectory(prefix="mlops-check-") as tmp:
