@@ -306,9 +306,17 @@ class GitHubClient:
         ) from None
 
     def paginate(
-        self, path: str, *, access: Access, params: Mapping[str, Any] | None = None
+        self,
+        path: str,
+        *,
+        access: Access,
+        params: Mapping[str, Any] | None = None,
+        items_key: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every item of a list endpoint, following the ``Link`` header's next pages."""
+        """Every item of a list endpoint, following the ``Link`` header's next pages.
+
+        ``items_key`` names the list inside an object answer (e.g. ``artifacts``); None for a bare list.
+        """
         url: str | None = f"{self.api_url}{path}"
         query: dict[str, Any] | None = {"per_page": PER_PAGE, **(params or {})}
         for _ in range(MAX_PAGES):
@@ -316,8 +324,11 @@ class GitHubClient:
                 return
             response = self.request("GET", url, access=access, params=query)
             payload = response.json()
+            if items_key is not None and isinstance(payload, dict):
+                payload = payload.get(items_key)
             if not isinstance(payload, list):
-                raise GitHubApiError(f"GitHub API: expected a list from {self.path_of(url)}")
+                expected = f"an object with a list {items_key!r}" if items_key else "a list"
+                raise GitHubApiError(f"GitHub API: expected {expected} from {self.path_of(url)}")
             yield from (item for item in payload if isinstance(item, dict))
             url, query = next_link(response.headers.get("Link", "")), None
             if url is not None:
@@ -328,8 +339,8 @@ class GitHubClient:
                     )
         raise GitHubApiError(f"GitHub API: more than {MAX_PAGES} pages from {path}; stopping")
 
-    def download(self, path_or_url: str, *, access: Access) -> Any:
-        """A streamed binary download (``Accept: application/octet-stream``).
+    def download(self, path_or_url: str, *, access: Access, accept: str = "application/octet-stream") -> Any:
+        """A streamed binary download (a release asset with ``application/octet-stream``, an artifact's zip).
 
         GitHub answers with the bytes or a redirect to storage; the redirect is followed without the
         token (storage URLs are pre-signed). The caller closes the returned response.
@@ -338,7 +349,7 @@ class GitHubClient:
             "GET",
             path_or_url,
             access=access,
-            accept="application/octet-stream",
+            accept=accept,
             stream=True,
             allowed=frozenset({302}),
         )

@@ -74,6 +74,13 @@ def output_lines(name: str, value: str) -> str:
     return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
 
 
+def append_outputs(outputs: Mapping[str, str], env: Mapping[str, str] = os.environ) -> None:
+    """Write step outputs to GITHUB_OUTPUT (nothing when it is not set)."""
+    target = env.get("GITHUB_OUTPUT", "")
+    if target:
+        _append(target, "".join(output_lines(name, value) for name, value in outputs.items()))
+
+
 def _append(path: str, text: str) -> None:
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(text)
@@ -118,7 +125,5 @@ def publish_job_outputs(
     for key, name in PATH_OUTPUTS.items():
         if paths.get(key) and name not in outputs:
             outputs[name] = str(paths[key])
-    target = env.get("GITHUB_OUTPUT", "")
-    if target:
-        _append(target, "".join(output_lines(name, value) for name, value in outputs.items()))
+    append_outputs(outputs, env)
     return outputs

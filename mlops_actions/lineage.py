@@ -21,6 +21,7 @@ class GitState:
     branch: str | None
     dirty: bool | None
     root: str | None
+    tree: str | None = None  # HEAD's tree: equal trees mean equal code, whichever commit holds it
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -39,7 +40,7 @@ def git(args: list[str], cwd: str | Path, *, check: bool = True) -> str:
 
 
 def git_state(path: str | Path) -> GitState:
-    """Commit, branch and dirty flag of the repository holding ``path`` (all None outside a repository)."""
+    """Commit, branch, tree and dirty flag of the repository holding ``path`` (all None outside a repository)."""
     cwd = Path(path)
     root = git(["rev-parse", "--show-toplevel"], cwd, check=False)
     if not root:
@@ -48,8 +49,9 @@ def git_state(path: str | Path) -> GitState:
     branch = git(["rev-parse", "--abbrev-ref", "HEAD"], cwd, check=False) or None
     if branch == "HEAD":
         branch = None
+    tree = (git(["rev-parse", "HEAD^{tree}"], cwd, check=False) or None) if commit else None
     status = git(["status", "--porcelain", "--untracked-files=no"], cwd, check=False)
-    return GitState(commit=commit, branch=branch, dirty=bool(status), root=root)
+    return GitState(commit=commit, branch=branch, dirty=bool(status), root=root, tree=tree)
 
 
 def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -64,9 +64,11 @@ def run(args: argparse.Namespace) -> int:
     result = outcome.result
     exit_code = 0 if outcome.passed else 1
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        from mlops_actions.github_env import publish_job_outputs
+        from mlops_actions.github_artifacts import candidate_name_of
+        from mlops_actions.github_env import append_outputs, publish_job_outputs
 
         publish_job_outputs(result, outcome.markdown, outcome.paths)
+        append_outputs({"candidate-artifact": candidate_name_of(result, outcome.paths["model"]) or ""})
     markdown = outcome.markdown
     if os.environ.get("GITLAB_CI") == "true":
         from mlops_actions.gitlab_env import publish_job_reports

@@ -39,13 +39,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="output folder of the pull request's check whose model is promoted when it has HEAD's tree, the "
         "same data and libraries, and was gated against the current production version (default: --output-dir)",
     )
+    add_env_option(
+        parser,
+        "--candidate-source",
+        env="MLOPS_CANDIDATE_SOURCE",
+        default="folder",
+        choices=["folder", "github-artifact", "none"],
+        help="where the pull request's checked model comes from: the --candidate folder, the PR workflow's "
+        "artifact for HEAD's tree (GitHub Actions, needs `actions: read`), or none (always train)",
+    )
     parser.add_argument("--json", action="store_true", help="print the published version as JSON")
     parser.set_defaults(func=run)
 
 
 def _github_outputs(outcome: object, env: dict[str, str]) -> None:
     """Step outputs and the job summary when running in GitHub Actions."""
-    from mlops_actions.github_env import output_lines
+    from mlops_actions.github_env import append_outputs
 
     version = outcome.version  # type: ignore[attr-defined]
     outputs = {
@@ -55,9 +64,7 @@ def _github_outputs(outcome: object, env: dict[str, str]) -> None:
         "created": str(outcome.created).lower(),  # type: ignore[attr-defined]
         "production": str("production" in version.aliases).lower(),
     }
-    if env.get("GITHUB_OUTPUT"):
-        with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as handle:
-            handle.write("".join(output_lines(k, v) for k, v in outputs.items()))
+    append_outputs(outputs, env)
     if env.get("GITHUB_STEP_SUMMARY"):
         lines = [
             f"## Release {version.tag}",
@@ -77,7 +84,13 @@ def run(args: argparse.Namespace) -> int:
     from mlops_actions.commands._common import print_json
     from mlops_actions.stages.release import run_release
 
-    outcome = run_release(args.config, args.output_dir, bump=args.bump, candidate_dir=args.candidate)
+    outcome = run_release(
+        args.config,
+        args.output_dir,
+        bump=args.bump,
+        candidate_dir=args.candidate,
+        candidate_source=args.candidate_source,
+    )
     version = outcome.version
     if os.environ.get("GITHUB_ACTIONS") == "true":
         _github_outputs(outcome, dict(os.environ))

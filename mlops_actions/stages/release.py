@@ -40,6 +40,8 @@ RESULT_FILE = "mlops-result.json"
 CARD_FILE = "model-card.md"
 PROFILE_FILE = "data-profile.json"
 MODEL_DIR = "model"
+PR_CANDIDATE_DIR = "pr-candidate"
+CANDIDATE_SOURCES = ("folder", "github-artifact", "none")
 MAX_CLAIM_ATTEMPTS = 5
 # Libraries whose versions must match for a model built elsewhere to be promoted as it is.
 PROMOTION_LIBRARIES = ("scikit-learn", "skops", "numpy", "python")
@@ -211,6 +213,25 @@ def promotable_candidate(
     return candidate, f"the checked model of commit {built[:12]} has HEAD's tree, the same data and libraries"
 
 
+def fetch_github_candidate(
+    config: Config, repo: Path, commit: str, target: Path, env: Mapping[str, str]
+) -> tuple[Path | None, str]:
+    """The PR workflow's artifact of the model checked on HEAD's tree: (folder, where from) or (None, why not)."""
+    from mlops_actions.github_api import GitHubClient
+    from mlops_actions.github_artifacts import candidate_artifact_name, fetch_candidate
+
+    tree = _tree_of(repo, commit)
+    if tree is None:
+        return None, f"no tree for {commit[:12]}"
+    shutil.rmtree(target, ignore_errors=True)
+    try:
+        return fetch_candidate(
+            GitHubClient.from_environment(env), candidate_artifact_name(config.model_name, tree), target
+        )
+    except MlopsError as error:
+        return None, f"the pull request's checked model could not be fetched: {str(error).splitlines()[0]}"
+
+
 # -- production -------------------------------------------------------------------------------------
 
 
@@ -352,12 +373,15 @@ def run_release(
     *,
     bump: str | None = None,
     candidate_dir: str | Path | None = None,
+    candidate_source: str = "folder",
     env: Mapping[str, str] | None = None,
 ) -> ReleaseOutcome:
     """Gate HEAD's model against production, publish it as the next ``<model>@v<semver>``, move ``production``.
 
-    ``candidate_dir`` is a check output folder whose model is promoted when :func:`promotable_candidate`
-    allows (default: ``output_dir`` itself, where a previous ``check`` wrote).
+    The model checked for the pull request is promoted when :func:`promotable_candidate` allows. It comes
+    from ``candidate_source``: ``folder`` (``candidate_dir``, default ``output_dir`` itself, where a
+    previous ``check`` wrote), ``github-artifact`` (the PR workflow's artifact for HEAD's tree, see
+    :mod:`mlops_actions.github_artifacts`) or ``none`` (always train).
     """
     from mlops_actions.render.model_card import render_model_card
 
@@ -391,8 +415,25 @@ def run_release(
     labels = pr_labels(pr_number, env)
     chosen_bump, bump_origin = choose_bump(repo, env, bump, labels)
 
-    candidate = Path(candidate_dir) if candidate_dir is not None else output_dir
-    promoted, why = promotable_candidate(candidate, config, repo, commit, production)
+    promoted, why = None, "promotion is off (--candidate-source none)"
+    candidate: Path | None = None
+    if candidate_source == "github-artifact":
+        candidate, why = fetch_github_candidate(config, repo, commit, output_dir / PR_CANDIDATE_DIR, env)
+        if candidate is None:
+            notes.append(f"trained anew: {why}")
+    elif candidate_source == "folder":
+        candidate = Path(candidate_dir) if candidate_dir is not None else output_dir
+    elif candidate_source != "none":
+        raise MlopsError(
+            f"--candidate-source: expected one of {', '.join(CANDIDATE_SOURCES)}, got {candidate_source!r}"
+        )
+    if candidate is not None:
+        fetched = why if candidate_source == "github-artifact" else None
+        promoted, why = promotable_candidate(candidate, config, repo, commit, production)
+        if fetched and promoted is None:
+            notes.append(f"trained anew: the model of {fetched} is not promoted: {why}")
+        elif fetched:
+            why = f"{why} ({fetched})"
     if promoted is not None:
         result = json.loads((promoted / RESULT_FILE).read_text(encoding="utf-8"))
         model_source, result_source, source = promoted / MODEL_DIR, promoted / RESULT_FILE, "promoted"

@@ -1,8 +1,9 @@
 """The GitHub API stand-in extended with releases, release assets, git refs and workflow dispatches.
 
 It reuses :class:`github_standin.GitHubStandIn` (request/response validation, tokens, injected faults,
-pull requests as issues) with the contract ``tests/contracts/github-releases-subset.json`` and adds the
-state of those operations, behaving as GitHub does where it matters to a registry:
+pull requests as issues, the sticky comment), adds the operations of the contract
+``tests/contracts/github-releases-subset.json`` to the comment's and keeps their state, behaving as GitHub
+does where it matters to a registry:
 
 - ``POST /git/refs`` refuses (422) a ref that exists: creating a tag is atomic;
 - ``GET /releases`` lists drafts too (the token can push), newest first, with ``Link`` pagination;
@@ -15,6 +16,10 @@ state of those operations, behaving as GitHub does where it matters to a registr
   asset's ``size`` and ``digest`` (``sha256:<hex>``);
 - ``GET /releases/assets/{id}`` with ``Accept: application/octet-stream`` redirects (302) to a storage URL
   that must be fetched without the token (``storage_tokens_seen`` records any that arrive there).
+
+- ``GET /actions/artifacts?name=`` lists the workflow artifacts added with :meth:`add_artifact` (newest
+  first, paginated), and ``GET /actions/artifacts/{id}/zip`` redirects (302) to a storage URL serving the
+  zip, which must be fetched without the token; an expired artifact answers 410.
 
 Faults for the tests: ``fail_upload(n)`` answers the n-th next upload with a 502 after storing it (a lost
 response), ``corrupt_downloads`` serves altered bytes, ``upload_gate`` holds uploads (``upload_started``
@@ -39,6 +44,9 @@ CONTRACT = (
 )
 UPLOAD = ("POST", "/repos/{owner}/{repo}/releases/{release_id}/assets")
 ASSET = ("GET", "/repos/{owner}/{repo}/releases/assets/{asset_id}")
+ARTIFACTS = ("GET", "/repos/{owner}/{repo}/actions/artifacts")
+ARTIFACT_ZIP = ("GET", "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}")
+REPOSITORY_ID = 4242
 PATCH_RELEASE = ("PATCH", "/repos/{owner}/{repo}/releases/{release_id}")
 STORAGE = "/_storage/"
 SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -55,10 +63,13 @@ class GitHubReleasesStandIn(GitHubStandIn):
                 regex = "^" + re.escape(operation.template).replace(r"\{ref\}", "(?P<ref>.+)")
                 regex = re.sub(r"\\\{([a-z_]+)\\\}", r"(?P<\1>[^/]+)", regex) + "$"
                 operation.pattern = re.compile(regex)
+        known = {(o.method, o.template) for o in self.contract.operations}  # and the sticky comment's
+        self.contract.operations += [o for o in Contract().operations if (o.method, o.template) not in known]
         self.releases: dict[int, dict[str, Any]] = {}
         self.assets: dict[int, dict[str, Any]] = {}  # asset id -> {"release": id, "meta": ..., "data": bytes}
         self.refs: dict[str, str] = {}  # "refs/tags/x" -> commit sha
         self.dispatches: list[dict[str, Any]] = []
+        self.artifacts: dict[int, dict[str, Any]] = {}  # artifact id -> {"meta": ..., "data": zip bytes}
         self.storage_tokens_seen: list[str] = []
         self.corrupt_downloads = False
         self._upload_countdown: int | None = None
@@ -88,6 +99,49 @@ class GitHubReleasesStandIn(GitHubStandIn):
                 for i, name in enumerate(labels)
             ]
 
+    def add_artifact(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        run_id: int = 1,
+        head_repository_id: int = REPOSITORY_ID,
+        expired: bool = False,
+        digest: str | None = "",
+    ) -> int:
+        """Store a workflow artifact (a zip) as a run of ``head_repository_id`` uploaded it; its id.
+
+        ``digest`` "" computes the sha256 as upload-artifact v4+ reports it; None reports none (older uploads).
+        """
+        with self._lock:
+            self._next_id += 1
+            aid = self._next_id
+            api = f"{self.url}/repos/{self.repository}"
+            self.artifacts[aid] = {
+                "data": data,
+                "meta": {
+                    "id": aid,
+                    "node_id": f"MDg6QXJ0aWZhY3Q{aid}",
+                    "name": name,
+                    "size_in_bytes": len(data),
+                    "url": f"{api}/actions/artifacts/{aid}",
+                    "archive_download_url": f"{api}/actions/artifacts/{aid}/zip",
+                    "expired": expired,
+                    "created_at": _now(),
+                    "expires_at": _now(),
+                    "updated_at": _now(),
+                    "digest": ("sha256:" + hashlib.sha256(data).hexdigest()) if digest == "" else digest,
+                    "workflow_run": {
+                        "id": run_id,
+                        "repository_id": REPOSITORY_ID,
+                        "head_repository_id": head_repository_id,
+                        "head_branch": "feature",
+                        "head_sha": "f" * 40,
+                    },
+                },
+            }
+            return aid
+
     def published(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(r) for r in self.releases.values() if not r["draft"]]
@@ -115,9 +169,10 @@ class GitHubReleasesStandIn(GitHubStandIn):
         if handler.headers.get("Authorization"):
             with self._lock:
                 self.storage_tokens_seen.append(handler.headers["Authorization"])
-        asset_id = int(path[len(STORAGE) :].split("/", 1)[0])
+        kind, _, rest = path[len(STORAGE) :].partition("/")
+        store = self.artifacts if kind == "artifact" else self.assets
         with self._lock:
-            found = self.assets.get(asset_id)
+            found = store.get(int(rest.split("/", 1)[0])) if rest[:1].isdigit() else None
         status, data = (404, b"not found") if found is None else (200, found["data"])
         if found is not None and self.corrupt_downloads and data:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
@@ -185,10 +240,13 @@ class GitHubReleasesStandIn(GitHubStandIn):
         per_page = int(query.get("per_page", 30))
         page = int(query.get("page", 1))
         last = max(1, -(-len(items) // per_page))
+        kept = {k: v for k, v in query.items() if k not in ("per_page", "page")}  # filters stay in the links
         links = []
         if page < last:
-            links.append(f'<{base}?{urlencode({"per_page": per_page, "page": page + 1})}>; rel="next"')
-            links.append(f'<{base}?{urlencode({"per_page": per_page, "page": last})}>; rel="last"')
+            links.append(
+                f'<{base}?{urlencode({**kept, "per_page": per_page, "page": page + 1})}>; rel="next"'
+            )
+            links.append(f'<{base}?{urlencode({**kept, "per_page": per_page, "page": last})}>; rel="last"')
         return items[(page - 1) * per_page : page * per_page], ({"Link": ", ".join(links)} if links else {})
 
     def _new_release(self, repo_name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -362,11 +420,29 @@ class GitHubReleasesStandIn(GitHubStandIn):
             if found is None:
                 return self._not_found()
             if self._local.accept == "application/octet-stream":
-                location = (
-                    f"{self.url.split('/api/v3')[0]}{STORAGE}{found['meta']['id']}/{secrets.token_hex(8)}"
-                )
+                location = f"{self.url.split('/api/v3')[0]}{STORAGE}asset/{found['meta']['id']}/{secrets.token_hex(8)}"
                 return 302, None, {"Location": location}
             return 200, found["meta"], {}
+        if key == ARTIFACTS:
+            items = [
+                a["meta"]
+                for _, a in sorted(self.artifacts.items(), reverse=True)
+                if "name" not in query or a["meta"]["name"] == query["name"]
+            ]
+            chunk, headers = self._page(items, query, f"{api}/actions/artifacts")
+            return 200, {"total_count": len(items), "artifacts": chunk}, headers
+        if key == ARTIFACT_ZIP:
+            artifact = self.artifacts.get(int(params["artifact_id"]))
+            if artifact is None or params["archive_format"] != "zip":
+                return self._not_found()
+            if artifact["meta"]["expired"]:
+                return (
+                    410,
+                    {"message": "Artifact has expired", "documentation_url": "https://docs.github.com/rest"},
+                    {},
+                )
+            location = f"{self.url.split('/api/v3')[0]}{STORAGE}artifact/{artifact['meta']['id']}/{secrets.token_hex(8)}"
+            return 302, None, {"Location": location}
         return super()._apply(operation, repo_name, params, query, body)
 
     def _ref_view(self, api: str, ref: str) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 contract-enforcing GitHub API stand-in with releases (tests/e2e/github_releases_standin.py).
 
 A temporary git repository holds example_project with the GitHub Releases registry and a deploy command,
-and the copy-paste callers ci_templates/github/mlops-release.yml and mlops-deploy.yml. A push to main runs
-the release; the workflow_dispatch it sends is then run as the deploy.
+and the copy-paste callers ci_templates/github/mlops-pr.yml, mlops-release.yml and mlops-deploy.yml. A push
+to main runs the release; the workflow_dispatch it sends is then run as the deploy. A pull request's check
+uploads its passing model, which the release after the merge promotes instead of retraining.
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from act_harness import REPO_ROOT, REPOSITORY, ActHarness, ActRun, Prepared, example_repository, git
+from act_harness import (
+    EXAMPLE,
+    REPO_ROOT,
+    REPOSITORY,
+    ActHarness,
+    ActRun,
+    Prepared,
+    example_repository,
+    git,
+    pull_request_payload,
+)
 from github_releases_standin import GitHubReleasesStandIn
 
 from mlops_actions.registry.gitlab import parse_description
@@ -28,6 +39,7 @@ MODEL = "credit-default"
 TOKEN = "ghs_e2e-release-token-8d21"
 RELEASE_WORKFLOW = ".github/workflows/mlops-release.yml"
 DEPLOY_WORKFLOW = ".github/workflows/mlops-deploy.yml"
+PR_WORKFLOW = ".github/workflows/mlops-pr.yml"
 RUN_IDS = itertools.count(9700)
 PR_NUMBER = 21
 
@@ -51,11 +63,26 @@ def release_repo(act_env: Prepared, tmp_path: Path) -> Path:
     }
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     workflows = repo / ".github" / "workflows"
-    for name in ("mlops-release.yml", "mlops-deploy.yml"):
+    for name in ("mlops-pr.yml", "mlops-release.yml", "mlops-deploy.yml"):
         shutil.copy2(REPO_ROOT / "ci_templates" / "github" / name, workflows / name)
     git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", f"Release the model from GitHub (#{PR_NUMBER})", cwd=repo)
     return repo
+
+
+@pytest.fixture
+def harness(act_env: Prepared, release_repo: Path, api: GitHubReleasesStandIn, tmp_path: Path) -> ActHarness:
+    runner = ActHarness(
+        act=act_env.act,
+        repo=release_repo,
+        venv=act_env.venv,
+        artifacts=tmp_path / "artifacts",
+        cache=tmp_path / "act",
+        api_url=api.url,
+        token=TOKEN,
+    )
+    runner.artifacts.mkdir()
+    return runner
 
 
 def explain(run: ActRun, api: GitHubReleasesStandIn) -> str:
@@ -76,20 +103,10 @@ def push_payload(repo: Path) -> dict:
 
 
 def test_a_push_releases_the_model_and_the_dispatched_deploy_fetches_and_verifies_it(
-    act_env: Prepared, release_repo: Path, api: GitHubReleasesStandIn, tmp_path: Path
+    harness: ActHarness, release_repo: Path, api: GitHubReleasesStandIn
 ):
     api.add_pull_request(PR_NUMBER, state="closed")
     api.set_labels(PR_NUMBER, ["release:major"])
-    harness = ActHarness(
-        act=act_env.act,
-        repo=release_repo,
-        venv=act_env.venv,
-        artifacts=tmp_path / "artifacts",
-        cache=tmp_path / "act",
-        api_url=api.url,
-        token=TOKEN,
-    )
-    harness.artifacts.mkdir()
     head = git("rev-parse", "HEAD", cwd=release_repo)
 
     release = harness.run("push", push_payload(release_repo), workflow=RELEASE_WORKFLOW, run_id=next(RUN_IDS))
@@ -139,3 +156,60 @@ def test_a_push_releases_the_model_and_the_dispatched_deploy_fetches_and_verifie
     assert api.storage_tokens_seen == []
     assert api.violations == [], api.violations
     assert TOKEN not in deploy.output
+
+
+def zipped(folder: Path) -> bytes:
+    """The zip GitHub serves for an artifact uploaded from ``folder`` (paths relative to it)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            bundle.write(file, file.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+def test_the_release_after_a_merge_promotes_the_model_the_pull_requests_check_uploaded(
+    harness: ActHarness, release_repo: Path, api: GitHubReleasesStandIn
+):
+    api.add_pull_request(PR_NUMBER, state="closed")
+    first = harness.run("push", push_payload(release_repo), workflow=RELEASE_WORKFLOW, run_id=next(RUN_IDS))
+    assert first.succeeded, explain(first, api)
+
+    number = PR_NUMBER + 1
+    api.add_pull_request(number)
+    git("checkout", "-q", "-b", "debt-to-income", cwd=release_repo)
+    git("apply", str(EXAMPLE / "changes" / "add-debt-to-income.patch"), cwd=release_repo)
+    git("commit", "-q", "-am", "Add debt to income", cwd=release_repo)
+    head = git("rev-parse", "HEAD", cwd=release_repo)
+    git("checkout", "-q", "--detach", "main", cwd=release_repo)  # what refs/pull/N/merge holds
+    git("merge", "-q", "--no-ff", "-m", f"Merge {head} into main", "debt-to-income", cwd=release_repo)
+    payload = pull_request_payload(
+        number, repository=REPOSITORY, head_repository=REPOSITORY, head_ref="debt-to-income", head_sha=head
+    )
+    pr_run_id = next(RUN_IDS)
+    pr_run = harness.run("pull_request", payload, workflow=PR_WORKFLOW, run_id=pr_run_id)
+    assert pr_run.succeeded, explain(pr_run, api)
+    [uploaded] = (harness.artifacts / str(pr_run_id)).glob(f"mlops-candidate-{MODEL}-*")
+    assert uploaded.name == f"mlops-candidate-{MODEL}-" + git("rev-parse", "HEAD^{tree}", cwd=release_repo)
+    assert sorted(p.name for p in uploaded.iterdir()) == ["mlops-result.json", "model"]
+    checked = json.loads((uploaded / "model" / "metadata.json").read_text())
+    api.add_artifact(uploaded.name, zipped(uploaded), run_id=pr_run_id)
+
+    git("checkout", "-q", "main", cwd=release_repo)
+    git("merge", "-q", "--squash", "debt-to-income", cwd=release_repo)
+    git("commit", "-q", "-m", f"Add debt to income (#{number})", cwd=release_repo)
+    merged = git("rev-parse", "HEAD", cwd=release_repo)
+    second = harness.run("push", push_payload(release_repo), workflow=RELEASE_WORKFLOW, run_id=next(RUN_IDS))
+    assert second.succeeded, explain(second, api)
+    published = {r["tag_name"]: r for r in api.published()}
+    release = published[f"{MODEL}@v1.1.0"]
+    _card, manifest, _aliases = parse_description(release["body"])
+    assert manifest is not None and manifest["commit"] == merged
+    assert manifest["digest"] == checked["model_digest"]
+    lineage = json.loads(api.asset_bytes(release["id"])["metadata.json"])["release"]
+    assert lineage["model_source"] == "promoted" and f"of run {pr_run_id}" in lineage["model_source_reason"]
+    assert lineage["baseline"] == {"source": "registry", "version": "1.0.0"}
+    assert api.storage_tokens_seen == [] and api.violations == [], api.violations
+    assert TOKEN not in pr_run.output + second.output

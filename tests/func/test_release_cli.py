@@ -280,3 +280,106 @@ def test_a_github_release_killed_during_the_upload_publishes_nothing_and_a_rerun
     assert entry["tag"] == "tiny@v1.0.0" and entry["aliases"] == ["production"]
     assert github_api.drafts() == [] and len(github_api.published()) == 1  # the stale draft was removed
     assert github_api.violations == []
+
+
+# -- promotion of the pull request's artifact (GitHub) ---------------------------------------------------
+
+
+def zip_of(folder: Path, names: tuple[str, ...] = ("mlops-result.json", "model")) -> bytes:
+    """The artifact upload-artifact makes of ``mlops-result.json`` and ``model/`` (paths relative to their parent)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name in names:
+            path = folder / name
+            for file in [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()):
+                bundle.write(file, file.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+def checked_pull_request(project: Path) -> tuple[Path, str]:
+    """Release v1.0.0, then check a feature branch merged into main as GitHub's pull/N/merge ref; (output, artifact name)."""
+    from mlops_actions.github_artifacts import candidate_name_of
+
+    assert release(project) == 0
+    run_git(project, "checkout", "-q", "-b", "feature")
+    (project / "NOTES.md").write_text("notes\n")
+    run_git(project, "add", "NOTES.md")
+    run_git(project, "commit", "-q", "-m", "Notes")
+    run_git(project, "checkout", "-q", "--detach", "main")
+    run_git(
+        project, "merge", "-q", "--no-ff", "-m", "Merge feature into main", "feature"
+    )  # refs/pull/5/merge
+    pr_out = project.parent / "pr-out"
+    assert main(["check", "--config", str(project / "mlops.yaml"), "--output-dir", str(pr_out)]) == 0
+    result = json.loads((pr_out / "mlops-result.json").read_text())
+    name = candidate_name_of(result, pr_out / "model")
+    assert name is not None and name.startswith("mlops-candidate-tiny-")
+    run_git(project, "checkout", "-q", "main")
+    run_git(project, "merge", "-q", "--squash", "feature")
+    run_git(project, "commit", "-q", "-m", "Notes (#5)")
+    return pr_out, name
+
+
+@pytest.fixture
+def actions_env(github_api, monkeypatch):  # type: ignore[no-untyped-def]
+    for name, value in {
+        "GITHUB_API_URL": github_api.url,
+        "GITHUB_REPOSITORY": "acme/tiny",
+        "GITHUB_TOKEN": github_api.token,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return github_api
+
+
+def release_from_artifact(project: Path, capsys: pytest.CaptureFixture[str]) -> tuple[dict, str]:
+    capsys.readouterr()
+    assert release(project, "--candidate-source", "github-artifact", "--json") == 0
+    captured = capsys.readouterr()
+    return json.loads(captured.out), captured.err
+
+
+def test_the_pull_requests_artifact_is_promoted_when_the_merged_tree_matches(
+    tiny_project, actions_env, capsys
+):
+    pr_out, name = checked_pull_request(tiny_project)
+    actions_env.add_artifact(name + "-other", b"PK\x05\x06" + bytes(18), run_id=70)
+    actions_env.add_artifact(name, zip_of(pr_out), run_id=71)
+    out, err = release_from_artifact(tiny_project, capsys)
+    checked = json.loads((pr_out / "model" / "metadata.json").read_text())["model_digest"]
+    assert out["source"] == "promoted" and out["digest"] == checked and out["version"] == "1.1.0", err
+    lineage = json.loads((tiny_project / "mlops-out" / "release-model" / "metadata.json").read_text())[
+        "release"
+    ]
+    assert lineage["model_source"] == "promoted" and "of run 71" in lineage["model_source_reason"]
+    downloads = [r for r in actions_env.log if r.path.endswith("/zip")]
+    assert len(downloads) == 1 and downloads[0].status == 302
+    assert actions_env.storage_tokens_seen == [] and actions_env.violations == []
+
+
+@pytest.mark.parametrize(
+    ("artifact", "why"),
+    [
+        ({"head_repository_id": 99}, "fork"),
+        ({"expired": True}, "expired"),
+        ({"digest": "sha256:" + "0" * 64}, "differs from GitHub's digest"),
+        ({"tamper": True}, "unusable"),
+        ({"missing": True}, "no artifact"),
+    ],
+    ids=["fork-run", "expired", "archive-digest-mismatch", "model-digest-mismatch", "none-uploaded"],
+)
+def test_an_untrustworthy_or_missing_artifact_is_not_promoted_and_the_release_trains(
+    tiny_project, actions_env, capsys, artifact, why
+):
+    pr_out, name = checked_pull_request(tiny_project)
+    if artifact.pop("tamper", False):
+        with open(pr_out / "model" / "model.skops", "ab") as handle:
+            handle.write(b"\0")
+    if not artifact.pop("missing", False):
+        actions_env.add_artifact(name, zip_of(pr_out), **artifact)
+    out, err = release_from_artifact(tiny_project, capsys)
+    assert out["source"] == "trained" and out["version"] == "1.1.0"
+    assert "trained anew" in err and why in err, err
+    assert actions_env.violations == []

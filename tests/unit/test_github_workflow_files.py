@@ -119,15 +119,31 @@ def test_pr_workflow_comments_directly_only_when_the_token_can_write():
     assert check["run"] == "mlops-actions check"
 
 
+def uploads(workflow: Path) -> dict[str, dict]:
+    """The upload-artifact steps of the check job, by artifact name."""
+    steps = jobs(workflow)["check"]["steps"]
+    return {s["with"]["name"]: s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")}
+
+
 def test_pr_workflow_uploads_the_result_and_reports_even_when_the_gate_fails():
-    [upload] = [
-        s
-        for s in jobs(PR_WORKFLOW)["check"]["steps"]
-        if s.get("uses", "").startswith("actions/upload-artifact@")
-    ]
+    upload = uploads(PR_WORKFLOW)["mlops-result-${{ steps.check.outputs.model }}"]
     assert "!cancelled()" in upload["if"]
     for name in ("mlops-result.json", "report.md", "report.html", "pr-number"):
         assert name in upload["with"]["path"]
+
+
+def test_pr_workflow_uploads_the_passing_model_for_promotion_only_from_this_repositorys_branches():
+    upload = uploads(PR_WORKFLOW)["${{ steps.check.outputs.candidate-artifact }}"]
+    assert "steps.check.outputs.candidate-artifact != ''" in upload["if"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in upload["if"]
+    assert upload["with"]["path"].splitlines() == [
+        "${{ runner.temp }}/mlops-out/mlops-result.json",
+        "${{ runner.temp }}/mlops-out/model/",
+    ]
+    release = jobs(PR_WORKFLOW.parent / "mlops-release.yml")["release"]
+    assert release["permissions"]["actions"] == "read"
+    [step] = [s for s in release["steps"] if s.get("id") == "release"]
+    assert step["env"]["MLOPS_CANDIDATE_SOURCE"] == "${{ inputs.promote && 'github-artifact' || 'none' }}"
 
 
 def test_comment_workflow_never_checks_out_or_runs_pull_request_code():

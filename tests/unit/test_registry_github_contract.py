@@ -1,5 +1,5 @@
-"""tests/contracts/github-releases-subset.json: the GitHub REST operations of the releases registry and the
-deploy dispatch, derived from the shared extract; regenerate with
+"""tests/contracts/github-releases-subset.json: the GitHub REST operations of the releases registry, the
+promotion of the pull request's model (workflow artifacts) and the deploy dispatch, derived from the shared extract; regenerate with
 
     python tests/unit/test_registry_github_contract.py [SOURCE]
 
@@ -43,6 +43,8 @@ OPERATIONS = (
     ("delete", "/repos/{owner}/{repo}/git/refs/{ref}"),
     ("post", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"),
     ("get", "/repos/{owner}/{repo}/issues/{issue_number}"),
+    ("get", "/repos/{owner}/{repo}/actions/artifacts"),
+    ("get", "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}"),
 )
 ASSET_PATH = "/repos/{owner}/{repo}/releases/assets/{asset_id}"
 
