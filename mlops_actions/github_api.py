@@ -15,6 +15,7 @@ workflow job must grant. The token never appears in a message, and is never sent
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -23,13 +24,11 @@ from urllib.parse import urlsplit
 
 from mlops_actions import __version__
 from mlops_actions.errors import MlopsError
-from mlops_actions.forges.github import (
-    API_VERSION,
-    DEFAULT_API_URL,
-    REPOSITORY_PATTERN,
-)
 from mlops_actions.http_util import error_message, next_link, retry_after_seconds, retry_delay
 
+DEFAULT_API_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"
+REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 TIMEOUT_SECONDS = (10.0, 60.0)  # connect, read
 TRANSFER_TIMEOUT_SECONDS = (10.0, 600.0)
 MAX_ATTEMPTS = 5
@@ -55,9 +54,11 @@ class Access:
 
     what: str
     permission: str  # e.g. "contents: write"
+    advice: str = ""  # replaces the default hint when set
+    also_check: str = ""  # named beside GITHUB_REPOSITORY on a 404, e.g. "the pull request number"
 
     def hint(self) -> str:
-        return f"grant the workflow job `permissions: {self.permission}` to {self.what}"
+        return self.advice or f"grant the workflow job `permissions: {self.permission}` to {self.what}"
 
 
 READ_CONTENTS = Access("read releases and tags", "contents: read")
@@ -229,15 +230,26 @@ class GitHubClient:
         )
         if status == 401:
             hint = "the token is missing, expired or invalid; pass `GITHUB_TOKEN: ${{ github.token }}`"
-        elif status in (403, 404):
-            hint = access.hint() + (
-                f" (GitHub answers 404 when the token cannot see {self.repository})" if status == 404 else ""
+        elif status == 403:
+            hint = access.hint()
+        elif status == 404:
+            also = f" and {access.also_check}" if access.also_check else ""
+            hint = (
+                f"check GITHUB_REPOSITORY={self.repository}{also}; {access.hint()} "
+                "(GitHub answers 404 when the token cannot see the repository)"
             )
+        elif status in (301, 302, 307, 308):
+            hint = "the repository moved or was renamed; update GITHUB_REPOSITORY"
         elif status == 422:
-            hint = "GitHub rejected the request"
+            hint = f"GitHub rejected the request to {access.what}"
         else:
             hint = "unexpected answer"
         return GitHubApiError(f"{where}: {hint}", status=status)
+
+    @staticmethod
+    def is_retryable(error: GitHubApiError) -> bool:
+        """A 5xx, 429, secondary rate limit, time-out or network error: worth sending again."""
+        return error.status in RETRY_STATUSES or error.status == 0 or (error.status == 403 and error.wait > 0)
 
     def pause_before_retry(self, attempt: int, wait: float = 0.0) -> None:
         """Sleep before retry ``attempt + 1``: the server's Retry-After, or exponential backoff with jitter."""
@@ -287,9 +299,7 @@ class GitHubClient:
                     access=access,
                 )
             except GitHubApiError as error:
-                if error.status not in RETRY_STATUSES and error.status not in (0, 403):
-                    raise
-                if error.status == 403 and not error.wait:
+                if not self.is_retryable(error):
                     raise
                 last = error
                 if attempt == attempts:

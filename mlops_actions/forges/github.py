@@ -9,9 +9,9 @@ One comment per model per pull request: its first line is a hidden marker naming
 (:func:`mlops_actions.forges.base.sticky_marker`); a later post finds it (following pagination) and
 edits it in place. Comments with another marker, or none, are never touched.
 
-Requests time out, and are retried with exponential backoff on 5xx, 429 and secondary rate limits,
-honouring ``Retry-After``. A refused request (401/403/404) becomes one line naming the permission to
-grant. The token never appears in a message.
+The HTTP side is :class:`mlops_actions.github_api.GitHubClient`: requests time out and are retried with
+exponential backoff on 5xx, 429 and secondary rate limits, honouring ``Retry-After``; a refused request
+(401/403/404) becomes one line naming the permission to grant; the token never appears in a message.
 """
 
 from __future__ import annotations
@@ -19,32 +19,28 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from mlops_actions import __version__
 from mlops_actions.errors import ForgeError
 from mlops_actions.forges.base import CommentResult, sticky_marker, with_marker
-from mlops_actions.http_util import error_message, next_link, retry_after_seconds, retry_delay
+from mlops_actions.github_api import (
+    DEFAULT_API_URL,
+    TOKEN_VARIABLES,
+    Access,
+    GitHubApiError,
+    GitHubClient,
+)
 
-DEFAULT_API_URL = "https://api.github.com"
-API_VERSION = "2022-11-28"
 # GitHub rejects comment bodies longer than 65,536 characters; stay clear of it.
 MAX_COMMENT_CHARS = 65_000
 TRUNCATION_NOTE = (
     "\n\n_… comment truncated to fit GitHub's size limit; the full report is in the job summary._\n"
 )
-PER_PAGE = 100
-MAX_PAGES = 50
-TIMEOUT_SECONDS = (10.0, 30.0)  # connect, read
-MAX_ATTEMPTS = 5
-BACKOFF_SECONDS = 1.0
-RETRY_STATUSES = frozenset({500, 502, 503, 504, 429})
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 PR_NUMBER_PATTERN = re.compile(r"^[1-9][0-9]{0,9}$")
 
 WRITE_PERMISSION_HINT = (
@@ -54,15 +50,18 @@ WRITE_PERMISSION_HINT = (
 READ_PERMISSION_HINT = (
     "grant the job `permissions: pull-requests: read` (`pull-requests: write` to post the comment)"
 )
-
-
-class _Retryable(Exception):
-    """A response worth retrying after ``wait`` seconds."""
-
-    def __init__(self, status: int, wait: float, message: str):
-        super().__init__(message)
-        self.status = status
-        self.wait = wait
+READ_COMMENTS = Access(
+    "read the pull request's comments",
+    "pull-requests: read",
+    advice=READ_PERMISSION_HINT,
+    also_check="the pull request number",
+)
+WRITE_COMMENTS = Access(
+    "post the sticky comment",
+    "pull-requests: write",
+    advice=WRITE_PERMISSION_HINT,
+    also_check="the pull request number",
+)
 
 
 @dataclass(frozen=True)
@@ -135,6 +134,15 @@ def truncate_body(body: str, limit: int = MAX_COMMENT_CHARS) -> str:
     return cut + TRUNCATION_NOTE
 
 
+@contextmanager
+def _as_forge_errors() -> Iterator[None]:
+    """The API client's errors, raised as the forge's own."""
+    try:
+        yield
+    except GitHubApiError as error:
+        raise ForgeError(str(error)) from None
+
+
 class GitHubForge:
     """Posts the sticky comment of each model on one pull request of one repository."""
 
@@ -147,36 +155,20 @@ class GitHubForge:
         token: str,
         api_url: str = DEFAULT_API_URL,
         pr_number: int | None = None,
-        session: Any = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        max_attempts: int = MAX_ATTEMPTS,
-        backoff: float = BACKOFF_SECONDS,
-        timeout: tuple[float, float] = TIMEOUT_SECONDS,
+        **client_options: Any,
     ):
-        if not REPOSITORY_PATTERN.match(repository):
-            raise ForgeError(f"GITHUB_REPOSITORY: expected owner/name, got {repository!r}")
-        if not token:
-            raise ForgeError(
-                "GITHUB_TOKEN: not set; pass the job token as `env: GITHUB_TOKEN: ${{ github.token }}` "
-                f"and {WRITE_PERMISSION_HINT}"
-            )
-        parts = urlsplit(api_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ForgeError(f"GITHUB_API_URL: expected an http(s) URL, got {api_url!r}")
+        with _as_forge_errors():
+            self.client = GitHubClient(repository=repository, token=token, api_url=api_url, **client_options)
         self.repository = repository
-        self.api_url = api_url.rstrip("/")
+        self.api_url = self.client.api_url
         self.pr_number = pr_number
-        self._token = token
-        self._session = session
-        self._sleep = sleep
-        self._clock = clock
-        self.max_attempts = max(1, max_attempts)
-        self.backoff = backoff
-        self.timeout = timeout
 
     def __repr__(self) -> str:  # never show the token
         return f"GitHubForge(repository={self.repository!r}, api_url={self.api_url!r}, pr_number={self.pr_number!r})"
+
+    @property
+    def max_attempts(self) -> int:
+        return self.client.max_attempts
 
     @classmethod
     def from_environment(
@@ -184,7 +176,7 @@ class GitHubForge:
     ) -> GitHubForge:
         """The forge configured from the Actions environment (see the module docstring)."""
         env = os.environ if env is None else env
-        token = env.get("MLOPS_GITHUB_TOKEN") or env.get("GITHUB_TOKEN") or ""
+        token = next((env[name] for name in TOKEN_VARIABLES if env.get(name)), "")
         repository = env.get("GITHUB_REPOSITORY", "")
         if not repository:
             raise ForgeError("GITHUB_REPOSITORY: not set; expected owner/name (set by GitHub Actions)")
@@ -202,123 +194,17 @@ class GitHubForge:
 
     # -- HTTP ---------------------------------------------------------------------------------------
 
-    def _http(self) -> Any:
-        if self._session is None:
-            import requests
-
-            self._session = requests.Session()
-        return self._session
-
-    def _headers(self) -> dict[str, str]:
-        return {
-            "Accept": "application/vnd.github+json",
-            "Authorization": f"Bearer {self._token}",
-            "X-GitHub-Api-Version": API_VERSION,
-            "User-Agent": f"mlops-actions/{__version__}",
-        }
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
-
-    def _url(self, path: str) -> str:
-        return f"{self.api_url}{path}"
-
-    def _check_same_origin(self, url: str) -> None:
-        base, other = urlsplit(self.api_url), urlsplit(url)
-        if (base.scheme, base.netloc) != (other.scheme, other.netloc) or not other.path.startswith(base.path):
-            raise ForgeError(f"GitHub API: refusing to follow a pagination link outside {self.api_url}")
-
-    def _send_once(self, method: str, url: str, *, params: Mapping[str, Any] | None, body: Any) -> Any:
-        import requests
-
-        try:
-            response = self._http().request(
-                method,
-                url,
-                params=params,
-                json=body,
-                headers=self._headers(),
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-        except requests.Timeout:
-            raise _Retryable(0, 0.0, f"{method} {self._path_of(url)}: timed out") from None
-        except requests.ConnectionError as error:
-            reason = self._redact(str(error).splitlines()[0] if str(error) else error.__class__.__name__)
-            raise _Retryable(
-                0, 0.0, f"{method} {self._path_of(url)}: connection failed ({reason[:160]})"
-            ) from None
-        status = response.status_code
-        if status in RETRY_STATUSES or self._is_secondary_rate_limit(response):
-            wait = retry_after_seconds(response.headers, self._clock())
-            if wait is None and status in (403, 429):
-                wait = 60.0  # GitHub's advice for a secondary limit without Retry-After
-            message = error_message(response)
-            raise _Retryable(
-                status, wait or 0.0, f"{method} {self._path_of(url)}: HTTP {status} {message}".strip()
-            )
-        if status >= 300:
-            raise self._refusal(method, url, response)
-        return response
-
-    @staticmethod
-    def _is_secondary_rate_limit(response: Any) -> bool:
-        if response.status_code not in (403, 429):
-            return False
-        if response.headers.get("Retry-After") or response.headers.get("X-RateLimit-Remaining") == "0":
-            return True
-        return "rate limit" in error_message(response).lower()
-
-    def _path_of(self, url: str) -> str:
-        path = urlsplit(url).path
-        base_path = urlsplit(self.api_url).path.rstrip("/")
-        return path[len(base_path) :] if base_path and path.startswith(base_path) else path
-
-    def _refusal(self, method: str, url: str, response: Any) -> ForgeError:
-        status = response.status_code
-        message = self._redact(error_message(response))
-        where = (
-            f"GitHub refused {method} {self._path_of(url)} (HTTP {status}{': ' + message if message else ''})"
-        )
-        writes = method != "GET"
-        if status == 401:
-            hint = "the token is missing, expired or invalid; pass `GITHUB_TOKEN: ${{ github.token }}`"
-        elif status == 403:
-            hint = WRITE_PERMISSION_HINT if writes else READ_PERMISSION_HINT
-        elif status == 404:
-            hint = (
-                f"check GITHUB_REPOSITORY={self.repository} and the pull request number; "
-                + (WRITE_PERMISSION_HINT if writes else READ_PERMISSION_HINT)
-                + " (GitHub answers 404 when the token cannot see the repository)"
-            )
-        elif status in (301, 302, 307, 308):
-            hint = "the repository moved or was renamed; update GITHUB_REPOSITORY"
-        elif status == 422:
-            hint = "GitHub rejected the comment body"
-        else:
-            hint = "unexpected answer"
-        return ForgeError(f"{where}: {hint}")
-
-    def _pause(self, attempt: int, wait: float) -> None:
-        """Sleep before retry ``attempt + 1``: the server's Retry-After, or exponential backoff with jitter."""
-        self._sleep(retry_delay(attempt, self.backoff, wait))
-
     def request(
         self, method: str, path_or_url: str, *, params: Mapping[str, Any] | None = None, body: Any = None
     ) -> Any:
-        """One API call, retried with backoff on 5xx, 429, secondary rate limits and network errors."""
-        url = path_or_url if "://" in path_or_url else self._url(path_or_url)
-        self._check_same_origin(url)
-        last = ""
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                return self._send_once(method, url, params=params, body=body)
-            except _Retryable as retry:
-                last = self._redact(str(retry))
-                if attempt == self.max_attempts:
-                    break
-                self._pause(attempt, retry.wait)
-        raise ForgeError(f"GitHub API: giving up after {self.max_attempts} attempts: {last}")
+        """One API call to the API's own origin, retried with backoff (see :class:`GitHubClient`)."""
+        url = path_or_url if "://" in path_or_url else f"{self.api_url}{path_or_url}"
+        base, other = urlsplit(self.api_url), urlsplit(url)
+        if (base.scheme, base.netloc) != (other.scheme, other.netloc) or not other.path.startswith(base.path):
+            raise ForgeError(f"GitHub API: refusing to follow a link outside {self.api_url}")
+        access = READ_COMMENTS if method == "GET" else WRITE_COMMENTS
+        with _as_forge_errors():
+            return self.client.request(method, url, access=access, params=params, json=body)
 
     # -- comments -------------------------------------------------------------------------------------
 
@@ -335,16 +221,8 @@ class GitHubForge:
     def iter_comments(self, number: int | None = None) -> Iterator[Comment]:
         """Every comment of the pull request, oldest first, following the Link header's next pages."""
         number = self._require_pr() if number is None else number
-        url: str | None = self._url(f"{self._issue_path(number)}/comments")
-        params: dict[str, Any] | None = {"per_page": PER_PAGE}
-        for _ in range(MAX_PAGES):
-            if url is None:
-                return
-            response = self.request("GET", url, params=params)
-            payload = response.json()
-            if not isinstance(payload, list):
-                raise ForgeError(f"GitHub API: expected a list of comments from {self._path_of(url)}")
-            for item in payload:
+        with _as_forge_errors():
+            for item in self.client.paginate(f"{self._issue_path(number)}/comments", access=READ_COMMENTS):
                 user = item.get("user") or {}
                 yield Comment(
                     id=int(item["id"]),
@@ -352,8 +230,6 @@ class GitHubForge:
                     user=str(user.get("login", "")),
                     url=str(item.get("html_url", "")),
                 )
-            url, params = next_link(response.headers.get("Link", "")), None
-        raise ForgeError(f"GitHub API: more than {MAX_PAGES * PER_PAGE} comments on #{number}; stopping")
 
     def find_sticky_comments(self, key: str, number: int | None = None) -> list[Comment]:
         """The comments whose first line is the marker for ``key``, oldest first."""
@@ -387,35 +263,41 @@ class GitHubForge:
         for attempt in range(1, self.max_attempts + 1):
             existing = self.find_sticky_comments(key, number)
             if existing:
-                keep = existing[0]
-                if keep.body != text:
-                    response = self.request(
-                        "PATCH", f"/repos/{self.repository}/issues/comments/{keep.id}", body={"body": text}
-                    )
-                    location = str(response.json().get("html_url", keep.url))
-                    action = "updated"
-                else:
-                    location, action = keep.url, "updated"
-                if create_failed and len(existing) == 1 and keep.body == text:
-                    action = "created"
-                removed = 0
-                for duplicate in existing[1:]:
-                    if duplicate.user == keep.user:
-                        self.request("DELETE", f"/repos/{self.repository}/issues/comments/{duplicate.id}")
-                        removed += 1
-                detail = f"removed {removed} duplicate(s)" if removed else ""
-                return CommentResult(action=action, location=location, detail=detail)
+                return self._keep_one(existing, text, created=create_failed)
             try:
-                response = self._send_once("POST", self._url(comments_path), params=None, body={"body": text})
-            except _Retryable as retry:
-                last = self._redact(str(retry))
-                create_failed = True
+                response = self.client.request(
+                    "POST", comments_path, access=WRITE_COMMENTS, json={"body": text}, retry=False
+                )
+            except GitHubApiError as error:
+                if not self.client.is_retryable(error):
+                    raise ForgeError(str(error)) from None
+                last, create_failed = str(error), True
                 if attempt == self.max_attempts:
                     break
-                self._pause(attempt, retry.wait)
+                self.client.pause_before_retry(attempt, error.wait)
                 continue
             return CommentResult(action="created", location=str(response.json().get("html_url", "")))
         raise ForgeError(f"GitHub API: giving up after {self.max_attempts} attempts: {last}")
+
+    def _keep_one(self, existing: list[Comment], text: str, *, created: bool) -> CommentResult:
+        """Edit the oldest sticky comment to ``text`` and delete the same author's duplicates."""
+        keep = existing[0]
+        location, action = keep.url, "updated"
+        if keep.body != text:
+            response = self.request(
+                "PATCH", f"/repos/{self.repository}/issues/comments/{keep.id}", body={"body": text}
+            )
+            location = str(response.json().get("html_url", keep.url))
+        elif created and len(existing) == 1:  # our failed create had reached GitHub after all
+            action = "created"
+        removed = 0
+        for duplicate in existing[1:]:
+            if duplicate.user == keep.user:
+                self.request("DELETE", f"/repos/{self.repository}/issues/comments/{duplicate.id}")
+                removed += 1
+        return CommentResult(
+            action=action, location=location, detail=f"removed {removed} duplicate(s)" if removed else ""
+        )
 
 
 def verify_workflow_run_pr(forge: GitHubForge, event: Mapping[str, Any], pr_number: int) -> int:

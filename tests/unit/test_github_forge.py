@@ -241,7 +241,7 @@ def test_environment_gives_api_url_token_repository_and_pr_from_the_event(tmp_pa
         "acme/app",
         12,
     )
-    assert forge._headers()["Authorization"] == "Bearer ghp_b"
+    assert forge.client._headers("application/vnd.github+json", None)["Authorization"] == "Bearer ghp_b"
 
 
 def test_a_push_event_has_no_pull_request_and_posting_says_so(tmp_path):
