@@ -96,6 +96,15 @@ def result_of(harness: ActHarness, run_id: int) -> dict[str, Any]:
     return json.loads((artifact_dir(harness, run_id) / "mlops-result.json").read_text())
 
 
+def candidate_artifacts(harness: ActHarness, run_id: int) -> list[str]:
+    """The models a run offered for promotion (artifacts mlops-candidate-*)."""
+    return sorted(p.name for p in (harness.artifacts / str(run_id)).glob("mlops-candidate-*"))
+
+
+def tree_of(harness: ActHarness) -> str:
+    return git("rev-parse", "HEAD^{tree}", cwd=harness.repo)
+
+
 def sticky_comments(api: GitHubStandIn, number: int) -> list[dict[str, Any]]:
     return [c for c in api.comments(number) if c["body"].startswith(sticky_marker(MODEL))]
 
@@ -193,6 +202,7 @@ def test_first_run_creates_one_comment_and_the_second_updates_it(api, harness):
     assert has_metrics_table(comment["body"], result), comment["body"]
     assert [r.method for r in api.writes()] == ["POST"]
     assert (artifact_dir(harness, first_id) / "pr-number").read_text().strip() == str(number)
+    assert candidate_artifacts(harness, first_id) == [f"mlops-candidate-{MODEL}-{tree_of(harness)}"]
     assert "Job succeeded" in first.output
     assert "Summary - ## " in first.output  # the report went to the job summary
     assert "::error title=" not in first.output
@@ -218,6 +228,7 @@ def test_a_degrading_branch_fails_the_job_and_the_comment_states_the_failed_rule
     assert not run.succeeded, explain(run, api)
     result = result_of(harness, run_id)
     assert result["verdict"] == "fail"
+    assert candidate_artifacts(harness, run_id) == []  # a failing model is never offered for promotion
     assert any(rule["status"] == "fail" for rule in result["rules"])
     [comment] = sticky_comments(api, number)
     from mlops_actions.render import escape_md
@@ -238,6 +249,8 @@ def test_a_fork_run_posts_nothing_and_the_comment_workflow_posts_from_the_artifa
     assert pr_run.succeeded, explain(pr_run, api)
     assert api.log == []  # the read-only fork token was not even tried
     assert (artifact_dir(harness, run_id) / "mlops-result.json").is_file()
+    assert result_of(harness, run_id)["verdict"] == "pass"
+    assert candidate_artifacts(harness, run_id) == []  # a fork's model is never offered for promotion
 
     payload = workflow_run_payload(
         run_id,
