@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_compare.py
 	$(BIN)/python benchmarks/bench_data.py
+	$(BIN)/python benchmarks/bench_release.py
 
 clean:
 	rm -rf $(VENV) demo-workspace mlops-out .mlops .pytest_cache .mypy_cache .ruff_cache
