@@ -157,6 +157,28 @@ def test_a_push_releases_the_model_and_the_dispatched_deploy_fetches_and_verifie
     assert api.violations == [], api.violations
     assert TOKEN not in deploy.output
 
+    # A person (or an app) publishing a release or pushing a version tag deploys too; another model's is skipped.
+    people = {
+        "repository": {"full_name": REPOSITORY, "default_branch": "main"},
+        "sender": {"login": "octocat"},
+    }
+    events = [
+        ("release", {**people, "action": "published", "release": {"tag_name": tag, "draft": False}}, tag),
+        ("push", {**people, "ref": f"refs/tags/{tag}", "after": head, "before": "0" * 40}, tag),
+        ("release", {**people, "action": "published", "release": {"tag_name": "churn@v2.0.0"}}, None),
+    ]
+    for event, payload, deployed_tag in events:
+        (harness.artifacts / "deployed.txt").unlink(missing_ok=True)
+        run = harness.run(event, payload, workflow=DEPLOY_WORKFLOW, run_id=next(RUN_IDS))
+        assert run.succeeded, explain(run, api)
+        if deployed_tag is None:
+            assert not (harness.artifacts / "deployed.txt").exists()
+            assert "nothing to deploy: tag churn@v2.0.0 is of model 'churn'" in run.output
+        else:
+            deployed = (harness.artifacts / "deployed.txt").read_text().split("\n")
+            assert deployed[0] == f"{deployed_tag} {manifest['digest']}", (event, run.output[-3000:])
+    assert api.violations == [], api.violations
+
 
 def zipped(folder: Path) -> bytes:
     """The zip GitHub serves for an artifact uploaded from ``folder`` (paths relative to it)."""
