@@ -232,6 +232,31 @@ def fetch_github_candidate(
         return None, f"the pull request's checked model could not be fetched: {str(error).splitlines()[0]}"
 
 
+def candidate_to_promote(
+    source: str,
+    candidate_dir: str | Path | None,
+    output_dir: Path,
+    config: Config,
+    repo: Path,
+    commit: str,
+    production: ModelVersion | None,
+    env: Mapping[str, str],
+) -> tuple[Path | None, str, list[str]]:
+    """(the check folder to promote or None, why, notes for the log) for ``--candidate-source``."""
+    if source == "none":
+        return None, "promotion is off (--candidate-source none)", []
+    if source == "folder":
+        candidate = Path(candidate_dir) if candidate_dir is not None else output_dir
+        return (*promotable_candidate(candidate, config, repo, commit, production), [])
+    fetched, origin = fetch_github_candidate(config, repo, commit, output_dir / PR_CANDIDATE_DIR, env)
+    if fetched is None:
+        return None, origin, [f"trained anew: {origin}"]
+    promoted, why = promotable_candidate(fetched, config, repo, commit, production)
+    if promoted is None:
+        return None, why, [f"trained anew: the model of {origin} is not promoted: {why}"]
+    return promoted, f"{why} ({origin})", []
+
+
 # -- production -------------------------------------------------------------------------------------
 
 
@@ -386,6 +411,10 @@ def run_release(
     from mlops_actions.render.model_card import render_model_card
 
     env = os.environ if env is None else env
+    if candidate_source not in CANDIDATE_SOURCES:
+        raise MlopsError(
+            f"--candidate-source: expected one of {', '.join(CANDIDATE_SOURCES)}, got {candidate_source!r}"
+        )
     config = load_config(config_path)
     state = git_state(config.root)
     if state.root is None or state.commit is None:
@@ -415,25 +444,10 @@ def run_release(
     labels = pr_labels(pr_number, env)
     chosen_bump, bump_origin = choose_bump(repo, env, bump, labels)
 
-    promoted, why = None, "promotion is off (--candidate-source none)"
-    candidate: Path | None = None
-    if candidate_source == "github-artifact":
-        candidate, why = fetch_github_candidate(config, repo, commit, output_dir / PR_CANDIDATE_DIR, env)
-        if candidate is None:
-            notes.append(f"trained anew: {why}")
-    elif candidate_source == "folder":
-        candidate = Path(candidate_dir) if candidate_dir is not None else output_dir
-    elif candidate_source != "none":
-        raise MlopsError(
-            f"--candidate-source: expected one of {', '.join(CANDIDATE_SOURCES)}, got {candidate_source!r}"
-        )
-    if candidate is not None:
-        fetched = why if candidate_source == "github-artifact" else None
-        promoted, why = promotable_candidate(candidate, config, repo, commit, production)
-        if fetched and promoted is None:
-            notes.append(f"trained anew: the model of {fetched} is not promoted: {why}")
-        elif fetched:
-            why = f"{why} ({fetched})"
+    promoted, why, fetch_notes = candidate_to_promote(
+        candidate_source, candidate_dir, output_dir, config, repo, commit, production, env
+    )
+    notes.extend(fetch_notes)
     if promoted is not None:
         result = json.loads((promoted / RESULT_FILE).read_text(encoding="utf-8"))
         model_source, result_source, source = promoted / MODEL_DIR, promoted / RESULT_FILE, "promoted"
