@@ -51,7 +51,7 @@ def test_action_inputs_are_kebab_case_described_and_defaulted():
 
 def test_action_outputs_are_described_and_come_from_the_run_step():
     outputs = load(ACTION)["outputs"]
-    assert set(outputs) == {"verdict", "result-path", "report-path"}
+    assert set(outputs) == {"verdict", "result-path", "report-path", "candidate-artifact"}
     for name, spec in outputs.items():
         assert spec["description"] and spec["value"] == f"${{{{ steps.run.outputs.{name} }}}}"
 
