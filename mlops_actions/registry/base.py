@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -66,6 +67,21 @@ class Registry(Protocol):
 
 MANIFEST_FILE = "manifest.json"
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+PUBLISHING, COMPLETE = "publishing", "complete"  # a version's state in a remote registry's manifest
+CARD_FILE = "model-card.md"
+
+
+def lineage_of(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """What a published version records of where it came from (from the model's metadata.json)."""
+    git = metadata.get("git") or {}
+    return {
+        "branch": git.get("branch"),
+        "dirty": git.get("dirty"),
+        "data": metadata.get("data", {}),
+        "libraries": metadata.get("libraries", {}),
+        "params": metadata.get("params", {}),
+        "release": metadata.get("release", {}),
+    }
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,36 @@ class Publication:
     sources: dict[str, Path]  # published file name -> local path
     files: dict[str, str]  # published file name -> sha256:<hex>
     commit: str | None
+
+    def manifest(self, model: str, metrics: dict[str, Any], *, state: str | None = None) -> dict[str, Any]:
+        """The version's manifest: tag, digests, commit, metrics, lineage (and ``state`` when given)."""
+        from mlops_actions.lineage import utc_now
+        from mlops_actions.model_io import MODEL_FILE
+        from mlops_actions.semver import version_tag
+
+        manifest: dict[str, Any] = {
+            "model": model,
+            "version": self.version,
+            "tag": version_tag(model, self.version),
+        }
+        if state is not None:
+            manifest["state"] = state
+        manifest.update(
+            digest=self.files[MODEL_FILE],
+            created=utc_now(),
+            commit=self.commit,
+            metrics=metrics,
+            files=self.files,
+            lineage=lineage_of(self.metadata),
+        )
+        return manifest
+
+    def card(self, model: str) -> str:
+        """The model card to show with the version: model-card.md when published, else a line about it."""
+        path = self.sources.get(CARD_FILE)
+        if path is not None:
+            return Path(path).read_text(encoding="utf-8")
+        return f"# {model} {self.version}\n\nModel `{model}` version {self.version}, commit `{str(self.commit)[:12]}`."
 
 
 def prepare_publication(

@@ -38,13 +38,17 @@ from urllib.parse import quote
 
 from mlops_actions.errors import MlopsError, RegistryError
 from mlops_actions.github_api import READ_CONTENTS, WRITE_CONTENTS, GitHubApiError, GitHubClient
-from mlops_actions.lineage import utc_now
-from mlops_actions.model_io import MODEL_FILE, digest_of
-from mlops_actions.registry.base import MANIFEST_FILE, ModelVersion, prepare_publication
+from mlops_actions.model_io import digest_of
+from mlops_actions.registry.base import (
+    COMPLETE,
+    MANIFEST_FILE,
+    PUBLISHING,
+    ModelVersion,
+    prepare_publication,
+)
 from mlops_actions.registry.gitlab import parse_description, release_description
 from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
 
-PUBLISHING, COMPLETE = "publishing", "complete"
 CHUNK_BYTES = 1 << 20
 MAX_CARD_CHARS = 40_000  # GitHub caps a release body at 125,000 characters
 ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -60,19 +64,6 @@ class VersionTaken(RegistryError):
     def __init__(self, message: str, version: str):
         super().__init__(message)
         self.version = version
-
-
-def lineage_of(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """What a published version records of where it came from (from the model's metadata.json)."""
-    git = metadata.get("git") or {}
-    return {
-        "branch": git.get("branch"),
-        "dirty": git.get("dirty"),
-        "data": metadata.get("data", {}),
-        "libraries": metadata.get("libraries", {}),
-        "params": metadata.get("params", {}),
-        "release": metadata.get("release", {}),
-    }
 
 
 def _now_precise() -> str:
@@ -352,37 +343,12 @@ class GitHubReleasesRegistry:
         extra_files: dict[str, Path] | None = None,
     ) -> ModelVersion:
         publication = prepare_publication(self.model, model_dir, version, extra_files)
-        version, metadata, sources, files = (
-            publication.version,
-            publication.metadata,
-            publication.sources,
-            publication.files,
-        )
+        version, sources, files = publication.version, publication.sources, publication.files
         commit = str(publication.commit)
         tag = version_tag(self.model, version)
-        manifest: dict[str, Any] = {
-            "model": self.model,
-            "version": version,
-            "tag": tag,
-            "state": PUBLISHING,
-            "digest": files[MODEL_FILE],
-            "created": utc_now(),
-            "commit": commit,
-            "metrics": metrics,
-            "files": files,
-            "sizes": {name: Path(source).stat().st_size for name, source in sources.items()},
-            "lineage": lineage_of(metadata),
-        }
-        card_path = sources.get("model-card.md")
-        card = (
-            Path(card_path).read_text(encoding="utf-8")
-            if card_path is not None
-            else f"# {self.model} {version}\n\nModel `{self.model}` version {version}, commit `{commit[:12]}`."
-        )
-        if len(card) > MAX_CARD_CHARS:
-            card = (
-                card[:MAX_CARD_CHARS].rsplit("\n", 1)[0] + "\n\n_… model card shortened; see model-card.md._"
-            )
+        manifest = publication.manifest(self.model, metrics, state=PUBLISHING)
+        manifest["sizes"] = {name: Path(source).stat().st_size for name, source in sources.items()}
+        card = publication.card(self.model)
 
         claimed = self._claim(tag, version, commit)
         releases = [r for r in self._releases() if r.get("tag_name") == tag]
@@ -390,7 +356,9 @@ class GitHubReleasesRegistry:
         if existing is not None:
             return existing
         stale = [int(r["id"]) for r in releases if r.get("draft")]
-        release = self._create_draft(tag, version, commit, release_description(card, manifest, {}))
+        release = self._create_draft(
+            tag, version, commit, release_description(card, manifest, {}, max_card_chars=MAX_CARD_CHARS)
+        )
         try:
             self._yield_to_earlier_release_of(commit, tag, int(release["id"]), claimed)
             self._upload_all(release, sources, files, manifest)
@@ -403,7 +371,7 @@ class GitHubReleasesRegistry:
                 json={
                     "draft": False,
                     "tag_name": tag,
-                    "body": release_description(card, manifest, {}),
+                    "body": release_description(card, manifest, {}, max_card_chars=MAX_CARD_CHARS),
                     "make_latest": "false",
                 },
                 allowed=frozenset({422}),
@@ -600,7 +568,7 @@ class GitHubReleasesRegistry:
             "PATCH",
             self.client.repo_path(f"/releases/{target['id']}"),
             access=WRITE_CONTENTS,
-            json={"body": release_description(card, manifest, aliases)},
+            json={"body": release_description(card, manifest, aliases, max_card_chars=MAX_CARD_CHARS)},
         )
         for release in releases:  # then take it off the others, so one release holds it
             if release.get("tag_name") == tag or self._version_of(release) is None:
@@ -612,5 +580,7 @@ class GitHubReleasesRegistry:
                     "PATCH",
                     self.client.repo_path(f"/releases/{release['id']}"),
                     access=WRITE_CONTENTS,
-                    json={"body": release_description(card, manifest, aliases)},
+                    json={
+                        "body": release_description(card, manifest, aliases, max_card_chars=MAX_CARD_CHARS)
+                    },
                 )

@@ -39,9 +39,8 @@ from mlops_actions.gitlab_api import (
     job_token,
     private_token,
 )
-from mlops_actions.lineage import utc_now
 from mlops_actions.model_io import MODEL_FILE
-from mlops_actions.registry.base import MANIFEST_FILE, ModelVersion, prepare_publication
+from mlops_actions.registry.base import COMPLETE, MANIFEST_FILE, PUBLISHING, ModelVersion, prepare_publication
 from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
 
 MANIFEST_OPEN = "<!-- mlops-actions:manifest\n"
@@ -51,7 +50,6 @@ ALIASES_CLOSE = " -->"
 MANIFEST_PATTERN = re.compile(r"<!-- mlops-actions:manifest\n(.*?)\n-->", re.DOTALL)
 ALIASES_PATTERN = re.compile(r"<!-- mlops-actions:aliases (.*?) -->")
 MAX_CARD_CHARS = 200_000
-PUBLISHING, COMPLETE = "publishing", "complete"
 CHUNK_BYTES = 1 << 20
 
 JOB_TOKEN_HINT = (
@@ -88,11 +86,17 @@ def aliases_block(aliases: Mapping[str, str]) -> str:
     return ALIASES_OPEN + text.replace("<", "\\u003c").replace(">", "\\u003e") + ALIASES_CLOSE
 
 
-def release_description(card: str, manifest: Mapping[str, Any], aliases: Mapping[str, str]) -> str:
-    """Model card, then the hidden manifest and aliases."""
+def release_description(
+    card: str,
+    manifest: Mapping[str, Any],
+    aliases: Mapping[str, str],
+    *,
+    max_card_chars: int = MAX_CARD_CHARS,
+) -> str:
+    """Model card (shortened to ``max_card_chars``), then the hidden manifest and aliases."""
     card = card.strip()
-    if len(card) > MAX_CARD_CHARS:
-        card = card[:MAX_CARD_CHARS].rsplit("\n", 1)[0] + "\n\n_… model card shortened; see model-card.md._"
+    if len(card) > max_card_chars:
+        card = card[:max_card_chars].rsplit("\n", 1)[0] + "\n\n_… model card shortened; see model-card.md._"
     card = card.replace("<!-- mlops-actions:", "<!-- (quoted) mlops-actions:")
     return f"{card}\n\n{manifest_block(manifest)}\n{aliases_block(aliases)}\n"
 
@@ -332,40 +336,11 @@ class GitLabRegistry:
         extra_files: dict[str, Path] | None = None,
     ) -> ModelVersion:
         publication = prepare_publication(self.model, model_dir, version, extra_files)
-        version, metadata, sources, files = (
-            publication.version,
-            publication.metadata,
-            publication.sources,
-            publication.files,
-        )
-        git = metadata.get("git") or {}
-        commit = str(publication.commit)
+        version, sources, files = publication.version, publication.sources, publication.files
         tag = version_tag(self.model, version)
-        manifest: dict[str, Any] = {
-            "model": self.model,
-            "version": version,
-            "tag": tag,
-            "state": PUBLISHING,
-            "digest": files[MODEL_FILE],
-            "created": utc_now(),
-            "commit": commit,
-            "metrics": metrics,
-            "files": files,
-            "package": {"name": self.package, "version": version},
-            "lineage": {
-                "branch": git.get("branch"),
-                "dirty": git.get("dirty"),
-                "data": metadata.get("data", {}),
-                "libraries": metadata.get("libraries", {}),
-                "params": metadata.get("params", {}),
-            },
-        }
-        card_path = sources.get("model-card.md")
-        card = (
-            Path(card_path).read_text(encoding="utf-8")
-            if card_path is not None
-            else f"# {self.model} {version}\n\nModel `{self.model}` version {version}, commit `{commit[:12]}`."
-        )
+        manifest = publication.manifest(self.model, metrics, state=PUBLISHING)
+        manifest["package"] = {"name": self.package, "version": version}
+        card = publication.card(self.model)
         existing = self._claim(tag, version, manifest, card)
         if existing is not None:
             return existing

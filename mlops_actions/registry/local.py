@@ -13,8 +13,7 @@ from typing import Any
 
 from mlops_actions.data.io import file_sha256
 from mlops_actions.errors import MlopsError, RegistryError
-from mlops_actions.lineage import utc_now
-from mlops_actions.model_io import MODEL_FILE, write_json_atomic
+from mlops_actions.model_io import write_json_atomic
 from mlops_actions.registry.base import MANIFEST_FILE, ModelVersion, prepare_publication
 from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
 
@@ -128,7 +127,7 @@ class LocalRegistry:
         extra_files: dict[str, Path] | None = None,
     ) -> ModelVersion:
         publication = prepare_publication(self.model, model_dir, version, extra_files, require_commit=False)
-        version, metadata = publication.version, publication.metadata
+        version = publication.version
         target = self.versions_dir / version
         if target.exists():
             raise RegistryError(f"registry {self.root}: version {version} of {self.model!r} already exists")
@@ -141,25 +140,7 @@ class LocalRegistry:
                 shutil.copyfile(source, staging / name)
                 if f"sha256:{file_sha256(staging / name)}" != files[name]:
                     raise RegistryError(f"{source}: changed while it was being published; publish again")
-            git = metadata.get("git") or {}
-            manifest = {
-                "model": self.model,
-                "version": version,
-                "tag": version_tag(self.model, version),
-                "digest": files[MODEL_FILE],
-                "created": utc_now(),
-                "commit": git.get("commit"),
-                "metrics": metrics,
-                "files": files,
-                "lineage": {
-                    "branch": git.get("branch"),
-                    "dirty": git.get("dirty"),
-                    "data": metadata.get("data", {}),
-                    "libraries": metadata.get("libraries", {}),
-                    "params": metadata.get("params", {}),
-                    "release": metadata.get("release", {}),
-                },
-            }
+            manifest = publication.manifest(self.model, metrics)
             write_json_atomic(staging / MANIFEST_FILE, manifest)
             try:
                 os.rename(staging, target)  # the one step that makes the version visible

@@ -30,14 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from mlops_actions.errors import MlopsError, RegistryError
-from mlops_actions.lineage import utc_now
 from mlops_actions.model_io import MODEL_FILE, digest_of
-from mlops_actions.registry.base import MANIFEST_FILE, ModelVersion, prepare_publication
-from mlops_actions.registry.github_releases import ConcurrentRelease, VersionTaken, lineage_of
+from mlops_actions.registry.base import COMPLETE, MANIFEST_FILE, PUBLISHING, ModelVersion, prepare_publication
+from mlops_actions.registry.github_releases import ConcurrentRelease, VersionTaken
 from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
 
 ARTIFACT_PATH = "model"
-PUBLISHING, COMPLETE = "publishing", "complete"
 MAX_TAG_CHARS = 4_000  # MLflow stores tag values of at most 5,000 characters
 TAG = {
     "model": "mlops.model",
@@ -246,30 +244,14 @@ class MlflowRegistry:
         extra_files: dict[str, Path] | None = None,
     ) -> ModelVersion:
         publication = prepare_publication(self.model, model_dir, version, extra_files)
-        version, metadata, sources, files = (
-            publication.version,
-            publication.metadata,
-            publication.sources,
-            publication.files,
-        )
+        version, sources, files = publication.version, publication.sources, publication.files
         commit = str(publication.commit)
         existing = next((v for v in self.list_versions() if v.commit == commit), None)
         if existing is not None:
             return existing
         tag = version_tag(self.model, version)
-        lineage = lineage_of(metadata)
-        manifest = {
-            "model": self.model,
-            "version": version,
-            "tag": tag,
-            "state": COMPLETE,
-            "digest": files[MODEL_FILE],
-            "created": utc_now(),
-            "commit": commit,
-            "metrics": metrics,
-            "files": files,
-            "lineage": lineage,
-        }
+        manifest = publication.manifest(self.model, metrics, state=COMPLETE)
+        lineage = manifest["lineage"]
         short_lineage = {"branch": lineage.get("branch"), "release": lineage.get("release", {})}
         tags = {
             TAG["model"]: self.model,
