@@ -46,8 +46,8 @@ from mlops_actions.registry.base import (
     ModelVersion,
     prepare_publication,
 )
-from mlops_actions.registry.gitlab import parse_description, release_description
-from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
+from mlops_actions.registry.described import DescribedReleases, parse_description
+from mlops_actions.semver import format_version, parse_version, version_tag
 
 CHUNK_BYTES = 1 << 20
 MAX_CARD_CHARS = 40_000  # GitHub caps a release body at 125,000 characters
@@ -66,17 +66,13 @@ class VersionTaken(RegistryError):
         self.version = version
 
 
-def _now_precise() -> str:
-    import datetime as dt
-
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-class GitHubReleasesRegistry:
+class GitHubReleasesRegistry(DescribedReleases):
     """Model versions as GitHub releases of one repository."""
 
     name = "github"
     creates_tags = True  # publish() claims the version by creating its tag on GitHub
+    description_field = "body"
+    max_card_chars = MAX_CARD_CHARS
 
     def __init__(self, client: GitHubClient, model: str):
         self.client = client
@@ -154,60 +150,11 @@ class GitHubReleasesRegistry:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def _version_of(
-        self, release: Mapping[str, Any], *, aliases: tuple[str, ...] = ()
-    ) -> ModelVersion | None:
-        if release.get("draft"):
-            return None
-        _card, manifest, _aliases = parse_description(str(release.get("body") or ""))
-        if not manifest or manifest.get("model") != self.model or manifest.get("state") != COMPLETE:
-            return None
-        try:
-            version = format_version(parse_version(str(manifest.get("version"))))
-        except MlopsError:
-            return None
-        if release.get("tag_name") != version_tag(self.model, version):
-            return None
-        lineage = dict(manifest.get("lineage") or {})
-        lineage["release_url"] = release.get("html_url")
-        return ModelVersion(
-            model=self.model,
-            version=version,
-            tag=str(release["tag_name"]),
-            digest=str(manifest.get("digest", "")),
-            created=str(manifest.get("created", "")),
-            commit=manifest.get("commit"),
-            metrics=dict(manifest.get("metrics") or {}),
-            files={str(k): str(v) for k, v in (manifest.get("files") or {}).items()},
-            aliases=aliases,
-            lineage=lineage,
-        )
+    def _is_listed(self, release: Mapping[str, Any]) -> bool:
+        return not release.get("draft")
 
-    def _alias_owners(self, releases: list[dict[str, Any]]) -> dict[str, str]:
-        """alias -> tag of the complete release that set it last."""
-        best: dict[str, tuple[str, str]] = {}
-        for release in releases:
-            if self._version_of(release) is None:
-                continue
-            _card, _manifest, aliases = parse_description(str(release.get("body") or ""))
-            for alias, when in aliases.items():
-                if alias not in best or when > best[alias][0]:
-                    best[alias] = (when, str(release["tag_name"]))
-        return {alias: tag for alias, (_when, tag) in best.items()}
-
-    def _versions(self, releases: list[dict[str, Any]]) -> list[ModelVersion]:
-        owners = self._alias_owners(releases)
-        found: dict[str, ModelVersion] = {}
-        for release in releases:
-            tag = str(release.get("tag_name"))
-            aliases = tuple(sorted(a for a, owner in owners.items() if owner == tag))
-            version = self._version_of(release, aliases=aliases)
-            if version is not None:
-                found[version.version] = version
-        return [found[v] for v in sort_versions(found)]
-
-    def list_versions(self) -> list[ModelVersion]:
-        return self._versions(self._releases())
+    def _release_lineage(self, release: Mapping[str, Any]) -> dict[str, Any]:
+        return {"release_url": release.get("html_url")}
 
     def resolve(self, ref: str) -> ModelVersion | None:
         try:
@@ -356,9 +303,7 @@ class GitHubReleasesRegistry:
         if existing is not None:
             return existing
         stale = [int(r["id"]) for r in releases if r.get("draft")]
-        release = self._create_draft(
-            tag, version, commit, release_description(card, manifest, {}, max_card_chars=MAX_CARD_CHARS)
-        )
+        release = self._create_draft(tag, version, commit, self._description(card, manifest, {}))
         try:
             self._yield_to_earlier_release_of(commit, tag, int(release["id"]), claimed)
             self._upload_all(release, sources, files, manifest)
@@ -371,7 +316,7 @@ class GitHubReleasesRegistry:
                 json={
                     "draft": False,
                     "tag_name": tag,
-                    "body": release_description(card, manifest, {}, max_card_chars=MAX_CARD_CHARS),
+                    "body": self._description(card, manifest, {}),
                     "make_latest": "false",
                 },
                 allowed=frozenset({422}),
@@ -554,33 +499,10 @@ class GitHubReleasesRegistry:
         if assets[MANIFEST_FILE].get("state") != "uploaded":
             raise RegistryError(f"github registry: asset {MANIFEST_FILE} of {tag} is not uploaded")
 
-    def set_alias(self, alias: str, version: str) -> None:
-        version = format_version(parse_version(version))
-        tag = version_tag(self.model, version)
-        releases = self._releases()
-        target = next((r for r in releases if r.get("tag_name") == tag and self._version_of(r)), None)
-        if target is None:
-            raise RegistryError(f"github registry: cannot point {alias!r} at missing version {version}")
-        card, manifest, aliases = parse_description(str(target.get("body") or ""))
-        assert manifest is not None
-        aliases[alias] = _now_precise()
+    def _write_description(self, release: Mapping[str, Any], text: str) -> None:
         self._call(
             "PATCH",
-            self.client.repo_path(f"/releases/{target['id']}"),
+            self.client.repo_path(f"/releases/{release['id']}"),
             access=WRITE_CONTENTS,
-            json={"body": release_description(card, manifest, aliases, max_card_chars=MAX_CARD_CHARS)},
+            json={"body": text},
         )
-        for release in releases:  # then take it off the others, so one release holds it
-            if release.get("tag_name") == tag or self._version_of(release) is None:
-                continue
-            card, manifest, aliases = parse_description(str(release.get("body") or ""))
-            if alias in aliases and manifest is not None:
-                del aliases[alias]
-                self._call(
-                    "PATCH",
-                    self.client.repo_path(f"/releases/{release['id']}"),
-                    access=WRITE_CONTENTS,
-                    json={
-                        "body": release_description(card, manifest, aliases, max_card_chars=MAX_CARD_CHARS)
-                    },
-                )

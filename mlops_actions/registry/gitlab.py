@@ -41,15 +41,9 @@ from mlops_actions.gitlab_api import (
 )
 from mlops_actions.model_io import MODEL_FILE
 from mlops_actions.registry.base import COMPLETE, MANIFEST_FILE, PUBLISHING, ModelVersion, prepare_publication
-from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
+from mlops_actions.registry.described import DescribedReleases, parse_description
+from mlops_actions.semver import format_version, parse_version, version_tag
 
-MANIFEST_OPEN = "<!-- mlops-actions:manifest\n"
-MANIFEST_CLOSE = "\n-->"
-ALIASES_OPEN = "<!-- mlops-actions:aliases "
-ALIASES_CLOSE = " -->"
-MANIFEST_PATTERN = re.compile(r"<!-- mlops-actions:manifest\n(.*?)\n-->", re.DOTALL)
-ALIASES_PATTERN = re.compile(r"<!-- mlops-actions:aliases (.*?) -->")
-MAX_CARD_CHARS = 200_000
 CHUNK_BYTES = 1 << 20
 
 JOB_TOKEN_HINT = (
@@ -74,67 +68,11 @@ WRITE_PACKAGES = Access(
 )
 
 
-def manifest_block(manifest: Mapping[str, Any]) -> str:
-    """The manifest as a hidden block of a release description (``<`` and ``>`` escaped in the JSON)."""
-    text = json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False)
-    return MANIFEST_OPEN + text.replace("<", "\\u003c").replace(">", "\\u003e") + MANIFEST_CLOSE
-
-
-def aliases_block(aliases: Mapping[str, str]) -> str:
-    """The aliases (name -> time set) as a hidden line of a release description."""
-    text = json.dumps(dict(sorted(aliases.items())), sort_keys=True)
-    return ALIASES_OPEN + text.replace("<", "\\u003c").replace(">", "\\u003e") + ALIASES_CLOSE
-
-
-def release_description(
-    card: str,
-    manifest: Mapping[str, Any],
-    aliases: Mapping[str, str],
-    *,
-    max_card_chars: int = MAX_CARD_CHARS,
-) -> str:
-    """Model card (shortened to ``max_card_chars``), then the hidden manifest and aliases."""
-    card = card.strip()
-    if len(card) > max_card_chars:
-        card = card[:max_card_chars].rsplit("\n", 1)[0] + "\n\n_… model card shortened; see model-card.md._"
-    card = card.replace("<!-- mlops-actions:", "<!-- (quoted) mlops-actions:")
-    return f"{card}\n\n{manifest_block(manifest)}\n{aliases_block(aliases)}\n"
-
-
-def parse_description(description: str) -> tuple[str, dict[str, Any] | None, dict[str, str]]:
-    """(model card, manifest or None, aliases) of a release description."""
-    manifest: dict[str, Any] | None = None
-    match = MANIFEST_PATTERN.search(description)
-    if match:
-        try:
-            document = json.loads(match.group(1))
-        except ValueError:
-            document = None
-        manifest = document if isinstance(document, dict) else None
-    aliases: dict[str, str] = {}
-    found = ALIASES_PATTERN.search(description)
-    if found:
-        try:
-            document = json.loads(found.group(1))
-        except ValueError:
-            document = None
-        if isinstance(document, dict):
-            aliases = {str(k): str(v) for k, v in document.items()}
-    card = description[: match.start()].rstrip() if match else description.rstrip()
-    return card, manifest, aliases
-
-
-def _now_precise() -> str:
-    """UTC now with microseconds: the order in which aliases were set."""
-    import datetime as dt
-
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-class GitLabRegistry:
+class GitLabRegistry(DescribedReleases):
     """Model versions as GitLab releases with files in the generic package registry."""
 
     name = "gitlab"
+    description_field = "description"
 
     def __init__(self, client: GitLabClient, model: str, *, package: str | None = None):
         self.client = client
@@ -221,55 +159,6 @@ class GitLabRegistry:
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def _version_of(
-        self, release: Mapping[str, Any], *, aliases: tuple[str, ...] = ()
-    ) -> ModelVersion | None:
-        _card, manifest, _aliases = parse_description(str(release.get("description") or ""))
-        if not manifest or manifest.get("model") != self.model or manifest.get("state") != COMPLETE:
-            return None
-        try:
-            version = format_version(parse_version(str(manifest.get("version"))))
-        except MlopsError:
-            return None
-        if release.get("tag_name") != version_tag(self.model, version):
-            return None
-        return ModelVersion(
-            model=self.model,
-            version=version,
-            tag=str(release["tag_name"]),
-            digest=str(manifest.get("digest", "")),
-            created=str(manifest.get("created", "")),
-            commit=manifest.get("commit"),
-            metrics=dict(manifest.get("metrics") or {}),
-            files={str(k): str(v) for k, v in (manifest.get("files") or {}).items()},
-            aliases=aliases,
-            lineage=dict(manifest.get("lineage") or {}),
-        )
-
-    def _alias_owners(self, releases: list[dict[str, Any]]) -> dict[str, str]:
-        """alias -> tag of the complete release that set it last."""
-        best: dict[str, tuple[str, str]] = {}
-        for release in releases:
-            if self._version_of(release) is None:
-                continue
-            _card, _manifest, aliases = parse_description(str(release.get("description") or ""))
-            for alias, when in aliases.items():
-                if alias not in best or when > best[alias][0]:
-                    best[alias] = (when, str(release["tag_name"]))
-        return {alias: tag for alias, (_when, tag) in best.items()}
-
-    def list_versions(self) -> list[ModelVersion]:
-        releases = self._releases()
-        owners = self._alias_owners(releases)
-        found: dict[str, ModelVersion] = {}
-        for release in releases:
-            tag = str(release.get("tag_name"))
-            aliases = tuple(sorted(a for a, owner in owners.items() if owner == tag))
-            version = self._version_of(release, aliases=aliases)
-            if version is not None:
-                found[version.version] = version
-        return [found[v] for v in sort_versions(found)]
-
     def resolve(self, ref: str) -> ModelVersion | None:
         try:
             version = format_version(parse_version(ref))
@@ -350,7 +239,7 @@ class GitLabRegistry:
             "PUT",
             self._release_path(tag),
             access=WRITE_RELEASES,
-            json={"description": release_description(card, manifest, {})},
+            json={"description": self._description(card, manifest, {})},
         )
         found = self.resolve(version)
         if found is None:
@@ -378,7 +267,7 @@ class GitLabRegistry:
             "ref": manifest["commit"],
             "tag_message": f"Release {tag}",
             "name": f"{self.model} v{version}",
-            "description": release_description(card, manifest, {}),
+            "description": self._description(card, manifest, {}),
             "assets": {"links": self._links(version, [*manifest["files"], MANIFEST_FILE])},
         }
         release = self._get_release(tag)
@@ -415,7 +304,7 @@ class GitLabRegistry:
                 "PUT",
                 self._release_path(tag),
                 access=WRITE_RELEASES,
-                json={"description": release_description(card, manifest, {})},
+                json={"description": self._description(card, manifest, {})},
             )
         return None
 
@@ -449,31 +338,10 @@ class GitLabRegistry:
             path.write_text(json.dumps({**manifest, "state": COMPLETE}, indent=2, sort_keys=True) + "\n")
             self._upload(version, MANIFEST_FILE, path, f"sha256:{file_sha256(path)}")
 
-    def set_alias(self, alias: str, version: str) -> None:
-        version = format_version(parse_version(version))
-        tag = version_tag(self.model, version)
-        releases = self._releases()
-        target = next((r for r in releases if r.get("tag_name") == tag and self._version_of(r)), None)
-        if target is None:
-            raise RegistryError(f"gitlab registry: cannot point {alias!r} at missing version {version}")
-        card, manifest, aliases = parse_description(str(target.get("description") or ""))
-        assert manifest is not None
-        aliases[alias] = _now_precise()
+    def _write_description(self, release: Mapping[str, Any], text: str) -> None:
         self._call(
             "PUT",
-            self._release_path(tag),
+            self._release_path(str(release["tag_name"])),
             access=WRITE_RELEASES,
-            json={"description": release_description(card, manifest, aliases)},
+            json={"description": text},
         )
-        for release in releases:  # then take it off the others, so one release holds it
-            if release.get("tag_name") == tag or self._version_of(release) is None:
-                continue
-            card, manifest, aliases = parse_description(str(release.get("description") or ""))
-            if alias in aliases and manifest is not None:
-                del aliases[alias]
-                self._call(
-                    "PUT",
-                    self._release_path(str(release["tag_name"])),
-                    access=WRITE_RELEASES,
-                    json={"description": release_description(card, manifest, aliases)},
-                )

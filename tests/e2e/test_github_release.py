@@ -31,7 +31,7 @@ from act_harness import (
 )
 from github_releases_standin import GitHubReleasesStandIn
 
-from mlops_actions.registry.gitlab import parse_description
+from mlops_actions.registry.described import parse_description
 
 pytestmark = [pytest.mark.e2e]
 

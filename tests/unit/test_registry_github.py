@@ -215,7 +215,7 @@ def test_a_concurrent_release_of_the_same_commit_under_another_version_stops_thi
 
 
 def _draft_body(commit: str, version: str) -> str:
-    from mlops_actions.registry.gitlab import release_description
+    from mlops_actions.registry.described import release_description
 
     manifest = {"model": "tiny", "version": version, "commit": commit, "state": "publishing"}
     return release_description("# tiny", manifest, {})

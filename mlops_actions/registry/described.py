@@ -1,0 +1,187 @@
+"""Registries whose versions are forge releases (GitHub, GitLab): the release description format and
+what reading and aliasing those releases share.
+
+A description is the model card, then a hidden manifest block (digests, commit, metrics, lineage, state)
+and a hidden line of aliases with the time each was set; the newest setting of an alias wins.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from mlops_actions.errors import MlopsError, RegistryError
+from mlops_actions.registry.base import COMPLETE, ModelVersion
+from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
+
+MANIFEST_OPEN = "<!-- mlops-actions:manifest\n"
+MANIFEST_CLOSE = "\n-->"
+ALIASES_OPEN = "<!-- mlops-actions:aliases "
+ALIASES_CLOSE = " -->"
+MANIFEST_PATTERN = re.compile(r"<!-- mlops-actions:manifest\n(.*?)\n-->", re.DOTALL)
+ALIASES_PATTERN = re.compile(r"<!-- mlops-actions:aliases (.*?) -->")
+MAX_CARD_CHARS = 200_000  # model card characters kept in a description (GitHub sets a lower limit)
+
+
+def manifest_block(manifest: Mapping[str, Any]) -> str:
+    """The manifest as a hidden block of a release description (``<`` and ``>`` escaped in the JSON)."""
+    text = json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False)
+    return MANIFEST_OPEN + text.replace("<", "\\u003c").replace(">", "\\u003e") + MANIFEST_CLOSE
+
+
+def aliases_block(aliases: Mapping[str, str]) -> str:
+    """The aliases (name -> time set) as a hidden line of a release description."""
+    text = json.dumps(dict(sorted(aliases.items())), sort_keys=True)
+    return ALIASES_OPEN + text.replace("<", "\\u003c").replace(">", "\\u003e") + ALIASES_CLOSE
+
+
+def release_description(
+    card: str,
+    manifest: Mapping[str, Any],
+    aliases: Mapping[str, str],
+    *,
+    max_card_chars: int = MAX_CARD_CHARS,
+) -> str:
+    """Model card (shortened to ``max_card_chars``), then the hidden manifest and aliases."""
+    card = card.strip()
+    if len(card) > max_card_chars:
+        card = card[:max_card_chars].rsplit("\n", 1)[0] + "\n\n_… model card shortened; see model-card.md._"
+    card = card.replace("<!-- mlops-actions:", "<!-- (quoted) mlops-actions:")
+    return f"{card}\n\n{manifest_block(manifest)}\n{aliases_block(aliases)}\n"
+
+
+def parse_description(description: str) -> tuple[str, dict[str, Any] | None, dict[str, str]]:
+    """(model card, manifest or None, aliases) of a release description."""
+    manifest: dict[str, Any] | None = None
+    match = MANIFEST_PATTERN.search(description)
+    if match:
+        try:
+            document = json.loads(match.group(1))
+        except ValueError:
+            document = None
+        manifest = document if isinstance(document, dict) else None
+    aliases: dict[str, str] = {}
+    found = ALIASES_PATTERN.search(description)
+    if found:
+        try:
+            document = json.loads(found.group(1))
+        except ValueError:
+            document = None
+        if isinstance(document, dict):
+            aliases = {str(k): str(v) for k, v in document.items()}
+    card = description[: match.start()].rstrip() if match else description.rstrip()
+    return card, manifest, aliases
+
+
+def now_precise() -> str:
+    """UTC now with microseconds: the order in which aliases were set."""
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class DescribedReleases:
+    """Reading versions from release descriptions and moving aliases, for a registry class that provides
+    ``model``, ``name``, ``_releases()`` and ``_write_description(release, text)``."""
+
+    model: str
+    name: str
+    description_field: ClassVar[str]  # the release's description key: "body" (GitHub), "description" (GitLab)
+    max_card_chars: ClassVar[int] = MAX_CARD_CHARS
+
+    def _releases(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _write_description(self, release: Mapping[str, Any], text: str) -> None:
+        raise NotImplementedError
+
+    def _is_listed(self, release: Mapping[str, Any]) -> bool:
+        """Whether the release may hold a version at all (GitHub: not a draft)."""
+        return True
+
+    def _release_lineage(self, release: Mapping[str, Any]) -> dict[str, Any]:
+        """Lineage the release itself adds to the manifest's (GitHub: its URL)."""
+        return {}
+
+    def _described(self, release: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None, dict[str, str]]:
+        return parse_description(str(release.get(self.description_field) or ""))
+
+    def _description(self, card: str, manifest: Mapping[str, Any], aliases: Mapping[str, str]) -> str:
+        return release_description(card, manifest, aliases, max_card_chars=self.max_card_chars)
+
+    def _version_of(
+        self, release: Mapping[str, Any], *, aliases: tuple[str, ...] = ()
+    ) -> ModelVersion | None:
+        """The complete version of this model a release holds, or None."""
+        if not self._is_listed(release):
+            return None
+        _card, manifest, _aliases = self._described(release)
+        if not manifest or manifest.get("model") != self.model or manifest.get("state") != COMPLETE:
+            return None
+        try:
+            version = format_version(parse_version(str(manifest.get("version"))))
+        except MlopsError:
+            return None
+        if release.get("tag_name") != version_tag(self.model, version):
+            return None
+        return ModelVersion(
+            model=self.model,
+            version=version,
+            tag=str(release["tag_name"]),
+            digest=str(manifest.get("digest", "")),
+            created=str(manifest.get("created", "")),
+            commit=manifest.get("commit"),
+            metrics=dict(manifest.get("metrics") or {}),
+            files={str(k): str(v) for k, v in (manifest.get("files") or {}).items()},
+            aliases=aliases,
+            lineage={**dict(manifest.get("lineage") or {}), **self._release_lineage(release)},
+        )
+
+    def _alias_owners(self, releases: list[dict[str, Any]]) -> dict[str, str]:
+        """alias -> tag of the complete release that set it last."""
+        best: dict[str, tuple[str, str]] = {}
+        for release in releases:
+            if self._version_of(release) is None:
+                continue
+            _card, _manifest, aliases = self._described(release)
+            for alias, when in aliases.items():
+                if alias not in best or when > best[alias][0]:
+                    best[alias] = (when, str(release["tag_name"]))
+        return {alias: tag for alias, (_when, tag) in best.items()}
+
+    def _versions(self, releases: list[dict[str, Any]]) -> list[ModelVersion]:
+        """The complete versions among ``releases``, oldest first, with their aliases."""
+        owners = self._alias_owners(releases)
+        found: dict[str, ModelVersion] = {}
+        for release in releases:
+            tag = str(release.get("tag_name"))
+            aliases = tuple(sorted(a for a, owner in owners.items() if owner == tag))
+            version = self._version_of(release, aliases=aliases)
+            if version is not None:
+                found[version.version] = version
+        return [found[v] for v in sort_versions(found)]
+
+    def list_versions(self) -> list[ModelVersion]:
+        return self._versions(self._releases())
+
+    def set_alias(self, alias: str, version: str) -> None:
+        """Record ``alias`` on the version's release, then take it off the others."""
+        version = format_version(parse_version(version))
+        tag = version_tag(self.model, version)
+        releases = self._releases()
+        target = next((r for r in releases if r.get("tag_name") == tag and self._version_of(r)), None)
+        if target is None:
+            raise RegistryError(f"{self.name} registry: cannot point {alias!r} at missing version {version}")
+        card, manifest, aliases = self._described(target)
+        assert manifest is not None
+        aliases[alias] = now_precise()
+        self._write_description(target, self._description(card, manifest, aliases))
+        for release in releases:  # then take it off the others, so one release holds it
+            if release.get("tag_name") == tag or self._version_of(release) is None:
+                continue
+            card, manifest, aliases = self._described(release)
+            if alias in aliases and manifest is not None:
+                del aliases[alias]
+                self._write_description(release, self._description(card, manifest, aliases))
