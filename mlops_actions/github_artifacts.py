@@ -16,18 +16,17 @@ reports one, and it is unpacked with no absolute paths, no ``..``, no links and 
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import stat
 import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlops_actions.errors import MlopsError
 from mlops_actions.github_api import Access, GitHubClient
-from mlops_actions.model_io import METADATA_FILE, read_model_metadata
+from mlops_actions.model_io import METADATA_FILE, read_model_metadata, write_stream_atomic
 
 CANDIDATE_PREFIX = "mlops-candidate-"
 MAX_ARCHIVE_BYTES = 2 * 1024**3
@@ -137,25 +136,24 @@ def download_artifact(
         )
     path = client.repo_path(f"/actions/artifacts/{int(artifact['id'])}/zip")
     response = client.download(path, access=READ_ACTIONS, accept="application/vnd.github+json")
-    digest = hashlib.sha256()
-    received = 0
+    name, expected = artifact.get("name"), artifact.get("digest")
+
+    def capped(chunks: Iterator[bytes]) -> Iterator[bytes]:
+        received = 0
+        for chunk in chunks:
+            received += len(chunk)
+            if received > max_bytes:
+                raise MlopsError(f"artifact {name}: more than {max_bytes} bytes received")
+            yield chunk
+
+    def check(actual: str) -> None:
+        if isinstance(expected, str) and expected and expected.lower() != actual:
+            raise MlopsError(f"artifact {name}: sha256 {actual} differs from GitHub's digest {expected}")
+
     try:
-        with open(archive, "wb") as sink:
-            for chunk in response.iter_content(CHUNK_BYTES):
-                received += len(chunk)
-                if received > max_bytes:
-                    raise MlopsError(f"artifact {artifact.get('name')}: more than {max_bytes} bytes received")
-                digest.update(chunk)
-                sink.write(chunk)
+        return write_stream_atomic(capped(response.iter_content(CHUNK_BYTES)), archive, check)
     finally:
         response.close()
-    actual = "sha256:" + digest.hexdigest()
-    expected = artifact.get("digest")
-    if isinstance(expected, str) and expected and expected.lower() != actual:
-        raise MlopsError(
-            f"artifact {artifact.get('name')}: sha256 {actual} differs from GitHub's digest {expected}"
-        )
-    return actual
 
 
 def fetch_candidate(client: GitHubClient, name: str, target: Path) -> tuple[Path | None, str]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,29 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_stream_atomic(
+    chunks: Iterable[bytes], path: str | Path, check: Callable[[str], None] | None = None
+) -> str:
+    """Write ``chunks`` to a temp file beside ``path`` and rename it into place only after ``check`` accepted
+    its ``sha256:<hex>`` (``check`` raises to refuse); nothing is left behind on failure. Returns the digest."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                digest.update(chunk)
+                handle.write(chunk)
+        actual = f"sha256:{digest.hexdigest()}"
+        if check is not None:
+            check(actual)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return actual
 
 
 def write_json_atomic(path: str | Path, document: Any) -> None:

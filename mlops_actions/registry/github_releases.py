@@ -26,9 +26,7 @@ and are checked against the manifest's sha256 before they are moved into place.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import os
 import re
 import tempfile
 from collections.abc import Mapping
@@ -38,7 +36,7 @@ from urllib.parse import quote
 
 from mlops_actions.errors import MlopsError, RegistryError
 from mlops_actions.github_api import READ_CONTENTS, WRITE_CONTENTS, GitHubApiError, GitHubClient
-from mlops_actions.model_io import digest_of
+from mlops_actions.model_io import digest_of, write_stream_atomic
 from mlops_actions.registry.base import (
     COMPLETE,
     MANIFEST_FILE,
@@ -221,23 +219,16 @@ class GitHubReleasesRegistry(DescribedReleases):
             response = self.client.download(str(asset["url"]), access=READ_CONTENTS)
         except GitHubApiError as error:
             raise RegistryError(f"github registry: {error}") from None
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        digest = hashlib.sha256()
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                for chunk in response.iter_content(CHUNK_BYTES):
-                    digest.update(chunk)
-                    handle.write(chunk)
-            actual = f"sha256:{digest.hexdigest()}"
+
+        def check(actual: str) -> None:
             if actual != expected:
                 raise RegistryError(
                     f"github registry: asset {asset.get('name')} of {tag}: sha256 digest mismatch, expected "
                     f"{expected} from the release manifest, got {actual}"
                 )
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        try:
+            write_stream_atomic(response.iter_content(CHUNK_BYTES), target, check)
         finally:
             response.close()
 

@@ -19,7 +19,6 @@ Tokens: ``CI_JOB_TOKEN`` (``JOB-TOKEN``) when set, which may use the Releases an
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -39,7 +38,7 @@ from mlops_actions.gitlab_api import (
     job_token,
     private_token,
 )
-from mlops_actions.model_io import MODEL_FILE
+from mlops_actions.model_io import MODEL_FILE, write_stream_atomic
 from mlops_actions.registry.base import COMPLETE, MANIFEST_FILE, PUBLISHING, ModelVersion, prepare_publication
 from mlops_actions.registry.described import DescribedReleases, parse_description
 from mlops_actions.semver import format_version, parse_version, version_tag
@@ -188,14 +187,8 @@ class GitLabRegistry(DescribedReleases):
     def _download(self, version: str, name: str, expected: str, target: Path) -> None:
         path = self.package_path(version, name)
         response = self._call("GET", path, access=READ_PACKAGES, stream=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        digest = hashlib.sha256()
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                for chunk in response.iter_content(CHUNK_BYTES):
-                    digest.update(chunk)
-                    handle.write(chunk)
-            actual = f"sha256:{digest.hexdigest()}"
+
+        def check(actual: str) -> None:
             if actual != expected:
                 raise RegistryError(
                     f"{self.package_url(version, name)}: sha256 digest mismatch, expected {expected} from the "
@@ -207,10 +200,9 @@ class GitLabRegistry(DescribedReleases):
                     f"{self.package_url(version, name)}: GitLab reports sha256 {header}, the release manifest "
                     f"expects {expected}"
                 )
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        try:
+            write_stream_atomic(response.iter_content(CHUNK_BYTES), target, check)
         finally:
             response.close()
 
