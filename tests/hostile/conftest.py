@@ -1,0 +1,83 @@
+"""The hostile corpus: attacks and careless inputs, each asserting the one-line message, the exit code, and that
+nothing was written or half-written. Helpers shared by every test module here."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass(frozen=True)
+class CliRun:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def error_lines(self) -> list[str]:
+        """The lines the CLI printed as its error (``mlops-actions: error: ...``)."""
+        return [line for line in self.stderr.splitlines() if line.startswith("mlops-actions: error")]
+
+
+def run_cli(
+    args: Iterable[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
+) -> CliRun:
+    """Run ``python -m mlops_actions ARGS`` as a separate process, as CI does; stdout and stderr captured."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlops_actions", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return CliRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+def assert_one_line_error(run: CliRun, *, code: int = 2, contains: Iterable[str] = ()) -> str:
+    """The run failed with ``code`` and exactly one error line holding every text in ``contains``; no traceback."""
+    assert run.code == code, f"exit {run.code}, expected {code}\nstdout:\n{run.stdout}\nstderr:\n{run.stderr}"
+    assert "Traceback" not in run.stderr, run.stderr
+    lines = run.error_lines
+    assert len(lines) == 1, f"expected one error line, got {lines!r}\nstderr:\n{run.stderr}"
+    for text in contains:
+        assert text in lines[0], f"{text!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+def tree_snapshot(root: Path, *, ignore: Iterable[str] = (".git", "__pycache__")) -> dict[str, bytes]:
+    """Every file below ``root`` (relative path -> content), to prove a failed run wrote nothing."""
+    skipped = set(ignore)
+    found: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if skipped.intersection(relative.parts) or not path.is_file() or path.is_symlink():
+            continue
+        found[relative.as_posix()] = path.read_bytes()
+    return found
+
+
+def assert_nothing_written(before: dict[str, bytes], root: Path, **options: Iterable[str]) -> None:
+    """No file below ``root`` was added, changed or removed since ``before`` (hidden staging files included)."""
+    after = tree_snapshot(root, **options)
+    added = sorted(set(after) - set(before))
+    removed = sorted(set(before) - set(after))
+    changed = sorted(name for name in set(before) & set(after) if before[name] != after[name])
+    assert not (added or removed or changed), f"added {added}, removed {removed}, changed {changed}"
+
+
+@pytest.fixture
+def canary(tmp_path: Path) -> Path:
+    """A path that hostile payloads try to create; its absence proves that nothing ran."""
+    return tmp_path / "canary-ran"
