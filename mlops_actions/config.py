@@ -430,12 +430,11 @@ DATA_PATH_KEYS = ("train", "eval", "schema")
 
 
 def _path_problems(doc: dict[str, Any], root: Path) -> list[str]:
-    """Data paths that resolve outside the project folder (``..``, absolute, symlinks), unless allowed."""
+    """Data paths that resolve outside the project folder (``..``, absolute, symlinks) unless allowed, and a
+    local registry path that is a file."""
     data = doc["data"]
-    if data.get("allow_outside_project"):
-        return []
     problems = []
-    for key in DATA_PATH_KEYS:
+    for key in DATA_PATH_KEYS if not data.get("allow_outside_project") else ():
         if key not in data:
             continue
         resolved = (root / data[key]).resolve()
@@ -443,6 +442,13 @@ def _path_problems(doc: dict[str, Any], root: Path) -> list[str]:
             problems.append(
                 f"data.{key}: {data[key]!r} resolves outside the project folder {root} (to {resolved}), "
                 "expected a path inside it; set data.allow_outside_project: true to allow it"
+            )
+    registry = doc.get("registry", {})
+    if registry.get("backend", "local") == "local" and "path" in registry:
+        folder = root / registry["path"]
+        if folder.exists() and not folder.is_dir():
+            problems.append(
+                f"registry.path: {registry['path']!r} is a file, expected a folder for the local registry"
             )
     return problems
 

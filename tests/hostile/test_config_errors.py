@@ -172,7 +172,12 @@ CASES: dict[str, Case] = {
     "registry-path-is-a-file": Case(
         ("history",),
         _registry_is_a_file,
-        ("mlops.yaml: registry.path: ", "registry-file is a file, expected a folder for the local registry"),
+        ("mlops.yaml: registry.path: 'registry-file' is a file, expected a folder for the local registry",),
+    ),
+    "registry-path-is-a-file-before-check-trains": Case(
+        ("check",),
+        _registry_is_a_file,
+        ("mlops.yaml: registry.path: 'registry-file' is a file, expected a folder for the local registry",),
     ),
 }
 
@@ -206,6 +211,20 @@ def test_a_path_outside_the_project_is_used_when_the_config_allows_it(tiny_proje
 def test_the_tiny_config_these_cases_start_from_is_valid(tiny_project: Path) -> None:
     run = run_cli(["config", "validate"], cwd=tiny_project)
     assert run.code == 0, run.stderr
+
+
+def test_a_registry_folder_from_the_environment_that_is_a_file_is_one_line(tiny_project: Path) -> None:
+    (tiny_project / "registry-file").write_text("not a folder\n")
+    before = tree_snapshot(tiny_project)
+    run = run_cli(
+        ["history"], cwd=tiny_project, env={"MLOPS_REGISTRY_PATH": str(tiny_project / "registry-file")}
+    )
+    assert_one_line_error(
+        run,
+        code=2,
+        contains=[f"MLOPS_REGISTRY_PATH: {tiny_project / 'registry-file'} is a file, expected a folder"],
+    )
+    assert_nothing_written(before, tiny_project)
 
 
 @pytest.mark.parametrize("existing", ["folder", "file"])

@@ -262,3 +262,20 @@ def test_a_config_with_a_key_named_twice_is_refused_with_both_lines(tmp_path: Pa
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.problems == [f"{path}: duplicate key 'gate.rules[0].min' at lines 8 and 10"]
+
+
+def problems_of_at(doc: object, folder: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(doc, folder / "mlops.yaml")
+    return caught.value.problems
+
+
+def test_a_local_registry_path_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "registry").write_text("")
+    doc = {**MINIMAL, "registry": {"backend": "local", "path": "registry"}}
+    assert problems_of_at(doc, tmp_path) == [
+        f"{tmp_path / 'mlops.yaml'}: registry.path: 'registry' is a file, expected a folder for the local registry"
+    ]
+    (tmp_path / "registry").unlink()
+    (tmp_path / "registry").mkdir()
+    assert parse_config(doc, tmp_path / "mlops.yaml").registry_options["path"] == "registry"
