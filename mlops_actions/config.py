@@ -419,6 +419,13 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     for i, column in enumerate(data.get("slices", [])):
         if column == data["target"]:
             problems.append(f"data.slices[{i}]: the target column {column!r} cannot be a slice")
+    if data.get("drift_thresholds"):
+        from mlops_actions.data.drift import resolve_thresholds
+
+        try:
+            resolve_thresholds(data["drift_thresholds"])
+        except ConfigError as error:  # checked now, not after training when the data checks run
+            problems.extend(f"data.drift_thresholds: {problem}" for problem in error.problems)
     for i, column in enumerate(data.get("features", [])):
         for role, name in (("target", data["target"]), ("id", data.get("id"))):
             if column == name:

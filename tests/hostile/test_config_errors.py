@@ -144,6 +144,11 @@ CASES: dict[str, Case] = {
         _data_key("features", "[x1, x2, label]"),
         ("data.features[2]: the target column 'label' cannot be a feature",),
     ),
+    "misspelt-drift-threshold": Case(
+        ("check",),
+        _data_key("drift_thresholds", "{psi_treshold: 0.3}"),
+        ("data.drift_thresholds: unknown drift threshold 'psi_treshold', expected one of psi,",),
+    ),
     "train-path-with-dotdot": Case(
         ("train",),
         lambda p: (_outside_file(p, "outside-train.csv"), _data_key("train", "../outside-train.csv")(p)),

@@ -279,3 +279,12 @@ def test_a_local_registry_path_that_is_a_file_is_a_config_error(tmp_path: Path) 
     (tmp_path / "registry").unlink()
     (tmp_path / "registry").mkdir()
     assert parse_config(doc, tmp_path / "mlops.yaml").registry_options["path"] == "registry"
+
+
+def test_drift_thresholds_are_checked_with_the_config_not_after_training() -> None:
+    doc = {**MINIMAL, "data": {**MINIMAL["data"], "drift_thresholds": {"psi": -1, "psii": 0.1}}}
+    assert problems_of(doc) == [
+        "mlops.yaml: data.drift_thresholds: drift threshold 'psi' must be a non-negative number, got -1"
+    ]
+    doc["data"]["drift_thresholds"] = {"psi": 0.3}
+    assert parse_config(doc, Path("mlops.yaml")).drift_thresholds == {"psi": 0.3}
