@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlops_actions.errors import ConfigError
-from mlops_actions.metric_names import DEFAULT_PRIMARY, METRICS, TASKS, metrics_for_task
+from mlops_actions.metric_names import (
+    DEFAULT_PRIMARY,
+    METRICS,
+    TASKS,
+    MetricInfo,
+    format_range,
+    metrics_for_task,
+)
 
 CONFIG_VERSION = 1
 DECISIONS = ("interval", "point", "strict")
@@ -132,6 +140,12 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "description": "Overrides of the drift thresholds (see docs/data-checks.md).",
                 },
                 "leakage_threshold": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.95},
+                "allow_outside_project": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Allow data.train, data.eval and data.schema to resolve outside the config "
+                    "file's folder (via .., an absolute path or a symlink); refused by default.",
+                },
             },
         },
         "metrics": {
@@ -324,6 +338,47 @@ def _describe_schema_error(error: Any) -> str:
     return f"{where}: {error.message}"
 
 
+def _threshold_problems(where: str, rule: dict[str, Any], info: MetricInfo, task: str) -> list[str]:
+    """Bounds and allowances a value of the metric can never meet, or can never miss."""
+    problems: list[str] = []
+    low, high = info.value_range(task)
+    shown = format_range(low, high)
+    for key in ("min", "max", "allowed_change", "allowed_change_relative"):
+        if key in rule and not math.isfinite(rule[key]):
+            problems.append(f"{where}.{key}: expected a finite number, got {rule[key]!r}")
+    if problems:
+        return problems
+    for key in ("min", "max"):
+        if key in rule and not low <= rule[key] <= high:
+            problems.append(
+                f"{where}.{key}: {rule[key]!r} is outside the range of {info.name}, expected a value in {shown}"
+            )
+    if "min" in rule and "max" in rule and rule["min"] > rule["max"]:
+        problems.append(
+            f"{where}: min {rule['min']!r} is above max {rule['max']!r}, so no value passes; expected min <= max"
+        )
+    span = high - low
+    change = rule.get("allowed_change")
+    if change is not None and math.isfinite(span) and abs(change) > span:
+        problems.append(
+            f"{where}.allowed_change: {change!r} is larger than the whole range of {info.name} {shown}, "
+            f"expected a change between {-span:g} and {span:g}"
+        )
+    relative = rule.get("allowed_change_relative")
+    if relative is not None and low == 0:  # a fraction of a non-negative baseline
+        if info.higher_is_better and relative < -1:
+            problems.append(
+                f"{where}.allowed_change_relative: {relative!r} accepts any value of {info.name} "
+                "(a drop of more than 100%), expected a value of at least -1"
+            )
+        if not info.higher_is_better and relative > 1:
+            problems.append(
+                f"{where}.allowed_change_relative: {relative!r} asks {info.name} to fall below 0, "
+                "expected a value of at most 1"
+            )
+    return problems
+
+
 def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     problems: list[str] = []
     task = doc["model"]["task"]
@@ -357,11 +412,51 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
             problems.append(f"gate.rules[{i}]: expected allowed_change or allowed_change_relative, not both")
         if rule.get("slices") and not data.get("slices"):
             problems.append(f"gate.rules[{i}].slices: true needs data.slices to name slice columns")
+        if rule["metric"] in valid:
+            problems.extend(_threshold_problems(f"gate.rules[{i}]", rule, METRICS[rule["metric"]], task))
     if data.get("id") == data["target"]:
         problems.append(f"data.id: the id column cannot be the target column {data['target']!r}")
     for i, column in enumerate(data.get("slices", [])):
         if column == data["target"]:
             problems.append(f"data.slices[{i}]: the target column {column!r} cannot be a slice")
+    if data.get("drift_thresholds"):
+        from mlops_actions.data.drift import resolve_thresholds
+
+        try:
+            resolve_thresholds(data["drift_thresholds"])
+        except ConfigError as error:  # checked now, not after training when the data checks run
+            problems.extend(f"data.drift_thresholds: {problem}" for problem in error.problems)
+    for i, column in enumerate(data.get("features", [])):
+        for role, name in (("target", data["target"]), ("id", data.get("id"))):
+            if column == name:
+                problems.append(f"data.features[{i}]: the {role} column {column!r} cannot be a feature")
+    return problems
+
+
+DATA_PATH_KEYS = ("train", "eval", "schema")
+
+
+def _path_problems(doc: dict[str, Any], root: Path) -> list[str]:
+    """Data paths that resolve outside the project folder (``..``, absolute, symlinks) unless allowed, and a
+    local registry path that is a file."""
+    data = doc["data"]
+    problems = []
+    for key in DATA_PATH_KEYS if not data.get("allow_outside_project") else ():
+        if key not in data:
+            continue
+        resolved = (root / data[key]).resolve()
+        if not resolved.is_relative_to(root):
+            problems.append(
+                f"data.{key}: {data[key]!r} resolves outside the project folder {root} (to {resolved}), "
+                "expected a path inside it; set data.allow_outside_project: true to allow it"
+            )
+    registry = doc.get("registry", {})
+    if registry.get("backend", "local") == "local" and "path" in registry:
+        folder = root / registry["path"]
+        if folder.exists() and not folder.is_dir():
+            problems.append(
+                f"registry.path: {registry['path']!r} is a file, expected a folder for the local registry"
+            )
     return problems
 
 
@@ -374,12 +469,12 @@ def parse_config(doc: Any, path: Path) -> Config:
     validator = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
     errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_describe_schema_error(e) for e in errors]
+    root = path.parent.resolve()
     if not problems:
-        problems = _semantic_problems(doc)
+        problems = _semantic_problems(doc) + _path_problems(doc, root)
     if problems:
         raise ConfigError([f"{path}: {p}" for p in problems])
 
-    root = path.parent.resolve()
     model, train, data = doc["model"], doc["train"], doc["data"]
     metrics_doc, gate = doc.get("metrics", {}), doc.get("gate", {})
     task = model["task"]
@@ -450,19 +545,9 @@ def parse_config(doc: Any, path: Path) -> Config:
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file; a ConfigError names the file, key path and what was expected."""
-    import yaml
+    from mlops_actions.yaml_loader import read_yaml
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"{path}: config file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read config: {error}") from None
-    return parse_config(doc, path)
+    return parse_config(read_yaml(path, what="config"), path)

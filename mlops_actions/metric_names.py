@@ -1,10 +1,11 @@
-"""The catalogue of metrics: names, the tasks they apply to, and which direction is better.
+"""The catalogue of metrics: names, the tasks they apply to, which direction is better, and their range.
 
 Light on purpose (no numpy): the config validator and ``--help`` use it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 BINARY = "binary"
@@ -20,6 +21,24 @@ class MetricInfo:
     tasks: tuple[str, ...]
     higher_is_better: bool
     needs: str  # "labels" (predicted classes), "scores" (probabilities) or "values" (regression)
+    low: float = 0.0  # the smallest value the metric can take
+    high: float = 1.0  # the largest value it can take (math.inf: unbounded)
+    multiclass_high: float | None = None  # the largest value for task multiclass, when it differs
+
+    def value_range(self, task: str) -> tuple[float, float]:
+        """The [low, high] a value of this metric lies in for ``task`` (bounds may be infinite)."""
+        if task == MULTICLASS and self.multiclass_high is not None:
+            return self.low, self.multiclass_high
+        return self.low, self.high
+
+
+def format_range(low: float, high: float) -> str:
+    """A range as text: [0, 1], [0, inf), (-inf, 1]."""
+
+    def bound(value: float) -> str:
+        return "inf" if value == math.inf else "-inf" if value == -math.inf else f"{value:g}"
+
+    return f"{'(' if math.isinf(low) else '['}{bound(low)}, {bound(high)}{')' if math.isinf(high) else ']'}"
 
 
 _CLASSIFICATION = (BINARY, MULTICLASS)
@@ -37,12 +56,13 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("f1_macro", "F1 (macro)", _CLASSIFICATION, True, "labels"),
         MetricInfo("roc_auc", "ROC AUC", _CLASSIFICATION, True, "scores"),
         MetricInfo("pr_auc", "PR AUC (average precision)", _CLASSIFICATION, True, "scores"),
-        MetricInfo("log_loss", "Log loss", _CLASSIFICATION, False, "scores"),
-        MetricInfo("brier", "Brier score", _CLASSIFICATION, False, "scores"),
-        MetricInfo("rmse", "RMSE", (REGRESSION,), False, "values"),
-        MetricInfo("mae", "MAE", (REGRESSION,), False, "values"),
-        MetricInfo("r2", "R²", (REGRESSION,), True, "values"),
-        MetricInfo("mape", "MAPE", (REGRESSION,), False, "values"),
+        MetricInfo("log_loss", "Log loss", _CLASSIFICATION, False, "scores", high=math.inf),
+        # multiclass Brier sums the squared one-hot differences over the classes: at most 2
+        MetricInfo("brier", "Brier score", _CLASSIFICATION, False, "scores", multiclass_high=2.0),
+        MetricInfo("rmse", "RMSE", (REGRESSION,), False, "values", high=math.inf),
+        MetricInfo("mae", "MAE", (REGRESSION,), False, "values", high=math.inf),
+        MetricInfo("r2", "R²", (REGRESSION,), True, "values", low=-math.inf),
+        MetricInfo("mape", "MAPE", (REGRESSION,), False, "values", high=math.inf),
     )
 }
 

@@ -33,13 +33,14 @@ def run(args: argparse.Namespace) -> int:
     from mlops_actions.comparison import metric_rows, slice_rows
     from mlops_actions.config import load_config
     from mlops_actions.data.io import read_table
-    from mlops_actions.datasets import load_datasets
+    from mlops_actions.datasets import check_rows_to_score, load_datasets
     from mlops_actions.evaluation import save_scored, score_model
     from mlops_actions.model_io import write_json_atomic
 
     config = load_config(args.config)
     if args.data:
         frame, source = read_table(args.data), args.data
+        check_rows_to_score(frame, source, config)
     else:
         frame, source = load_datasets(config).eval, "eval rows"
     scored = score_model(Path(args.model), frame, config, source=str(source))

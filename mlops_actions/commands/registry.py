@@ -90,8 +90,16 @@ def run_fetch(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mlops_actions.config import load_config
+    from mlops_actions.errors import MlopsError
     from mlops_actions.registry import open_registry
 
-    path = open_registry(load_config(args.config)).fetch(args.ref, Path(args.output_dir))
+    config = load_config(args.config)
+    destination = Path(args.output_dir)
+    if destination.exists() or destination.is_symlink():
+        kind = "a folder" if destination.is_dir() else "a file"
+        raise MlopsError(
+            f"{destination}: already exists ({kind}), expected a new folder to fetch {args.ref!r} into"
+        )
+    path = open_registry(config).fetch(args.ref, destination)
     print(path)
     return 0

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mlops_actions.data.io import table_format
+from mlops_actions.data.io import require_data_file, table_format
 from mlops_actions.errors import DataError
 
 if TYPE_CHECKING:
@@ -152,9 +152,7 @@ def _as_text(value: object) -> str:
 
 def read_header(path: str | Path) -> list[str]:
     """The column names of a CSV or Parquet file, without reading its rows."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: data file not found")
+    path = require_data_file(path)
     fmt = table_format(path)
     if fmt == "parquet":
         return _parquet_columns(path)
@@ -176,9 +174,7 @@ def scan_table(
 
     A DataError names the file when it is missing, unreadable or lacks a requested column.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: data file not found")
+    path = require_data_file(path)
     fmt = table_format(path)
     available = read_header(path)
     duplicated = sorted(name for name, seen in Counter(available).items() if seen > 1)

@@ -30,13 +30,10 @@ def dvc_pointer_for(path: str | Path) -> Path | None:
 
 def read_dvc_pointer(pointer: str | Path) -> list[dict[str, Any]]:
     """The outputs listed in a .dvc file: path (relative to the pointer), md5/hash, size."""
-    import yaml
+    from mlops_actions.yaml_loader import read_yaml
 
     pointer = Path(pointer)
-    try:
-        data = yaml.safe_load(pointer.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise DataError(f"{pointer}: cannot read DVC file: {str(error).splitlines()[0]}") from None
+    data = read_yaml(pointer, what="DVC", error=DataError)
     outs = data.get("outs") if isinstance(data, dict) else None
     if not isinstance(outs, list) or not outs:
         raise DataError(f"{pointer}: not a DVC pointer file (expected an 'outs' list)")

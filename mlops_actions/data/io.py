@@ -25,13 +25,21 @@ def table_format(path: Path) -> str:
     raise DataError(f"{path}: unsupported data format '{suffix or path.name}', expected .csv or .parquet")
 
 
+def require_data_file(path: str | Path) -> Path:
+    """The path, when it is a file; a DataError says when it is a folder or missing."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected a CSV or Parquet file")
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found")
+    return path
+
+
 def read_table(path: str | Path, *, columns: list[str] | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet file; a DataError names the file when it is missing, unreadable or empty."""
     import pandas as pd
 
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: data file not found")
+    path = require_data_file(path)
     fmt = table_format(path)
     try:
         frame = pd.read_csv(path, usecols=columns) if fmt == "csv" else pd.read_parquet(path, columns=columns)

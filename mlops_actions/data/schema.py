@@ -332,19 +332,14 @@ def _category_text(value: object) -> str:
 
 def load_schema(path: str | Path) -> Schema:
     """Read a schema YAML file; a ConfigError names the file and the problem."""
-    import yaml
+    from mlops_actions.yaml_loader import read_yaml
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(
             f"{path}: schema file not found; create it with `mlops-actions data schema infer DATA -o {path}`"
         )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ConfigError(f"{path}: cannot read schema YAML: {first}") from None
-    return schema_from_dict(data, str(path))
+    return schema_from_dict(read_yaml(path, what="schema YAML"), str(path))
 
 
 def schema_hash_of(schema: Schema) -> str:

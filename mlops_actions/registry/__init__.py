@@ -18,8 +18,12 @@ def open_registry(config: Config) -> Registry:
     if backend == "local":
         from mlops_actions.registry.local import LocalRegistry
 
-        path = os.environ.get("MLOPS_REGISTRY_PATH") or config.registry_options.get("path", ".mlops/registry")
+        from_env = os.environ.get("MLOPS_REGISTRY_PATH")
+        path = from_env or config.registry_options.get("path", ".mlops/registry")
         root = Path(path) if Path(path).is_absolute() else config.root / path
+        if root.exists() and not root.is_dir():
+            origin = "MLOPS_REGISTRY_PATH" if from_env else f"{config.path}: registry.path"
+            raise ConfigError(f"{origin}: {root} is a file, expected a folder for the local registry")
         return LocalRegistry(root, config.model_name)
     if backend == "gitlab":
         from mlops_actions.registry.gitlab import GitLabRegistry

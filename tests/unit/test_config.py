@@ -103,3 +103,188 @@ def test_schema_is_valid_json_schema() -> None:
     import jsonschema
 
     jsonschema.Draft202012Validator.check_schema(CONFIG_SCHEMA)
+
+
+def _with_rule(task: str, **rule: object) -> dict:
+    return {**MINIMAL, "model": {"name": "m", "task": task}, "gate": {"rules": [rule]}}
+
+
+@pytest.mark.parametrize(
+    ("task", "rule", "expected"),
+    [
+        (
+            "binary",
+            {"metric": "roc_auc", "min": 70},
+            "gate.rules[0].min: 70 is outside the range of roc_auc, expected a value in [0, 1]",
+        ),
+        (
+            "binary",
+            {"metric": "accuracy", "min": 1.5},
+            "gate.rules[0].min: 1.5 is outside the range of accuracy, expected a value in [0, 1]",
+        ),
+        (
+            "binary",
+            {"metric": "log_loss", "max": -1},
+            "gate.rules[0].max: -1 is outside the range of log_loss, expected a value in [0, inf)",
+        ),
+        (
+            "binary",
+            {"metric": "brier", "max": 1.5},
+            "gate.rules[0].max: 1.5 is outside the range of brier, expected a value in [0, 1]",
+        ),
+        (
+            "regression",
+            {"metric": "r2", "min": 1.2},
+            "gate.rules[0].min: 1.2 is outside the range of r2, expected a value in (-inf, 1]",
+        ),
+        (
+            "binary",
+            {"metric": "roc_auc", "allowed_change": -2},
+            "gate.rules[0].allowed_change: -2 is larger than the whole range of roc_auc [0, 1], "
+            "expected a change between -1 and 1",
+        ),
+        (
+            "binary",
+            {"metric": "f1", "allowed_change": 1.5},
+            "gate.rules[0].allowed_change: 1.5 is larger than the whole range of f1",
+        ),
+        (
+            "binary",
+            {"metric": "roc_auc", "min": 0.9, "max": 0.8},
+            "gate.rules[0]: min 0.9 is above max 0.8, so no value passes; expected min <= max",
+        ),
+        (
+            "binary",
+            {"metric": "accuracy", "allowed_change_relative": -1.5},
+            "gate.rules[0].allowed_change_relative: -1.5 accepts any value of accuracy",
+        ),
+        (
+            "regression",
+            {"metric": "rmse", "allowed_change_relative": 1.5},
+            "gate.rules[0].allowed_change_relative: 1.5 asks rmse to fall below 0, expected a value of at most 1",
+        ),
+        (
+            "binary",
+            {"metric": "roc_auc", "min": float("nan")},
+            "gate.rules[0].min: expected a finite number, got nan",
+        ),
+        (
+            "regression",
+            {"metric": "mae", "max": float("inf")},
+            "gate.rules[0].max: expected a finite number, got inf",
+        ),
+    ],
+    ids=[
+        "auc-min-70",
+        "accuracy-min-1.5",
+        "log-loss-max-negative",
+        "binary-brier-above-1",
+        "r2-above-1",
+        "auc-change-beyond-range",
+        "f1-demanded-gain-beyond-range",
+        "min-above-max",
+        "relative-drop-beyond-100pct",
+        "relative-gain-below-zero",
+        "nan-bound",
+        "inf-bound",
+    ],
+)
+def test_a_threshold_no_value_of_the_metric_can_meet_or_miss_is_a_config_error(
+    task: str, rule: dict, expected: str
+) -> None:
+    problems = problems_of(_with_rule(task, **rule))
+    assert len(problems) == 1 and problems[0].startswith(f"mlops.yaml: {expected}"), problems
+
+
+@pytest.mark.parametrize(
+    ("task", "rule"),
+    [
+        ("binary", {"metric": "roc_auc", "min": 0, "max": 1, "allowed_change": -1}),
+        ("binary", {"metric": "log_loss", "max": 25.0, "allowed_change": -3}),
+        ("multiclass", {"metric": "brier", "max": 1.5}),
+        ("regression", {"metric": "r2", "min": -4.0, "allowed_change_relative": -3}),
+        ("regression", {"metric": "mape", "allowed_change_relative": 0.5}),
+        ("binary", {"metric": "accuracy", "allowed_change_relative": 2}),
+    ],
+    ids=["auc-full-range", "log-loss-unbounded", "multiclass-brier-up-to-2", "r2-negative", "mape", "gain"],
+)
+def test_thresholds_inside_the_metric_range_are_accepted(task: str, rule: dict) -> None:
+    config = parse_config(_with_rule(task, **rule), Path("mlops.yaml"))
+    assert config.rules[0].metric == rule["metric"]
+
+
+def test_the_target_or_id_listed_as_a_feature_is_a_config_error() -> None:
+    doc = {**MINIMAL, "data": {**MINIMAL["data"], "id": "key", "features": ["a", "y", "key"]}}
+    assert problems_of(doc) == [
+        "mlops.yaml: data.features[1]: the target column 'y' cannot be a feature",
+        "mlops.yaml: data.features[2]: the id column 'key' cannot be a feature",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("train", "../outside.csv"), ("eval", "/etc/passwd"), ("schema", "data/../../schema.yaml")],
+)
+def test_a_data_path_outside_the_config_folder_is_refused_unless_allowed(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    doc = {**MINIMAL, "data": {**MINIMAL["data"], key: value}}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(doc, project / "mlops.yaml")
+    [problem] = caught.value.problems
+    assert f"data.{key}: {value!r} resolves outside the project folder {project}" in problem
+    assert "set data.allow_outside_project: true to allow it" in problem
+    allowed = {**doc, "data": {**doc["data"], "allow_outside_project": True}}
+    assert parse_config(allowed, project / "mlops.yaml").root == project
+
+
+def test_a_symlink_out_of_the_project_is_a_path_outside_it(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (tmp_path / "elsewhere.csv").write_text("y\n1\n")
+    (project / "data" / "train.csv").symlink_to(tmp_path / "elsewhere.csv")
+    doc = {**MINIMAL, "data": {**MINIMAL["data"], "train": "data/train.csv"}}
+    with pytest.raises(
+        ConfigError, match=r"data.train: 'data/train.csv' resolves outside the project folder"
+    ):
+        parse_config(doc, project / "mlops.yaml")
+
+
+def test_a_config_with_a_key_named_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "mlops.yaml"
+    path.write_text(
+        "version: 1\nmodel: {name: m, task: binary}\ntrain: {entrypoint: 'a:b'}\n"
+        "data: {train: t.csv, target: y}\ngate:\n  rules:\n    - metric: roc_auc\n      min: 0.7\n"
+        "      allowed_change: 0\n      min: 0.1\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.problems == [f"{path}: duplicate key 'gate.rules[0].min' at lines 8 and 10"]
+
+
+def problems_of_at(doc: object, folder: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(doc, folder / "mlops.yaml")
+    return caught.value.problems
+
+
+def test_a_local_registry_path_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "registry").write_text("")
+    doc = {**MINIMAL, "registry": {"backend": "local", "path": "registry"}}
+    assert problems_of_at(doc, tmp_path) == [
+        f"{tmp_path / 'mlops.yaml'}: registry.path: 'registry' is a file, expected a folder for the local registry"
+    ]
+    (tmp_path / "registry").unlink()
+    (tmp_path / "registry").mkdir()
+    assert parse_config(doc, tmp_path / "mlops.yaml").registry_options["path"] == "registry"
+
+
+def test_drift_thresholds_are_checked_with_the_config_not_after_training() -> None:
+    doc = {**MINIMAL, "data": {**MINIMAL["data"], "drift_thresholds": {"psi": -1, "psii": 0.1}}}
+    assert problems_of(doc) == [
+        "mlops.yaml: data.drift_thresholds: drift threshold 'psi' must be a non-negative number, got -1"
+    ]
+    doc["data"]["drift_thresholds"] = {"psi": 0.3}
+    assert parse_config(doc, Path("mlops.yaml")).drift_thresholds == {"psi": 0.3}

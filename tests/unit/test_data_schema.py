@@ -148,5 +148,5 @@ def test_missing_or_unparsable_schema_file(tmp_path):
     with pytest.raises(ConfigError, match="schema file not found; create it with"):
         load_schema(tmp_path / "schema.yaml")
     (tmp_path / "bad.yaml").write_text("version: [1\n")
-    with pytest.raises(ConfigError, match="cannot read schema YAML"):
+    with pytest.raises(ConfigError, match=r"bad.yaml:2:1: invalid YAML"):
         load_schema(tmp_path / "bad.yaml")
