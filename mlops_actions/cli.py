@@ -56,6 +56,14 @@ def add_env_option(
     )
 
 
+def print_error(error: MlopsError) -> None:
+    """Print ``error`` as ``mlops-actions: error: <line>`` lines on stderr, every secret replaced by ***."""
+    from mlops_actions.secrets import scrub
+
+    for line in scrub(str(error)).splitlines() or [type(error).__name__]:
+        print(f"mlops-actions: error: {line}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops-actions",
@@ -78,8 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except MlopsError as error:
-        for line in str(error).splitlines() or [type(error).__name__]:
-            print(f"mlops-actions: error: {line}", file=sys.stderr)
+        print_error(error)
         return error.exit_code
     except KeyboardInterrupt:
         print("mlops-actions: interrupted", file=sys.stderr)
