@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from mlops_actions import __version__
 from mlops_actions.errors import MlopsError
@@ -64,6 +65,15 @@ def print_error(error: MlopsError) -> None:
         print(f"mlops-actions: error: {line}", file=sys.stderr)
 
 
+def print_scrubbed_traceback(kind: type[BaseException], error: BaseException, trace: Any) -> None:
+    """``sys.excepthook`` of the CLI: an unexpected error's traceback, every secret replaced by ***."""
+    import traceback
+
+    from mlops_actions.secrets import scrub
+
+    sys.stderr.write(scrub("".join(traceback.format_exception(kind, error, trace))))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops-actions",
@@ -83,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    sys.excepthook = print_scrubbed_traceback  # a bug's traceback may quote user output or a token
     try:
         return int(args.func(args) or 0)
     except MlopsError as error:

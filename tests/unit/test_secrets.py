@@ -224,3 +224,17 @@ def test_a_user_command_that_overruns_is_killed_with_its_children(tmp_path: Path
 
     time.sleep(2.5)
     assert not marker.exists()
+
+
+def test_an_unexpected_error_traceback_printed_by_the_cli_is_scrubbed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlops_actions.cli import print_scrubbed_traceback
+
+    monkeypatch.setenv("GH_TOKEN", GITHUB)
+    try:
+        raise RuntimeError(f"unexpected, holding {GITHUB}")
+    except RuntimeError as error:
+        print_scrubbed_traceback(RuntimeError, error, error.__traceback__)
+    err = capsys.readouterr().err
+    assert "Traceback" in err and f"RuntimeError: unexpected, holding {MASK}" in err and GITHUB not in err
