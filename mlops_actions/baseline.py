@@ -12,6 +12,7 @@ from pathlib import Path
 from mlops_actions.config import Config
 from mlops_actions.errors import GitError, MlopsError, TrainingError
 from mlops_actions.lineage import git
+from mlops_actions.secrets import env_for_config
 
 SOURCES = ("auto", "registry", "retrain", "none")
 
@@ -81,6 +82,7 @@ def _run_in_worktree(
                 cwd=base_config.parent,
                 capture_output=True,
                 text=True,
+                env=env_for_config(config, "train"),
                 check=False,
             )
             if proc.returncode != 0:

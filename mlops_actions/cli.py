@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from mlops_actions import __version__
 from mlops_actions.errors import MlopsError
@@ -56,6 +57,23 @@ def add_env_option(
     )
 
 
+def print_error(error: MlopsError) -> None:
+    """Print ``error`` as ``mlops-actions: error: <line>`` lines on stderr, every secret replaced by ***."""
+    from mlops_actions.secrets import scrub
+
+    for line in scrub(str(error)).splitlines() or [type(error).__name__]:
+        print(f"mlops-actions: error: {line}", file=sys.stderr)
+
+
+def print_scrubbed_traceback(kind: type[BaseException], error: BaseException, trace: Any) -> None:
+    """``sys.excepthook`` of the CLI: an unexpected error's traceback, every secret replaced by ***."""
+    import traceback
+
+    from mlops_actions.secrets import scrub
+
+    sys.stderr.write(scrub("".join(traceback.format_exception(kind, error, trace))))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops-actions",
@@ -75,11 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    sys.excepthook = print_scrubbed_traceback  # a bug's traceback may quote user output or a token
     try:
         return int(args.func(args) or 0)
     except MlopsError as error:
-        for line in str(error).splitlines() or [type(error).__name__]:
-            print(f"mlops-actions: error: {line}", file=sys.stderr)
+        print_error(error)
         return error.exit_code
     except KeyboardInterrupt:
         print("mlops-actions: interrupted", file=sys.stderr)

@@ -17,6 +17,13 @@ from mlops_actions.metric_names import (
     format_range,
     metrics_for_task,
 )
+from mlops_actions.secrets import (
+    SERVICE_SECRET_VARIABLES,
+    USER_COMMANDS,
+    VARIABLE_NAME_PATTERN,
+    is_forge_token,
+    remember_secret_names,
+)
 
 CONFIG_VERSION = 1
 DECISIONS = ("interval", "point", "strict")
@@ -49,6 +56,31 @@ _RULE_SCHEMA: dict[str, Any] = {
             "type": "boolean",
             "default": False,
             "description": "Also judge the change rule in every slice with at least gate.min_slice_rows rows.",
+        },
+    },
+}
+
+_SECRETS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "User commands and the training entrypoint run without forge tokens (GITHUB_TOKEN, "
+    "CI_JOB_TOKEN, ACTIONS_*...), service credentials (MLFLOW_TRACKING_TOKEN...) and the variables named here; "
+    "their values are replaced by *** in every log, result, report and comment.",
+    "properties": {
+        "names": {
+            "type": "array",
+            "items": {"type": "string", "pattern": VARIABLE_NAME_PATTERN},
+            "uniqueItems": True,
+            "description": "More environment variables that hold secrets.",
+        },
+        "pass": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Secrets a command really needs, by command (tests, train, deploy); never a forge token.",
+            "properties": {
+                command: {"type": "array", "items": {"type": "string", "pattern": VARIABLE_NAME_PATTERN}}
+                for command in USER_COMMANDS
+            },
         },
     },
 }
@@ -244,6 +276,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "target_branch": {"type": "string", "default": "main"},
             },
         },
+        "secrets": _SECRETS_SCHEMA,
     },
 }
 
@@ -301,6 +334,11 @@ class Config:
     target_branch: str = "main"
     deploy_command: str | None = None
     deploy_timeout_s: float = 1800.0
+    secret_names: tuple[str, ...] = ()  # secrets.names
+    pass_env: dict[str, tuple[str, ...]] = field(default_factory=dict)  # secrets.pass: command -> names
+
+    def __post_init__(self) -> None:
+        remember_secret_names(self.secret_names)  # so every error line and output of this process is scrubbed
 
     @property
     def is_classification(self) -> bool:
@@ -379,8 +417,25 @@ def _threshold_problems(where: str, rule: dict[str, Any], info: MetricInfo, task
     return problems
 
 
+def _secrets_problems(doc: dict[str, Any]) -> list[str]:
+    secrets = doc.get("secrets", {})
+    named = set(secrets.get("names", []))
+    problems = []
+    for command, names in secrets.get("pass", {}).items():
+        for i, name in enumerate(names):
+            key = f"secrets.pass.{command}[{i}]"
+            if is_forge_token(name):
+                problems.append(f"{key}: {name} is a forge token, which user commands never receive")
+            elif name not in named and name not in SERVICE_SECRET_VARIABLES:
+                problems.append(
+                    f"{key}: {name} is not a secret, expected a name in secrets.names or one of "
+                    f"{', '.join(SERVICE_SECRET_VARIABLES)} (other variables reach commands anyway)"
+                )
+    return problems
+
+
 def _semantic_problems(doc: dict[str, Any]) -> list[str]:
-    problems: list[str] = []
+    problems: list[str] = _secrets_problems(doc)
     task = doc["model"]["task"]
     valid = metrics_for_task(task)
     train = doc.get("train", {})
@@ -540,6 +595,8 @@ def parse_config(doc: Any, path: Path) -> Config:
         target_branch=baseline.get("target_branch", "main"),
         deploy_command=deploy.get("command"),
         deploy_timeout_s=float(deploy.get("timeout_minutes", 30)) * 60,
+        secret_names=tuple(doc.get("secrets", {}).get("names", [])),
+        pass_env={k: tuple(v) for k, v in doc.get("secrets", {}).get("pass", {}).items()},
     )
 
 

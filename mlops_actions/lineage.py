@@ -54,20 +54,6 @@ def git_state(path: str | Path) -> GitState:
     return GitState(commit=commit, branch=branch, dirty=bool(status), root=root, tree=tree)
 
 
-def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for the user's commands: ``python`` on PATH is the interpreter running mlops-actions."""
-    import os
-    import sys
-
-    env = dict(os.environ)
-    bin_dir = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join(
-        [bin_dir, *(p for p in env.get("PATH", "").split(os.pathsep) if p != bin_dir)]
-    )
-    env.update(extra or {})
-    return env
-
-
 def library_versions() -> dict[str, str]:
     """Installed versions of the libraries that decide whether a model loads and predicts the same."""
     versions = {"python": platform.python_version()}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_actions.config import Config
-from mlops_actions.lineage import subprocess_env
+from mlops_actions.secrets import env_for_config, run_user_command
 
 OUTPUT_TAIL_CHARS = 4000
 
@@ -46,18 +46,14 @@ def run_project_tests(config: Config) -> dict[str, Any]:
         command = config.tests_command.replace("{junit}", shlex.quote(str(junit)))
         started = time.perf_counter()
         try:
-            proc = subprocess.run(
+            proc = run_user_command(
                 command,
-                shell=True,
                 cwd=config.root,
-                capture_output=True,
-                text=True,
                 timeout=config.tests_timeout_s,
-                env=subprocess_env({"MLOPS_JUNIT_PATH": str(junit)}),
-                check=False,
+                env=env_for_config(config, "tests", {"MLOPS_JUNIT_PATH": str(junit)}),
             )
             exit_code: int | None = proc.returncode
-            output = (proc.stdout or "") + (proc.stderr or "")
+            output = proc.stdout + proc.stderr
         except subprocess.TimeoutExpired:
             exit_code, output = (
                 None,

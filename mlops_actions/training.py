@@ -17,7 +17,7 @@ from mlops_actions import __version__
 from mlops_actions.config import Config
 from mlops_actions.datasets import Datasets, feature_columns, load_datasets
 from mlops_actions.errors import MlopsError, TrainingError
-from mlops_actions.lineage import git_state, library_versions, subprocess_env, utc_now
+from mlops_actions.lineage import git_state, library_versions, utc_now
 from mlops_actions.model_io import (
     METADATA_FILE,
     MODEL_FILE,
@@ -27,6 +27,7 @@ from mlops_actions.model_io import (
     save_model,
     write_json_atomic,
 )
+from mlops_actions.secrets import env_for_config, run_user_command, user_code_environment
 
 METADATA_VERSION = 1
 
@@ -59,11 +60,13 @@ def _import_entrypoint(spec: str, root: Path) -> Any:
 
 
 def _train_with_entrypoint(config: Config, datasets: Datasets, features: list[str], model_path: Path) -> None:
-    function = _import_entrypoint(str(config.train_entrypoint), config.root)
+    with user_code_environment(config, "train"):
+        function = _import_entrypoint(str(config.train_entrypoint), config.root)
     X = datasets.train[features]
     y = datasets.train[config.target]
     try:
-        estimator = function(X, y, dict(config.train_params))
+        with user_code_environment(config, "train"):
+            estimator = function(X, y, dict(config.train_params))
     except MlopsError:
         raise
     except Exception as error:
@@ -101,24 +104,15 @@ def _train_with_command(config: Config, datasets: Datasets, workdir: Path, model
         raise TrainingError(
             f"train.command: unknown placeholder {error}, expected {{model}} {{train}} {{eval}} {{params}} {{workdir}}"
         ) from None
-    env = subprocess_env({f"MLOPS_{k.upper()}_PATH": v for k, v in values.items()})
+    env = env_for_config(config, "train", {f"MLOPS_{k.upper()}_PATH": v for k, v in values.items()})
     try:
-        proc = subprocess.run(
-            command,
-            shell=True,
-            cwd=config.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=config.train_timeout_s,
-            check=False,
+        proc = run_user_command(
+            command, cwd=config.root, env=env, timeout=config.train_timeout_s, echo_stdout=sys.stderr
         )
     except subprocess.TimeoutExpired:
         raise TrainingError(
             f"train.command timed out after {config.train_timeout_s / 60:g} minutes (train.timeout_minutes)"
         ) from None
-    if proc.stdout:
-        sys.stderr.write(proc.stdout)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise TrainingError(f"train.command exited with code {proc.returncode}: {tail}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mlops_actions.cli import add_env_option
+from mlops_actions.cli import add_env_option, print_error
 from mlops_actions.commands._common import add_config_option
 
 HELP = (
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             posted = forge.post_sticky_comment(markdown, key=result["model"]["name"])
             print(f"comment {posted.action}: {posted.location}", file=sys.stderr)
         except ForgeError as error:
-            print(f"mlops-actions: error: {error}", file=sys.stderr)
+            print_error(error)
             exit_code = 2
     verdict = result["verdict"].upper()
     print(

@@ -14,6 +14,7 @@ from typing import Any
 
 from mlops_actions.errors import MlopsError
 from mlops_actions.render.format import one_line
+from mlops_actions.secrets import current_scrubber
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 
@@ -241,6 +242,6 @@ def load_result(path: str | Path) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InvalidResultError(f"{name}: expected a JSON object, found {type(document).__name__}")
     try:
-        return validate_result(document, name)
+        return current_scrubber().scrub_data(validate_result(document, name))
     except RecursionError:
         raise InvalidResultError(f"{name}: invalid result file: nested too deeply") from None

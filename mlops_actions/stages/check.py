@@ -27,6 +27,7 @@ from mlops_actions.gate import judge
 from mlops_actions.lineage import git_state, utc_now
 from mlops_actions.model_io import write_json_atomic, write_text_atomic
 from mlops_actions.project_tests import run_project_tests
+from mlops_actions.secrets import current_scrubber
 from mlops_actions.training import train
 
 RESULT_FILE = "mlops-result.json"
@@ -230,6 +231,7 @@ def run_check(
     run_url = _run_url(env)
     if run_url:
         result["links"]["run_url"] = run_url
+    result = current_scrubber().scrub_data(result)  # user output and error text hold no secret from here on
     validate_result(result)
     paths = {
         "result": str(output_dir / RESULT_FILE),

@@ -18,6 +18,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,9 +27,9 @@ from typing import Any
 
 from mlops_actions.config import load_config
 from mlops_actions.errors import ConfigError, MlopsError, RegistryError
-from mlops_actions.lineage import subprocess_env
 from mlops_actions.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata, verify_digest
 from mlops_actions.registry import ModelVersion, open_registry
+from mlops_actions.secrets import env_for_config, run_user_command
 
 TAG_PATTERN = re.compile(
     r"^(?:refs/tags/)?(?P<model>[a-z0-9][a-z0-9._-]{0,63})@v(?P<version>(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*))$"
@@ -144,13 +145,13 @@ def run_deploy(
         "MLOPS_MODEL_DIGEST": found.digest,
     }
     try:
-        done = subprocess.run(
+        done = run_user_command(
             command,
-            shell=True,
             cwd=config.root,
-            env=subprocess_env(variables),
+            env=env_for_config(config, "deploy", variables),
             timeout=config.deploy_timeout_s,
-            check=False,
+            echo_stdout=sys.stderr,
+            echo_stderr=sys.stderr,
         )
     except subprocess.TimeoutExpired:
         raise DeployFailed(
