@@ -9,6 +9,7 @@ from typing import Any
 
 from mlops_actions.errors import ConfigError
 from mlops_actions.metric_names import DEFAULT_PRIMARY, METRICS, TASKS, metrics_for_task
+from mlops_actions.trust import trusted_types_problems
 
 CONFIG_VERSION = 1
 DECISIONS = ("interval", "point", "strict")
@@ -331,6 +332,7 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     train = doc.get("train", {})
     if ("command" in train) == ("entrypoint" in train):
         problems.append("train: expected exactly one of 'command' or 'entrypoint'")
+    problems += trusted_types_problems(train.get("trusted_types", []))
     data = doc["data"]
     if "eval" in data and "split" in data:
         problems.append("data: expected either 'eval' or 'split', not both")
