@@ -260,7 +260,11 @@ def candidate_to_promote(
     fetched, origin = fetch_github_candidate(config, repo, commit, output_dir / PR_CANDIDATE_DIR, env)
     if fetched is None:
         return None, origin, [f"trained anew: {origin}"]
-    promoted, why = promotable_candidate(fetched, config, repo, commit, production)
+    try:
+        promoted, why = promotable_candidate(fetched, config, repo, commit, production)
+    except MlopsError:  # refused: keep nothing of the artifact
+        shutil.rmtree(fetched, ignore_errors=True)
+        raise
     if promoted is None:
         return None, why, [f"trained anew: the model of {origin} is not promoted: {why}"]
     return promoted, f"{why} ({origin})", []
