@@ -269,19 +269,31 @@ def _qualified(module: Any, name: Any, loader: str, path: str | Path) -> str:
     return f"{module}.{name}"
 
 
-def _json_strings(node: Any) -> list[str]:
-    """The JSON string values of a tuple/list node's items (an operator factory's arguments)."""
-    found = []
-    items = node.get("content") if isinstance(node, dict) else None
-    for item in items if isinstance(items, list) else []:
+def _operator_names(node: dict[str, Any], path: str | Path) -> list[str]:
+    """The attribute or method names an ``attrgetter``/``methodcaller`` will follow: they must be plain JSON
+    strings in a tuple, as skops writes them (so no other node can hide a name there)."""
+    factory = node["__class__"]
+    attrs = node.get("attrs")
+    items = (
+        attrs.get("content") if isinstance(attrs, dict) and attrs.get("__loader__") == "TupleNode" else None
+    )
+    if not isinstance(items, list):
+        items = None
+    named = items if factory == "attrgetter" or items is None else items[:1]
+    names = []
+    for item in named or [None]:
+        value = None
         if isinstance(item, dict) and item.get("__loader__") == "JsonNode":
             try:
                 value = json.loads(item.get("content", "null"))
             except (TypeError, ValueError):
-                continue
-            if isinstance(value, str):
-                found.append(value)
-    return found
+                value = None
+        if not isinstance(value, str):
+            raise ModelError(
+                f"{path}: model schema builds operator.{factory} without plain attribute names; refusing it"
+            )
+        names.append(value)
+    return names
 
 
 def _bit_generator_name(content: Any) -> Any:
@@ -329,10 +341,8 @@ def _node_references(node: dict[str, Any], path: str | Path) -> list[_Reference]
                 f"{path}: model schema builds {name} as an operator function, expected one of "
                 f"operator.{', operator.'.join(sorted(OPERATOR_FACTORIES))}"
             )
-        arguments = _json_strings(node.get("attrs"))
-        if node["__class__"] == "methodcaller":
-            arguments = arguments[:1]
         if node["__class__"] != "itemgetter":
+            arguments = _operator_names(node, path)
             private = [a for a in arguments if any(part.startswith("_") for part in a.split("."))]
             if private:
                 raise ModelError(

@@ -83,6 +83,27 @@ def test_a_genuine_model_passes_the_audit_with_nothing_beyond_skops_defaults(gen
     assert audit_model(genuine, "model.skops", NOTHING) == []
 
 
+def test_genuine_operator_functions_pass_the_walk_and_need_the_configs_trust():
+    import operator
+
+    import skops.io as sio
+
+    functions = {
+        "get": operator.attrgetter("a.b", "c"),
+        "call": operator.methodcaller("replace", "a", "b"),
+        "item": operator.itemgetter(1, "__x"),
+    }
+    data = sio.dumps(functions)
+    configured = Trust(
+        frozenset({"operator.attrgetter", "operator.methodcaller", "operator.itemgetter"}), "c"
+    )
+    assert audit_model(data, "model.skops", configured) == sorted(configured.types)
+    with pytest.raises(
+        ModelError, match=r"operator\.attrgetter, .* list them under train\.trusted_types in mlops\.yaml"
+    ):
+        audit_model(data, "model.skops", NOTHING)
+
+
 def test_a_declaration_only_narrows_the_configs_trust():
     config = Trust(frozenset({"pkg.A", "pkg.B"}), "mlops.yaml")
     narrowed = config.narrowed(["pkg.B", "evil.C"], "metadata.json")
@@ -132,6 +153,22 @@ SCHEMA_TRICKS = {
             "attrs": tuple_node(json_node("__reduce__")),
         },
         "a private attribute",
+    ),
+    "attrgetter-name-hidden-in-a-list-node": (
+        {
+            **type_node("operator", "attrgetter", "OperatorFuncNode"),
+            "attrs": tuple_node(
+                {**type_node("builtins", "str", "ListNode"), "content": [json_node("__class__")]}
+            ),
+        },
+        "operator.attrgetter without plain attribute names",
+    ),
+    "methodcaller-name-by-reference": (
+        {
+            **type_node("operator", "methodcaller", "OperatorFuncNode"),
+            "attrs": {"__module__": None, "__class__": None, "__loader__": "CachedNode", "__id__": 1},
+        },
+        "operator.methodcaller without plain attribute names",
     ),
     "operator-call": (
         {**type_node("operator", "call", "OperatorFuncNode"), "attrs": tuple_node()},
