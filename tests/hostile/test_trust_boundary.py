@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_git
+from tests.conftest import TINY_CONFIG, run_git
 from tests.hostile.conftest import assert_nothing_written, assert_one_line_error, run_cli, tree_snapshot
 from tests.hostile.skops_payloads import (
     IMPORT_MODULE,
@@ -412,3 +412,42 @@ def test_a_user_type_the_reviewed_config_lists_still_trains_evaluates_and_deploy
     assert json.loads((tmp_path / "eval" / "evaluation.json").read_text())["rows"] == 300
     metadata = json.loads((tmp_path / "model" / "metadata.json").read_text())
     assert metadata["trusted_types"] == ["custom.Always"] and metadata["estimator"] == "custom.Always"
+
+
+TUNED_ESTIMATOR = (
+    "from sklearn.linear_model import LogisticRegression\n"
+    "import tiny_model\n"
+    "class Tuned(LogisticRegression):\n    pass\n"
+    "def fit(X, y, params):\n"
+    "    model = tiny_model.train_model(X, y, params)\n"
+    "    model.steps[-1] = ('clf', Tuned(max_iter=500).fit(model[:-1].transform(X), y))\n"
+    "    return model\n"
+)
+
+
+def test_a_production_baseline_loads_with_the_target_branchs_trust_even_when_the_pull_request_drops_it(
+    tiny_project, tmp_path
+):
+    (tiny_project / "custom.py").write_text(TUNED_ESTIMATOR)
+    config = tiny_project / "mlops.yaml"
+    config.write_text(
+        config.read_text()
+        .replace("tiny_model:train_model", "custom:fit")
+        .replace("params: {C: 1.0}", "params: {C: 1.0}\n  trusted_types: [custom.Tuned]")
+    )
+    run_git(tiny_project, "add", "-A")
+    run_git(tiny_project, "commit", "-q", "-m", "Train the custom estimator")
+    main_commit = head(tiny_project)
+    released = run_cli(["release"], cwd=tiny_project)
+    assert released.code == 0, released.stderr
+    manifest = tiny_project / ".registry" / "tiny" / "versions" / "1.0.0" / "manifest.json"
+    document = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**document, "commit": "f" * 40}))  # scored here, not at its commit
+    run_git(tiny_project, "checkout", "-q", "-b", "feature")
+    config.write_text(TINY_CONFIG)
+    run_git(tiny_project, "commit", "-q", "-am", "Back to the logistic regression, trusting nothing")
+    run = run_cli(["check", "--forge", "none", "--baseline", "registry"], cwd=tiny_project)
+    assert run.code in (0, 1), run.stderr
+    result = json.loads((tiny_project / "mlops-out" / "mlops-result.json").read_text())
+    assert result["baseline"]["source"] == "registry"
+    assert f"trusting the types of mlops.yaml at {main_commit[:12]} (main)" in result["baseline"]["reason"]
