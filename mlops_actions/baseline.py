@@ -8,11 +8,15 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops_actions.config import Config
 from mlops_actions.errors import GitError, MlopsError, TrainingError
 from mlops_actions.lineage import git
 from mlops_actions.secrets import env_for_config
+
+if TYPE_CHECKING:
+    from mlops_actions.trust import Trust
 
 SOURCES = ("auto", "registry", "retrain", "none")
 
@@ -26,6 +30,7 @@ class BaselineChoice:
     commit: str | None = None
     config_path: Path | None = None  # the baseline's own config (retrain: in the worktree)
     code_root: Path | None = None  # where the baseline's project code lives
+    digest: str | None = None  # registry: model.skops's sha256 from the version's manifest
 
 
 def base_ref_candidates(config: Config, explicit: str | None, env: Mapping[str, str]) -> list[str]:
@@ -86,7 +91,9 @@ def _run_in_worktree(
                 check=False,
             )
             if proc.returncode != 0:
-                last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+                last = (proc.stderr.strip().splitlines() or ["no output"])[-1].removeprefix(
+                    "mlops-actions: error: "
+                )
                 raise TrainingError(f"baseline {step} at {commit[:12]} failed: {last}")
     return None
 
@@ -103,14 +110,17 @@ def retrain_and_score(commit: str, config: Config, eval_file: Path, workdir: Pat
 
 
 def score_at_commit(
-    commit: str, config: Config, model_dir: Path, eval_file: Path, workdir: Path
+    commit: str, config: Config, model_dir: Path, eval_file: Path, workdir: Path, digest: str | None = None
 ) -> Path | str:
-    """Score a published model with the project code of the commit that trained it (its own transformers);
+    """Score a published model with the project code and config of the commit that trained it (its own
+    transformers and trusted types), ``digest`` being model.skops's sha256 from the registry's manifest;
     the scored folder, or a reason it is impossible (commit not in this clone, no config there)."""
     if not git(["cat-file", "-t", f"{commit}^{{commit}}"], config.root, check=False):
         return f"its commit {commit[:12]} is not in this clone (fetch the full history)"
     scored_dir = workdir / "baseline-scored"
     score = ["evaluate", "--model", str(model_dir), "--data", str(eval_file), "--output-dir", str(scored_dir)]
+    if digest:
+        score += ["--expected-digest", digest]
     problem = _run_in_worktree(commit, config, workdir, [("scoring", score)])
     return problem if problem else scored_dir
 
@@ -160,7 +170,7 @@ def resolve_baseline(
         registry = open_registry(config)
         production = registry.resolve(PRODUCTION)
         if production is not None:
-            model_dir = registry.fetch(PRODUCTION, workdir / "baseline-model")
+            model_dir = registry.fetch(production.version, workdir / "baseline-model")
             why = f"the registry's production version {production.version} ({production.tag})"
             if requested == "auto":
                 why += ", re-scored on the candidate's evaluation rows (preferred when the registry has one)"
@@ -172,6 +182,7 @@ def resolve_baseline(
                 commit=production.commit,
                 config_path=config.path,
                 code_root=config.root,
+                digest=production.digest,
             )
         reasons.append(f"the {registry.name} registry has no {PRODUCTION!r} version yet")
         if requested == "registry":
@@ -200,3 +211,36 @@ def resolve_baseline(
         "; ".join([*reasons, f"retrained the merge-base {commit[:12]} of {ref} with the same command"]),
         commit=commit,
     )
+
+
+def base_branch_trust(
+    config: Config, base_ref: str | None, env: Mapping[str, str]
+) -> tuple[Trust | None, str]:
+    """The trust of the target branch's reviewed config (``config``'s file at the merge-base, read with
+    ``git show``), for loading what the target branch released: (trust, where from) or (None, why not)."""
+    import yaml
+
+    from mlops_actions.config import parse_config
+    from mlops_actions.errors import ConfigError
+    from mlops_actions.trust import Trust
+
+    found = merge_base(config.root, base_ref_candidates(config, base_ref, env))
+    if found is None:
+        return None, f"no target branch found ({config.target_branch!r}, baseline.target_branch)"
+    ref, commit = found
+    repo = Path(git(["rev-parse", "--show-toplevel"], config.root)).resolve()
+    try:
+        relative = config.path.relative_to(repo).as_posix()
+    except ValueError:
+        return None, f"{config.path} is outside the repository"
+    shown = subprocess.run(
+        ["git", "show", f"{commit}:{relative}"], cwd=repo, capture_output=True, text=True, check=False
+    )
+    where = f"{relative} at {commit[:12]} ({ref})"
+    if shown.returncode != 0:
+        return None, f"{relative} does not exist at {commit[:12]}"
+    try:
+        base = parse_config(yaml.safe_load(shown.stdout), config.path)
+    except (ConfigError, yaml.YAMLError) as error:
+        return None, f"{where} is not a valid config ({str(error).splitlines()[0][:120]})"
+    return Trust.from_config(base, label=where), where

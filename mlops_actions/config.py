@@ -24,6 +24,7 @@ from mlops_actions.secrets import (
     is_forge_token,
     remember_secret_names,
 )
+from mlops_actions.trust import trusted_types_problems
 
 CONFIG_VERSION = 1
 DECISIONS = ("interval", "point", "strict")
@@ -441,6 +442,7 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     train = doc.get("train", {})
     if ("command" in train) == ("entrypoint" in train):
         problems.append("train: expected exactly one of 'command' or 'entrypoint'")
+    problems += trusted_types_problems(train.get("trusted_types", []))
     data = doc["data"]
     if "eval" in data and "split" in data:
         problems.append("data: expected either 'eval' or 'split', not both")

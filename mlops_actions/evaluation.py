@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_actions.config import Config
 from mlops_actions.errors import DataError, ModelError
-from mlops_actions.model_io import MODEL_FILE, load_model, read_model_metadata, write_json_atomic
+from mlops_actions.model_io import (
+    METADATA_FILE,
+    MODEL_FILE,
+    load_model,
+    read_model_metadata,
+    write_json_atomic,
+)
+from mlops_actions.trust import Trust
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,10 +74,16 @@ def score_model(
     import_root: str | Path | None = None,
     classes: list[Any] | None = None,
     source: str = "eval data",
+    trust: Trust | None = None,
+    expected_digest: str | None = None,
+    digest_source: str | None = None,
 ) -> Scored:
     """Load the model (digest checked) and predict the rows of ``frame``.
 
-    ``classes`` fixes the class order (the candidate's) so a baseline's probabilities line up with it.
+    ``trust`` is the reviewed config's (default: ``config``'s); the folder's metadata.json can only narrow
+    it. ``expected_digest`` comes from a registry's manifest when given (``digest_source`` says so), else
+    from the folder's metadata. ``classes`` fixes the class order (the candidate's) so a baseline's
+    probabilities line up with it.
     """
     import numpy as np
 
@@ -79,12 +92,20 @@ def score_model(
 
     model_dir = Path(model_dir)
     metadata = read_model_metadata(model_dir)
-    trusted = set(config.trusted_types) | set(metadata.get("trusted_types", []))
+    trust = (trust or Trust.from_config(config)).narrowed(
+        metadata.get("trusted_types"), model_dir / METADATA_FILE
+    )
+    if expected_digest is not None and metadata["model_digest"] != expected_digest:
+        raise ModelError(
+            f"{model_dir / METADATA_FILE}: model_digest {metadata['model_digest']} differs from "
+            f"{expected_digest} of {digest_source or 'the registry'}"
+        )
     model = load_model(
         model_dir / MODEL_FILE,
-        expected_digest=metadata["model_digest"],
-        trusted_types=trusted,
+        expected_digest=expected_digest or metadata["model_digest"],
+        trust=trust,
         import_root=import_root or config.root,
+        digest_source=(digest_source or "the registry") if expected_digest else "the metadata",
     )
     features = metadata.get("features") or []
     missing = [c for c in features if c not in frame.columns]

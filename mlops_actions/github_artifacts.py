@@ -4,9 +4,10 @@ The PR workflow uploads the check's ``mlops-result.json`` and ``model/`` as the 
 ``mlops-candidate-<model>-<tree>``, where ``<tree>`` is the git tree the check ran on (the pull request
 merged into its base). Merging that pull request, by merge commit, squash or rebase, gives the production
 branch the same tree when the base did not move, so the release looks the artifact up by name with the
-Actions API and hands the folder to :func:`mlops_actions.stages.release.promotable_candidate`, which still
-checks the model digest, the tree, the data fingerprints, the library versions and the gated production
-version before anything is promoted.
+Actions API and hands the folder to :func:`mlops_actions.stages.release.promotable_candidate`, which loads
+the model with the release's own config's trust (an artifact can only narrow it; a model that does not load
+so is refused and the unpacked folder removed) and still checks the model digest, the tree, the data
+fingerprints, the library versions and the gated production version before anything is promoted.
 
 Only artifacts uploaded by a run of this repository's own branches are taken: a pull request from a fork
 runs its own copy of the workflow, so its artifacts are ignored (``workflow_run.head_repository_id`` must

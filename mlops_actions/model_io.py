@@ -9,10 +9,13 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_actions.data.io import file_sha256
 from mlops_actions.errors import ModelError
+
+if TYPE_CHECKING:
+    from mlops_actions.trust import Trust
 
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
@@ -58,35 +61,39 @@ def load_model(
     path: str | Path,
     *,
     expected_digest: str | None,
-    trusted_types: Iterable[str] = (),
+    trust: Trust,
     import_root: str | Path | None = None,
+    digest_source: str = "the metadata",
 ) -> Any:
-    """Load a skops model after checking its digest; unknown types must be allowed in train.trusted_types.
+    """Load a skops model: read once, digest checked against ``expected_digest`` (from ``digest_source``),
+    audited by :mod:`mlops_actions.trust` (types outside skops' defaults must be in ``trust``), then built.
 
-    ``import_root`` is put on sys.path so the project's own transformers can be imported.
+    ``import_root`` is put on sys.path, after the audit, so the project's own transformers can be imported.
     """
     import sys
-    import zipfile
 
     import skops.io as sio
 
+    from mlops_actions.trust import audit_model
+
     path = Path(path)
-    verify_digest(path, expected_digest)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{path}: model file not found") from None
+    except OSError as error:
+        raise ModelError(f"{path}: cannot read the model file: {error.strerror}") from None
+    actual = f"sha256:{hashlib.sha256(data).hexdigest()}"
+    if expected_digest is not None and actual != expected_digest:
+        raise ModelError(
+            f"{path}: sha256 digest mismatch, expected {expected_digest} from {digest_source}, got {actual} "
+            "(the file was modified or corrupted)"
+        )
+    allowed = audit_model(data, path, trust)
     if import_root is not None and str(import_root) not in sys.path:
         sys.path.insert(0, str(import_root))
     try:
-        untrusted = sio.get_untrusted_types(file=path)
-    except (zipfile.BadZipFile, json.JSONDecodeError, KeyError, OSError) as error:
-        raise ModelError(f"{path}: not a readable skops model file ({error})") from None
-    allowed = set(trusted_types)
-    refused = sorted(t for t in untrusted if t not in allowed)
-    if refused:
-        raise ModelError(
-            f"{path}: model holds types that are not trusted: {', '.join(refused)}; "
-            "review them and list them under train.trusted_types in the config to allow them"
-        )
-    try:
-        return sio.load(path, trusted=sorted(untrusted))
+        return sio.loads(data, trusted=allowed)
     except Exception as error:
         raise ModelError(f"{path}: cannot load the skops model: {str(error).splitlines()[0]}") from None
 

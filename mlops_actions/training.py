@@ -28,6 +28,7 @@ from mlops_actions.model_io import (
     write_json_atomic,
 )
 from mlops_actions.secrets import env_for_config, run_user_command, user_code_environment
+from mlops_actions.trust import Trust
 
 METADATA_VERSION = 1
 
@@ -141,7 +142,7 @@ def train(config: Config, output_dir: str | Path) -> TrainedModel:
         seconds = time.perf_counter() - started
         digest = digest_of(model_path)
         model = load_model(
-            model_path, expected_digest=digest, trusted_types=config.trusted_types, import_root=config.root
+            model_path, expected_digest=digest, trust=Trust.from_config(config), import_root=config.root
         )
         classes = _classes_of(model, config)
         metadata = {

@@ -55,12 +55,16 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from mlops_actions.errors import ForgeError
+    from mlops_actions.errors import ForgeError, MlopsError
     from mlops_actions.stages.check import clear_output, run_check
 
     output_dir = Path(args.output_dir)
     clear_output(output_dir)
-    outcome = run_check(args.config, output_dir, baseline_source=args.baseline, base_ref=args.base_ref)
+    try:
+        outcome = run_check(args.config, output_dir, baseline_source=args.baseline, base_ref=args.base_ref)
+    except MlopsError:  # an error (a refused baseline...) leaves no candidate model without its result
+        clear_output(output_dir)
+        raise
     result = outcome.result
     exit_code = 0 if outcome.passed else 1
     if os.environ.get("GITHUB_ACTIONS") == "true":

@@ -13,6 +13,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_config_option(parser)
     parser.add_argument("--model", "-m", required=True, help="model folder written by train")
     parser.add_argument("--data", "-d", help="evaluation rows (CSV/Parquet); default: the config's eval rows")
+    parser.add_argument(
+        "--expected-digest",
+        help="sha256:<hex> model.skops must have (a registry version's, from its manifest); "
+        "default: the one in the folder's metadata.json",
+    )
     add_env_option(
         parser,
         "--output-dir",
@@ -43,7 +48,14 @@ def run(args: argparse.Namespace) -> int:
         check_rows_to_score(frame, source, config)
     else:
         frame, source = load_datasets(config).eval, "eval rows"
-    scored = score_model(Path(args.model), frame, config, source=str(source))
+    scored = score_model(
+        Path(args.model),
+        frame,
+        config,
+        source=str(source),
+        expected_digest=args.expected_digest,
+        digest_source="--expected-digest",
+    )
     save_scored(scored, args.output_dir)
     document: dict[str, Any] = {
         "model_digest": scored.model_digest,

@@ -13,6 +13,7 @@ from typing import Any
 from mlops_actions import __version__
 from mlops_actions.baseline import (
     BaselineChoice,
+    base_branch_trust,
     base_data_files,
     base_ref_candidates,
     merge_base,
@@ -29,6 +30,7 @@ from mlops_actions.model_io import write_json_atomic, write_text_atomic
 from mlops_actions.project_tests import run_project_tests
 from mlops_actions.secrets import current_scrubber
 from mlops_actions.training import train
+from mlops_actions.trust import Trust
 
 RESULT_FILE = "mlops-result.json"
 MARKDOWN_FILE = "report.md"
@@ -107,18 +109,42 @@ def _score_baseline(
     eval_frame: Any,
     eval_file: Path,
     workdir: Path,
+    *,
+    base_ref: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[BaselineChoice, Scored | None]:
-    """Score the baseline on the candidate's evaluation rows, in the candidate's class order."""
+    """Score the baseline on the candidate's evaluation rows, in the candidate's class order.
+
+    A registry version is loaded with the trust of the config that released it (the commit's own, else the
+    target branch's), never with this pull request's, and checked against the digest of its manifest.
+    """
     if choice.source == "registry" and choice.model_dir is not None:
         scored_dir = (
-            score_at_commit(choice.commit, config, choice.model_dir, eval_file, workdir)
+            score_at_commit(choice.commit, config, choice.model_dir, eval_file, workdir, choice.digest)
             if choice.commit
             else None
         )
         if isinstance(scored_dir, Path):
             return choice, align_classes(load_scored(scored_dir), candidate.classes)
         note = f"scored with the candidate's project code because {scored_dir or 'its commit is unknown'}"
-        scored = score_model(choice.model_dir, eval_frame, config, source="baseline scoring")
+        trust, where = base_branch_trust(config, base_ref, os.environ if env is None else env)
+        if trust is None:
+            trust = Trust.from_config(config)
+            note += (
+                f"; the target branch's config could not be read ({where}), so only the types both "
+                f"{config.path.name} and the model's metadata list are trusted"
+            )
+        else:
+            note += f", trusting the types of {where}"
+        scored = score_model(
+            choice.model_dir,
+            eval_frame,
+            config,
+            source="baseline scoring",
+            trust=trust,
+            expected_digest=choice.digest,
+            digest_source=f"version {choice.version}'s manifest",
+        )
         return replace(choice, reason=f"{choice.reason}; {note}"), align_classes(scored, candidate.classes)
     if choice.source == "retrain" and choice.commit:
         outcome = retrain_and_score(choice.commit, config, eval_file, workdir)
@@ -163,7 +189,9 @@ def run_check(
         choice = resolve_baseline(
             config, baseline_source or config.baseline_source, base_ref=base_ref, workdir=workdir, env=env
         )
-        choice, baseline = _score_baseline(choice, config, candidate, datasets.eval, eval_file, workdir)
+        choice, baseline = _score_baseline(
+            choice, config, candidate, datasets.eval, eval_file, workdir, base_ref=base_ref, env=env
+        )
         if baseline is not None:
             check_same_rows(candidate, baseline)
         base_commit = None

@@ -62,7 +62,10 @@ def parse_version_tag(tag: str) -> tuple[str, str]:
 
 
 def _verify(model_dir: Path, version: ModelVersion, config: Any) -> None:
+    """The fetched version's digests match its manifest and it loads with the config's trust (narrowed by
+    its metadata), so deploy.command never sees a model that could not be loaded safely."""
     from mlops_actions.model_io import load_model
+    from mlops_actions.trust import Trust
 
     metadata = read_model_metadata(model_dir)
     verify_digest(model_dir / MODEL_FILE, version.digest)
@@ -74,8 +77,9 @@ def _verify(model_dir: Path, version: ModelVersion, config: Any) -> None:
     load_model(
         model_dir / MODEL_FILE,
         expected_digest=version.digest,
-        trusted_types=config.trusted_types,
+        trust=Trust.from_config(config).narrowed(metadata.get("trusted_types"), model_dir / METADATA_FILE),
         import_root=config.root,
+        digest_source=f"version {version.version}'s manifest",
     )
 
 

@@ -169,8 +169,11 @@ def promotable_candidate(
     It must be provably what training now would judge: a passing result, trained on a clean tree equal to
     HEAD's (same code and config), on data files with the same sha256, with the same library versions,
     and gated against the production version the registry holds now (or none, when there is none).
+    Before any of that, the model is loaded with this (the release's) config's trust, narrowed by its
+    metadata: a model that does not load so is refused with a ModelError, never promoted nor retrained.
     """
-    from mlops_actions.model_io import read_model_metadata, verify_digest
+    from mlops_actions.model_io import load_model, read_model_metadata, verify_digest
+    from mlops_actions.trust import Trust
 
     result_path = candidate / RESULT_FILE
     model_dir = candidate / MODEL_DIR
@@ -182,6 +185,12 @@ def promotable_candidate(
         verify_digest(model_dir / MODEL_FILE, metadata.get("model_digest"))
     except (MlopsError, ValueError, OSError) as error:
         return None, f"the checked model in {candidate} is unusable ({str(error).splitlines()[0][:160]})"
+    load_model(
+        model_dir / MODEL_FILE,
+        expected_digest=metadata["model_digest"],
+        trust=Trust.from_config(config).narrowed(metadata.get("trusted_types"), model_dir / METADATA_FILE),
+        import_root=config.root,
+    )
     if result.get("verdict") != "pass":
         return None, "the pull request's check did not pass"
     if metadata.get("model_name") != config.model_name:
@@ -251,7 +260,11 @@ def candidate_to_promote(
     fetched, origin = fetch_github_candidate(config, repo, commit, output_dir / PR_CANDIDATE_DIR, env)
     if fetched is None:
         return None, origin, [f"trained anew: {origin}"]
-    promoted, why = promotable_candidate(fetched, config, repo, commit, production)
+    try:
+        promoted, why = promotable_candidate(fetched, config, repo, commit, production)
+    except MlopsError:  # refused: keep nothing of the artifact
+        shutil.rmtree(fetched, ignore_errors=True)
+        raise
     if promoted is None:
         return None, why, [f"trained anew: the model of {origin} is not promoted: {why}"]
     return promoted, f"{why} ({origin})", []

@@ -257,6 +257,7 @@ def test_retrain_same_change_predicts_exactly_like_the_baseline(predictions):
 
 def test_trained_model_loads_trusting_only_the_configured_types(tmp_path, config):
     from mlops_actions.model_io import load_model, save_model
+    from mlops_actions.trust import Trust
 
     root = copy_project(tmp_path / "project")
     rows = pd.read_csv(config.train_data, nrows=1_000)
@@ -266,7 +267,5 @@ def test_trained_model_loads_trusting_only_the_configured_types(tmp_path, config
         model = module.train_model(X, rows[config.target], dict(config.train_params))
         path = tmp_path / "model.skops"
         digest = save_model(model, path)
-        loaded = load_model(
-            path, expected_digest=digest, trusted_types=config.trusted_types, import_root=root
-        )
+        loaded = load_model(path, expected_digest=digest, trust=Trust.from_config(config), import_root=root)
         np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
