@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
@@ -62,6 +64,18 @@ class ApiError(MlopsError):
         self.status = status  # HTTP status, 0 for a network error, a time-out or an unreadable answer
         self.wait = wait  # seconds the server asked to wait before a retry
         self.final = final  # not worth sending again (the deadline ran out: retries would multiply it)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The deadline of one exchange: when it ends (monotonic clock), its length and what sets it."""
+
+    deadline: float
+    seconds: float
+    variable: str
+
+    def exceeded(self) -> str:
+        return f"within {self.seconds:g} s (set {self.variable} to allow longer)"
 
 
 class RestClient:
@@ -150,20 +164,22 @@ class RestClient:
         stream = bool(options.pop("stream", False))
         transfer = stream or options.get("data") is not None
         budget = self.transfer_deadline if transfer else self.deadline
-        deadline = self._monotonic() + budget
+        limit = Limit(
+            self._monotonic() + budget, budget, TRANSFER_DEADLINE_VARIABLE if transfer else DEADLINE_VARIABLE
+        )
         options["timeout"] = _capped_timeout(options.get("timeout"), budget)
         try:
-            response = self._http().request(method, url, allow_redirects=False, stream=True, **options)
+            response = self._headers_within(limit, where, method, url, **options)
         except requests.Timeout:
             raise self.error(f"{where}: timed out") from None
         except requests.ConnectionError as error:
             reason = self.redact(str(error).splitlines()[0] if str(error) else error.__class__.__name__)
             raise self.error(f"{where}: connection failed ({reason[:160]})") from None
         if stream:
-            bounded = self._bounded_pieces(response, where, deadline, budget, limit=None)
+            bounded = self._bounded_pieces(response, where, limit, max_bytes=None)
             response.iter_content = lambda chunk_size=1, decode_unicode=False: bounded
             return response
-        body = b"".join(self._bounded_pieces(response, where, deadline, budget, limit=MAX_ANSWER_BYTES))
+        body = b"".join(self._bounded_pieces(response, where, limit, max_bytes=MAX_ANSWER_BYTES))
         response._content, response._content_consumed = body, True
         response.close()  # the body is read: the connection goes back to the pool
         if 200 <= response.status_code < 300 and body.strip() and _wants_json(options.get("headers")):
@@ -176,8 +192,33 @@ class RestClient:
                 ) from None
         return response
 
+    def _headers_within(self, limit: Limit, where: str, method: str, url: str, **options: Any) -> Any:
+        """The answer's status and headers (its body unread), or ``error`` once the deadline has passed.
+
+        The exchange runs in a daemon thread, so that a server trickling its headers cannot hold the
+        caller past the deadline (a thread given up on ends with its connection).
+        """
+        outcome: dict[str, Any] = {}
+
+        def exchange() -> None:
+            try:
+                outcome["response"] = self._http().request(
+                    method, url, allow_redirects=False, stream=True, **options
+                )
+            except BaseException as error:  # handed to the caller's thread
+                outcome["error"] = error
+
+        worker = threading.Thread(target=exchange, name=f"mlops-actions {where}"[:60], daemon=True)
+        worker.start()
+        worker.join(max(0.0, limit.deadline - self._monotonic()))
+        if worker.is_alive():
+            raise self.error(f"{where}: no answer from {urlsplit(url).netloc} {limit.exceeded()}", final=True)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["response"]
+
     def _bounded_pieces(
-        self, response: Any, where: str, deadline: float, budget: float, *, limit: int | None
+        self, response: Any, where: str, limit: Limit, *, max_bytes: int | None
     ) -> Iterator[bytes]:
         """The body of ``response`` as it arrives; ``error`` when it is cut off, too large or too slow."""
         import requests
@@ -188,25 +229,24 @@ class RestClient:
         received = 0
         try:
             while True:
-                if self._monotonic() > deadline:
+                if self._monotonic() > limit.deadline:
                     response.close()
-                    variable = TRANSFER_DEADLINE_VARIABLE if limit is None else DEADLINE_VARIABLE
+                    host = urlsplit(response.url or self.api_url).netloc
                     raise self.error(
-                        f"{where}: no complete answer from {urlsplit(response.url or self.api_url).netloc} "
-                        f"within {budget:g} s (set {variable} to allow longer)",
-                        final=True,
+                        f"{where}: no complete answer from {host} {limit.exceeded()}", final=True
                     )
                 piece = read(READ_BYTES, decode_content=True)
                 if not piece:
                     return
                 received += len(piece)
-                if limit is not None and received > limit:
+                if max_bytes is not None and received > max_bytes:
                     response.close()
-                    raise self.error(f"{where}: the answer is larger than {limit // (1024 * 1024)} MiB")
+                    raise self.error(f"{where}: the answer is larger than {max_bytes // (1024 * 1024)} MiB")
                 yield piece
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
             response.close()
-            reason = self.redact(str(error).splitlines()[0] if str(error) else error.__class__.__name__)
+            first = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
+            reason = self.redact(first.splitlines()[0] if first else error.__class__.__name__)
             raise self.error(f"{where}: the answer was cut off ({reason[:160]})") from None
 
     def json_of(self, response: Any, where: str, *, expect: type = object) -> Any:

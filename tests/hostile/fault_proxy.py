@@ -9,6 +9,7 @@ A :class:`Rule` picks requests by method, a regular expression searched in the p
 (1 = the first matching request, ``None`` = every one), and says what to do with them:
 
 - ``trickle``: forward, then send the answer's body one byte every ``seconds``;
+- ``trickle-headers``: forward, then send the answer's status line and headers one byte every ``seconds``;
 - ``truncate``: forward, then send the answer's status with the first half of its body (a complete
   exchange whose JSON is cut off);
 - ``replace``: forward, then send the answer's status with ``body`` instead of its body;
@@ -29,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-ACTIONS = ("trickle", "truncate", "replace", "error-after", "delay")
+ACTIONS = ("trickle", "trickle-headers", "truncate", "replace", "error-after", "delay")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "proxy-connection"}
 
 
@@ -177,6 +178,12 @@ class FaultProxy:
             headers = [(k, v) for k, v in headers if k.lower() not in ("content-type", "location", "link")]
             headers.append(("Content-Type", "text/html"))
         passed.status = status
+        if rule is not None and rule.action == "trickle-headers":
+            head = f"HTTP/1.1 {status} {http.client.responses.get(status, 'Status')}\r\n" + "".join(
+                f"{name}: {value}\r\n" for name, value in [*headers, ("Content-Length", str(len(payload)))]
+            )
+            self._trickle(handler, (head + "\r\n").encode("latin-1") + payload, rule.seconds, started)
+            return
         handler.send_response(status)
         for name, value in headers:
             handler.send_header(name, value)
@@ -184,14 +191,22 @@ class FaultProxy:
         handler.end_headers()
         try:
             if rule is not None and rule.action == "trickle":
-                for index in range(len(payload)):
-                    if time.monotonic() - started > self.max_seconds:
-                        break
-                    handler.wfile.write(payload[index : index + 1])
-                    handler.wfile.flush()
-                    time.sleep(rule.seconds)
-                handler.close_connection = True
+                handler.wfile.flush()
+                self._trickle(handler, payload, rule.seconds, started)
             else:
                 handler.wfile.write(payload)
         except OSError:  # the client gave up and closed the connection
             handler.close_connection = True
+
+    def _trickle(self, handler: BaseHTTPRequestHandler, data: bytes, seconds: float, started: float) -> None:
+        """Send ``data`` one byte every ``seconds``, for ``max_seconds`` at most, then close the connection."""
+        handler.close_connection = True
+        try:
+            for index in range(len(data)):
+                if time.monotonic() - started > self.max_seconds:
+                    return
+                handler.wfile.write(data[index : index + 1])
+                handler.wfile.flush()
+                time.sleep(seconds)
+        except OSError:  # the client gave up and closed the connection
+            return

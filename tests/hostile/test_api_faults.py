@@ -55,19 +55,22 @@ def post_through(proxy: FaultProxy, side: Side, result: Path, **env: str):
 # -- bounded time -----------------------------------------------------------------------------------
 
 
-def test_a_trickled_answer_fails_within_the_deadline_naming_the_call_and_host(side, result):
+@pytest.mark.parametrize(
+    ("action", "said"),
+    [("trickle", "no complete answer from 127.0.0.1:"), ("trickle-headers", "no answer from 127.0.0.1:")],
+    ids=["body", "headers"],
+)
+def test_a_trickled_answer_fails_within_the_deadline_naming_the_call_and_host(side, result, action, said):
     for index in range(3):
         side.plant(f"review remark {index}: " + "x" * 200, as_mallory=True)
     before = tree_snapshot(result.parent)
     with FaultProxy(side.url, max_seconds=90) as proxy:
-        proxy.add(Rule("trickle", method="GET", path=LIST, seconds=0.5))
+        proxy.add(Rule(action, method="GET", path=LIST, seconds=0.5))
         started = time.monotonic()
         run = post_through(proxy, side, result, MLOPS_API_DEADLINE=str(DEADLINE))
         elapsed = time.monotonic() - started
-        assert proxy.applied("trickle")
-    line = assert_one_line_error(
-        run, code=2, contains=["GET ", "no complete answer from 127.0.0.1:", "MLOPS_API_DEADLINE"]
-    )
+        assert proxy.applied(action)
+    line = assert_one_line_error(run, code=2, contains=["GET ", said, "MLOPS_API_DEADLINE"])
     assert f"within {DEADLINE:g} s" in line
     assert elapsed < DEADLINE + STARTUP_MARGIN, f"took {elapsed:.1f} s"
     assert side.writes() == ["POST"] * 3  # the plants: nothing posted
