@@ -22,6 +22,11 @@ PR_NUMBER_FILE = "pr-number"
 MAX_PR_FILE_BYTES = 64
 
 HELP = "Post a rendered mlops-result.json as the sticky pull/merge request comment (one per model)."
+EPILOG = (
+    "Only a comment written by the token's own identity is taken as the sticky one (GitHub App tokens: set "
+    "MLOPS_GITHUB_APP_SLUG). Each API call ends within MLOPS_API_DEADLINE seconds (default 30), uploads and "
+    "downloads within MLOPS_TRANSFER_DEADLINE (default 900)."
+)
 
 
 @dataclass(frozen=True)
@@ -155,7 +160,7 @@ def post_comments(
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from mlops_actions.cli import add_env_option
 
-    parser = subparsers.add_parser("comment", help=HELP, description=HELP)
+    parser = subparsers.add_parser("comment", help=HELP, description=HELP, epilog=EPILOG)
     add_env_option(
         parser,
         "--result",

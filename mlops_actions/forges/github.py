@@ -7,7 +7,11 @@ from ``GITHUB_REPOSITORY`` and the pull request from ``MLOPS_PR_NUMBER`` or the 
 
 One comment per model per pull request: its first line is a hidden marker naming the model
 (:func:`mlops_actions.forges.base.sticky_marker`); a later post finds it (following pagination) and
-edits it in place. Comments with another marker, or none, are never touched.
+edits it in place (:func:`mlops_actions.forges.base.post_sticky`). A marker counts only on a comment the
+token's own identity wrote: ``GET /user`` for a personal token; the Actions ``GITHUB_TOKEN`` and other
+installation tokens, which GitHub answers ``403 Resource not accessible by integration`` there, write as
+``github-actions[bot]``, or as ``<slug>[bot]`` for a GitHub App named by ``MLOPS_GITHUB_APP_SLUG``.
+Comments of anyone else, or with another marker, or none, are never touched.
 
 The HTTP side is :class:`mlops_actions.github_api.GitHubClient`: requests time out and are retried with
 exponential backoff on 5xx, 429 and secondary rate limits, honouring ``Retry-After``; a refused request
@@ -26,7 +30,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mlops_actions.errors import ForgeError
-from mlops_actions.forges.base import CommentResult, sticky_marker, with_marker
+from mlops_actions.forges.base import (
+    CommentResult,
+    ThreadComment,
+    post_sticky,
+    with_marker,
+)
 from mlops_actions.github_api import (
     DEFAULT_API_URL,
     TOKEN_VARIABLES,
@@ -34,6 +43,7 @@ from mlops_actions.github_api import (
     GitHubApiError,
     GitHubClient,
 )
+from mlops_actions.rest_client import ApiError
 
 # GitHub rejects comment bodies longer than 65,536 characters; stay clear of it.
 MAX_COMMENT_CHARS = 65_000
@@ -42,6 +52,10 @@ TRUNCATION_NOTE = (
 )
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 PR_NUMBER_PATTERN = re.compile(r"^[1-9][0-9]{0,9}$")
+APP_SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+ACTIONS_APP_SLUG = "github-actions"
+APP_SLUG_VARIABLE = "MLOPS_GITHUB_APP_SLUG"
+INTEGRATION_REFUSAL = "Resource not accessible by integration"  # GET /user with an installation token
 
 WRITE_PERMISSION_HINT = (
     "grant the job `permissions: pull-requests: write` "
@@ -61,6 +75,14 @@ WRITE_COMMENTS = Access(
     "pull-requests: write",
     advice=WRITE_PERMISSION_HINT,
     also_check="the pull request number",
+)
+IDENTIFY = Access(
+    "recognise its own comments",
+    "none",
+    advice=(
+        "post with the job's GITHUB_TOKEN, a GitHub App installation token (name the app in "
+        f"{APP_SLUG_VARIABLE}) or a personal token that may read its own user"
+    ),
 )
 
 
@@ -116,6 +138,14 @@ def load_event(env: Mapping[str, str]) -> dict[str, Any]:
     return event
 
 
+def parse_app_slug(text: str) -> str:
+    """A GitHub App slug (``my-app``, whose installation token writes as ``my-app[bot]``), else a ForgeError."""
+    value = text.strip().removesuffix("[bot]")
+    if not APP_SLUG_PATTERN.match(value):
+        raise ForgeError(f"{APP_SLUG_VARIABLE}: expected a GitHub App slug like 'my-app', got {text[:60]!r}")
+    return value
+
+
 def truncate_body(body: str, limit: int = MAX_COMMENT_CHARS) -> str:
     """The body cut to at most ``limit`` characters (UTF-16 units, as GitHub counts), with a note."""
 
@@ -155,6 +185,7 @@ class GitHubForge:
         token: str,
         api_url: str = DEFAULT_API_URL,
         pr_number: int | None = None,
+        app_slug: str = ACTIONS_APP_SLUG,
         **client_options: Any,
     ):
         with _as_forge_errors():
@@ -162,6 +193,8 @@ class GitHubForge:
         self.repository = repository
         self.api_url = self.client.api_url
         self.pr_number = pr_number
+        self.app_slug = parse_app_slug(app_slug)
+        self._login: str | None = None  # the token's own login, asked once
 
     def __repr__(self) -> str:  # never show the token
         return f"GitHubForge(repository={self.repository!r}, api_url={self.api_url!r}, pr_number={self.pr_number!r})"
@@ -189,6 +222,7 @@ class GitHubForge:
             token=token,
             api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL,
             pr_number=pr_number,
+            app_slug=env.get(APP_SLUG_VARIABLE) or ACTIONS_APP_SLUG,
             **options,
         )
 
@@ -221,83 +255,113 @@ class GitHubForge:
     def iter_comments(self, number: int | None = None) -> Iterator[Comment]:
         """Every comment of the pull request, oldest first, following the Link header's next pages."""
         number = self._require_pr() if number is None else number
+        path = f"{self._issue_path(number)}/comments"
         with _as_forge_errors():
-            for item in self.client.paginate(f"{self._issue_path(number)}/comments", access=READ_COMMENTS):
-                user = item.get("user") or {}
-                yield Comment(
-                    id=int(item["id"]),
-                    body=item.get("body") or "",
-                    user=str(user.get("login", "")),
-                    url=str(item.get("html_url", "")),
-                )
+            for item in self.client.paginate(path, access=READ_COMMENTS):
+                yield self._comment_of(item, f"GET {path}")
 
-    def find_sticky_comments(self, key: str, number: int | None = None) -> list[Comment]:
-        """The comments whose first line is the marker for ``key``, oldest first."""
-        marker = sticky_marker(key)
-        return [c for c in self.iter_comments(number) if c.body.startswith(marker)]
+    def _comment_of(self, item: Mapping[str, Any], where: str) -> Comment:
+        """A comment of the API's answer, or a one-line error (status 0: the outcome of a write is unknown)."""
+        user = item.get("user")
+        login = user.get("login") if isinstance(user, Mapping) else ""
+        cid, body = item.get("id"), item.get("body")
+        if not isinstance(cid, int) or isinstance(cid, bool) or not isinstance(body, (str, type(None))):
+            raise GitHubApiError(f"GitHub API: expected a comment with an integer id from {where}")
+        return Comment(id=cid, body=body or "", user=str(login or ""), url=str(item.get("html_url", "")))
+
+    def own_login(self) -> str:
+        """The login this token writes as: the author of a comment it created, else ``GET /user``, else
+        (an installation token, refused there) ``<app slug>[bot]``. Asked once per forge."""
+        if self._login is None:
+            try:
+                response = self.client.request("GET", "/user", access=IDENTIFY)
+            except GitHubApiError as error:
+                if error.status == 403 and INTEGRATION_REFUSAL in str(error):
+                    self._login = f"{self.app_slug}[bot]"
+                    return self._login
+                raise ForgeError(str(error)) from None
+            with _as_forge_errors():
+                login = self.client.json_of(response, "GET /user", expect=dict).get("login")
+            if not isinstance(login, str) or not login:
+                raise ForgeError("GitHub API: expected a user with a login from GET /user")
+            self._login = login
+        return self._login
 
     def get_issue(self, number: int) -> dict[str, Any]:
         """The issue (or pull request, as an issue) ``number``."""
         response = self.request("GET", self._issue_path(number))
-        payload = response.json()
-        if not isinstance(payload, dict):
-            raise ForgeError(f"GitHub API: expected an object for issue #{number}")
+        with _as_forge_errors():
+            payload: dict[str, Any] = self.client.json_of(
+                response, f"GET {self._issue_path(number)}", expect=dict
+            )
         return payload
 
     def post_sticky_comment(self, body: str, *, key: str) -> CommentResult:
-        """Create the comment carrying the marker for ``key``, or edit it in place.
+        """Create our comment carrying the marker for ``key``, or edit it in place (see :func:`post_sticky`).
 
-        A create that fails with a retryable error is not blindly repeated: the comments are listed
-        again first, so a create that reached GitHub before the error is updated rather than duplicated.
-        Duplicates left by earlier races (same author) are removed, so exactly one remains.
+        A create that fails with a retryable error or an unreadable answer is not blindly repeated: the
+        comments are listed again first. Our duplicates left by a race are removed, so one remains; a
+        marked comment by anyone else is left as it is.
         """
         if not KEY_PATTERN.match(key):
             raise ForgeError(
                 f"sticky comment key: expected a model name like 'churn-model', got {key[:70]!r}"
             )
-        number = self._require_pr()
-        text = truncate_body(with_marker(body, key))
-        comments_path = f"{self._issue_path(number)}/comments"
-        last = ""
-        create_failed = False  # a create that failed may still have reached GitHub
-        for attempt in range(1, self.max_attempts + 1):
-            existing = self.find_sticky_comments(key, number)
-            if existing:
-                return self._keep_one(existing, text, created=create_failed)
-            try:
-                response = self.client.request(
-                    "POST", comments_path, access=WRITE_COMMENTS, json={"body": text}, retry=False
-                )
-            except GitHubApiError as error:
-                if not self.client.is_retryable(error):
-                    raise ForgeError(str(error)) from None
-                last, create_failed = str(error), True
-                if attempt == self.max_attempts:
-                    break
-                self.client.pause_before_retry(attempt, error.wait)
-                continue
-            return CommentResult(action="created", location=str(response.json().get("html_url", "")))
-        raise ForgeError(f"GitHub API: giving up after {self.max_attempts} attempts: {last}")
+        thread = _PullRequestThread(self, self._require_pr())
+        with _as_forge_errors():
+            return post_sticky(thread, truncate_body(with_marker(body, key)), key=key)
 
-    def _keep_one(self, existing: list[Comment], text: str, *, created: bool) -> CommentResult:
-        """Edit the oldest sticky comment to ``text`` and delete the same author's duplicates."""
-        keep = existing[0]
-        location, action = keep.url, "updated"
-        if keep.body != text:
-            response = self.request(
-                "PATCH", f"/repos/{self.repository}/issues/comments/{keep.id}", body={"body": text}
-            )
-            location = str(response.json().get("html_url", keep.url))
-        elif created and len(existing) == 1:  # our failed create had reached GitHub after all
-            action = "created"
-        removed = 0
-        for duplicate in existing[1:]:
-            if duplicate.user == keep.user:
-                self.request("DELETE", f"/repos/{self.repository}/issues/comments/{duplicate.id}")
-                removed += 1
-        return CommentResult(
-            action=action, location=location, detail=f"removed {removed} duplicate(s)" if removed else ""
+
+@dataclass
+class _PullRequestThread:
+    """The comments of one pull request, as :func:`post_sticky` uses them."""
+
+    forge: GitHubForge
+    number: int
+    service: str = "GitHub API"
+
+    @property
+    def max_attempts(self) -> int:
+        return self.forge.max_attempts
+
+    def _thread_comment(self, comment: Comment) -> ThreadComment:
+        return ThreadComment(id=comment.id, body=comment.body, author=comment.user, location=comment.url)
+
+    def _answer(self, response: Any, where: str) -> ThreadComment:
+        item = self.forge.client.json_of(response, where, expect=dict)
+        return self._thread_comment(self.forge._comment_of(item, where))
+
+    def comments(self) -> list[ThreadComment]:
+        return [self._thread_comment(comment) for comment in self.forge.iter_comments(self.number)]
+
+    def own_identity(self) -> str:
+        return self.forge.own_login()
+
+    def create(self, text: str) -> ThreadComment:
+        """Create the comment; its author, as GitHub answers, is the identity this token writes as."""
+        path = f"{self.forge._issue_path(self.number)}/comments"
+        response = self.forge.client.request(
+            "POST", path, access=WRITE_COMMENTS, json={"body": text}, retry=False
         )
+        created = self._answer(response, f"POST {path}")
+        if created.author:
+            self.forge._login = created.author
+        return created
+
+    def update(self, comment: ThreadComment, text: str) -> ThreadComment:
+        path = f"/repos/{self.forge.repository}/issues/comments/{comment.id}"
+        response = self.forge.client.request("PATCH", path, access=WRITE_COMMENTS, json={"body": text})
+        return self._answer(response, f"PATCH {path}")
+
+    def delete(self, comment: ThreadComment) -> None:
+        path = f"/repos/{self.forge.repository}/issues/comments/{comment.id}"
+        self.forge.client.request("DELETE", path, access=WRITE_COMMENTS, allowed=frozenset({404}))
+
+    def is_retryable(self, error: ApiError) -> bool:
+        return self.forge.client.is_retryable(error)
+
+    def pause(self, attempt: int, wait: float) -> None:
+        self.forge.client.pause_before_retry(attempt, wait)
 
 
 def verify_workflow_run_pr(forge: GitHubForge, event: Mapping[str, Any], pr_number: int) -> int:

@@ -8,7 +8,9 @@ Reporter role, stored as a masked CI/CD variable.
 
 The note's first line is a hidden marker naming the model (:func:`mlops_actions.forges.base.sticky_marker`);
 a later post finds it among the merge request's notes (every page, oldest first, system notes skipped)
-and edits it in place. Notes with another marker, or none, are never touched.
+and edits it in place (:func:`mlops_actions.forges.base.post_sticky`). A marker counts only on a note
+written by the token's own user (``GET /user``: a project access token's bot user); notes of anyone
+else, with another marker, or none, are never touched.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_actions.errors import ForgeError
-from mlops_actions.forges.base import CommentResult, sticky_marker, with_marker
+from mlops_actions.forges.base import (
+    CommentResult,
+    ThreadComment,
+    post_sticky,
+    with_marker,
+)
 from mlops_actions.gitlab_api import (
     NOTE_TOKEN_HINT,
     Access,
@@ -29,6 +36,7 @@ from mlops_actions.gitlab_api import (
     client_from_environment,
     private_token,
 )
+from mlops_actions.rest_client import ApiError
 
 # GitLab rejects note bodies over 1,000,000 characters (doc/api/notes.md).
 MAX_NOTE_CHARS = 1_000_000
@@ -37,10 +45,15 @@ TRUNCATION_NOTE = (
 )
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 IID_PATTERN = re.compile(r"^[1-9][0-9]{0,9}$")
-RETRYABLE_CREATE = frozenset({0, 429, 500, 502, 503, 504})
 
 READ_NOTES = Access("read merge request notes", scope="api", role="Reporter", token_hint=NOTE_TOKEN_HINT)
 WRITE_NOTES = Access("write merge request notes", scope="api", role="Reporter", token_hint=NOTE_TOKEN_HINT)
+IDENTIFY = Access(
+    "read its own user (GET /user) to recognise its own notes",
+    scope="api",
+    role="Reporter",
+    token_hint=NOTE_TOKEN_HINT,
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,7 @@ class GitLabForge:
         self.merge_request_iid = merge_request_iid
         self.project_url = project_url.rstrip("/") if project_url else None
         self._missing = missing  # why no note can be written (no token), raised on first use
+        self._user_id: str | None = None  # the token's own user, asked once
 
     def __repr__(self) -> str:
         return f"GitLabForge(client={self.client!r}, merge_request_iid={self.merge_request_iid!r})"
@@ -131,20 +145,38 @@ class GitLabForge:
     def iter_notes(self, iid: int) -> Iterator[Note]:
         """Every note of the merge request, oldest first."""
         params = {"sort": "asc", "order_by": "created_at"}
-        for item in self._client().paginate(self._notes_path(iid), access=READ_NOTES, params=params):
-            author: dict[str, Any] = item["author"] if isinstance(item.get("author"), dict) else {}
-            author_id = author.get("id") if isinstance(author.get("id"), int) else None
-            yield Note(
-                id=int(item["id"]),
-                body=str(item.get("body") or ""),
-                author_id=author_id,
-                system=bool(item.get("system")),
-            )
+        path = self._notes_path(iid)
+        for item in self._client().paginate(path, access=READ_NOTES, params=params):
+            yield self._note_of(item, f"GET {path}")
 
-    def find_sticky_notes(self, key: str, iid: int) -> list[Note]:
-        """The user notes whose first line is the marker for ``key``, oldest first."""
-        marker = sticky_marker(key)
-        return [n for n in self.iter_notes(iid) if not n.system and n.body.startswith(marker)]
+    def _note_of(self, item: Mapping[str, Any], where: str) -> Note:
+        """A note of the API's answer, or a one-line error."""
+        author = item.get("author")
+        author_id = (
+            author.get("id") if isinstance(author, dict) and isinstance(author.get("id"), int) else None
+        )
+        note_id, body = item.get("id"), item.get("body")
+        if (
+            not isinstance(note_id, int)
+            or isinstance(note_id, bool)
+            or not isinstance(body, (str, type(None)))
+        ):
+            raise GitLabApiError(f"GitLab API: expected a note with an integer id from {where}")
+        return Note(id=note_id, body=body or "", author_id=author_id, system=bool(item.get("system")))
+
+    def own_user_id(self) -> str:
+        """The id of the user this token writes as (``GET /user``; a project access token's bot user).
+
+        The job token cannot call it: the one-line refusal names the token a note needs.
+        """
+        if self._user_id is None:
+            client = self._client()
+            response = client.request("GET", "/user", access=IDENTIFY)
+            user_id = client.json_of(response, "GET /user", expect=dict).get("id")
+            if not isinstance(user_id, int) or isinstance(user_id, bool):
+                raise GitLabApiError("GitLab API: expected a user with an integer id from GET /user")
+            self._user_id = str(user_id)
+        return self._user_id
 
     def _location(self, iid: int, note_id: int) -> str:
         if self.project_url:
@@ -152,11 +184,11 @@ class GitLabForge:
         return f"merge request !{iid} note {note_id}"
 
     def post_sticky_comment(self, body: str, *, key: str) -> CommentResult:
-        """Create the note carrying the marker for ``key``, or edit it in place.
+        """Create our note carrying the marker for ``key``, or edit it in place (see :func:`post_sticky`).
 
-        A create that fails with a retryable error is not blindly repeated: the notes are listed again
-        first, so a create that reached GitLab before the error is updated rather than duplicated.
-        Duplicates left by earlier races (same author) are deleted, so exactly one remains.
+        A create that fails with a retryable error or an unreadable answer is not blindly repeated: the
+        notes are listed again first. Our duplicates left by a race are deleted, so one remains; a marked
+        note by anyone else is left as it is.
         """
         if not KEY_PATTERN.match(key):
             raise ForgeError(f"sticky note key: expected a model name like 'churn-model', got {key[:70]!r}")
@@ -168,46 +200,59 @@ class GitLabForge:
                 detail="not a merge request pipeline (CI_MERGE_REQUEST_IID is not set)",
             )
         try:
-            return self._post(truncate_note(with_marker(body, key)), key, iid)
+            return post_sticky(_MergeRequestThread(self, iid), truncate_note(with_marker(body, key)), key=key)
         except GitLabApiError as error:
             raise ForgeError(str(error)) from None
 
-    def _post(self, text: str, key: str, iid: int) -> CommentResult:
-        client = self._client()
-        last = ""
-        create_failed = False  # a create that failed may still have reached GitLab
-        for attempt in range(1, client.max_attempts + 1):
-            existing = self.find_sticky_notes(key, iid)
-            if existing:
-                keep = existing[0]
-                action = "updated"
-                if keep.body != text:
-                    client.request(
-                        "PUT", f"{self._notes_path(iid)}/{keep.id}", access=WRITE_NOTES, json={"body": text}
-                    )
-                elif create_failed and len(existing) == 1:
-                    action = "created"
-                removed = 0
-                for duplicate in existing[1:]:
-                    if duplicate.author_id is not None and duplicate.author_id == keep.author_id:
-                        client.request(
-                            "DELETE", f"{self._notes_path(iid)}/{duplicate.id}", access=WRITE_NOTES
-                        )
-                        removed += 1
-                detail = f"removed {removed} duplicate(s)" if removed else ""
-                return CommentResult(action=action, location=self._location(iid, keep.id), detail=detail)
-            try:
-                response = client.request(
-                    "POST", self._notes_path(iid), access=WRITE_NOTES, json={"body": text}, retry=False
-                )
-            except GitLabApiError as error:
-                if error.status not in RETRYABLE_CREATE:
-                    raise
-                last = str(error)
-                create_failed = True
-                if attempt < client.max_attempts:
-                    client.pause_before_retry(attempt, error.wait)
-                continue
-            note_id = response.json().get("id")
-            return CommentResult(action="created", location=self._location(iid, int(note_id)))
-        raise ForgeError(f"GitLab API: giving up after {client.max_attempts} attempts: {last}")
+
+@dataclass
+class _MergeRequestThread:
+    """The notes of one merge request, as :func:`post_sticky` uses them."""
+
+    forge: GitLabForge
+    iid: int
+    service: str = "GitLab API"
+
+    @property
+    def max_attempts(self) -> int:
+        return self.forge._client().max_attempts
+
+    def _comment(self, note: Note) -> ThreadComment:
+        author = "" if note.author_id is None else str(note.author_id)
+        return ThreadComment(note.id, note.body, author, self.forge._location(self.iid, note.id))
+
+    def _answer(self, response: Any, where: str) -> ThreadComment:
+        item = self.forge._client().json_of(response, where, expect=dict)
+        return self._comment(self.forge._note_of(item, where))
+
+    def comments(self) -> list[ThreadComment]:
+        return [self._comment(note) for note in self.forge.iter_notes(self.iid) if not note.system]
+
+    def own_identity(self) -> str:
+        return self.forge.own_user_id()
+
+    def create(self, text: str) -> ThreadComment:
+        """Create the note; its author, as GitLab answers, is the user this token writes as."""
+        path = self.forge._notes_path(self.iid)
+        response = self.forge._client().request(
+            "POST", path, access=WRITE_NOTES, json={"body": text}, retry=False
+        )
+        created = self._answer(response, f"POST {path}")
+        if created.author:
+            self.forge._user_id = created.author
+        return created
+
+    def update(self, comment: ThreadComment, text: str) -> ThreadComment:
+        path = f"{self.forge._notes_path(self.iid)}/{comment.id}"
+        response = self.forge._client().request("PUT", path, access=WRITE_NOTES, json={"body": text})
+        return self._answer(response, f"PUT {path}")
+
+    def delete(self, comment: ThreadComment) -> None:
+        path = f"{self.forge._notes_path(self.iid)}/{comment.id}"
+        self.forge._client().request("DELETE", path, access=WRITE_NOTES, accept=frozenset({404}))
+
+    def is_retryable(self, error: ApiError) -> bool:
+        return self.forge._client().is_retryable(error)
+
+    def pause(self, attempt: int, wait: float) -> None:
+        self.forge._client().pause_before_retry(attempt, wait)

@@ -26,6 +26,7 @@ OPERATIONS = (
     ("patch", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
     ("delete", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
     ("get", "/repos/{owner}/{repo}/issues/{issue_number}"),
+    ("get", "/user"),  # the token's own identity: whose sticky comments are ours
 )
 
 

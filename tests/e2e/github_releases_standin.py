@@ -272,7 +272,7 @@ class GitHubReleasesStandIn(GitHubStandIn):
             "created_at": _now(),
             "published_at": None if draft else _now(),
             "updated_at": _now(),
-            "author": self._user("github-actions[bot]"),
+            "author": self._user(self.caller_login()),
         }
 
     def _tag_published_elsewhere(self, tag: str, rid: int) -> bool:
@@ -411,7 +411,7 @@ class GitHubReleasesStandIn(GitHubStandIn):
                 "download_count": 0,
                 "created_at": _now(),
                 "updated_at": _now(),
-                "uploader": self._user("github-actions[bot]"),
+                "uploader": self._user(self.caller_login()),
             }
             self.assets[aid] = {"release": rid, "meta": meta, "data": data}
             return 201, meta, {}

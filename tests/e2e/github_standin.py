@@ -9,6 +9,12 @@ error and recorded in ``violations``, which a test asserts is empty.
 It can be told to fail the next requests (502, 403, a secondary rate limit with Retry-After, or a 502 sent
 after the request took effect, as when a response is lost), and to treat tokens as read-only, as GitHub
 does for pull requests from forks.
+
+Tokens have identities, as on GitHub: ``token`` and ``read_only_tokens`` are Actions-style installation
+tokens, which author as ``github-actions[bot]`` and get ``403 Resource not accessible by integration``
+from ``GET /user``; ``app_tokens`` (token -> app slug) are another GitHub App's installation tokens,
+authoring as ``<slug>[bot]``; ``user_tokens`` (token -> login) are personal tokens, authoring as their
+user, which ``GET /user`` returns.
 """
 
 from __future__ import annotations
@@ -145,6 +151,9 @@ class GitHubStandIn:
         self.prefix = prefix.rstrip("/")  # "/api/v3" serves like GitHub Enterprise Server
         self.token = token
         self.read_only_tokens: set[str] = set()
+        self.user_tokens: dict[str, str] = {}  # personal token -> login
+        self.app_tokens: dict[str, str] = {}  # a GitHub App's installation token -> app slug
+        self._caller = threading.local()  # the login of the token of the request being handled
         self.repository = repository
         self.repositories: dict[str, Repository] = {repository: Repository()}
         self.violations: list[str] = []
@@ -273,6 +282,44 @@ class GitHubStandIn:
         with self._lock:
             return self._create_comment(repository or self.repository, number, body, user)["id"]  # type: ignore[no-any-return]
 
+    def author_of(self, token: str) -> str:
+        """The login that authors what ``token`` creates."""
+        if token in self.user_tokens:
+            return self.user_tokens[token]
+        if token in self.app_tokens:
+            return f"{self.app_tokens[token]}[bot]"
+        return BOT_LOGIN
+
+    def caller_login(self) -> str:
+        """The author of what the request being handled creates."""
+        return str(getattr(self._caller, "login", BOT_LOGIN))
+
+    def _known_token(self, token: str) -> bool:
+        return (
+            token == self.token
+            or token in self.read_only_tokens
+            or token in self.user_tokens
+            or (token in self.app_tokens)
+        )
+
+    def _public_user(self, login: str) -> dict[str, Any]:
+        return {
+            **self._user(login),
+            "name": login.title(),
+            "company": None,
+            "blog": "",
+            "location": None,
+            "email": None,
+            "hireable": None,
+            "bio": None,
+            "public_repos": 1,
+            "public_gists": 0,
+            "followers": 0,
+            "following": 0,
+            "created_at": "2020-01-01T00:00:00Z",
+            "updated_at": _now(),
+        }
+
     def comments(self, number: int, repository: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(c) for c in self._repo(repository).comments.get(number, [])]
@@ -386,7 +433,7 @@ class GitHubStandIn:
                 {"message": "; ".join(problems)[:500], "documentation_url": "https://docs.github.com/rest"},
                 checked=False,
             )
-        if token != self.token and token not in self.read_only_tokens:
+        if not self._known_token(token):
             self._violation(f"{where}: missing or wrong token")
             return send(
                 401,
@@ -423,6 +470,12 @@ class GitHubStandIn:
                     "documentation_url": "https://docs.github.com/rest",
                 },
             )
+        self._caller.login = self.author_of(token)
+        if operation.template == "/user":
+            if token in self.user_tokens:
+                return send(200, self._public_user(self.user_tokens[token]))
+            message = "Resource not accessible by integration"
+            return send(403, {"message": message, "documentation_url": "https://docs.github.com/rest"})
         owner_repo = f"{path_params['owner']}/{path_params['repo']}"
         if isinstance(body_doc, dict) and len(str(body_doc.get("body", ""))) > MAX_BODY_CHARS:
             self._violation(f"{where}: comment body longer than {MAX_BODY_CHARS} characters")
@@ -510,6 +563,8 @@ class GitHubStandIn:
         self, operation: Operation, status: int, body: Any, headers: dict[str, str], where: str
     ) -> None:
         spec = operation.response(status)
+        if spec is None and status == 404 and isinstance(body, dict) and body.get("message") == "Not Found":
+            return  # GitHub answers any missing resource so, where the description lists it or not
         if spec is None:
             self._violation(f"{where}: response status {status} is not in the contract")
             return
@@ -545,7 +600,7 @@ class GitHubStandIn:
             if number not in repo.issues:
                 return self._not_found()
             if key[0] == "POST":
-                comment = self._create_comment(repo_name, number, body["body"], BOT_LOGIN)
+                comment = self._create_comment(repo_name, number, body["body"], self.caller_login())
                 return 201, comment, {"Location": comment["url"]}
             items = repo.comments.get(number, [])
             per_page = int(query.get("per_page", 30))

@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "tests" / "contracts" / "gitlab" / "gitlab-api-contract.json"
 NOTES = ROOT.parent / "shared" / "contracts" / "gitlab-api-notes.md"
+IDENTITY_NOTES = ROOT.parent / "shared" / "contracts" / "NOTES.md"  # GitLab identity: GET /user
 
 
 def contract() -> dict:
@@ -36,6 +37,8 @@ def test_every_operation_of_the_contract_is_in_the_shared_notes():
     if not NOTES.is_file():
         pytest.skip(f"{NOTES} is not there (the shared folder sits next to the repository)")
     documented, text = notes_operations(), NOTES.read_text()
+    if IDENTITY_NOTES.is_file():
+        text += IDENTITY_NOTES.read_text()
     for operation in contract()["operations"]:
         colon_path = re.sub(r"\{(\w+)\}", r":\1", operation["path"])
         assert (
@@ -49,7 +52,7 @@ def test_the_job_token_rules_follow_the_job_token_table():
     by_id = {op["id"]: op for op in contract()["operations"]}
     note_writes = {"createMergeRequestNote", "updateMergeRequestNote", "deleteMergeRequestNote"}
     for op_id, operation in by_id.items():
-        if op_id in note_writes or op_id == "postApiV4ProjectsIdRepositoryTags":
+        if op_id in note_writes or op_id in ("postApiV4ProjectsIdRepositoryTags", "getCurrentUser"):
             assert operation["job_token"] is False, op_id
         else:
             assert operation["job_token"] is True, op_id

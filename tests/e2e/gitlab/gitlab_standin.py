@@ -11,6 +11,10 @@ Tokens behave as on GitLab: ``PRIVATE-TOKEN`` tokens with scope ``api`` may do e
 tokens only read (403 ``insufficient_scope``), and the CI/CD job token (``JOB-TOKEN``) can read notes but
 not create, edit or delete them (401), while it may use releases and packages.
 
+Each ``PRIVATE-TOKEN`` acts as a user, as on GitLab: ``users`` maps a token to its user (default: the
+project access token's bot user ``BOT``); notes it creates are authored by that user, ``GET /user``
+returns it, and only the author may edit or delete a note. The job token cannot call ``GET /user``.
+
 It can be told to fail the next requests with 502 (optionally after the request took effect, as when a
 response is lost) or 429 with ``Retry-After``.
 """
@@ -99,6 +103,7 @@ class GitLabStandIn:
         project_path: str = "acme/credit",
         tokens: dict[str, str] | None = None,
         job_tokens: set[str] | None = None,
+        users: dict[str, dict[str, Any]] | None = None,
         merge_requests: tuple[int, ...] = (1,),
         per_page_default: int = 20,
         max_per_page: int = 100,
@@ -109,6 +114,7 @@ class GitLabStandIn:
         self.project_path = project_path
         self.tokens = dict(tokens or {})  # PRIVATE-TOKEN value -> scope (api | read_api)
         self.job_tokens = set(job_tokens or ())
+        self.users = dict(users or {})  # PRIVATE-TOKEN value -> its user (default BOT)
         self.per_page_default = per_page_default
         self.max_per_page = max_per_page
         self.merge_requests = set(merge_requests)
@@ -436,6 +442,10 @@ class GitLabStandIn:
                 self._violation(f"{operation.id}: path parameter {name}={value!r} does not match {pattern}")
                 self._send(handler, 400, {"error": f"{name} is invalid"}, operation=operation, seen=seen)
                 return
+        user = JOB_USER if scope == "job" else self.users.get(handler.headers["PRIVATE-TOKEN"], BOT)
+        if operation.id == "getCurrentUser":
+            self._send(handler, 200, dict(user), operation=operation, seen=seen)
+            return
         project = unquote(params["id"])
         if project not in (str(self.project_id), self.project_path):
             self._send(handler, 404, {"message": "404 Project Not Found"}, operation=operation, seen=seen)
@@ -479,7 +489,6 @@ class GitLabStandIn:
             )
             return
 
-        user = JOB_USER if scope == "job" else BOT
         with self._lock:
             status, payload, headers, raw = self._perform(operation, params, query, body, user)
         if failure is not None:
