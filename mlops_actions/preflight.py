@@ -15,8 +15,8 @@ from mlops_actions.config import Config
 from mlops_actions.errors import ConfigError, MlopsError
 
 MAIN_MODULE_FIX = (
-    "define it in an importable module of the project (e.g. features.py) and import it in the training script, "
-    "or train with 'python -m package.module'"
+    "define it in an importable module of the project (e.g. features.py) and import it from the training script "
+    "(running the script with 'python -m' does not help: it still runs as __main__)"
 )
 
 

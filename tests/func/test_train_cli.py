@@ -112,5 +112,5 @@ def test_a_function_defined_in_the_training_script_is_named_with_the_fix_and_not
     assert train(tiny_project) == 2
     [line] = capsys.readouterr().err.splitlines()
     assert "'squash', defined in the training script itself (__main__.squash)" in line
-    assert "python -m package.module" in line
+    assert "import it from the training script" in line
     assert not (tiny_project / "out").exists() and not list(tiny_project.glob(".out.staging-*"))

@@ -50,7 +50,7 @@ def test_an_entrypoint_function_that_does_not_exist_is_named(tiny_project: Path)
         ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor", None),
         ("sklearn.preprocessing.NoSuchScaler", "module sklearn.preprocessing has no NoSuchScaler"),
         ("no_such_package.Thing", "cannot be imported"),
-        ("__main__.log_ratio", "python -m package.module"),
+        ("__main__.log_ratio", "import it from the training script"),
         ("plain", "not a dotted module.Name"),
     ],
     ids=["class", "internal-class", "missing-attribute", "missing-module", "main-module", "undotted"],
