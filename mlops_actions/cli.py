@@ -18,6 +18,7 @@ from mlops_actions.errors import MlopsError
 
 COMMAND_MODULES = (
     "config",
+    "doctor",
     "train",
     "evaluate",
     "compare",
