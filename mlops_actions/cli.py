@@ -19,6 +19,7 @@ from mlops_actions.errors import MlopsError
 
 COMMAND_MODULES = (
     "config",
+    "doctor",
     "train",
     "evaluate",
     "compare",

@@ -79,7 +79,11 @@ _SECRETS_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "description": "Secrets a command really needs, by command (tests, train, deploy); never a forge token.",
             "properties": {
-                command: {"type": "array", "items": {"type": "string", "pattern": VARIABLE_NAME_PATTERN}}
+                command: {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": VARIABLE_NAME_PATTERN},
+                    "description": f"Secrets the {command} command receives.",
+                }
                 for command in USER_COMMANDS
             },
         },
@@ -99,6 +103,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "required": ["name", "task"],
+            "description": "The model this file describes.",
             "properties": {
                 "name": {
                     "type": "string",
@@ -106,7 +111,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "description": "Model name; used in tags (<name>@v1.2.0) and the sticky comment marker.",
                 },
                 "task": {"enum": list(TASKS), "description": "binary, multiclass or regression."},
-                "description": {"type": "string"},
+                "description": {"type": "string", "description": "One line for the model card."},
             },
         },
         "train": {
@@ -131,13 +136,19 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "items": {"type": "string"},
                     "description": "Extra types (module.Class) allowed when loading the skops model.",
                 },
-                "timeout_minutes": {"type": "number", "exclusiveMinimum": 0, "default": 60},
+                "timeout_minutes": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "default": 60,
+                    "description": "The training is stopped and reported after this long.",
+                },
             },
         },
         "data": {
             "type": "object",
             "additionalProperties": False,
             "required": ["train", "target"],
+            "description": "The data files and their columns.",
             "properties": {
                 "train": {
                     "type": "string",
@@ -150,8 +161,14 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "description": "Deterministic split of the training file when eval is not given: a row goes to "
                     "eval by a seeded hash of its id (or content), so it stays on the same side as data grows.",
                     "properties": {
-                        "eval_fraction": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-                        "seed": {"type": "integer"},
+                        "eval_fraction": {
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "exclusiveMaximum": 1,
+                            "default": 0.2,
+                            "description": "Share of rows that go to eval.",
+                        },
+                        "seed": {"type": "integer", "default": 0, "description": "Seed of the split's hash."},
                     },
                 },
                 "target": {"type": "string", "minLength": 1, "description": "Target column."},
@@ -172,7 +189,13 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "additionalProperties": {"type": "number"},
                     "description": "Overrides of the drift thresholds (see docs/data-checks.md).",
                 },
-                "leakage_threshold": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.95},
+                "leakage_threshold": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1,
+                    "default": 0.95,
+                    "description": "A feature whose association with the target reaches this is flagged as leakage.",
+                },
                 "allow_outside_project": {
                     "type": "boolean",
                     "default": False,
@@ -184,32 +207,64 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "metrics": {
             "type": "object",
             "additionalProperties": False,
+            "description": "Which metrics are reported (names in the metric table).",
             "properties": {
-                "primary": {"type": "string"},
-                "others": {"type": "array", "items": {"type": "string"}},
+                "primary": {
+                    "type": "string",
+                    "description": "The metric the report leads with and the default rule judges "
+                    "(default per task: see the metric table).",
+                },
+                "others": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "More metrics to report (default: every metric of the task).",
+                },
             },
         },
         "gate": {
             "type": "object",
             "additionalProperties": False,
+            "description": "When the check fails.",
             "properties": {
-                "decision": {"enum": list(DECISIONS), "default": "interval"},
+                "decision": {
+                    "enum": list(DECISIONS),
+                    "default": "interval",
+                    "description": "How change rules are judged: interval (a confident regression fails), point "
+                    "(the point estimate), strict (the whole interval must meet the allowance).",
+                },
                 "confidence": {
                     "type": "number",
                     "exclusiveMinimum": 0.5,
                     "exclusiveMaximum": 1,
                     "default": 0.95,
+                    "description": "Confidence level of the intervals.",
                 },
-                "resamples": {"type": "integer", "minimum": 100, "maximum": 100000, "default": 1000},
-                "seed": {"type": "integer", "default": 0},
-                "min_slice_rows": {"type": "integer", "minimum": 1, "default": 30},
-                "rules": {"type": "array", "items": _RULE_SCHEMA},
+                "resamples": {
+                    "type": "integer",
+                    "minimum": 100,
+                    "maximum": 100000,
+                    "default": 1000,
+                    "description": "Paired bootstrap resamples.",
+                },
+                "seed": {"type": "integer", "default": 0, "description": "Seed of the bootstrap."},
+                "min_slice_rows": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "default": 30,
+                    "description": "Slices with fewer eval rows are reported but not judged.",
+                },
+                "rules": {
+                    "type": "array",
+                    "items": _RULE_SCHEMA,
+                    "description": "Rules per metric (default: the primary metric must not be confidently worse).",
+                },
             },
         },
         "tests": {
             "type": "object",
             "additionalProperties": False,
             "required": ["command"],
+            "description": "The project's own tests, run before training.",
             "properties": {
                 "command": {
                     "type": "string",
@@ -222,14 +277,31 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "default": True,
                     "description": "Failing tests fail the gate.",
                 },
-                "timeout_minutes": {"type": "number", "exclusiveMinimum": 0, "default": 30},
+                "timeout_minutes": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "default": 30,
+                    "description": "The tests are stopped and reported after this long.",
+                },
             },
         },
         "registry": {
             "type": "object",
+            "description": "Where released versions live.",
             "properties": {
-                "backend": {"enum": list(REGISTRY_BACKENDS), "default": "local"},
-                "path": {"type": "string", "description": "local backend: registry directory."},
+                "backend": {
+                    "enum": list(REGISTRY_BACKENDS),
+                    "default": "local",
+                    "description": "local (a folder, for laptops), github (Releases), gitlab (releases and generic "
+                    "packages) or mlflow (Model Registry).",
+                },
+                "path": {
+                    "type": "string",
+                    "default": ".mlops/registry",
+                    "description": "local backend: registry directory, relative to this file (env MLOPS_REGISTRY_PATH). "
+                    "For laptops: a CI runner starts with an empty folder, so without a github, gitlab or mlflow "
+                    "registry every pull request retrains the target branch as its baseline.",
+                },
                 "repository": {
                     "type": "string",
                     "pattern": r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
@@ -258,6 +330,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "required": ["command"],
+            "description": "How a released version is deployed.",
             "properties": {
                 "command": {
                     "type": "string",
@@ -266,15 +339,29 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "{model_dir} {version} {tag} {model}; also in the environment as MLOPS_MODEL_DIR, "
                     "MLOPS_VERSION, MLOPS_TAG, MLOPS_MODEL_NAME, MLOPS_MODEL_DIGEST.",
                 },
-                "timeout_minutes": {"type": "number", "exclusiveMinimum": 0, "default": 30},
+                "timeout_minutes": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "default": 30,
+                    "description": "The deploy command is stopped and reported after this long.",
+                },
             },
         },
         "baseline": {
             "type": "object",
             "additionalProperties": False,
+            "description": "What the candidate is compared with.",
             "properties": {
-                "source": {"enum": list(BASELINE_SOURCES), "default": "auto"},
-                "target_branch": {"type": "string", "default": "main"},
+                "source": {
+                    "enum": list(BASELINE_SOURCES),
+                    "default": "auto",
+                    "description": "auto: the registry's production version, else the target branch retrained.",
+                },
+                "target_branch": {
+                    "type": "string",
+                    "default": "main",
+                    "description": "The production branch PRs are compared against.",
+                },
             },
         },
         "secrets": _SECRETS_SCHEMA,

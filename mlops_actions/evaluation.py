@@ -66,6 +66,17 @@ def encode_labels(values: pd.Series, classes: list[Any], source: str) -> np.ndar
     return codes.to_numpy(dtype=np.int64)
 
 
+def fitted_features(model: Any, metadata: dict[str, Any]) -> list[Any]:
+    """The columns to score ``model`` on: those it was fitted on (``feature_names_in_``), else the recorded ones.
+
+    A trainer may pick its own columns, so baseline and candidate can use different features.
+    """
+    fitted = getattr(model, "feature_names_in_", None)
+    if fitted is not None:
+        return [name.item() if hasattr(name, "item") else name for name in fitted]
+    return list(metadata.get("features") or [])
+
+
 def score_model(
     model_dir: str | Path,
     frame: pd.DataFrame,
@@ -107,10 +118,13 @@ def score_model(
         import_root=import_root or config.root,
         digest_source=(digest_source or "the registry") if expected_digest else "the metadata",
     )
-    features = metadata.get("features") or []
+    features = fitted_features(model, metadata)
     missing = [c for c in features if c not in frame.columns]
     if missing:
-        raise DataError(f"{source}: columns the model needs are missing: {', '.join(missing[:10])}")
+        raise DataError(
+            f"{source}: columns the model was fitted on are missing: {', '.join(map(str, missing[:10]))}"
+            + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
+        )
     if config.target not in frame.columns:
         raise DataError(f"{source}: target column {config.target!r} not found (data.target)")
     X = frame[features]

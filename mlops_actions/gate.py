@@ -29,7 +29,7 @@ def _fmt(value: float | None) -> str:
 
 
 def _signed(value: float) -> str:
-    return f"{value:+.4f}"
+    return f"{value + 0.0:+.4f}"  # + 0.0: a zero allowance never shows as -0.0000
 
 
 def _change_threshold(rule: Rule, row: dict[str, Any]) -> tuple[float, str, bool] | None:
@@ -80,8 +80,8 @@ def _judge_change(rule: Rule, row: dict[str, Any], where: str) -> dict[str, Any]
     reason = None
     if failed:
         ci = "" if low is None else f" (CI {_signed(low)} to {_signed(high)})"
-        allowed = (
-            f"{configured:+.1%} of the baseline ({_signed(sign * allowance)})"
+        allowed = (  # in the direction of Δ, as the rule's description in the table shows it
+            f"{sign * configured + 0.0:+.1%} of the baseline ({_signed(sign * allowance)})"
             if relative
             else _signed(sign * allowance)
         )

@@ -124,6 +124,29 @@ def _train_with_command(config: Config, datasets: Datasets, workdir: Path, model
         )
 
 
+def refuse_main_module_types(model_path: Path) -> None:
+    """A TrainingError naming the first ``__main__.*`` object the saved model holds, with the fix.
+
+    A function or class defined in a training script run as ``python train.py`` is saved as ``__main__.<name>``;
+    no later process can import it, so the model could never be loaded again.
+    """
+    import skops.io as sio
+
+    from mlops_actions.preflight import MAIN_MODULE_FIX
+
+    try:
+        untrusted = sio.get_untrusted_types(file=model_path)
+    except Exception:  # not a readable skops file: the loader says so
+        return
+    in_main = sorted(name for name in untrusted if name.startswith("__main__."))
+    if in_main:
+        name = in_main[0].removeprefix("__main__.")
+        raise TrainingError(
+            f"the model holds {name!r}, defined in the training script itself ({in_main[0]}), which no other "
+            f"process can import: {MAIN_MODULE_FIX}"
+        )
+
+
 def train(config: Config, output_dir: str | Path) -> TrainedModel:
     """Train the configured model and write ``output_dir`` (model.skops + metadata.json) atomically."""
     output_dir = Path(output_dir)
@@ -140,6 +163,7 @@ def train(config: Config, output_dir: str | Path) -> TrainedModel:
             with tempfile.TemporaryDirectory(prefix="mlops-train-") as workdir:
                 _train_with_command(config, datasets, Path(workdir), model_path)
         seconds = time.perf_counter() - started
+        refuse_main_module_types(model_path)
         digest = digest_of(model_path)
         model = load_model(
             model_path, expected_digest=digest, trust=Trust.from_config(config), import_root=config.root

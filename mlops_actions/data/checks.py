@@ -44,13 +44,24 @@ def run_data_checks(
     id_column: str | None,
     drift_thresholds: dict[str, float] | None = None,
     leakage_threshold: float = DEFAULT_LEAKAGE_THRESHOLD,
+    root: Path | None = None,
 ) -> dict:
     """Validate the branch's data files, compare changed ones with the base branch, guard against leakage.
 
     files maps a role ("train", "eval") to the branch's file; base_files the same roles to the base
     branch's copies (a missing role or file means no base). Status: "fail" on schema violations, "warn"
     on leakage flags or dataset drift, else "pass". A DataError (exit 2) when a file cannot be read.
+    Paths in the result are relative to ``root`` (the project), so reports show no runner's build folder.
     """
+
+    def shown(path: Path) -> str:
+        if root is None:
+            return str(path)
+        try:
+            return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            return Path(path).name
+
     thresholds = resolve_thresholds(drift_thresholds)
     schema = load_schema(schema_path) if schema_path is not None else None
     base_files = dict(base_files or {})
@@ -86,7 +97,7 @@ def run_data_checks(
                 collector = LeakageCollector(target, exclude=(id_column,) if id_column else ())
                 consumers.append(collector)
             else:
-                leakage["note"] = f"target column '{target}' is not in {path}"
+                leakage["note"] = f"target column '{target}' is not in {shown(path)}"
         base_rows = None
         base_profile = base_hasher = branch_builder = branch_hasher = None
         compared_by = None
@@ -116,11 +127,11 @@ def run_data_checks(
 
         violations = validator.finish() if validator is not None else []
         schema_entries.append(
-            {"role": role, "path": str(path), "rows": rows, "violations": [v.to_dict() for v in violations]}
+            {"role": role, "path": shown(path), "rows": rows, "violations": [v.to_dict() for v in violations]}
         )
         entry: dict[str, Any] = {
             "role": role,
-            "path": str(path),
+            "path": shown(path),
             "changed": changed,
             "base_sha256": base_sha256,
             "sha256": sha256,
@@ -171,7 +182,7 @@ def run_data_checks(
     return {
         "status": status,
         "schema": {
-            "path": None if schema_path is None else str(schema_path),
+            "path": None if schema_path is None else shown(schema_path),
             "status": schema_status,
             "files": schema_entries,
         },

@@ -99,6 +99,7 @@ def _run_data_checks(config: Config, base_commit: str | None, workdir: Path) -> 
         id_column=config.id_column,
         drift_thresholds=config.drift_thresholds or None,
         leakage_threshold=config.leakage_threshold,
+        root=config.root,
     )
 
 

@@ -89,3 +89,28 @@ def test_untrusted_custom_type_is_refused_with_the_key_to_allow_it(
         )
     )
     assert train(tiny_project) == 0
+
+
+def test_a_function_defined_in_the_training_script_is_named_with_the_fix_and_nothing_is_written(
+    tiny_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tiny_project / "fit.py").write_text(
+        "import json, sys\nimport numpy as np\nimport pandas as pd\n"
+        "from sklearn.linear_model import LogisticRegression\nfrom sklearn.pipeline import make_pipeline\n"
+        "from sklearn.preprocessing import FunctionTransformer\nimport skops.io as sio\n"
+        "def squash(X):\n    return np.tanh(X)\n"
+        "train, out = sys.argv[1:3]\nframe = pd.read_csv(train)\n"
+        "model = make_pipeline(FunctionTransformer(squash), LogisticRegression())\n"
+        "sio.dump(model.fit(frame[['x1', 'x2']], frame['label']), out)\n"
+    )
+    config_path = tiny_project / "mlops.yaml"
+    config_path.write_text(
+        config_path.read_text()
+        .replace("entrypoint: tiny_model:train_model", "command: python fit.py {train} {model}")
+        .replace("params: {C: 1.0}", "params: {C: 1.0}\n  trusted_types: [__main__.squash]")
+    )
+    assert train(tiny_project) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "'squash', defined in the training script itself (__main__.squash)" in line
+    assert "import it from the training script" in line
+    assert not (tiny_project / "out").exists() and not list(tiny_project.glob(".out.staging-*"))

@@ -203,3 +203,12 @@ def test_fingerprints_say_whether_the_data_changed(tmp_path):
     changed = compare_fingerprints({"train": a}, {"train": b})
     assert changed["status"] == "changed" and changed["files"][0]["reason"] == "content"
     assert compare_fingerprints(None, {"train": a})["status"] == "unknown"
+
+
+def test_paths_in_the_result_are_relative_to_the_project_root(repo):
+    copy_base(repo)
+    result = check(repo, root=repo / "branch")
+    assert [f["path"] for f in result["changes"]["files"]] == ["train.csv", "eval.csv"]
+    assert [f["path"] for f in result["schema"]["files"]] == ["train.csv", "eval.csv"]
+    assert result["schema"]["path"] == "schema.yaml"  # outside the root: its name alone
+    assert str(repo) not in json.dumps(result)

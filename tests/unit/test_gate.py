@@ -126,3 +126,25 @@ def test_undefined_metric_fails_a_bound() -> None:
         (Rule("roc_auc", min=0.5),), [row(cand=None, base=None, low=None, high=None)], [], min_slice_rows=30
     )
     assert "undefined on the evaluation rows" in outcome.reasons[0]
+
+
+def test_a_relative_allowance_has_one_sign_in_the_table_and_in_the_reason() -> None:
+    # rmse: lower is better; -2% = up to 2% worse, i.e. Δ may rise by 2% of the baseline
+    outcome = judge(
+        (Rule("rmse", allowed_change_relative=-0.02),),
+        [row("rmse", base=10.0, cand=10.5, low=0.3, high=0.7, higher=False)],
+        [],
+        min_slice_rows=30,
+    )
+    assert outcome.rules[0]["description"] == "Δ ≤ +2.0% of the baseline (interval)"
+    assert "the allowed change +2.0% of the baseline (+0.2000)" in outcome.reasons[0]
+
+
+def test_a_zero_allowance_on_a_lower_is_better_metric_shows_no_negative_zero() -> None:
+    outcome = judge(
+        (Rule("rmse", allowed_change=0.0),),
+        [row("rmse", base=10.0, cand=10.5, low=0.3, high=0.7, higher=False)],
+        [],
+        min_slice_rows=30,
+    )
+    assert "the allowed change +0.0000 " in outcome.reasons[0]
