@@ -1,7 +1,8 @@
 """Which types a model file may hold when it is loaded: the reviewed config decides, nothing else.
 
-The allowed set is the config's ``train.trusted_types`` (plus skops' own defaults, which skops applies). A
-model folder's ``metadata.json``, a registry manifest or a downloaded artifact can only narrow that set
+The allowed set is the config's ``train.trusted_types``, plus skops' own defaults (which skops applies) and
+the reviewed list of stock scikit-learn internals (``trusted_defaults.py``). A model folder's
+``metadata.json``, a registry manifest or a downloaded artifact can only narrow the config's part
 (:meth:`Trust.narrowed` intersects), never widen it.
 
 Before skops sees a file, :func:`audit_schema` walks its ``schema.json`` itself, every node of every
@@ -224,17 +225,27 @@ class Trust:
         return cls(frozenset(config.trusted_types), label or str(config.path))
 
     @property
-    def types(self) -> frozenset[str]:
-        """The types a load may allow beyond skops' defaults."""
+    def project_types(self) -> frozenset[str]:
+        """What the reviewed config allows, after narrowing."""
         return self.configured if self.allowed is None else self.allowed
 
+    @property
+    def types(self) -> frozenset[str]:
+        """The types a load may allow beyond skops' defaults: the reviewed list of stock scikit-learn internals
+        (always, like skops' own defaults) and the config's."""
+        from mlops_actions.trusted_defaults import STOCK_TRUSTED_TYPES
+
+        return STOCK_TRUSTED_TYPES | self.project_types
+
     def narrowed(self, declared: Any, source: str | Path) -> Trust:
-        """Only what both this trust and ``declared`` allow; a declaration that is not a list of names
+        """Only what both the config's trust and ``declared`` allow; a declaration that is not a list of names
         allows nothing more, and a missing one (None) leaves the trust as it is."""
         if declared is None:
             return self
         names = {d for d in declared if isinstance(d, str)} if isinstance(declared, list) else set()
-        return Trust(self.configured, self.config, self.types & names, (*self.narrowed_by, str(source)))
+        return Trust(
+            self.configured, self.config, self.project_types & names, (*self.narrowed_by, str(source))
+        )
 
     def refusal(self, path: str | Path, refused: Iterable[str]) -> str:
         """The one-line reason ``path`` is refused for holding the ``refused`` types."""

@@ -97,7 +97,7 @@ def test_genuine_operator_functions_pass_the_walk_and_need_the_configs_trust():
     configured = Trust(
         frozenset({"operator.attrgetter", "operator.methodcaller", "operator.itemgetter"}), "c"
     )
-    assert audit_model(data, "model.skops", configured) == sorted(configured.types)
+    assert audit_model(data, "model.skops", configured) == sorted(configured.project_types)
     with pytest.raises(
         ModelError, match=r"operator\.attrgetter, .* list them under train\.trusted_types in mlops\.yaml"
     ):
@@ -107,10 +107,10 @@ def test_genuine_operator_functions_pass_the_walk_and_need_the_configs_trust():
 def test_a_declaration_only_narrows_the_configs_trust():
     config = Trust(frozenset({"pkg.A", "pkg.B"}), "mlops.yaml")
     narrowed = config.narrowed(["pkg.B", "evil.C"], "metadata.json")
-    assert narrowed.types == {"pkg.B"}
-    assert config.narrowed(None, "metadata.json").types == {"pkg.A", "pkg.B"}
-    assert config.narrowed("pkg.A", "metadata.json").types == frozenset()  # not a list: nothing more
-    assert config.narrowed([1, {"x": 2}], "metadata.json").types == frozenset()
+    assert narrowed.project_types == {"pkg.B"}
+    assert config.narrowed(None, "metadata.json").project_types == {"pkg.A", "pkg.B"}
+    assert config.narrowed("pkg.A", "metadata.json").project_types == frozenset()  # not a list: nothing more
+    assert config.narrowed([1, {"x": 2}], "metadata.json").project_types == frozenset()
 
 
 def test_the_refusal_names_the_config_key_to_list_a_type_in_and_the_file_that_narrowed_another():
@@ -283,3 +283,25 @@ def test_the_trust_module_imports_nothing_heavy():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path.cwd()
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_stock_scikit_learn_internals_load_with_an_empty_config_and_survive_narrowing(tmp_path):
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from mlops_actions.model_io import load_model, save_model
+    from mlops_actions.trusted_defaults import STOCK_TRUSTED_TYPES
+
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    model = HistGradientBoostingClassifier(max_iter=5).fit(X, X[:, 0] > 0)
+    digest = save_model(model, tmp_path / "model.skops")
+    trust = NOTHING.narrowed([], tmp_path / "metadata.json")  # a metadata list narrows only the config's part
+    loaded = load_model(tmp_path / "model.skops", expected_digest=digest, trust=trust)
+    assert loaded.predict(X[:5]).tolist() == model.predict(X[:5]).tolist()
+    assert STOCK_TRUSTED_TYPES <= trust.types and trust.project_types == frozenset()
+
+
+def test_no_stock_default_is_a_name_no_config_may_allow():
+    from mlops_actions.trusted_defaults import STOCK_TRUSTED_TYPES
+
+    assert [name for name in sorted(STOCK_TRUSTED_TYPES) if never_trusted_reason(name)] == []
