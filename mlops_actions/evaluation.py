@@ -16,6 +16,7 @@ from mlops_actions.model_io import (
     read_model_metadata,
     write_json_atomic,
 )
+from mlops_actions.secrets import user_code_environment
 from mlops_actions.trust import Trust
 
 if TYPE_CHECKING:
@@ -111,50 +112,51 @@ def score_model(
             f"{model_dir / METADATA_FILE}: model_digest {metadata['model_digest']} differs from "
             f"{expected_digest} of {digest_source or 'the registry'}"
         )
-    model = load_model(
-        model_dir / MODEL_FILE,
-        expected_digest=expected_digest or metadata["model_digest"],
-        trust=trust,
-        import_root=import_root or config.root,
-        digest_source=(digest_source or "the registry") if expected_digest else "the metadata",
-    )
-    features = fitted_features(model, metadata)
-    missing = [c for c in features if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{source}: columns the model was fitted on are missing: {', '.join(map(str, missing[:10]))}"
-            + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
+    with user_code_environment(config, "train"):  # loading and predicting run the project's own code
+        model = load_model(
+            model_dir / MODEL_FILE,
+            expected_digest=expected_digest or metadata["model_digest"],
+            trust=trust,
+            import_root=import_root or config.root,
+            digest_source=(digest_source or "the registry") if expected_digest else "the metadata",
         )
-    if config.target not in frame.columns:
-        raise DataError(f"{source}: target column {config.target!r} not found (data.target)")
-    X = frame[features]
-    try:
-        if config.is_classification:
-            model_classes = list(metadata.get("classes") or [])
-            order = classes if classes is not None else model_classes
-            if sorted(map(str, order)) != sorted(map(str, model_classes)):
-                raise ModelError(
-                    f"{model_dir}: model classes {model_classes} differ from the candidate's {order}"
-                )
-            proba = np.asarray(model.predict_proba(X), dtype=np.float64)
-            position = {str(c): i for i, c in enumerate(model_classes)}
-            proba = proba[:, [position[str(c)] for c in order]]
-            y_true = encode_labels(frame[config.target], order, source)
-            labels = proba.argmax(axis=1).astype(np.int64)
-            scores = proba[:, 1] if config.task == "binary" else proba
-            predictions = Predictions(labels=labels, scores=scores)
-            used_classes: list[Any] | None = order
-        else:
-            values = np.asarray(model.predict(X), dtype=np.float64).reshape(-1)
-            y_true = frame[config.target].to_numpy(dtype=np.float64)
-            predictions = Predictions(values=values)
-            used_classes = None
-    except (DataError, ModelError):
-        raise
-    except Exception as error:
-        raise ModelError(
-            f"{model_dir}: prediction failed on {source}: {type(error).__name__}: {error}"
-        ) from None
+        features = fitted_features(model, metadata)
+        missing = [c for c in features if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"{source}: columns the model was fitted on are missing: {', '.join(map(str, missing[:10]))}"
+                + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
+            )
+        if config.target not in frame.columns:
+            raise DataError(f"{source}: target column {config.target!r} not found (data.target)")
+        X = frame[features]
+        try:
+            if config.is_classification:
+                model_classes = list(metadata.get("classes") or [])
+                order = classes if classes is not None else model_classes
+                if sorted(map(str, order)) != sorted(map(str, model_classes)):
+                    raise ModelError(
+                        f"{model_dir}: model classes {model_classes} differ from the candidate's {order}"
+                    )
+                proba = np.asarray(model.predict_proba(X), dtype=np.float64)
+                position = {str(c): i for i, c in enumerate(model_classes)}
+                proba = proba[:, [position[str(c)] for c in order]]
+                y_true = encode_labels(frame[config.target], order, source)
+                labels = proba.argmax(axis=1).astype(np.int64)
+                scores = proba[:, 1] if config.task == "binary" else proba
+                predictions = Predictions(labels=labels, scores=scores)
+                used_classes: list[Any] | None = order
+            else:
+                values = np.asarray(model.predict(X), dtype=np.float64).reshape(-1)
+                y_true = frame[config.target].to_numpy(dtype=np.float64)
+                predictions = Predictions(values=values)
+                used_classes = None
+        except (DataError, ModelError):
+            raise
+        except Exception as error:
+            raise ModelError(
+                f"{model_dir}: prediction failed on {source}: {type(error).__name__}: {error}"
+            ) from None
     slices = {
         column: frame[column].astype(str).fillna("(missing)").to_numpy(dtype=np.str_)
         for column in config.slices

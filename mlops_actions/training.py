@@ -79,7 +79,8 @@ def _train_with_entrypoint(config: Config, datasets: Datasets, features: list[st
             f"train.entrypoint {config.train_entrypoint}: expected a fitted estimator with predict(), "
             f"got {type(estimator).__name__}"
         )
-    save_model(estimator, model_path)
+    with user_code_environment(config, "train"):  # saving runs the project's own __getstate__
+        save_model(estimator, model_path)
 
 
 def _train_with_command(config: Config, datasets: Datasets, workdir: Path, model_path: Path) -> None:
@@ -165,10 +166,11 @@ def train(config: Config, output_dir: str | Path) -> TrainedModel:
         seconds = time.perf_counter() - started
         refuse_main_module_types(model_path)
         digest = digest_of(model_path)
-        model = load_model(
-            model_path, expected_digest=digest, trust=Trust.from_config(config), import_root=config.root
-        )
-        classes = _classes_of(model, config)
+        with user_code_environment(config, "train"):  # loading runs the project's own classes
+            model = load_model(
+                model_path, expected_digest=digest, trust=Trust.from_config(config), import_root=config.root
+            )
+            classes = _classes_of(model, config)
         metadata = {
             "metadata_version": METADATA_VERSION,
             "model_name": config.model_name,
