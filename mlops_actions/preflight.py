@@ -7,7 +7,6 @@ train or load its model is told what to change before anything trains.
 from __future__ import annotations
 
 import importlib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +43,48 @@ class Preflight:
             raise ConfigError([f"{self.config_path}: {problem}" for problem in self.problems])
 
 
-def resolve_type(name: str) -> str | None:
-    """Why the dotted ``module.Name`` cannot be imported, or None when it resolves."""
+def _project_module_file(module_name: str, root: Path) -> Path | None:
+    """The source file of ``module_name`` when it is the project's own code under ``root``, found without
+    importing (so without running) anything; None when it is not found there."""
+    from importlib.machinery import PathFinder
+
+    parts = module_name.split(".")
+    search: list[str] | None = [str(root)]
+    spec = None
+    for depth in range(len(parts)):
+        spec = PathFinder.find_spec(".".join(parts[: depth + 1]), search)
+        if spec is None:
+            return None
+        search = list(spec.submodule_search_locations or [])
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    return origin if origin is not None and origin.suffix == ".py" else None
+
+
+def _defines(source_file: Path, name: str) -> bool:
+    """Whether the module's top level defines, assigns or imports ``name`` (read, not run)."""
+    import ast
+
+    tree = ast.parse(source_file.read_text(encoding="utf-8"), filename=str(source_file))
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            return True
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+            (alias.asname or alias.name.split(".")[0]) == name for alias in node.names
+        ):
+            return True
+    return False
+
+
+def resolve_type(name: str, project_root: Path | None = None) -> str | None:
+    """Why the dotted ``module.Name`` cannot be imported, or None when it resolves.
+
+    The project's own modules (under ``project_root``) are read, not imported: resolving a name runs none of
+    the code of the change being checked. Installed libraries are imported.
+    """
     if name.startswith("__main__."):
         return f"{name!r} lives in the training script run as a program, so it cannot be imported: {MAIN_MODULE_FIX}"
     parts = name.split(".")
@@ -54,6 +93,15 @@ def resolve_type(name: str) -> str | None:
     not_found: ModuleNotFoundError | None = None
     for split in range(len(parts) - 1, 0, -1):
         module_name = ".".join(parts[:split])
+        source = _project_module_file(module_name, project_root) if project_root is not None else None
+        if source is not None:
+            try:
+                defined = _defines(source, parts[split])
+            except (SyntaxError, UnicodeDecodeError, OSError) as error:
+                return f"{name!r}: {source.name} cannot be read: {error}"
+            if not defined:
+                return f"{name!r}: module {module_name} has no {parts[split]} (looked in {source.name})"
+            return None
         try:
             target: object = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
@@ -84,11 +132,9 @@ def _entrypoint(config: Config) -> Finding:
 
 
 def _trusted_types(config: Config) -> list[Finding]:
-    if str(config.root) not in sys.path:
-        sys.path.insert(0, str(config.root))
     findings = []
     for index, name in enumerate(config.trusted_types):
-        problem = resolve_type(name)
+        problem = resolve_type(name, config.root)
         findings.append(
             Finding(f"train.trusted_types[{index}]", problem is None, problem or f"{name} resolves")
         )
@@ -148,8 +194,12 @@ def _shown(path: Path | None, root: Path) -> str:
 
 def preflight(config: Config) -> Preflight:
     """Every check that needs no training, as findings (metric names were checked when the config loaded)."""
+    from mlops_actions.secrets import user_code_environment
+
+    with user_code_environment(config, "train"):  # importing the entrypoint runs the project's own code
+        entrypoint = _entrypoint(config)
     findings = [
-        _entrypoint(config),
+        entrypoint,
         *_trusted_types(config),
         *_data(config),
         Finding("metrics", True, f"{', '.join(config.metrics)} apply to task {config.task!r}"),

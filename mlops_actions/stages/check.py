@@ -27,6 +27,7 @@ from mlops_actions.evaluation import Scored, align_classes, load_scored, score_m
 from mlops_actions.gate import judge
 from mlops_actions.lineage import git_state, utc_now
 from mlops_actions.model_io import write_json_atomic, write_text_atomic
+from mlops_actions.preflight import preflight
 from mlops_actions.project_tests import run_project_tests
 from mlops_actions.secrets import current_scrubber
 from mlops_actions.training import train
@@ -171,6 +172,7 @@ def run_check(
 
     env = os.environ if env is None else env
     config = load_config(config_path)
+    preflight(config).raise_for_problems()  # what would fail after training is said before it
     output_dir = Path(output_dir)
     if not output_dir.is_absolute():
         output_dir = Path.cwd() / output_dir

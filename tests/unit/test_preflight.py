@@ -112,3 +112,19 @@ def test_raise_for_problems_is_a_config_error(tiny_project: Path) -> None:
     edit_config(tiny_project, "tiny_model:train_model", "tiny_model:fit")
     with pytest.raises(ConfigError):
         preflight(load_config(tiny_project / "mlops.yaml")).raise_for_problems()
+
+
+def test_a_project_type_is_resolved_by_reading_its_module_never_by_running_it(tmp_path: Path) -> None:
+    canary = tmp_path / "ran"
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text(f"open({str(canary)!r}, 'w').close()\n")
+    (tmp_path / "pkg" / "features.py").write_text(
+        f"open({str(canary)!r}, 'w').close()\nimport numpy as np\nclass Scaler:\n    pass\nRATE = 2\n"
+    )
+    assert resolve_type("pkg.features.Scaler", tmp_path) is None
+    assert resolve_type("pkg.features.RATE", tmp_path) is None
+    assert resolve_type("pkg.features.np", tmp_path) is None
+    assert "module pkg.features has no Missing (looked in features.py)" in str(
+        resolve_type("pkg.features.Missing", tmp_path)
+    )
+    assert not canary.exists()
