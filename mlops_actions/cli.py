@@ -76,7 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        try:
+            return int(args.func(args) or 0)
+        except OSError as error:  # a path no writer named: still one line naming the file
+            from mlops_actions.errors import PathError
+
+            raise PathError.of(error) from None
     except MlopsError as error:
         for line in str(error).splitlines() or [type(error).__name__]:
             print(f"mlops-actions: error: {line}", file=sys.stderr)
