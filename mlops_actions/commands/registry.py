@@ -91,7 +91,8 @@ def run_fetch(args: argparse.Namespace) -> int:
 
     from mlops_actions.config import load_config
     from mlops_actions.registry import open_registry
+    from mlops_actions.registry.base import fetch_whole
 
-    path = open_registry(load_config(args.config)).fetch(args.ref, Path(args.output_dir))
+    path = fetch_whole(open_registry(load_config(args.config)), args.ref, Path(args.output_dir))
     print(path)
     return 0

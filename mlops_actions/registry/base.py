@@ -202,3 +202,29 @@ def prepare_publication(
     if require_commit and not commit:
         raise RegistryError(f"{model_dir / METADATA_FILE}: no git commit recorded; the release needs one")
     return Publication(version=version, metadata=metadata, sources=sources, files=files, commit=commit)
+
+
+def fetch_whole(registry: Registry, ref: str, destination: Path) -> Path:
+    """Fetch a version into ``destination`` whole or not at all: its files are fetched (each digest checked)
+    into a staging folder beside it and only then moved in, so a failure leaves none of them behind."""
+    import os
+    import shutil
+    import tempfile
+
+    from mlops_actions.model_io import path_errors
+
+    destination = Path(destination)
+    with path_errors(destination, "create the folder"):
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.fetch-"))
+    try:
+        registry.fetch(ref, staging)
+        with path_errors(destination, f"move the fetched {ref} into place"):
+            if not destination.exists():
+                os.rename(staging, destination)
+            else:
+                for entry in sorted(staging.iterdir()):
+                    os.replace(entry, destination / entry.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return destination

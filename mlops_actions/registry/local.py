@@ -8,20 +8,34 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from mlops_actions.data.io import file_sha256
-from mlops_actions.errors import MlopsError, RegistryError
-from mlops_actions.model_io import path_errors, write_json_atomic
+from mlops_actions.errors import MlopsError, PathError, RegistryError
+from mlops_actions.model_io import path_errors, write_json_atomic, write_stream_atomic
 from mlops_actions.registry.base import MANIFEST_FILE, ModelVersion, VersionTaken, prepare_publication
 from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
 
 ALIASES = "aliases.json"
 LOCK_FILE = ".release.lock"
 STAGING_PREFIX = ".staging-"
+CHUNK_BYTES = 1 << 20
+
+
+def _expect(source: Path, digest: str) -> Callable[[str], None]:
+    """A check for write_stream_atomic: the copy of ``source`` has the manifest's ``digest``."""
+
+    def check(actual: str) -> None:
+        if actual != digest:
+            raise RegistryError(
+                f"{source}: sha256 digest mismatch, expected {digest} from the manifest, got {actual}"
+            )
+
+    return check
 
 
 class LocalRegistry:
@@ -45,10 +59,13 @@ class LocalRegistry:
 
     # -- reading -----------------------------------------------------------------------------------
     def _read_manifest(self, version_dir: Path) -> dict[str, Any] | None:
+        path = version_dir / MANIFEST_FILE
         try:
-            document = json.loads((version_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+            return None  # not a version
+        except OSError as error:
+            raise PathError.of(error, path, "read the version's manifest") from None
         return document if isinstance(document, dict) else None
 
     def _aliases(self) -> dict[str, str]:
@@ -56,6 +73,8 @@ class LocalRegistry:
             document = json.loads((self.model_dir / ALIASES).read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
+        except OSError as error:
+            raise PathError.of(error, self.model_dir / ALIASES, "read the registry's aliases") from None
         except json.JSONDecodeError as error:
             raise RegistryError(
                 f"{self.model_dir / ALIASES}: aliases file is not valid JSON: {error}"
@@ -107,16 +126,14 @@ class LocalRegistry:
             raise RegistryError(f"registry {self.root}: model {self.model!r} has no version {ref!r}")
         source = self.versions_dir / found.version
         destination = Path(destination)
-        destination.mkdir(parents=True, exist_ok=True)
+        with path_errors(destination, f"write version {found.version}"):
+            destination.mkdir(parents=True, exist_ok=True)
         for name, digest in found.files.items():
-            target = destination / name
-            shutil.copyfile(source / name, target)
-            actual = f"sha256:{file_sha256(target)}"
-            if actual != digest:
-                target.unlink()
-                raise RegistryError(
-                    f"{source / name}: sha256 digest mismatch, expected {digest} from the manifest, got {actual}"
-                )
+            with path_errors(source / name, f"read version {found.version}"):
+                handle = open(source / name, "rb")  # noqa: SIM115 - closed below
+            with handle:  # written whole or not at all, checked against the manifest's digest first
+                chunks = iter(partial(handle.read, CHUNK_BYTES), b"")
+                write_stream_atomic(chunks, destination / name, _expect(source / name, digest))
         return destination
 
     # -- writing -----------------------------------------------------------------------------------
@@ -214,7 +231,10 @@ class LocalRegistry:
             if f"sha256:{file_sha256(staging / name)}" != files[name]:
                 raise RegistryError(f"{source}: changed while it was being published; publish again")
         manifest: dict[str, Any] = publication.manifest(self.model, metrics)
-        write_json_atomic(staging / MANIFEST_FILE, manifest)
+        # The staging folder is this writer's own until the rename: no need for a file-level atomic write.
+        (staging / MANIFEST_FILE).write_text(
+            json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+        )
         return manifest
 
     def verify_version(self, version: ModelVersion) -> list[str]:

@@ -260,6 +260,7 @@ def _run_url(env: Mapping[str, str]) -> str | None:
 
 def clear_output(output_dir: Path) -> None:
     """Remove a previous run's result so a failed run never leaves a stale verdict behind."""
-    for name in (RESULT_FILE, MARKDOWN_FILE, HTML_FILE):
-        (output_dir / name).unlink(missing_ok=True)
+    with path_errors(output_dir, "clear the output folder"):
+        for name in (RESULT_FILE, MARKDOWN_FILE, HTML_FILE):
+            (output_dir / name).unlink(missing_ok=True)
     shutil.rmtree(output_dir / MODEL_DIR, ignore_errors=True)

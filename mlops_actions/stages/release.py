@@ -559,12 +559,12 @@ def run_release(
             version=final, created=False, result=None, production_moved=moved, notes=tuple(repaired)
         )
 
+    production = registry.resolve(PRODUCTION)
     output_dir = Path(output_dir)
     if not output_dir.is_absolute():
         output_dir = Path.cwd() / output_dir
     with path_errors(output_dir, "create the output folder"):
         output_dir.mkdir(parents=True, exist_ok=True)
-    production = registry.resolve(PRODUCTION)
     pr_number = pr_number_of(repo, env)
     labels = pr_labels(pr_number, env)
     chosen_bump, bump_origin = choose_bump(repo, env, bump, labels)
