@@ -139,9 +139,11 @@ def backend(
             assert api.violations == []
 
 
-def release(backend: Backend, output: str = "mlops-out", project: Path | None = None) -> Any:
+def release(
+    backend: Backend, output: str = "mlops-out", project: Path | None = None, bump: str | None = None
+) -> Any:
     project = project or backend.project
-    return run_release(project / "mlops.yaml", project / output, candidate_source="none")
+    return run_release(project / "mlops.yaml", project / output, bump=bump, candidate_source="none")
 
 
 def sha256(data: bytes) -> str:
@@ -385,3 +387,26 @@ def test_two_releases_of_different_commits_racing_claim_different_versions(
     else:
         shared = tmp_path / "shared-registry" / "tiny"
         assert not [p for p in shared.iterdir() if p.name.startswith(".staging-")]
+
+
+@pytest.mark.parametrize("backend", ["github"], indirect=True)
+def test_two_releases_of_one_commit_claiming_different_versions_end_with_one_the_loser_waits_for(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlops_actions.stages.release as stage
+
+    monkeypatch.setattr(stage, "CONCURRENT_POLL_SECONDS", 0.2)
+    release(backend)  # 1.0.0 of an earlier commit
+    run_git(backend.project, "commit", "-q", "--allow-empty", "-m", "A later commit")
+    commit = run_git(backend.project, "rev-parse", "HEAD")
+    outcomes = race(
+        monkeypatch,
+        [lambda: release(backend, "out-a", bump="patch"), lambda: release(backend, "out-b", bump="minor")],
+    )
+    [won] = {o.version.version for o in outcomes}
+    assert won in {"1.0.1", "1.1.0"}
+    registry = backend.registry()
+    assert [v.version for v in registry.list_versions() if v.commit == commit] == [won]
+    assert registry.resolve(PRODUCTION).version == won
+    assert sorted(backend.api.refs) == ["refs/tags/tiny@v1.0.0", f"refs/tags/tiny@v{won}"]
+    assert backend.api.drafts() == []
