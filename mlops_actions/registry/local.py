@@ -17,7 +17,13 @@ from typing import Any
 from mlops_actions.data.io import file_sha256
 from mlops_actions.errors import MlopsError, PathError, RegistryError
 from mlops_actions.model_io import path_errors, write_json_atomic, write_stream_atomic
-from mlops_actions.registry.base import MANIFEST_FILE, ModelVersion, VersionTaken, prepare_publication
+from mlops_actions.registry.base import (
+    MANIFEST_FILE,
+    ModelVersion,
+    Publication,
+    VersionTaken,
+    prepare_publication,
+)
 from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
 
 ALIASES = "aliases.json"
@@ -211,7 +217,7 @@ class LocalRegistry:
             return self._version_from_manifest(manifest, self._aliases())
 
     def _check_free(self, version: str, commit: str | None) -> None:
-        """A VersionTaken when ``version`` is published already (by another commit, or a RegistryError)."""
+        """Refuse a version published already: VersionTaken when another commit holds it, else a RegistryError."""
         existing = self._read_manifest(self.versions_dir / version)
         if existing is None and not (self.versions_dir / version).exists():
             return
@@ -223,7 +229,9 @@ class LocalRegistry:
             )
         raise RegistryError(f"registry {self.root}: version {version} of {self.model!r} already exists")
 
-    def _write_staging(self, staging: Path, publication: Any, metrics: dict[str, Any]) -> dict[str, Any]:
+    def _write_staging(
+        self, staging: Path, publication: Publication, metrics: dict[str, Any]
+    ) -> dict[str, Any]:
         """Copy the files into the staging folder, each checked against its digest, then the manifest."""
         files = publication.files
         for name, source in publication.sources.items():

@@ -281,28 +281,47 @@ def _is_ancestor(repo: Path, older: str, newer: str) -> bool | None:
     return done.returncode == 0
 
 
+def _is_newer(repo: Path, other: ModelVersion, version: ModelVersion) -> bool:
+    """Whether ``other`` was released from a newer commit than ``version``: a descendant of it in this clone,
+    else (a commit this clone does not hold) one released later, the higher version breaking a tie."""
+    if not other.commit or not version.commit or other.commit == version.commit:
+        return False
+    if git(["cat-file", "-t", f"{other.commit}^{{commit}}"], repo, check=False):
+        return _is_ancestor(repo, version.commit, other.commit) is True
+    return (other.created, parse_version(other.version)) > (version.created, parse_version(version.version))
+
+
 def move_production(registry: Registry, version: ModelVersion, repo: Path) -> tuple[bool, str | None]:
-    """Point ``production`` at ``version`` unless it holds a version of a commit that is not an ancestor.
+    """Point ``production`` at ``version`` unless a newer commit was released, or ``production`` holds a version
+    of a commit that is not an ancestor (decided and set under the registry's release lock).
 
     A commit this clone does not hold counts as newer: a run that was checked out before it was pushed
     (and overtaken by its release) must not take ``production`` back.
     """
-    current = registry.resolve(PRODUCTION)
-    if current is not None and current.version == version.version:
-        return False, None
-    if current is not None and current.commit and version.commit and current.commit != version.commit:
-        ancestor = _is_ancestor(repo, current.commit, version.commit)
-        if ancestor is False:
+    with registry.release_lock():
+        current = registry.resolve(PRODUCTION)
+        if current is not None and current.version == version.version:
+            return False, None
+        newer = [v for v in registry.list_versions() if _is_newer(repo, v, version)]
+        if newer:
+            latest = max(newer, key=lambda v: (v.created, parse_version(v.version)))
             return False, (
-                f"'{PRODUCTION}' stays at {current.version}: its commit {current.commit[:12]} is not an ancestor of "
-                f"{version.commit[:12]} (a newer commit was released first)"
+                f"'{PRODUCTION}' is not moved to {version.version}: {latest.version} was released from a newer commit "
+                f"{str(latest.commit)[:12]}"
             )
-        if ancestor is None:
-            return False, (
-                f"'{PRODUCTION}' stays at {current.version}: its commit {current.commit[:12]} is not in this clone "
-                f"(a newer commit released by a run that overtook this one?); fetch it and re-run to decide"
-            )
-    registry.set_alias(PRODUCTION, version.version)
+        if current is not None and current.commit and version.commit and current.commit != version.commit:
+            ancestor = _is_ancestor(repo, current.commit, version.commit)
+            if ancestor is False:
+                return False, (
+                    f"'{PRODUCTION}' stays at {current.version}: its commit {current.commit[:12]} is not an "
+                    f"ancestor of {version.commit[:12]} (a newer commit was released first)"
+                )
+            if ancestor is None:
+                return False, (
+                    f"'{PRODUCTION}' stays at {current.version}: its commit {current.commit[:12]} is not in this "
+                    f"clone (a newer commit released by a run that overtook this one?); fetch it and re-run to decide"
+                )
+        registry.set_alias(PRODUCTION, version.version)
     return True, None
 
 
