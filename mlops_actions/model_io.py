@@ -99,6 +99,8 @@ def path_errors(path: str | Path, action: str) -> Iterator[None]:
     try:
         yield
     except OSError as error:
+        if error.errno is None:  # not a failed system call (a network library's error): not about the path
+            raise
         raise PathError.of(error, path, action) from None
 
 

@@ -235,7 +235,8 @@ class GitLabRegistry(DescribedReleases):
             access=READ_RELEASES,
             accept=frozenset({404}),
         )
-        target = response.json().get("target") if response.status_code != 404 else None
+        payload = response.json() if response.status_code != 404 else None
+        target = payload.get("target") if isinstance(payload, dict) else None
         if target != version.commit:
             raise RegistryError(
                 f"gitlab registry: tag {version.tag} is on {str(target)[:12] if target else 'no commit'}, "
