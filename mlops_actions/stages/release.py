@@ -454,9 +454,9 @@ def publish_next_version(
     metrics = _metrics_of(staged.result)
     with registry.release_lock():
         taken = [v.version for v in registry.list_versions()]
-        resume = registry.claimed_version(commit)
-        if resume is None and not registry.creates_tags:
-            resume = _claimed_tag_at_head(repo, model)
+        # A version claimed by an interrupted run of this commit: the registry knows it, or its tag is at
+        # HEAD in this clone (fetched from the forge, or left by the run); the claim step re-checks it.
+        resume = registry.claimed_version(commit) or _claimed_tag_at_head(repo, model)
         for _attempt in range(MAX_CLAIM_ATTEMPTS):
             same = _version_of_commit(registry, commit)
             if same is not None:

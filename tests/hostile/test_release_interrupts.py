@@ -422,3 +422,24 @@ def test_two_releases_of_one_commit_claiming_different_versions_end_with_one_the
     assert registry.resolve(PRODUCTION).version == won
     assert sorted(backend.api.refs) == ["refs/tags/tiny@v1.0.0", f"refs/tags/tiny@v{won}"]
     assert backend.api.drafts() == []
+
+
+@pytest.mark.parametrize("backend", ["github"], indirect=True)
+def test_a_version_claimed_by_a_killed_run_is_resumed_even_after_a_later_commit_took_the_next(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commit = run_git(backend.project, "rev-parse", "HEAD")
+    with monkeypatch.context() as patch:
+        arm(patch, Kill(f"{GITHUB}._claim", "after"))
+        with pytest.raises(Killed):
+            release(backend)  # tiny@v1.0.0 is claimed on GitHub for this commit, nothing published
+    later = clone(backend.project, tmp_path / "later")
+    run_git(later, "commit", "-q", "--allow-empty", "-m", "A later commit")
+    assert release(backend, project=later).version.version == "1.1.0"
+    run_git(backend.project, "tag", "tiny@v1.0.0", commit)  # as the re-run's checkout fetches it
+    outcome = release(backend)
+    assert (outcome.version.version, outcome.created) == ("1.0.0", True)
+    assert sorted(backend.api.refs) == ["refs/tags/tiny@v1.0.0", "refs/tags/tiny@v1.1.0"]
+    assert backend.api.refs["refs/tags/tiny@v1.0.0"] == commit
+    assert sorted(r["tag_name"] for r in backend.api.published()) == ["tiny@v1.0.0", "tiny@v1.1.0"]
+    assert backend.registry().resolve(PRODUCTION).version == "1.1.0"  # the later commit keeps it
