@@ -96,7 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     sys.excepthook = print_scrubbed_traceback  # a bug's traceback may quote user output or a token
     try:
-        return int(args.func(args) or 0)
+        try:
+            return int(args.func(args) or 0)
+        except OSError as error:  # a path no writer named: still one line naming the file
+            from mlops_actions.errors import PathError
+
+            raise PathError.of(error) from None
     except MlopsError as error:
         print_error(error)
         return error.exit_code

@@ -41,6 +41,54 @@ class GitError(MlopsError):
     """A git command failed (no repository, unknown ref...)."""
 
 
+class PathError(MlopsError):
+    """A file or folder could not be read or written: missing, not a folder, no space left, no permission."""
+
+    @classmethod
+    def of(cls, error: OSError, path: object = None, action: str | None = None) -> PathError:
+        """The one-line error for ``error``: ``path`` (else the file the system named), what failed and why."""
+        import errno as errno_names
+
+        named = path if path is not None else error.filename
+        if named is None:
+            named = error.filename2
+        reason = error.strerror or str(error) or type(error).__name__
+        blocking = None
+        if error.errno in (errno_names.EEXIST, errno_names.ENOTDIR):
+            blocking = _file_in_the_way(error.filename if error.filename is not None else named)
+            if blocking is not None:
+                what = "it" if blocking == str(named) else _one_line(blocking)
+                reason = f"{what} is a file, expected a folder"
+        code = errno_names.errorcode.get(error.errno or 0)
+        if code:
+            reason = f"{reason} [{code}]"
+        where = _one_line(str(named)) + ": " if named is not None else ""
+        text = f"{where}cannot {action}: {reason}" if action else f"{where}{reason}"
+        for other in (error.filename, error.filename2):
+            if blocking is None and other is not None and path is not None and str(other) != str(path):
+                text += f" (at {_one_line(str(other))})"
+                break
+        return cls(text)
+
+
+def _file_in_the_way(path: object) -> str | None:
+    """The nearest existing ancestor-or-self of ``path`` when it is not a folder (a file where one is expected)."""
+    from pathlib import Path
+
+    if path is None:
+        return None
+    current = Path(str(path))
+    for candidate in (current, *current.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return None if candidate.is_dir() else str(candidate)
+    return None
+
+
+def _one_line(text: str) -> str:
+    """A path as it may appear in a one-line error (control characters escaped)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class GateFailed(MlopsError):
     """The quality gate failed: exit code 1."""
 

@@ -7,12 +7,13 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions.data.io import file_sha256
-from mlops_actions.errors import ModelError
+from mlops_actions.errors import ModelError, PathError
 
 if TYPE_CHECKING:
     from mlops_actions.trust import Trust
@@ -98,18 +99,31 @@ def load_model(
         raise ModelError(f"{path}: cannot load the skops model: {str(error).splitlines()[0]}") from None
 
 
+@contextmanager
+def path_errors(path: str | Path, action: str) -> Iterator[None]:
+    """Turn an OSError raised while doing ``action`` on ``path`` (no space left, not a folder, permission
+    denied, read-only file system...) into a one-line PathError naming the path."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno is None:  # not a failed system call (a network library's error): not about the path
+            raise
+        raise PathError.of(error, path, action) from None
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write text to a temp file in the same folder, then rename it into place; no half-written file remains."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with path_errors(path, "write the file"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def write_stream_atomic(
@@ -118,20 +132,21 @@ def write_stream_atomic(
     """Write ``chunks`` to a temp file beside ``path`` and rename it into place only after ``check`` accepted
     its ``sha256:<hex>`` (``check`` raises to refuse); nothing is left behind on failure. Returns the digest."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                digest.update(chunk)
-                handle.write(chunk)
-        actual = f"sha256:{digest.hexdigest()}"
-        if check is not None:
-            check(actual)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with path_errors(path, "write the file"):
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        digest = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    handle.write(chunk)
+            actual = f"sha256:{digest.hexdigest()}"
+            if check is not None:
+                check(actual)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return actual
 
 
@@ -142,14 +157,19 @@ def write_json_atomic(path: str | Path, document: Any) -> None:
 
 def replace_directory(staging: Path, target: Path) -> None:
     """Move a fully written staging folder to ``target``, replacing an older one, never leaving half of either."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, target)
+    with path_errors(target, "replace the folder"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+            try:
+                os.replace(staging, target)
+            except BaseException:
+                os.replace(old, target)  # put the older folder back rather than leave none
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, target)
 
 
 def read_model_metadata(model_dir: str | Path) -> dict[str, Any]:

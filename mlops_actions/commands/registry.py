@@ -92,6 +92,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     from mlops_actions.config import load_config
     from mlops_actions.errors import MlopsError
     from mlops_actions.registry import open_registry
+    from mlops_actions.registry.base import fetch_whole
 
     config = load_config(args.config)
     destination = Path(args.output_dir)
@@ -100,6 +101,6 @@ def run_fetch(args: argparse.Namespace) -> int:
         raise MlopsError(
             f"{destination}: already exists ({kind}), expected a new folder to fetch {args.ref!r} into"
         )
-    path = open_registry(config).fetch(args.ref, destination)
+    path = fetch_whole(open_registry(config), args.ref, destination)
     print(path)
     return 0

@@ -109,5 +109,6 @@ def run(args: argparse.Namespace) -> int:
         where = "moved 'production' to it" if outcome.production_moved else "left 'production' where it was"
         print(f"released {version.tag} ({version.digest}, {outcome.source} model) and {where}")
     else:
-        print(f"commit {(version.commit or '')[:12]} is already released as {version.tag}; nothing to do")
+        done = "moved 'production' to it" if outcome.production_moved else "nothing left to do"
+        print(f"commit {(version.commit or '')[:12]} is already released as {version.tag}; {done}")
     return 0

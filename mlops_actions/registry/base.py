@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from mlops_actions.errors import RegistryError
 
 PRODUCTION = "production"
 
@@ -32,10 +35,31 @@ class ModelVersion:
         return document
 
 
+class VersionTaken(RegistryError):
+    """The version already belongs to another commit: a concurrent release claimed it."""
+
+    def __init__(self, message: str, version: str):
+        super().__init__(message)
+        self.version = version
+
+
+class ConcurrentRelease(RegistryError):
+    """Another run is publishing the same commit under another version; this run stopped cleanly."""
+
+
 class Registry(Protocol):
-    """Publish, list and fetch model versions; move aliases such as ``production``."""
+    """Publish, list and fetch model versions; move aliases such as ``production``.
+
+    What differs between backends is stated by members, not guessed from the backend's name:
+    ``creates_tags`` (publishing creates the version's git tag on the forge, else the release stage tags
+    the clone), :meth:`claimed_version` (a version an interrupted release claimed but did not finish),
+    :meth:`release_lock` (serialises releases where the registry cannot claim a version atomically by
+    itself) and :meth:`verify_version` (a listed version is whole; leftovers of an interrupted publish
+    are cleared).
+    """
 
     name: str
+    creates_tags: bool
 
     def publish(
         self,
@@ -62,6 +86,20 @@ class Registry(Protocol):
 
     def set_alias(self, alias: str, version: str) -> None:
         """Point ``alias`` at ``version``."""
+        ...
+
+    def claimed_version(self, commit: str) -> str | None:
+        """The version an interrupted release of ``commit`` claimed without finishing it (to resume), or None."""
+        ...
+
+    def release_lock(self) -> AbstractContextManager[None]:
+        """Held while a release claims and publishes a version: excludes other releases where needed."""
+        ...
+
+    def verify_version(self, version: ModelVersion) -> list[str]:
+        """Check that a listed version is whole (its files with the manifest's digests, its tag on its commit
+        where the registry tags) and clear what an interrupted publish left behind (staging folders, drafts);
+        notes of what was repaired. A RegistryError naming what is damaged when it cannot be repaired."""
         ...
 
 
@@ -164,3 +202,29 @@ def prepare_publication(
     if require_commit and not commit:
         raise RegistryError(f"{model_dir / METADATA_FILE}: no git commit recorded; the release needs one")
     return Publication(version=version, metadata=metadata, sources=sources, files=files, commit=commit)
+
+
+def fetch_whole(registry: Registry, ref: str, destination: Path) -> Path:
+    """Fetch a version into ``destination`` whole or not at all: its files are fetched (each digest checked)
+    into a staging folder beside it and only then moved in, so a failure leaves none of them behind."""
+    import os
+    import shutil
+    import tempfile
+
+    from mlops_actions.model_io import path_errors
+
+    destination = Path(destination)
+    with path_errors(destination, "create the folder"):
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.fetch-"))
+    try:
+        registry.fetch(ref, staging)
+        with path_errors(destination, f"move the fetched {ref} into place"):
+            if not destination.exists():
+                os.rename(staging, destination)
+            else:
+                for entry in sorted(staging.iterdir()):
+                    os.replace(entry, destination / entry.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return destination

@@ -41,7 +41,9 @@ from mlops_actions.registry.base import (
     COMPLETE,
     MANIFEST_FILE,
     PUBLISHING,
+    ConcurrentRelease,
     ModelVersion,
+    VersionTaken,
     prepare_publication,
 )
 from mlops_actions.registry.described import DescribedReleases, parse_description
@@ -52,16 +54,7 @@ MAX_CARD_CHARS = 40_000  # GitHub caps a release body at 125,000 characters
 ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
-class ConcurrentRelease(RegistryError):
-    """Another run is publishing the same commit under another version; this run stopped cleanly."""
-
-
-class VersionTaken(RegistryError):
-    """The version's tag already belongs to another commit: a concurrent release claimed it."""
-
-    def __init__(self, message: str, version: str):
-        super().__init__(message)
-        self.version = version
+__all__ = ["ConcurrentRelease", "GitHubReleasesRegistry", "VersionTaken"]
 
 
 class GitHubReleasesRegistry(DescribedReleases):
@@ -243,6 +236,44 @@ class GitHubReleasesRegistry(DescribedReleases):
         return None
 
     # -- writing -------------------------------------------------------------------------------------
+
+    def release_lock(self) -> contextlib.AbstractContextManager[None]:
+        """No lock: the tag ref claims a version atomically on GitHub."""
+        return contextlib.nullcontext()
+
+    def verify_version(self, version: ModelVersion) -> list[str]:
+        """The release is published with every asset uploaded whole and its tag on the version's commit (a
+        missing tag is created again); drafts an interrupted release of that commit left are deleted."""
+        release = self._published_release(version.tag)
+        if release is None:
+            raise RegistryError(f"github registry: release {version.tag} is not published")
+        _card, manifest, _aliases = parse_description(str(release.get("body") or ""))
+        sizes = (manifest or {}).get("sizes") or {}
+        assets = {str(a.get("name")): a for a in self._assets(int(release["id"]))}
+        for name, digest in version.files.items():
+            if name not in assets:
+                raise RegistryError(f"github registry: release {version.tag} lacks the asset {name}")
+            self._check_asset(version.tag, assets[name], digest, sizes.get(name))
+        notes = []
+        commit = str(version.commit)
+        owner = self._tag_commit(version.tag)
+        if owner is None:
+            self._claim(version.tag, version.version, commit)
+            notes.append(f"tag {version.tag} was missing and was created again on commit {commit[:12]}")
+        elif owner != commit:
+            raise RegistryError(
+                f"github registry: tag {version.tag} is on commit {owner[:12]}, its release on {commit[:12]}"
+            )
+        for draft in self._releases():
+            _card, drafted, _aliases = parse_description(str(draft.get("body") or ""))
+            if not draft.get("draft") or not drafted or drafted.get("model") != self.model:
+                continue
+            left = drafted.get("commit") == commit or draft.get("tag_name") == version.tag
+            if left and self._delete_release(int(draft["id"])):
+                notes.append(
+                    f"removed the draft release {draft.get('tag_name')} left by an interrupted release"
+                )
+        return notes
 
     def _claim(self, tag: str, version: str, commit: str) -> bool:
         """Create the tag at ``commit``; True when created now, False when it was already ours (a re-run)."""

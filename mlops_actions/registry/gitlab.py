@@ -19,6 +19,7 @@ Tokens: ``CI_JOB_TOKEN`` (``JOB-TOKEN``) when set, which may use the Releases an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -39,7 +40,14 @@ from mlops_actions.gitlab_api import (
     private_token,
 )
 from mlops_actions.model_io import MODEL_FILE, write_stream_atomic
-from mlops_actions.registry.base import COMPLETE, MANIFEST_FILE, PUBLISHING, ModelVersion, prepare_publication
+from mlops_actions.registry.base import (
+    COMPLETE,
+    MANIFEST_FILE,
+    PUBLISHING,
+    ModelVersion,
+    VersionTaken,
+    prepare_publication,
+)
 from mlops_actions.registry.described import DescribedReleases, parse_description
 from mlops_actions.semver import format_version, parse_version, version_tag
 
@@ -71,6 +79,7 @@ class GitLabRegistry(DescribedReleases):
     """Model versions as GitLab releases with files in the generic package registry."""
 
     name = "gitlab"
+    creates_tags = True  # creating the release creates its tag: the step that claims the version
     description_field = "description"
 
     def __init__(self, client: GitLabClient, model: str, *, package: str | None = None):
@@ -206,6 +215,77 @@ class GitLabRegistry(DescribedReleases):
         finally:
             response.close()
 
+    def claimed_version(self, commit: str) -> str | None:
+        """The version of an unfinished release of ``commit`` (created, files not all uploaded), to resume it."""
+        for release in self._releases():
+            _card, manifest, _aliases = self._described(release)
+            if not manifest or manifest.get("model") != self.model or manifest.get("commit") != commit:
+                continue
+            if manifest.get("state") != COMPLETE and release.get("tag_name") == version_tag(
+                self.model, str(manifest.get("version"))
+            ):
+                return str(manifest.get("version"))
+        return None
+
+    def verify_version(self, version: ModelVersion) -> list[str]:
+        """The release's tag is on the version's commit and every package file is stored with its digest."""
+        response = self._call(
+            "GET",
+            self.client.project_path(f"/repository/tags/{quote(version.tag, safe='')}"),
+            access=READ_RELEASES,
+            accept=frozenset({404}),
+        )
+        payload = response.json() if response.status_code != 404 else None
+        target = payload.get("target") if isinstance(payload, dict) else None
+        if target != version.commit:
+            raise RegistryError(
+                f"gitlab registry: tag {version.tag} is on {str(target)[:12] if target else 'no commit'}, "
+                f"its release on {str(version.commit)[:12]}"
+            )
+        stored = self._package_files(version.version)
+        for name, digest in version.files.items():
+            if name not in stored:
+                raise RegistryError(
+                    f"{self.package_url(version.version, name)}: file of {version.tag} is missing"
+                )
+            if f"sha256:{stored[name]}" != digest:
+                raise RegistryError(
+                    f"{self.package_url(version.version, name)}: GitLab stores sha256 {stored[name]}, the release "
+                    f"manifest expects {digest}"
+                )
+        return []
+
+    def _package_files(self, version: str) -> dict[str, str]:
+        """file name -> sha256 hex of the generic package's newest files of ``version``."""
+        try:
+            packages = [
+                p
+                for p in self.client.paginate(
+                    self.client.project_path("/packages"),
+                    access=READ_PACKAGES,
+                    params={
+                        "package_type": "generic",
+                        "package_name": self.package,
+                        "package_version": version,
+                    },
+                )
+                if p.get("name") == self.package and p.get("version") == version
+            ]
+            found: dict[str, str] = {}
+            for package in packages:
+                for record in self.client.paginate(
+                    self.client.project_path(f"/packages/{int(package['id'])}/package_files"),
+                    access=READ_PACKAGES,
+                ):
+                    found[str(record.get("file_name"))] = str(record.get("file_sha256"))
+        except GitLabApiError as error:
+            raise RegistryError(str(error)) from None
+        return found
+
+    def release_lock(self) -> contextlib.AbstractContextManager[None]:
+        """No lock: creating the release (and its tag) claims a version atomically on GitLab."""
+        return contextlib.nullcontext()
+
     # -- writing -----------------------------------------------------------------------------------
 
     def publish(
@@ -280,9 +360,10 @@ class GitLabRegistry(DescribedReleases):
                 "delete it or release another version"
             )
         if theirs.get("commit") != manifest["commit"]:
-            raise RegistryError(
+            raise VersionTaken(
                 f"gitlab registry: version {version} of {self.model!r} already exists (release {tag}, commit "
-                f"{str(theirs.get('commit'))[:12]}); another release claimed it, re-run"
+                f"{str(theirs.get('commit'))[:12]}); another release claimed it",
+                version,
             )
         if theirs.get("state") == COMPLETE:
             if theirs.get("files") == manifest["files"]:

@@ -31,8 +31,15 @@ from typing import Any
 
 from mlops_actions.errors import MlopsError, RegistryError
 from mlops_actions.model_io import MODEL_FILE, digest_of
-from mlops_actions.registry.base import COMPLETE, MANIFEST_FILE, PUBLISHING, ModelVersion, prepare_publication
-from mlops_actions.registry.github_releases import ConcurrentRelease, VersionTaken
+from mlops_actions.registry.base import (
+    COMPLETE,
+    MANIFEST_FILE,
+    PUBLISHING,
+    ConcurrentRelease,
+    ModelVersion,
+    VersionTaken,
+    prepare_publication,
+)
 from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
 
 ARTIFACT_PATH = "model"
@@ -74,6 +81,7 @@ class MlflowRegistry:
     """Model versions in an MLflow Model Registry."""
 
     name = "mlflow"
+    creates_tags = False  # the release stage tags the clone
 
     def __init__(
         self,
@@ -365,6 +373,34 @@ class MlflowRegistry:
             if mine and tags.get(TAG["state"]) != COMPLETE:
                 return tags.get(TAG["semver"])
         return None
+
+    def release_lock(self) -> contextlib.AbstractContextManager[None]:
+        """No lock: MLflow numbers model versions atomically and the lowest number wins a claim."""
+        return contextlib.nullcontext()
+
+    def verify_version(self, version: ModelVersion) -> list[str]:
+        """Every file of the version is among its run's artifacts; unfinished model versions an interrupted
+        release of the same commit registered are deleted."""
+        run_id = version.lineage.get("mlflow_run_id")
+        try:
+            listed = {Path(f.path).name for f in self.client.list_artifacts(str(run_id), ARTIFACT_PATH)}
+        except Exception as error:
+            raise RegistryError(f"mlflow registry: reading {version.tag}: {_mlflow_error(error)}") from None
+        missing = sorted(set(version.files) - listed)
+        if missing:
+            raise RegistryError(
+                f"mlflow registry: version {version.tag} lacks the file(s) {', '.join(missing)}"
+            )
+        notes = []
+        for mv in self._model_versions():
+            tags = dict(mv.tags or {})
+            mine = tags.get(TAG["model"]) == self.model and tags.get(TAG["commit"]) == version.commit
+            if mine and tags.get(TAG["state"]) != COMPLETE:
+                self._discard(str(mv.version), mv.run_id)
+                notes.append(
+                    f"removed the unfinished MLflow model version {mv.version} of an interrupted release"
+                )
+        return notes
 
     def _verify_upload(self, run_id: str, sources: Mapping[str, Path]) -> None:
         listed = {Path(f.path).name: f.file_size for f in self.client.list_artifacts(run_id, ARTIFACT_PATH)}

@@ -26,7 +26,7 @@ from mlops_actions.config import Config, load_config
 from mlops_actions.evaluation import Scored, align_classes, load_scored, score_model
 from mlops_actions.gate import judge
 from mlops_actions.lineage import git_state, utc_now
-from mlops_actions.model_io import write_json_atomic, write_text_atomic
+from mlops_actions.model_io import path_errors, write_json_atomic, write_text_atomic
 from mlops_actions.preflight import preflight
 from mlops_actions.project_tests import run_project_tests
 from mlops_actions.secrets import current_scrubber
@@ -176,7 +176,8 @@ def run_check(
     output_dir = Path(output_dir)
     if not output_dir.is_absolute():
         output_dir = Path.cwd() / output_dir
-    output_dir.mkdir(parents=True, exist_ok=True)
+    with path_errors(output_dir, "create the output folder"):
+        output_dir.mkdir(parents=True, exist_ok=True)
     tests = run_project_tests(config)
     trained = train(config, output_dir / MODEL_DIR)
     datasets = trained.datasets  # read once, for training and scoring
@@ -271,9 +272,13 @@ def run_check(
         "model": str(trained.directory),
     }
     markdown = render_markdown(result, links=result["links"])
-    write_text_atomic(paths["html"], render_html(result))
-    write_text_atomic(paths["markdown"], markdown)
-    write_json_atomic(paths["result"], result)
+    try:
+        write_text_atomic(paths["html"], render_html(result))
+        write_text_atomic(paths["markdown"], markdown)
+        write_json_atomic(paths["result"], result)  # last: a result file means a complete output folder
+    except BaseException:
+        clear_output(output_dir)
+        raise
     return CheckOutcome(result=result, markdown=markdown, paths=paths)
 
 
@@ -288,6 +293,7 @@ def _run_url(env: Mapping[str, str]) -> str | None:
 
 def clear_output(output_dir: Path) -> None:
     """Remove a previous run's result so a failed run never leaves a stale verdict behind."""
-    for name in (RESULT_FILE, MARKDOWN_FILE, HTML_FILE):
-        (output_dir / name).unlink(missing_ok=True)
+    with path_errors(output_dir, "clear the output folder"):
+        for name in (RESULT_FILE, MARKDOWN_FILE, HTML_FILE):
+            (output_dir / name).unlink(missing_ok=True)
     shutil.rmtree(output_dir / MODEL_DIR, ignore_errors=True)

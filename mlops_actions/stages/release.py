@@ -1,7 +1,8 @@
 """The release stage: gate the production branch's model against production, claim a version, publish it.
 
-1. A commit already released is not released again: the existing version is returned (and ``production``
-   is moved to it if an interrupted run did not get that far).
+1. A commit already released is not released again: its version is verified and completed instead (files
+   with their digests, the tag on the commit, ``production`` where it should be, leftovers of an
+   interrupted publish cleared), so a re-run after a kill at any point finishes the release.
 2. The model is the one built for the pull request when it is provably the same (see
    :func:`promotable_candidate`), else it is trained now; either way it is gated against the registry's
    production version (absolute bounds only when there is none).
@@ -21,17 +22,23 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlops_actions.config import Config, load_config
-from mlops_actions.errors import GateFailed, MlopsError, RegistryError
+from mlops_actions.errors import GateFailed, GitError, MlopsError, RegistryError
 from mlops_actions.lineage import git, git_state, library_versions
-from mlops_actions.model_io import METADATA_FILE, MODEL_FILE, write_json_atomic, write_text_atomic
+from mlops_actions.model_io import (
+    METADATA_FILE,
+    MODEL_FILE,
+    path_errors,
+    write_json_atomic,
+    write_text_atomic,
+)
 from mlops_actions.registry import PRODUCTION, ModelVersion, Registry, open_registry
+from mlops_actions.registry.base import ConcurrentRelease, VersionTaken
 from mlops_actions.semver import BUMPS, next_version, parse_version, version_tag
 
 BUMP_TRAILER = "Release-Bump"
@@ -43,6 +50,8 @@ MODEL_DIR = "model"
 PR_CANDIDATE_DIR = "pr-candidate"
 CANDIDATE_SOURCES = ("folder", "github-artifact", "none")
 MAX_CLAIM_ATTEMPTS = 5
+CONCURRENT_WAIT_SECONDS = 120  # how long the loser of a race of one commit waits for the winner to publish
+CONCURRENT_POLL_SECONDS = 2.0
 # Libraries whose versions must match for a model built elsewhere to be promoted as it is.
 PROMOTION_LIBRARIES = ("scikit-learn", "skops", "numpy", "python")
 MERGE_PATTERNS = (
@@ -285,19 +294,47 @@ def _is_ancestor(repo: Path, older: str, newer: str) -> bool | None:
     return done.returncode == 0
 
 
+def _is_newer(repo: Path, other: ModelVersion, version: ModelVersion) -> bool:
+    """Whether ``other`` was released from a newer commit than ``version``: a descendant of it in this clone,
+    else (a commit this clone does not hold) one released later, the higher version breaking a tie."""
+    if not other.commit or not version.commit or other.commit == version.commit:
+        return False
+    if git(["cat-file", "-t", f"{other.commit}^{{commit}}"], repo, check=False):
+        return _is_ancestor(repo, version.commit, other.commit) is True
+    return (other.created, parse_version(other.version)) > (version.created, parse_version(version.version))
+
+
 def move_production(registry: Registry, version: ModelVersion, repo: Path) -> tuple[bool, str | None]:
-    """Point ``production`` at ``version`` unless it holds a version of a commit that is not an ancestor."""
-    current = registry.resolve(PRODUCTION)
-    if current is not None and current.version == version.version:
-        return False, None
-    if current is not None and current.commit and version.commit and current.commit != version.commit:
-        ancestor = _is_ancestor(repo, current.commit, version.commit)
-        if ancestor is False:
+    """Point ``production`` at ``version`` unless a newer commit was released, or ``production`` holds a version
+    of a commit that is not an ancestor (decided and set under the registry's release lock).
+
+    A commit this clone does not hold counts as newer: a run that was checked out before it was pushed
+    (and overtaken by its release) must not take ``production`` back.
+    """
+    with registry.release_lock():
+        current = registry.resolve(PRODUCTION)
+        if current is not None and current.version == version.version:
+            return False, None
+        newer = [v for v in registry.list_versions() if _is_newer(repo, v, version)]
+        if newer:
+            latest = max(newer, key=lambda v: (v.created, parse_version(v.version)))
             return False, (
-                f"'{PRODUCTION}' stays at {current.version}: its commit {current.commit[:12]} is not an ancestor of "
-                f"{version.commit[:12]} (a newer commit was released first)"
+                f"'{PRODUCTION}' is not moved to {version.version}: {latest.version} was released from a newer commit "
+                f"{str(latest.commit)[:12]}"
             )
-    registry.set_alias(PRODUCTION, version.version)
+        if current is not None and current.commit and version.commit and current.commit != version.commit:
+            ancestor = _is_ancestor(repo, current.commit, version.commit)
+            if ancestor is False:
+                return False, (
+                    f"'{PRODUCTION}' stays at {current.version}: its commit {current.commit[:12]} is not an "
+                    f"ancestor of {version.commit[:12]} (a newer commit was released first)"
+                )
+            if ancestor is None:
+                return False, (
+                    f"'{PRODUCTION}' stays at {current.version}: its commit {current.commit[:12]} is not in this "
+                    f"clone (a newer commit released by a run that overtook this one?); fetch it and re-run to decide"
+                )
+        registry.set_alias(PRODUCTION, version.version)
     return True, None
 
 
@@ -363,14 +400,22 @@ def _claimed_tag_at_head(repo: Path, model: str) -> str | None:
     return None
 
 
+def _local_tag_commit(repo: Path, tag: str) -> str:
+    return git(["rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"], repo, check=False)
+
+
 def _tag_locally(repo: Path, tag: str, commit: str) -> str | None:
-    """Create the annotated tag in the local clone; a note when a tag of that name is elsewhere."""
-    existing = git(["rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"], repo, check=False)
+    """Create the annotated tag in the local clone unless it is there; a note when a tag of that name is elsewhere."""
+    existing = _local_tag_commit(repo, tag)
     if existing == commit:
         return None
     if existing:
         return f"local tag {tag} points at {existing[:12]}, not {commit[:12]}; left as it is"
-    git(["tag", "-a", tag, "-m", f"Release {tag}", commit], repo)
+    try:
+        git(["tag", "-a", tag, "-m", f"Release {tag}", commit], repo)
+    except GitError:
+        if _local_tag_commit(repo, tag) != commit:  # not a concurrent run that tagged it first
+            raise
     return None
 
 
@@ -378,31 +423,134 @@ def _version_of_commit(registry: Registry, commit: str) -> ModelVersion | None:
     return next((v for v in registry.list_versions() if v.commit == commit), None)
 
 
-@contextmanager
-def _claim_lock(registry: Registry) -> Iterator[None]:
-    """Serialise the claim of releases sharing a local registry folder (released when the process dies)."""
-    folder = getattr(registry, "model_dir", None)
-    if not isinstance(folder, Path):
-        yield
-        return
-    import fcntl
-
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".release.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _is_taken(error: RegistryError, registry: Registry, version: str, commit: str) -> bool:
-    from mlops_actions.registry.github_releases import VersionTaken
-
     if isinstance(error, VersionTaken):
         return True
     other = registry.resolve(version)
     return other is not None and other.commit != commit
+
+
+def _wait_for_version_of(registry: Registry, commit: str, seconds: float) -> ModelVersion | None:
+    """The version of ``commit`` a concurrent release is publishing, once it is listed (None after ``seconds``)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        found = _version_of_commit(registry, commit)
+        if found is not None or time.monotonic() >= deadline:
+            return found
+        time.sleep(CONCURRENT_POLL_SECONDS)
+
+
+@dataclass(frozen=True)
+class StagedRelease:
+    """The files a release publishes, written to the output folder before a version is claimed."""
+
+    model_dir: Path
+    card: Path
+    extra_files: dict[str, Path]
+    result: dict[str, Any]
+    lineage: dict[str, Any]
+
+
+def publish_next_version(
+    registry: Registry, staged: StagedRelease, *, repo: Path, commit: str, model: str, bump: str
+) -> tuple[ModelVersion, bool, list[str]]:
+    """Claim the next free version and publish the staged files as it: (version, published by this run, notes).
+
+    A version taken by another commit meanwhile makes this run take the next one; a version of this very
+    commit published meanwhile by a concurrent run is returned instead of publishing a second one.
+    """
+    from mlops_actions.render.model_card import render_model_card
+
+    notes: list[str] = []
+    metrics = _metrics_of(staged.result)
+    with registry.release_lock():
+        taken = [v.version for v in registry.list_versions()]
+        # A version claimed by an interrupted run of this commit: the registry knows it, or its tag is at
+        # HEAD in this clone (fetched from the forge, or left by the run); the claim step re-checks it.
+        resume = registry.claimed_version(commit) or _claimed_tag_at_head(repo, model)
+        for _attempt in range(MAX_CLAIM_ATTEMPTS):
+            same = _version_of_commit(registry, commit)
+            if same is not None:
+                return same, False, [*notes, f"a concurrent release of this commit published {same.tag}"]
+            version = resume if resume and resume not in taken else next_version(taken, bump)
+            resume = None
+            write_text_atomic(
+                staged.card, render_model_card(staged.result, version=version, lineage=staged.lineage)
+            )
+            try:
+                published = registry.publish(
+                    staged.model_dir, version=version, metrics=metrics, extra_files=staged.extra_files
+                )
+            except RegistryError as error:
+                if _is_taken(error, registry, version, commit):
+                    notes.append(
+                        f"version {version} was claimed by a concurrent release; taking the next one"
+                    )
+                    taken.append(version)
+                    continue
+                waited = CONCURRENT_WAIT_SECONDS if isinstance(error, ConcurrentRelease) else 0
+                same = _wait_for_version_of(registry, commit, waited)
+                if same is None:
+                    raise
+                return same, False, [*notes, f"a concurrent release of this commit published {same.tag}"]
+            if published.commit != commit:
+                raise RegistryError(f"release: the registry returned {published.tag} of another commit")
+            return published, True, notes
+    raise RegistryError(
+        f"release: no free version after {MAX_CLAIM_ATTEMPTS} attempts (claimed meanwhile: {', '.join(taken[-3:])})"
+    )
+
+
+def complete_release(
+    registry: Registry, version: ModelVersion, repo: Path, model: str
+) -> tuple[ModelVersion, bool, list[str]]:
+    """Make a published version whole: verified in the registry (leftovers of an interrupted publish cleared),
+    tagged in the clone where the registry does not tag, ``production`` moved when it should be.
+
+    Each step checks before it acts, so running this again after a kill at any point repairs only what is
+    missing. Returns (the version as the registry lists it now, whether ``production`` moved, notes).
+    """
+    notes = list(registry.verify_version(version))
+    if not registry.creates_tags and version.commit:
+        note = _tag_locally(repo, version_tag(model, version.version), version.commit)
+        if note:
+            notes.append(note)
+    moved, note = move_production(registry, version, repo)
+    if note:
+        notes.append(note)
+    return registry.resolve(version.version) or version, moved, notes
+
+
+def _stage_release(
+    config: Config,
+    output_dir: Path,
+    model_source: Path,
+    result_source: Path,
+    result: dict[str, Any],
+    lineage: dict[str, Any],
+) -> StagedRelease:
+    """Write the model (with the release lineage), result and data profile to the output folder."""
+    from mlops_actions.model_io import read_model_metadata
+
+    with path_errors(output_dir, "write the release files"):
+        lineage["libraries"] = read_model_metadata(model_source).get("libraries") or {}
+        staged_model = output_dir / "release-model"
+        _stage_model(model_source, staged_model, lineage)
+        staged_result = output_dir / RESULT_FILE
+        if result_source.resolve() != staged_result.resolve():
+            shutil.copyfile(result_source, staged_result)
+        profile = output_dir / PROFILE_FILE
+        _write_profile(config, profile)
+    card = output_dir / CARD_FILE
+    return StagedRelease(
+        model_dir=staged_model,
+        card=card,
+        extra_files={CARD_FILE: card, RESULT_FILE: staged_result, PROFILE_FILE: profile},
+        result=result,
+        lineage=lineage,
+    )
 
 
 def run_release(
@@ -419,10 +567,9 @@ def run_release(
     The model checked for the pull request is promoted when :func:`promotable_candidate` allows. It comes
     from ``candidate_source``: ``folder`` (``candidate_dir``, default ``output_dir`` itself, where a
     previous ``check`` wrote), ``github-artifact`` (the PR workflow's artifact for HEAD's tree, see
-    :mod:`mlops_actions.github_artifacts`) or ``none`` (always train).
+    :mod:`mlops_actions.github_artifacts`) or ``none`` (always train). A commit released already is not
+    released again: its version is verified and completed (see :func:`complete_release`).
     """
-    from mlops_actions.render.model_card import render_model_card
-
     env = os.environ if env is None else env
     if candidate_source not in CANDIDATE_SOURCES:
         raise MlopsError(
@@ -436,27 +583,25 @@ def run_release(
         raise MlopsError(f"{state.root}: release needs a clean working tree (commit or stash the changes)")
     repo, commit = Path(state.root), state.commit
     registry = open_registry(config)
-    notes: list[str] = []
 
     released = _version_of_commit(registry, commit)
     if released is not None:
-        moved, note = move_production(registry, released, repo)
-        if note:
-            notes.append(note)
-        final = registry.resolve(released.version) or released
+        final, moved, repaired = complete_release(registry, released, repo, config.model_name)
         return ReleaseOutcome(
-            version=final, created=False, result=None, production_moved=moved, notes=tuple(notes)
+            version=final, created=False, result=None, production_moved=moved, notes=tuple(repaired)
         )
 
+    production = registry.resolve(PRODUCTION)
     output_dir = Path(output_dir)
     if not output_dir.is_absolute():
         output_dir = Path.cwd() / output_dir
-    output_dir.mkdir(parents=True, exist_ok=True)
-    production = registry.resolve(PRODUCTION)
+    with path_errors(output_dir, "create the output folder"):
+        output_dir.mkdir(parents=True, exist_ok=True)
     pr_number = pr_number_of(repo, env)
     labels = pr_labels(pr_number, env)
     chosen_bump, bump_origin = choose_bump(repo, env, bump, labels)
 
+    notes: list[str] = []
     promoted, why, fetch_notes = candidate_to_promote(
         candidate_source, candidate_dir, output_dir, config, repo, commit, production, env
     )
@@ -502,86 +647,17 @@ def run_release(
         },
         "run_url": _run_url(env),
     }
-    from mlops_actions.model_io import read_model_metadata
-
-    lineage["libraries"] = read_model_metadata(model_source).get("libraries") or {}
-    staged_model = output_dir / "release-model"
-    _stage_model(model_source, staged_model, lineage)
-    staged_result = output_dir / RESULT_FILE
-    if result_source.resolve() != staged_result.resolve():
-        shutil.copyfile(result_source, staged_result)
-    profile = output_dir / PROFILE_FILE
-    _write_profile(config, profile)
-    card = output_dir / CARD_FILE
-    metrics = _metrics_of(result)
-    extra = {CARD_FILE: card, RESULT_FILE: staged_result, PROFILE_FILE: profile}
-
-    remote_tags = bool(getattr(registry, "creates_tags", False)) or registry.name == "gitlab"
-    with _claim_lock(registry):
-        taken = [v.version for v in registry.list_versions()]
-        claimed = getattr(registry, "claimed_version", None)
-        resume = claimed(commit) if callable(claimed) else None
-        if resume is None and not remote_tags:
-            resume = _claimed_tag_at_head(repo, config.model_name)
-        published: ModelVersion | None = None
-        for _attempt in range(MAX_CLAIM_ATTEMPTS):
-            same = _version_of_commit(registry, commit)
-            if same is not None:  # released meanwhile by a concurrent run of this commit
-                return ReleaseOutcome(
-                    version=same,
-                    created=False,
-                    result=result,
-                    source="existing",
-                    lineage=lineage,
-                    notes=(*notes, f"a concurrent release of this commit published {same.tag}"),
-                )
-            version = resume if resume and resume not in taken else next_version(taken, chosen_bump)
-            resume = None
-            write_text_atomic(card, render_model_card(result, version=version, lineage=lineage))
-            try:
-                published = registry.publish(
-                    staged_model, version=version, metrics=metrics, extra_files=extra
-                )
-            except RegistryError as error:
-                if _is_taken(error, registry, version, commit):
-                    notes.append(
-                        f"version {version} was claimed by a concurrent release; taking the next one"
-                    )
-                    taken.append(version)
-                    continue
-                same = _version_of_commit(registry, commit)
-                if same is None:
-                    raise
-                published = same  # a concurrent release of this very commit won
-                return ReleaseOutcome(
-                    version=registry.resolve(same.version) or same,
-                    created=False,
-                    result=result,
-                    source="existing",
-                    notes=(*notes, f"a concurrent release of this commit published {same.tag}"),
-                    lineage=lineage,
-                )
-            break
-    if published is None:
-        raise RegistryError(
-            f"release: no free version after {MAX_CLAIM_ATTEMPTS} attempts (claimed meanwhile: {', '.join(taken[-3:])})"
-        )
-    if published.commit != commit:
-        raise RegistryError(f"release: the registry returned {published.tag} of another commit")
-    if not remote_tags:
-        note = _tag_locally(repo, version_tag(config.model_name, published.version), commit)
-        if note:
-            notes.append(note)
-    moved, note = move_production(registry, published, repo)
-    if note:
-        notes.append(note)
-    final = registry.resolve(published.version) or published
+    staged = _stage_release(config, output_dir, model_source, result_source, result, lineage)
+    published, created, claim_notes = publish_next_version(
+        registry, staged, repo=repo, commit=commit, model=config.model_name, bump=chosen_bump
+    )
+    final, moved, finish_notes = complete_release(registry, published, repo, config.model_name)
     return ReleaseOutcome(
         version=final,
-        created=True,
+        created=created,
         result=result,
-        source=source,
+        source=source if created else "existing",
         production_moved=moved,
-        notes=tuple(notes),
+        notes=(*notes, *claim_notes, *finish_notes),
         lineage=lineage,
     )

@@ -221,3 +221,32 @@ def test_racing_publishers_of_one_commit_end_with_one_version(tracking_uri, tmp_
     assert all(isinstance(e, ConcurrentRelease) for e in errors), outcomes
     listed = MlflowRegistry("twin", tracking_uri=tracking_uri).list_versions()
     assert len(listed) == 1 and listed[0].commit == COMMIT_A
+
+
+def test_verifying_a_version_removes_an_unfinished_one_of_its_commit_and_names_a_missing_file(
+    tracking_uri, tmp_path
+):
+    from dataclasses import replace
+
+    registry = MlflowRegistry("verify", tracking_uri=tracking_uri)
+    version = publish(registry, model_folder(tmp_path, COMMIT_A, "verify"), "1.0.0")
+    assert registry.verify_version(version) == []
+    run_id = version.lineage["mlflow_run_id"]
+    registry.client.create_model_version(  # what a release of the same commit killed midway leaves
+        "verify",
+        f"runs:/{run_id}/model",
+        run_id=run_id,
+        tags={
+            "mlops.model": "verify",
+            "mlops.semver": "1.1.0",
+            "mlops.commit": COMMIT_A,
+            "mlops.state": "publishing",
+        },
+    )
+    assert len(registry._model_versions()) == 2
+    [note] = registry.verify_version(version)
+    assert "removed the unfinished MLflow model version" in note
+    assert len(registry._model_versions()) == 1
+    damaged = replace(version, files={**version.files, "absent.json": "sha256:" + "0" * 64})
+    with pytest.raises(RegistryError, match=r"verify@v1\.0\.0 lacks the file\(s\) absent\.json"):
+        registry.verify_version(damaged)

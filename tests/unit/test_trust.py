@@ -298,7 +298,7 @@ def test_stock_scikit_learn_internals_load_with_an_empty_config_and_survive_narr
     trust = NOTHING.narrowed([], tmp_path / "metadata.json")  # a metadata list narrows only the config's part
     loaded = load_model(tmp_path / "model.skops", expected_digest=digest, trust=trust)
     assert loaded.predict(X[:5]).tolist() == model.predict(X[:5]).tolist()
-    assert STOCK_TRUSTED_TYPES <= trust.types and trust.project_types == frozenset()
+    assert trust.types >= STOCK_TRUSTED_TYPES and trust.project_types == frozenset()
 
 
 def test_no_stock_default_is_a_name_no_config_may_allow():
