@@ -436,24 +436,53 @@ class GitHubReleasesRegistry(DescribedReleases):
         return None
 
     def _create_draft(self, tag: str, version: str, commit: str, body: str) -> dict[str, Any]:
-        response = self._call(
-            "POST",
-            self.client.repo_path("/releases"),
-            access=WRITE_CONTENTS,
-            json={
-                "tag_name": tag,
-                "target_commitish": commit,
-                "name": f"{self.model} v{version}",
-                "body": body,
-                "draft": True,
-                "prerelease": False,
-                "make_latest": "false",
-            },
-        )
-        release = response.json()
-        if not isinstance(release, dict) or "id" not in release or "upload_url" not in release:
-            raise RegistryError(f"github registry: unexpected answer creating the draft release {tag}")
-        return release
+        """Create the draft release of ``tag``. The create is not idempotent: after an answer that was lost or
+        garbled (it may have taken effect), the releases are listed again and a draft of this tag and commit
+        is taken before the create is repeated, so no orphan draft is left."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self.client.request(
+                    "POST",
+                    self.client.repo_path("/releases"),
+                    access=WRITE_CONTENTS,
+                    json={
+                        "tag_name": tag,
+                        "target_commitish": commit,
+                        "name": f"{self.model} v{version}",
+                        "body": body,
+                        "draft": True,
+                        "prerelease": False,
+                        "make_latest": "false",
+                    },
+                    retry=False,
+                )
+            except GitHubApiError as error:
+                if not self.client.is_retryable(error) or attempt >= self.client.max_attempts:
+                    raise RegistryError(f"github registry: {error}") from None
+                made = self._draft_of(tag, commit)
+                if made is not None:
+                    return made
+                self.client.pause_before_retry(attempt, error.wait)
+                continue
+            release = response.json()
+            if not isinstance(release, dict) or "id" not in release or "upload_url" not in release:
+                raise RegistryError(f"github registry: unexpected answer creating the draft release {tag}")
+            return release
+
+    def _draft_of(self, tag: str, commit: str) -> dict[str, Any] | None:
+        """The draft release of ``tag`` at ``commit``, when one exists (a create that took effect)."""
+        for release in self._releases():
+            if (
+                release.get("draft")
+                and release.get("tag_name") == tag
+                and release.get("target_commitish") == commit
+                and "id" in release
+                and "upload_url" in release
+            ):
+                return release
+        return None
 
     def _delete_release(self, release_id: int) -> bool:
         try:

@@ -261,3 +261,31 @@ def test_a_trickled_download_fails_within_the_transfer_deadline_and_leaves_no_fi
     assert elapsed < DEADLINE + 3
     assert not (destination / "model.skops").exists()
     assert not [p for p in destination.iterdir() if p.name.startswith(".model.skops")]
+
+
+# -- the GitHub Releases registry: a draft created whose answer was lost ----------------------------
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        Rule("error-after", method="POST", path=r"/releases$", status=502),
+        Rule("truncate", method="POST", path=r"/releases$"),
+    ],
+    ids=["draft-create-then-502", "draft-create-truncated"],
+)
+def test_a_draft_release_whose_create_answer_was_lost_is_reused_not_created_twice(tmp_path, rule):
+    from github_releases_standin import GitHubReleasesStandIn
+
+    from mlops_actions.registry.github_releases import GitHubReleasesRegistry
+
+    token, repository = "ghs_hostile-releases-token-9f2a", "acme/credit"
+    folder = model_folder(tmp_path)
+    with GitHubReleasesStandIn(token=token, repository=repository) as api, FaultProxy(api.url) as proxy:
+        proxy.add(rule)
+        env = {"GITHUB_API_URL": proxy.url, "GITHUB_REPOSITORY": repository, "GITHUB_TOKEN": token}
+        registry = GitHubReleasesRegistry.from_options("churn", {}, env, sleep=lambda _: None)
+        published = registry.publish(folder, version="1.0.0", metrics={})
+        assert len(proxy.applied(rule.action)) == 1
+        assert published.version == "1.0.0"
+        assert [(r["tag_name"], r["draft"]) for r in api.releases.values()] == [("churn@v1.0.0", False)]
