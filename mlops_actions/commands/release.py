@@ -108,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
     elif outcome.created:
         where = "moved 'production' to it" if outcome.production_moved else "left 'production' where it was"
         print(f"released {version.tag} ({version.digest}, {outcome.source} model) and {where}")
+        why = outcome.lineage.get("model_source_reason")
+        if why:
+            print(f"  {outcome.source} because {why}")
     else:
         done = "moved 'production' to it" if outcome.production_moved else "nothing left to do"
         print(f"commit {(version.commit or '')[:12]} is already released as {version.tag}; {done}")

@@ -383,3 +383,13 @@ def test_an_untrustworthy_or_missing_artifact_is_not_promoted_and_the_release_tr
     assert out["source"] == "trained" and out["version"] == "1.1.0"
     assert "trained anew" in err and why in err, err
     assert actions_env.violations == []
+
+
+def test_the_first_release_says_there_is_no_production_version_yet_and_why_it_trained(tiny_project, capsys):
+    assert release(tiny_project) == 0
+    out = capsys.readouterr().out
+    assert "trained model" in out and "  trained because " in out and "holds no checked model" in out
+    result = json.loads((tiny_project / "mlops-out" / "mlops-result.json").read_text())
+    assert result["baseline"]["source"] == "none"
+    assert "has no 'production' version yet" in result["baseline"]["reason"]
+    assert "baseline source is 'none'" not in (tiny_project / "mlops-out" / "report.md").read_text()
