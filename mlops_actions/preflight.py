@@ -141,47 +141,40 @@ def _trusted_types(config: Config) -> list[Finding]:
     return findings
 
 
-def _columns_of(path: Path) -> list[str]:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(path).names)
-    import pandas as pd
-
-    return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+COLUMN_ROLES = {"data.target": "target", "data.id": "id", "data.slices": "slice", "data.features": "feature"}
 
 
 def _data(config: Config) -> list[Finding]:
-    roles = {
-        "data.train": config.train_data,
-        "data.eval": config.eval_data,
-        "data.schema": config.schema_path,
-    }
+    """The data files exist and can be read (the data layer's own errors), and hold the columns named."""
+    from mlops_actions.data.chunks import read_header
+    from mlops_actions.errors import DataError
+
     findings: list[Finding] = []
-    columns: dict[str, list[str]] = {}
-    for key, path in roles.items():
+    columns: dict[Path, list[str]] = {}
+    for key, path in (("data.train", config.train_data), ("data.eval", config.eval_data)):
         if path is None:
             continue
-        shown = _shown(path, config.root)
-        if path.is_dir():
-            findings.append(Finding(key, False, f"{shown} is a folder, expected a file"))
-        elif not path.is_file():
-            findings.append(Finding(key, False, f"{shown} not found"))
-        elif key != "data.schema":
-            try:
-                columns[key] = _columns_of(path)
-            except Exception as error:
-                findings.append(Finding(key, False, f"{shown}: cannot read its header: {error}"))
-                continue
-            findings.append(Finding(key, True, f"{shown}: {len(columns[key])} columns"))
+        try:
+            columns[path] = read_header(path)
+        except DataError as error:
+            findings.append(Finding(key, False, str(error)))
+            continue
+        findings.append(Finding(key, True, f"{_shown(path, config.root)}: {len(columns[path])} columns"))
+    schema = config.schema_path
+    if schema is not None and not schema.is_file():
+        why = "is a folder, expected a schema file" if schema.is_dir() else "schema file not found"
+        findings.append(Finding("data.schema", False, f"{schema}: {why}"))
     named = [("data.target", config.target)]
     named += [("data.id", config.id_column)] if config.id_column else []
     named += [(f"data.slices[{i}]", c) for i, c in enumerate(config.slices)]
     named += [(f"data.features[{i}]", c) for i, c in enumerate(config.features or ())]
     for key, column in named:
-        lacking = [_shown(roles[role], config.root) for role, found in columns.items() if column not in found]
+        role = COLUMN_ROLES[key.split("[")[0]]
+        lacking = [_shown(path, config.root) for path, found in columns.items() if column not in found]
         if lacking:
-            findings.append(Finding(key, False, f"column {column!r} not found in {', '.join(lacking)}"))
+            findings.append(
+                Finding(key, False, f"{role} column {column!r} not found in {', '.join(lacking)}")
+            )
     return findings
 
 

@@ -75,8 +75,8 @@ def test_a_missing_data_file_and_a_folder_given_for_a_file_are_named(tiny_projec
     (tiny_project / "eval.csv").mkdir()
     edit_config(tiny_project, "train: train.csv", "train: data/train.csv")
     assert problems_of(tiny_project) == [
-        "data.train: data/train.csv not found",
-        "data.eval: eval.csv is a folder, expected a file",
+        f"data.train: {tiny_project / 'data' / 'train.csv'}: data file not found",
+        f"data.eval: {tiny_project / 'eval.csv'}: is a folder, expected a CSV or Parquet file",
     ]
 
 
@@ -85,7 +85,7 @@ def test_a_column_the_config_names_but_a_file_lacks_is_named_with_the_file(tiny_
 
     frame = pd.read_csv(tiny_project / "eval.csv").drop(columns=["group"])
     frame.to_csv(tiny_project / "eval.csv", index=False)
-    assert problems_of(tiny_project) == ["data.slices[0]: column 'group' not found in eval.csv"]
+    assert problems_of(tiny_project) == ["data.slices[0]: slice column 'group' not found in eval.csv"]
 
 
 def test_config_validate_takes_the_file_as_an_argument(
@@ -103,7 +103,7 @@ def test_config_validate_fails_with_one_line_per_problem(
     assert main(["config", "validate", str(tiny_project / "mlops.yaml")]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err == [
-        f"mlops-actions: error: {tiny_project / 'mlops.yaml'}: data.target: column 'outcome' not found in "
+        f"mlops-actions: error: {tiny_project / 'mlops.yaml'}: data.target: target column 'outcome' not found in "
         "train.csv, eval.csv"
     ]
 
