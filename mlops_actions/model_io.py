@@ -111,10 +111,11 @@ def path_errors(path: str | Path, action: str) -> Iterator[None]:
         raise PathError.of(error, path, action) from None
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write text to a temp file in the same folder, then rename it into place; no half-written file remains."""
+def write_text_atomic(path: str | Path, text: str, *, what: str = "the file") -> None:
+    """Write text to a temp file in the same folder, then rename it into place; no half-written file remains.
+    A failure is a PathError saying it could not write ``what``."""
     path = Path(path)
-    with path_errors(path, "write the file"):
+    with path_errors(path, f"write {what}"):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:

@@ -83,10 +83,7 @@ def write_atomically(path: Path, text: str) -> None:
     """Write text to path through a temporary file in the same directory, so no reader sees half of it."""
     from mlops_actions.model_io import write_text_atomic
 
-    try:
-        write_text_atomic(path, text)
-    except OSError as error:
-        raise MlopsError(f"{path}: cannot write the report: {error.strerror or error}") from None
+    write_text_atomic(path, text, what="the report")
 
 
 def run(args: argparse.Namespace) -> int:
