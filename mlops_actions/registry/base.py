@@ -205,8 +205,8 @@ def prepare_publication(
 
 
 def fetch_whole(registry: Registry, ref: str, destination: Path) -> Path:
-    """Fetch a version into ``destination`` whole or not at all: its files are fetched (each digest checked)
-    into a staging folder beside it and only then moved in, so a failure leaves none of them behind."""
+    """Fetch a version into the new folder ``destination`` whole or not at all: its files are fetched (each
+    digest checked) into a staging folder beside it, which is then renamed, so a failure leaves nothing."""
     import os
     import shutil
     import tempfile
@@ -220,11 +220,7 @@ def fetch_whole(registry: Registry, ref: str, destination: Path) -> Path:
     try:
         registry.fetch(ref, staging)
         with path_errors(destination, f"move the fetched {ref} into place"):
-            if not destination.exists():
-                os.rename(staging, destination)
-            else:
-                for entry in sorted(staging.iterdir()):
-                    os.replace(entry, destination / entry.name)
+            os.rename(staging, destination)  # a new folder: fetch -o refuses an existing path
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return destination
