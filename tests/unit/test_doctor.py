@@ -22,20 +22,24 @@ def test_a_healthy_project_trains_a_sample_loads_it_back_and_changes_nothing(tin
 
 
 def test_a_project_type_is_listed_with_the_config_key_that_trusts_it(tiny_project: Path) -> None:
-    (tiny_project / "custom.py").write_text(
+    (tiny_project / "doctor_probe_scaler.py").write_text(
         "from sklearn.preprocessing import StandardScaler\nclass Scaler(StandardScaler):\n    pass\n"
     )
     (tiny_project / "tiny_model.py").write_text(
         (tiny_project / "tiny_model.py")
         .read_text()
-        .replace("StandardScaler()", "__import__('custom').Scaler()")
+        .replace("StandardScaler()", "__import__('doctor_probe_scaler').Scaler()")
     )
     config = tiny_project / "mlops.yaml"
     config.write_text(
-        config.read_text().replace("params: {C: 1.0}", "params: {C: 1.0}\n  trusted_types: [custom.Scaler]")
+        config.read_text().replace(
+            "params: {C: 1.0}", "params: {C: 1.0}\n  trusted_types: [doctor_probe_scaler.Scaler]"
+        )
     )
     report = run_doctor(load_config(config), sample_rows=100)
-    assert [(t.name, t.trusted_by) for t in report.needed_types] == [("custom.Scaler", "train.trusted_types")]
+    assert [(t.name, t.trusted_by) for t in report.needed_types] == [
+        ("doctor_probe_scaler.Scaler", "train.trusted_types")
+    ]
 
 
 def test_a_preflight_problem_skips_the_trial_training(tiny_project: Path) -> None:
