@@ -393,3 +393,13 @@ def test_the_first_release_says_there_is_no_production_version_yet_and_why_it_tr
     assert result["baseline"]["source"] == "none"
     assert "has no 'production' version yet" in result["baseline"]["reason"]
     assert "baseline source is 'none'" not in (tiny_project / "mlops-out" / "report.md").read_text()
+
+
+def test_a_release_whose_entrypoint_does_not_import_fails_before_anything_trains(tiny_project, capsys):
+    config = tiny_project / "mlops.yaml"
+    config.write_text(config.read_text().replace("tiny_model:train_model", "tiny_model:fit"))
+    run_git(tiny_project, "commit", "-q", "-am", "a typo in the entrypoint")
+    assert release(tiny_project) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.endswith("train.entrypoint: 'tiny_model' has no function 'fit'")
+    assert not (tiny_project / "mlops-out").exists() and not (tiny_project / ".registry").exists()
