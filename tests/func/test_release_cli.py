@@ -383,3 +383,21 @@ def test_an_untrustworthy_or_missing_artifact_is_not_promoted_and_the_release_tr
     assert out["source"] == "trained" and out["version"] == "1.1.0"
     assert "trained anew" in err and why in err, err
     assert actions_env.violations == []
+
+
+def test_release_prints_its_steps_with_the_elapsed_time_on_stderr_and_keeps_json_on_stdout(
+    tiny_project, capsys
+):
+    assert release(tiny_project, "--json") == 0
+    captured = capsys.readouterr()
+    started = [line.split("] ", 1)[1] for line in captured.err.splitlines() if line.endswith("...")]
+    assert started[:3] == ["loading config...", "resolving production...", "choosing candidate..."]
+    assert "training candidate..." in started  # the check's own steps, trained for the release
+    assert started[-3:] == ["staging release...", "publishing...", "moving production..."]
+    assert any(line.endswith("] publishing: tiny@v1.0.0 published") for line in captured.err.splitlines())
+    assert json.loads(captured.out)["tag"] == "tiny@v1.0.0"  # stdout is the command's output alone
+
+
+def test_release_quiet_prints_no_progress_lines(tiny_project, capsys):
+    assert release(tiny_project, "--quiet") == 0
+    assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith("[")]
