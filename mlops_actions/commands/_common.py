@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlops_actions.cli import add_env_option
+
+if TYPE_CHECKING:
+    from mlops_actions.progress import Progress
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +35,7 @@ def add_progress_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def progress_of(args: argparse.Namespace) -> Any:
+def progress_of(args: argparse.Namespace) -> Progress:
     """The command's Progress: its style decided once from this environment (GitHub, GitLab, plain)."""
     import os
 
