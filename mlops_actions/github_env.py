@@ -44,8 +44,16 @@ def error_annotation(message: str, *, title: str) -> str:
     return f"::error title={escape_property(title)}::{escape_data(message)}"
 
 
+ERROR_TITLE = "mlops-actions check"
+
+
 def failure_annotations(result: Mapping[str, Any]) -> list[str]:
-    """One error annotation per reason of a failed verdict (the failed rules and checks)."""
+    """One error annotation per reason of a failed verdict (the failed rules and checks); for a check
+    stopped by an error, one annotation with its line."""
+    if result.get("verdict") == "error":
+        error = result.get("error")
+        message = error.get("message") if isinstance(error, Mapping) else None
+        return [error_annotation(str(message or "the check stopped with an error"), title=ERROR_TITLE)]
     if result.get("verdict") != "fail":
         return []
     model = str((result.get("model") or {}).get("name", "model"))

@@ -140,9 +140,20 @@ def project_test_cases(result: Mapping[str, Any]) -> list[TestCase]:
     ]
 
 
+def error_cases(result: Mapping[str, Any]) -> list[TestCase]:
+    """A check stopped by an error: one failed case named after the step that failed."""
+    if result.get("verdict") != "error":
+        return []
+    error = _dict(result.get("error"))
+    stage = str(error.get("stage") or "check")
+    message = str(error.get("message") or "the check stopped with an error")
+    details = f"{message}\nreproduce in the project folder: {error.get('reproduce') or 'mlops-actions check'}"
+    return [TestCase("check", f"error: {stage}", "fail", message, details)]
+
+
 def result_cases(result: Mapping[str, Any]) -> list[TestCase]:
     """Every test case of a result document."""
-    return [*rule_cases(result), *data_check_cases(result), *project_test_cases(result)]
+    return [*error_cases(result), *rule_cases(result), *data_check_cases(result), *project_test_cases(result)]
 
 
 def junit_xml(result: Mapping[str, Any]) -> str:
@@ -151,7 +162,7 @@ def junit_xml(result: Mapping[str, Any]) -> str:
     cases = result_cases(result)
     root = ET.Element("testsuites", name=f"mlops-actions {model}")
     totals: dict[str, int] = {"tests": 0, "failures": 0, "skipped": 0}
-    for suite_name in ("gate", "data", "tests"):
+    for suite_name in ("check", "gate", "data", "tests"):
         members = [case for case in cases if case.suite == suite_name]
         if not members:
             continue

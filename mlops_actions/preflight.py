@@ -156,14 +156,14 @@ def _data(config: Config) -> list[Finding]:
             continue
         try:
             columns[path] = read_header(path)
-        except DataError as error:
-            findings.append(Finding(key, False, str(error)))
+        except DataError as error:  # the data layer's own words, with the path as the project sees it
+            findings.append(Finding(key, False, str(error).replace(str(path), _shown(path, config.root))))
             continue
         findings.append(Finding(key, True, f"{_shown(path, config.root)}: {len(columns[path])} columns"))
     schema = config.schema_path
     if schema is not None and not schema.is_file():
         why = "is a folder, expected a schema file" if schema.is_dir() else "schema file not found"
-        findings.append(Finding("data.schema", False, f"{schema}: {why}"))
+        findings.append(Finding("data.schema", False, f"{_shown(schema, config.root)}: {why}"))
     named = [("data.target", config.target)]
     named += [("data.id", config.id_column)] if config.id_column else []
     named += [(f"data.slices[{i}]", c) for i, c in enumerate(config.slices)]

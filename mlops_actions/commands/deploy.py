@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mlops_actions.cli import add_env_option
-from mlops_actions.commands._common import add_config_option
+from mlops_actions.commands._common import add_config_option, add_progress_option
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,13 +52,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="branch the dispatched workflow runs on",
     )
     parser.add_argument("--json", action="store_true", help="print what was deployed (or dispatched) as JSON")
+    add_progress_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from mlops_actions.commands._common import print_json
+    from mlops_actions.commands._common import print_json, progress_of
     from mlops_actions.errors import MlopsError
     from mlops_actions.stages.deploy import dispatch_deploy, run_deploy
 
@@ -74,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
                 f"asked {sent['repository']} to run {sent['workflow']} on {sent['ref']} for {sent['version_tag']}"
             )
         return 0
-    outcome = run_deploy(args.config, args.output_dir, version_tag=tag or None, ref=args.ref)
+    outcome = run_deploy(
+        args.config, args.output_dir, version_tag=tag or None, ref=args.ref, progress=progress_of(args)
+    )
     if outcome.skipped:
         if args.json:
             print_json({"deployed": False, "skipped": outcome.skipped})

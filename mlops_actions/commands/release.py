@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mlops_actions.cli import add_env_option
-from mlops_actions.commands._common import add_config_option
+from mlops_actions.commands._common import add_config_option, add_progress_option
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "artifact for HEAD's tree (GitHub Actions, needs `actions: read`), or none (always train)",
     )
     parser.add_argument("--json", action="store_true", help="print the published version as JSON")
+    add_progress_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     import os
     import sys
 
-    from mlops_actions.commands._common import print_json
+    from mlops_actions.commands._common import print_json, progress_of
     from mlops_actions.stages.release import run_release
 
     outcome = run_release(
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         bump=args.bump,
         candidate_dir=args.candidate,
         candidate_source=args.candidate_source,
+        progress=progress_of(args),
     )
     version = outcome.version
     if os.environ.get("GITHUB_ACTIONS") == "true":

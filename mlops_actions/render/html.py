@@ -146,7 +146,10 @@ def _compared(report: Report) -> dict[str, Any]:
 
 
 def html_from_report(report: Report) -> str:
-    """The HTML page of a report."""
+    """The HTML page of a report (a short page for a check stopped by an error)."""
+    if report.error is not None:
+        links = [(label, url) for label, url in report.links if label != LINK_LABELS["html_report"]]
+        return environment().get_template("error.html.j2").render({"report": report, "links": links})
     changes = changes_svg(report)
     slices = slices_svg(report)
     context = {

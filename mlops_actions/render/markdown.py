@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterable
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,8 @@ TEST_OUTPUT_CHARS = 12_000
 SUMMARY_NAMES = 5
 MIN_ROW_CHARS = 40  # no table row or list item of the report is shorter
 
+ERROR_MESSAGE_CHARS = 2_000
+_PLAIN_COMMAND = re.compile(r"[A-Za-z0-9 ._/=:+-]{1,300}")
 STATUS_CELL = {"pass": "✅ pass", "fail": "❌ fail", "warn": "⚠️ warn", "skipped": "— skipped"}
 
 
@@ -441,8 +444,32 @@ def _hard_cut(text: str, note: str, max_chars: int) -> str:
     return cut.rstrip() + tail
 
 
+def _command(text: str) -> MdSafe:
+    """A command as inline code when it is plain (letters, digits, paths, options), else escaped text."""
+    return _safe(f"`{text}`") if _PLAIN_COMMAND.fullmatch(text) else escape_md(text, 300)
+
+
+def error_markdown(report: Report, max_chars: int = DEFAULT_MAX_CHARS) -> str:
+    """The comment of a check stopped by an error: the error line, the failed step, how to reproduce it."""
+    assert report.error is not None
+    error = report.error
+    context = {
+        "report": report,
+        "error": {
+            "message": escape_md(error.message, ERROR_MESSAGE_CHARS),
+            "stage": escape_md(error.stage, 100),
+        },
+        "reproduce": _command(error.reproduce),
+        "sep": _safe(" · "),
+    }
+    text = environment().get_template("error.md.j2").render(context).strip() + "\n"
+    return text if len(text) <= max_chars else _hard_cut(text, "✂️ **Shortened**.", max_chars)
+
+
 def markdown_from_report(report: Report, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     """Render the report, shrinking its long parts until it fits in max_chars characters."""
+    if report.error is not None:
+        return error_markdown(report, max_chars)
     for layout, search, minimum in [(Layout(), None, 0), *_shrinking_layouts()]:
         if _rows_at_least(report, layout) * MIN_ROW_CHARS <= max_chars:
             text = _render(report, layout, max_chars)

@@ -101,6 +101,30 @@ class SliceView:
 
 
 @dataclass
+class ErrorView:
+    """What stopped a check: its one-line message, the step that failed, and how to reproduce it."""
+
+    message: str
+    stage: str
+    reproduce: str
+    kind: str | None
+
+
+def _error(value: Any) -> ErrorView:
+    error = as_dict(value)
+    kind = error.get("kind")
+    return ErrorView(
+        message=str(error.get("message") or "the check stopped with an error"),
+        stage=str(error.get("stage") or "unknown"),
+        reproduce=str(error.get("reproduce") or "mlops-actions check"),
+        kind=str(kind) if isinstance(kind, str) and kind else None,
+    )
+
+
+VERDICTS = ("pass", "fail", "error")
+
+
+@dataclass
 class Report:
     """Everything a report shows, in the order it shows it."""
 
@@ -134,6 +158,7 @@ class Report:
     tool_version: str
     created: str
     schema_version: Any
+    error: ErrorView | None = None  # set when the verdict is "error": the check stopped before a verdict
 
     @property
     def ci_header(self) -> str:
@@ -421,8 +446,9 @@ def build_report(result: dict[str, Any], links: dict[str, str] | None = None) ->
     tool = as_dict(result.get("tool"))
     resamples, seed = gate.get("resamples"), gate.get("seed")
 
+    verdict = result.get("verdict") if result.get("verdict") in VERDICTS else "fail"
     return Report(
-        verdict="pass" if result.get("verdict") == "pass" else "fail",
+        verdict=str(verdict),
         model_name=str(model.get("name", "?")),
         task=str(model.get("task", "")),
         primary_metric=primary,
@@ -454,6 +480,7 @@ def build_report(result: dict[str, Any], links: dict[str, str] | None = None) ->
         tool_version=str(tool.get("version", "")),
         created=str(result.get("created", "")),
         schema_version=result.get("schema_version"),
+        error=_error(result.get("error")) if verdict == "error" else None,
     )
 
 

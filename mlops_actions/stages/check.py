@@ -23,11 +23,13 @@ from mlops_actions.baseline import (
 )
 from mlops_actions.comparison import check_same_rows, metric_rows, slice_rows
 from mlops_actions.config import Config, load_config
+from mlops_actions.errors import MlopsError
 from mlops_actions.evaluation import Scored, align_classes, load_scored, score_model
 from mlops_actions.gate import judge
 from mlops_actions.lineage import git_state, utc_now
 from mlops_actions.model_io import path_errors, write_json_atomic, write_text_atomic
 from mlops_actions.preflight import preflight
+from mlops_actions.progress import Progress
 from mlops_actions.project_tests import run_project_tests
 from mlops_actions.secrets import current_scrubber
 from mlops_actions.training import train
@@ -44,6 +46,7 @@ class CheckOutcome:
     result: dict[str, Any]
     markdown: str
     paths: dict[str, str]
+    error: MlopsError | None = None  # the error an ``error`` verdict reports
 
     @property
     def passed(self) -> bool:
@@ -166,22 +169,33 @@ def run_check(
     baseline_source: str | None = None,
     base_ref: str | None = None,
     env: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
 ) -> CheckOutcome:
-    """Everything the PR stage does short of posting: returns the result, its Markdown and the written paths."""
-    from mlops_actions.render import render_html, render_markdown, validate_result
+    """Everything the PR stage does short of posting: returns the result, its Markdown and the written paths.
+
+    Each step runs under ``progress`` (its lines and ``timings``; silent by default).
+    """
+    from mlops_actions.render import validate_result
 
     env = os.environ if env is None else env
-    config = load_config(config_path)
-    preflight(config).raise_for_problems()  # what would fail after training is said before it
+    progress = Progress.silent() if progress is None else progress
+    with progress.step("loading config"):
+        config = load_config(config_path)
     output_dir = Path(output_dir)
     if not output_dir.is_absolute():
         output_dir = Path.cwd() / output_dir
-    with path_errors(output_dir, "create the output folder"):
-        output_dir.mkdir(parents=True, exist_ok=True)
-    tests = run_project_tests(config)
-    trained = train(config, output_dir / MODEL_DIR)
+    with progress.step("preflight"):
+        preflight(config).raise_for_problems()  # what would fail after training is said before it
+        with path_errors(output_dir, "create the output folder"):
+            output_dir.mkdir(parents=True, exist_ok=True)
+    with progress.step("tests") as step:
+        tests = run_project_tests(config)
+        step.done(_tests_detail(tests))
+    with progress.step("training candidate"):
+        trained = train(config, output_dir / MODEL_DIR)
     datasets = trained.datasets  # read once, for training and scoring
-    candidate = score_model(trained.directory, datasets.eval, config, source="candidate scoring")
+    with progress.step("scoring"):
+        candidate = score_model(trained.directory, datasets.eval, config, source="candidate scoring")
 
     with tempfile.TemporaryDirectory(prefix="mlops-check-") as tmp:
         workdir = Path(tmp)
@@ -190,21 +204,28 @@ def run_check(
         else:
             eval_file = workdir / "eval-rows.csv"
             datasets.eval.to_csv(eval_file, index=False)
-        choice = resolve_baseline(
-            config, baseline_source or config.baseline_source, base_ref=base_ref, workdir=workdir, env=env
-        )
-        choice, baseline = _score_baseline(
-            choice, config, candidate, datasets.eval, eval_file, workdir, base_ref=base_ref, env=env
-        )
-        if baseline is not None:
-            check_same_rows(candidate, baseline)
-        base_commit = None
-        if git_state(config.root).root:
-            found = merge_base(config.root, base_ref_candidates(config, base_ref, env))
-            base_commit = found[1] if found else None
-        data_checks = _run_data_checks(config, base_commit, workdir)
-        metrics = metric_rows(config.metrics, candidate, baseline, config)
-        slices = slice_rows(candidate, baseline, config)
+        with progress.step("resolving baseline") as step:
+            choice = resolve_baseline(
+                config, baseline_source or config.baseline_source, base_ref=base_ref, workdir=workdir, env=env
+            )
+            step.done(choice.source)
+        baseline: Scored | None = None
+        if choice.source != "none":
+            with progress.step("retraining merge-base" if choice.source == "retrain" else "scoring baseline"):
+                choice, baseline = _score_baseline(
+                    choice, config, candidate, datasets.eval, eval_file, workdir, base_ref=base_ref, env=env
+                )
+                if baseline is not None:
+                    check_same_rows(candidate, baseline)
+        with progress.step("data checks"):
+            base_commit = None
+            if git_state(config.root).root:
+                found = merge_base(config.root, base_ref_candidates(config, base_ref, env))
+                base_commit = found[1] if found else None
+            data_checks = _run_data_checks(config, base_commit, workdir)
+        with progress.step("bootstrap"):
+            metrics = metric_rows(config.metrics, candidate, baseline, config)
+            slices = slice_rows(candidate, baseline, config)
         baseline_metadata = baseline.metadata if baseline is not None else None
 
     gate = judge(config.rules, metrics, slices, min_slice_rows=config.min_slice_rows)
@@ -259,18 +280,28 @@ def run_check(
         "tests": tests,
         "data_checks": data_checks,
         "links": {},
+        "timings": _timings(progress),
     }
     run_url = _run_url(env)
     if run_url:
         result["links"]["run_url"] = run_url
     result = current_scrubber().scrub_data(result)  # user output and error text hold no secret from here on
     validate_result(result)
+    with progress.step("rendering"):
+        return _write_outcome(result, output_dir, model=str(trained.directory))
+
+
+def _write_outcome(result: dict[str, Any], output_dir: Path, *, model: str | None) -> CheckOutcome:
+    """Render ``result`` and write the reports and the result file (last), each atomically; all or nothing."""
+    from mlops_actions.render import render_html, render_markdown
+
     paths = {
         "result": str(output_dir / RESULT_FILE),
         "markdown": str(output_dir / MARKDOWN_FILE),
         "html": str(output_dir / HTML_FILE),
-        "model": str(trained.directory),
     }
+    if model is not None:
+        paths["model"] = model
     markdown = render_markdown(result, links=result["links"])
     try:
         write_text_atomic(paths["html"], render_html(result))
@@ -280,6 +311,97 @@ def run_check(
         clear_output(output_dir)
         raise
     return CheckOutcome(result=result, markdown=markdown, paths=paths)
+
+
+def _tests_detail(tests: Mapping[str, Any]) -> str:
+    """The closing words of the tests step, e.g. ``3 passed`` or ``fail (1 failed, 2 passed)``."""
+    if tests.get("status") == "not-configured":
+        return "not configured"
+    counts = [f"{tests[key]} {key}" for key in ("passed", "failed", "errors", "skipped") if tests.get(key)]
+    if tests.get("status") == "pass":
+        return ", ".join(counts) or "passed"
+    return f"{tests.get('status')}" + (f" ({', '.join(counts)})" if counts else "")
+
+
+def _timings(progress: Progress) -> dict[str, float]:
+    return {name: round(seconds, 3) for name, seconds in progress.timings.items()}
+
+
+def reproduce_command(config_path: str | Path, stage: str) -> str:
+    """The command that repeats a failed check on a developer's machine, run in the project folder."""
+    name = Path(config_path).name
+    if stage in ("loading config", "preflight"):
+        return f"mlops-actions doctor --config {name}"
+    return f"mlops-actions check --config {name}"
+
+
+def _error_model(config_path: str | Path) -> dict[str, Any]:
+    """The ``model`` of an error result: name and task of the config, its ``model.name`` alone when the
+    config is invalid, the project folder's name when even that is unreadable."""
+    from mlops_actions.yaml_loader import read_yaml
+
+    path = Path(config_path)
+    try:
+        config = load_config(path)
+        return {"name": config.model_name, "task": config.task}
+    except (MlopsError, OSError):
+        pass
+    try:
+        doc = read_yaml(path, what="config") if path.is_file() else None
+    except (MlopsError, OSError, ValueError):
+        doc = None
+    model = doc.get("model") if isinstance(doc, dict) else None
+    name = model.get("name") if isinstance(model, dict) else None
+    if isinstance(name, str) and name.strip():
+        return {"name": name}
+    return {"name": path.resolve().parent.name or "model"}
+
+
+def error_outcome(
+    config_path: str | Path,
+    output_dir: str | Path,
+    error: MlopsError,
+    *,
+    progress: Progress,
+    env: Mapping[str, str] | None = None,
+) -> CheckOutcome:
+    """Write the result of a check stopped by ``error``: verdict ``error``, its line, the failed step, and
+    the command that reproduces it; the reports say the same. The previous output is removed first."""
+    from mlops_actions.render import validate_result
+
+    env = os.environ if env is None else env
+    output_dir = Path(output_dir)
+    if not output_dir.is_absolute():
+        output_dir = Path.cwd() / output_dir
+    clear_output(output_dir)
+    stage = progress.failed_step or "check"
+    message = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    message = message or type(error).__name__
+    model = _error_model(config_path)
+    result: dict[str, Any] = {
+        "schema_version": 1,
+        "tool": {"name": "mlops-actions", "version": __version__},
+        "created": utc_now(),
+        "model": model,
+        "verdict": "error",
+        "reasons": [message],
+        "error": {
+            "message": message,
+            "stage": stage,
+            "kind": type(error).__name__,
+            "reproduce": reproduce_command(config_path, stage),
+        },
+        "links": {},
+        "timings": _timings(progress),
+    }
+    run_url = _run_url(env)
+    if run_url:
+        result["links"]["run_url"] = run_url
+    result = validate_result(current_scrubber().scrub_data(result))
+    with path_errors(output_dir, "create the output folder"):
+        output_dir.mkdir(parents=True, exist_ok=True)
+    outcome = _write_outcome(result, output_dir, model=None)
+    return replace(outcome, error=error)
 
 
 def _run_url(env: Mapping[str, str]) -> str | None:

@@ -28,6 +28,7 @@ from typing import Any
 from mlops_actions.config import load_config
 from mlops_actions.errors import ConfigError, MlopsError, RegistryError
 from mlops_actions.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata, verify_digest
+from mlops_actions.progress import Progress
 from mlops_actions.registry import ModelVersion, open_registry
 from mlops_actions.secrets import env_for_config, run_user_command
 
@@ -90,10 +91,16 @@ def run_deploy(
     version_tag: str | None = None,
     ref: str | None = None,
     env: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
 ) -> DeployOutcome:
-    """Fetch ``version_tag`` (or the version ``ref`` names, default ``production``), verify it, deploy it."""
+    """Fetch ``version_tag`` (or the version ``ref`` names, default ``production``), verify it, deploy it.
+
+    Each step runs under ``progress`` (silent by default).
+    """
     env = os.environ if env is None else env
-    config = load_config(config_path)
+    progress = Progress.silent() if progress is None else progress
+    with progress.step("loading config"):
+        config = load_config(config_path)
     if version_tag:
         model, wanted = parse_version_tag(version_tag)
         if model != config.model_name:
@@ -107,12 +114,14 @@ def run_deploy(
         wanted = ref or "production"
     if not config.deploy_command:
         raise ConfigError(f"{config.path}: deploy.command: required to deploy, expected a shell command")
-    registry = open_registry(config)
-    found = registry.resolve(wanted)
-    if found is None:
-        raise RegistryError(
-            f"the {registry.name} registry has no version {wanted!r} of {config.model_name!r}"
-        )
+    with progress.step("resolving version") as step:
+        registry = open_registry(config)
+        found = registry.resolve(wanted)
+        if found is None:
+            raise RegistryError(
+                f"the {registry.name} registry has no version {wanted!r} of {config.model_name!r}"
+            )
+        step.done(found.tag)
     output_dir = Path(output_dir)
     if not output_dir.is_absolute():
         output_dir = Path.cwd() / output_dir
@@ -120,8 +129,10 @@ def run_deploy(
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=output_dir, prefix=".deploy-"))
     try:
-        registry.fetch(found.version, staging)
-        _verify(staging, found, config)
+        with progress.step("fetching"):
+            registry.fetch(found.version, staging)
+        with progress.step("verifying"):
+            _verify(staging, found, config)
         if target.exists():
             shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -149,14 +160,15 @@ def run_deploy(
         "MLOPS_MODEL_DIGEST": found.digest,
     }
     try:
-        done = run_user_command(
-            command,
-            cwd=config.root,
-            env=env_for_config(config, "deploy", variables),
-            timeout=config.deploy_timeout_s,
-            echo_stdout=sys.stderr,
-            echo_stderr=sys.stderr,
-        )
+        with progress.step("deploy command"):
+            done = run_user_command(
+                command,
+                cwd=config.root,
+                env=env_for_config(config, "deploy", variables),
+                timeout=config.deploy_timeout_s,
+                echo_stdout=sys.stderr,
+                echo_stderr=sys.stderr,
+            )
     except subprocess.TimeoutExpired:
         raise DeployFailed(
             f"deploy.command timed out after {config.deploy_timeout_s / 60:g} minutes (deploy.timeout_minutes)"

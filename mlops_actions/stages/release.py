@@ -38,6 +38,7 @@ from mlops_actions.model_io import (
     write_text_atomic,
 )
 from mlops_actions.preflight import preflight
+from mlops_actions.progress import Progress
 from mlops_actions.registry import PRODUCTION, ModelVersion, Registry, open_registry
 from mlops_actions.registry.base import ConcurrentRelease, VersionTaken
 from mlops_actions.semver import BUMPS, next_version, parse_version, version_tag
@@ -562,6 +563,7 @@ def run_release(
     candidate_dir: str | Path | None = None,
     candidate_source: str = "folder",
     env: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
 ) -> ReleaseOutcome:
     """Gate HEAD's model against production, publish it as the next ``<model>@v<semver>``, move ``production``.
 
@@ -569,15 +571,18 @@ def run_release(
     from ``candidate_source``: ``folder`` (``candidate_dir``, default ``output_dir`` itself, where a
     previous ``check`` wrote), ``github-artifact`` (the PR workflow's artifact for HEAD's tree, see
     :mod:`mlops_actions.github_artifacts`) or ``none`` (always train). A commit released already is not
-    released again: its version is verified and completed (see :func:`complete_release`).
+    released again: its version is verified and completed (see :func:`complete_release`). Each step runs
+    under ``progress`` (silent by default); a trained candidate's steps are the check's.
     """
     env = os.environ if env is None else env
+    progress = Progress.silent() if progress is None else progress
     if candidate_source not in CANDIDATE_SOURCES:
         raise MlopsError(
             f"--candidate-source: expected one of {', '.join(CANDIDATE_SOURCES)}, got {candidate_source!r}"
         )
-    config = load_config(config_path)
-    preflight(config).raise_for_problems()  # before a candidate is fetched or anything trains
+    with progress.step("loading config"):
+        config = load_config(config_path)
+        preflight(config).raise_for_problems()  # before a candidate is fetched or anything trains
     state = git_state(config.root)
     if state.root is None or state.commit is None:
         raise MlopsError(f"{config.root}: release needs a git repository with at least one commit")
@@ -586,14 +591,16 @@ def run_release(
     repo, commit = Path(state.root), state.commit
     registry = open_registry(config)
 
-    released = _version_of_commit(registry, commit)
+    with progress.step("resolving production"):
+        released = _version_of_commit(registry, commit)
+        production = registry.resolve(PRODUCTION) if released is None else None
     if released is not None:
-        final, moved, repaired = complete_release(registry, released, repo, config.model_name)
+        with progress.step("completing release"):
+            final, moved, repaired = complete_release(registry, released, repo, config.model_name)
         return ReleaseOutcome(
             version=final, created=False, result=None, production_moved=moved, notes=tuple(repaired)
         )
 
-    production = registry.resolve(PRODUCTION)
     output_dir = Path(output_dir)
     if not output_dir.is_absolute():
         output_dir = Path.cwd() / output_dir
@@ -604,9 +611,10 @@ def run_release(
     chosen_bump, bump_origin = choose_bump(repo, env, bump, labels)
 
     notes: list[str] = []
-    promoted, why, fetch_notes = candidate_to_promote(
-        candidate_source, candidate_dir, output_dir, config, repo, commit, production, env
-    )
+    with progress.step("choosing candidate"):
+        promoted, why, fetch_notes = candidate_to_promote(
+            candidate_source, candidate_dir, output_dir, config, repo, commit, production, env
+        )
     notes.extend(fetch_notes)
     if promoted is not None:
         result = json.loads((promoted / RESULT_FILE).read_text(encoding="utf-8"))
@@ -615,8 +623,12 @@ def run_release(
         from mlops_actions.stages.check import run_check
 
         check = run_check(
-            config_path, output_dir, baseline_source="registry", env=env
-        )  # with no production version yet, the check says so and judges the absolute bounds alone
+            config_path,
+            output_dir,
+            baseline_source="registry",  # with no production version yet, the check says so
+            env=env,
+            progress=progress,
+        )
         if not check.passed:
             raise GateFailed("release gate failed: " + "; ".join(check.result["reasons"]))
         result = check.result
@@ -649,11 +661,15 @@ def run_release(
         },
         "run_url": _run_url(env),
     }
-    staged = _stage_release(config, output_dir, model_source, result_source, result, lineage)
-    published, created, claim_notes = publish_next_version(
-        registry, staged, repo=repo, commit=commit, model=config.model_name, bump=chosen_bump
-    )
-    final, moved, finish_notes = complete_release(registry, published, repo, config.model_name)
+    with progress.step("staging release"):
+        staged = _stage_release(config, output_dir, model_source, result_source, result, lineage)
+    with progress.step("publishing") as step:
+        published, created, claim_notes = publish_next_version(
+            registry, staged, repo=repo, commit=commit, model=config.model_name, bump=chosen_bump
+        )
+        step.done(f"{published.tag} {'published' if created else 'already published'}")
+    with progress.step("moving production"):
+        final, moved, finish_notes = complete_release(registry, published, repo, config.model_name)
     return ReleaseOutcome(
         version=final,
         created=created,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,24 +164,40 @@ def test_failing_project_tests_fail_the_gate_with_counts(tiny_project: Path) -> 
         "unknown-metric",
     ],
 )
-def test_bad_input_gives_one_line_exit_2_and_writes_nothing(
+def test_bad_input_gives_one_error_line_exit_2_an_error_result_and_comment_and_no_model(
     tiny_project: Path, capsys: pytest.CaptureFixture[str], mutate, expected: str
 ) -> None:
     mutate(tiny_project)
     assert check(tiny_project) == 2
-    err = capsys.readouterr().err.strip()
-    assert expected in err and len(err.splitlines()) == 1, err
-    assert "Traceback" not in err
-    assert not (tiny_project / "mlops-out" / "mlops-result.json").exists()
-    assert not (tiny_project / "mlops-out" / "model").exists()
-    assert not (tiny_project / ".mlops" / "comments").exists()
+    err = capsys.readouterr().err
+    [line] = [line for line in err.splitlines() if line.startswith("mlops-actions: error")]
+    assert expected in line and "Traceback" not in err, err
+    result = result_of(tiny_project)
+    assert result_problem(result) is None
+    assert result["verdict"] == "error" and line == f"mlops-actions: error: {result['error']['message']}"
+    assert sorted(p.name for p in (tiny_project / "mlops-out").iterdir()) == [
+        "mlops-result.json",
+        "report.html",
+        "report.md",
+    ]
+    comment = (tiny_project / ".mlops" / "comments" / "tiny.md").read_text()
+    assert "## ⚠️ ERROR: model tiny" in comment and result["error"]["stage"] in comment
 
 
-def test_a_stale_result_is_removed_when_a_later_check_fails(tiny_project: Path) -> None:
+def test_a_pass_comment_and_result_are_replaced_by_the_error_of_a_later_check(tiny_project: Path) -> None:
     assert check(tiny_project) == 0
+    comment = tiny_project / ".mlops" / "comments" / "tiny.md"
+    assert "✅ PASS" in comment.read_text()
     (tiny_project / "train.csv").unlink()
     assert check(tiny_project) == 2
-    assert not (tiny_project / "mlops-out" / "mlops-result.json").exists()
+    result = result_of(tiny_project)
+    assert result["verdict"] == "error" and result["error"]["stage"] == "preflight"
+    assert "data.train: train.csv: data file not found" in result["error"]["message"]
+    assert not (tiny_project / "mlops-out" / "model").exists()
+    text = comment.read_text()
+    assert "PASS" not in text and "## ⚠️ ERROR: model tiny" in text
+    assert "data.train: train.csv: data file not found" in text and "**Failed step:** preflight" in text
+    assert "run `mlops-actions doctor --config mlops.yaml`" in text
 
 
 def test_schema_violations_fail_the_gate_and_changed_data_is_compared_with_the_base(
@@ -224,3 +243,176 @@ def test_schema_violations_fail_the_gate_and_changed_data_is_compared_with_the_b
     assert changed["train"]["changed"] is True and changed["eval"]["changed"] is False
     assert changed["train"]["rows_removed"] == 50
     assert result["data_changed"] is True
+
+
+# -- a check stopped by an error still reports -------------------------------------------------------------
+
+RAISING_MODEL = "def train_model(*args, **kwargs):\n    raise RuntimeError('the solver diverged')\n"
+STEPS_OF_A_LOCAL_CHECK = [
+    "loading config",
+    "preflight",
+    "tests",
+    "training candidate",
+    "scoring",
+    "resolving baseline",
+    "data checks",
+    "bootstrap",
+    "rendering",
+    "posting",
+]
+
+
+def error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("mlops-actions: error")]
+
+
+def test_a_check_whose_training_raises_reports_the_error_at_the_training_step_and_keeps_no_model(
+    tiny_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tiny_project / "tiny_model.py").write_text(RAISING_MODEL)
+    assert check(tiny_project, "--baseline", "none") == 2
+    [line] = error_lines(capsys.readouterr().err)
+    assert "training raised RuntimeError: the solver diverged" in line
+    result = result_of(tiny_project)
+    assert result_problem(result) is None
+    assert result["error"] == {
+        "message": line.removeprefix("mlops-actions: error: "),
+        "stage": "training candidate",
+        "kind": "TrainingError",
+        "reproduce": "mlops-actions check --config mlops.yaml",
+    }
+    assert list(result["timings"]) == ["loading config", "preflight", "tests", "training candidate"]
+    assert not (tiny_project / "mlops-out" / "model").exists()
+    assert (tiny_project / "mlops-out" / "report.md").read_text() == (
+        tiny_project / ".mlops" / "comments" / "tiny.md"
+    ).read_text().split("\n", 1)[1]
+
+
+def test_a_comment_that_cannot_be_posted_is_a_warning_and_the_error_stays_the_one_line(
+    tiny_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tiny_project / "tiny_model.py").write_text(RAISING_MODEL)
+    blocker = tiny_project / "comments-file"
+    blocker.write_text("a file where the comment folder goes\n")
+    assert check(tiny_project, "--baseline", "none", "--comment-dir", str(blocker / "comments")) == 2
+    err = capsys.readouterr().err
+    [line] = error_lines(err)
+    assert "the solver diverged" in line
+    assert "mlops-actions: warning: the error result was not published: " in err
+    assert result_of(tiny_project)["verdict"] == "error"
+
+
+def test_a_local_check_prints_one_progress_line_per_step_in_order_on_stderr_only(
+    tiny_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert check(tiny_project, "--baseline", "none") == 0
+    captured = capsys.readouterr()
+    started = [line for line in captured.err.splitlines() if line.endswith("...")]
+    assert [line.split("] ", 1)[1].removesuffix("...") for line in started] == STEPS_OF_A_LOCAL_CHECK
+    assert all(line.startswith("[") and "s] " in line for line in started)
+    assert "[" not in captured.out.split("<!-- mlops-actions:sticky", 1)[0]
+    assert any(line.endswith("] tests: not configured") for line in captured.err.splitlines())
+    assert any(line.endswith("] posting: comment created") for line in captured.err.splitlines())
+    timings = result_of(tiny_project)["timings"]
+    assert list(timings) == STEPS_OF_A_LOCAL_CHECK[:-2]  # rendering and posting come after the result
+    assert all(seconds >= 0 for seconds in timings.values())
+
+
+@pytest.mark.parametrize(
+    ("flag", "env"), [(["--quiet"], {}), ([], {"MLOPS_QUIET": "true"})], ids=["--quiet", "MLOPS_QUIET"]
+)
+def test_quiet_prints_no_progress_lines_and_still_records_the_timings(
+    tiny_project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flag: list[str],
+    env: dict[str, str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert check(tiny_project, "--baseline", "none", *flag) == 0
+    err = capsys.readouterr().err
+    assert not [line for line in err.splitlines() if line.startswith("[")], err
+    assert "tiny: PASS" in err
+    assert "training candidate" in result_of(tiny_project)["timings"]
+
+
+def test_quiet_is_named_in_the_help_of_check_release_and_deploy(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("check", "release", "deploy"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "MLOPS_QUIET" in capsys.readouterr().out, command
+
+
+GITHUB_TOKEN_VALUE = "ghs_check-error-token-77c1"
+
+
+@pytest.fixture
+def github_run(tiny_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """GitHub Actions for pull request 7 of acme/tiny, against the in-process API stand-in."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+    from github_standin import GitHubStandIn
+
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"number": 7, "pull_request": {"number": 7}}))
+    with GitHubStandIn(token=GITHUB_TOKEN_VALUE, repository="acme/tiny") as standin:
+        standin.add_pull_request(7, author="octocat")
+        for name in ("MLOPS_FORGE", "MLOPS_GITHUB_TOKEN", "MLOPS_PR_NUMBER", "GITLAB_CI"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_API_URL": standin.url,
+            "GITHUB_REPOSITORY": "acme/tiny",
+            "GITHUB_TOKEN": GITHUB_TOKEN_VALUE,
+            "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+            "GITHUB_OUTPUT": str(tmp_path / "output.txt"),
+        }.items():
+            monkeypatch.setenv(name, value)
+        yield standin
+        assert standin.violations == []
+
+
+def test_on_github_an_error_updates_the_pass_comment_annotates_and_writes_the_summary(
+    tiny_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], github_run: Any
+) -> None:
+    assert check(tiny_project, "--baseline", "none", "--forge", "github") == 0
+    [passed] = github_run.comments(7)
+    assert "✅ PASS" in passed["body"]
+    (tmp_path / "summary.md").write_text("")
+    capsys.readouterr()
+
+    (tiny_project / "tiny_model.py").write_text(RAISING_MODEL)
+    assert check(tiny_project, "--baseline", "none", "--forge", "github") == 2
+    captured = capsys.readouterr()
+    [line] = error_lines(captured.err)
+    message = line.removeprefix("mlops-actions: error: ")
+    assert f"::error title=mlops-actions check::{message}" in captured.out.splitlines()
+    [posted] = github_run.comments(7)
+    assert posted["id"] == passed["id"]
+    assert "## ⚠️ ERROR: model tiny" in posted["body"] and "✅ PASS" not in posted["body"]
+    assert "training candidate" in posted["body"]
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("## ⚠️ ERROR: model tiny") and "the solver diverged" in summary
+    outputs = (tmp_path / "output.txt").read_text()
+    assert "verdict<<" in outputs and "\nerror\n" in outputs
+    assert "::group::training candidate" in captured.err and "::endgroup::" in captured.err
+    assert GITHUB_TOKEN_VALUE not in captured.out + captured.err + summary + posted["body"]
+
+
+def test_on_gitlab_an_error_writes_its_junit_and_dotenv_reports_and_steps_are_sections(
+    tiny_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.setenv("GITLAB_CI", "true")
+    (tiny_project / "tiny_model.py").write_text(RAISING_MODEL)
+    assert check(tiny_project, "--baseline", "none", "--forge", "local") == 2
+    err = capsys.readouterr().err
+    assert len(error_lines(err)) == 1
+    assert "section_start:" in err and ":mlops_4_training_candidate[collapsed=true]\r" in err
+    assert "section_end:" in err
+    out = tiny_project / "mlops-out"
+    assert "MLOPS_VERDICT=error" in (out / "mlops.env").read_text().splitlines()
+    assert 'name="error: training candidate"' in (out / "mlops-junit.xml").read_text()
+    assert "## ⚠️ ERROR: model tiny" in (tiny_project / ".mlops" / "comments" / "tiny.md").read_text()

@@ -91,3 +91,20 @@ def test_a_config_without_deploy_command_is_a_config_error(tiny_project, capsys)
 def test_dispatch_needs_a_version_tag(tiny_project, capsys):
     assert deploy(tiny_project, "--dispatch", "mlops-deploy.yml") == 2
     assert "needs --version-tag" in capsys.readouterr().err
+
+
+def test_deploy_prints_its_steps_on_stderr_and_quiet_silences_them(released, capsys):
+    assert deploy(released, "--version-tag", "tiny@v1.0.0") == 0
+    captured = capsys.readouterr()
+    started = [line.split("] ", 1)[1] for line in captured.err.splitlines() if line.endswith("...")]
+    assert started == [
+        "loading config...",
+        "resolving version...",
+        "fetching...",
+        "verifying...",
+        "deploy command...",
+    ]
+    assert any(line.endswith("] resolving version: tiny@v1.0.0") for line in captured.err.splitlines())
+    assert "[" not in captured.out
+    assert deploy(released, "--version-tag", "tiny@v1.0.0", "--quiet") == 0
+    assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith("[")]

@@ -399,7 +399,25 @@ def test_a_release_whose_entrypoint_does_not_import_fails_before_anything_trains
     config = tiny_project / "mlops.yaml"
     config.write_text(config.read_text().replace("tiny_model:train_model", "tiny_model:fit"))
     run_git(tiny_project, "commit", "-q", "-am", "a typo in the entrypoint")
-    assert release(tiny_project) == 2
+    assert release(tiny_project, "--quiet") == 2
     [line] = capsys.readouterr().err.splitlines()
     assert line.endswith("train.entrypoint: 'tiny_model' has no function 'fit'")
     assert not (tiny_project / "mlops-out").exists() and not (tiny_project / ".registry").exists()
+
+
+def test_release_prints_its_steps_with_the_elapsed_time_on_stderr_and_keeps_json_on_stdout(
+    tiny_project, capsys
+):
+    assert release(tiny_project, "--json") == 0
+    captured = capsys.readouterr()
+    started = [line.split("] ", 1)[1] for line in captured.err.splitlines() if line.endswith("...")]
+    assert started[:3] == ["loading config...", "resolving production...", "choosing candidate..."]
+    assert "training candidate..." in started  # the check's own steps, trained for the release
+    assert started[-3:] == ["staging release...", "publishing...", "moving production..."]
+    assert any(line.endswith("] publishing: tiny@v1.0.0 published") for line in captured.err.splitlines())
+    assert json.loads(captured.out)["tag"] == "tiny@v1.0.0"  # stdout is the command's output alone
+
+
+def test_release_quiet_prints_no_progress_lines(tiny_project, capsys):
+    assert release(tiny_project, "--quiet") == 0
+    assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith("[")]

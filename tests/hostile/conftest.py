@@ -81,3 +81,29 @@ def assert_nothing_written(before: dict[str, bytes], root: Path, **options: Iter
 def canary(tmp_path: Path) -> Path:
     """A path that hostile payloads try to create; its absence proves that nothing ran."""
     return tmp_path / "canary-ran"
+
+
+ERROR_REPORT_FILES = ("mlops-out/mlops-result.json", "mlops-out/report.md", "mlops-out/report.html")
+
+
+def assert_only_the_error_report_written(
+    before: dict[str, bytes], root: Path, *, line: str | None = None, comment: str | None = ".mlops/comments"
+) -> dict[str, object]:
+    """A check stopped by an error wrote its error result, the reports and (unless ``comment`` is None) the
+    model's sticky comment, and nothing else: no model, no staging file. Returns the result document."""
+    import json
+
+    after = tree_snapshot(root)
+    expected = set(ERROR_REPORT_FILES)
+    result = json.loads(after["mlops-out/mlops-result.json"])
+    if comment is not None:
+        expected.add(f"{comment}/{result['model']['name']}.md")
+    changed = {name for name in set(before) | set(after) if before.get(name) != after.get(name)}
+    assert changed == expected, f"changed {sorted(changed)}, expected {sorted(expected)}"
+    assert result["verdict"] == "error" and result["error"]["stage"], result
+    if line is not None:
+        assert line == f"mlops-actions: error: {result['error']['message']}", (line, result["error"])
+    if comment is not None:
+        posted = after[f"{comment}/{result['model']['name']}.md"].decode()
+        assert "## ⚠️ ERROR: model" in posted and result["error"]["stage"] in posted, posted
+    return result

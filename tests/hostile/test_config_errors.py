@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.conftest import assert_nothing_written, assert_one_line_error, run_cli, tree_snapshot
+from tests.hostile.conftest import (
+    assert_nothing_written,
+    assert_one_line_error,
+    assert_only_the_error_report_written,
+    run_cli,
+    tree_snapshot,
+)
 
 MARKED_MODEL = textwrap.dedent(
     """
@@ -196,11 +202,14 @@ def test_a_config_that_cannot_mean_what_it_says_is_one_line_and_runs_nothing(
     case.prepare(tiny_project)
     before = tree_snapshot(tiny_project)
     run = run_cli(case.command, cwd=tiny_project, env={"MLOPS_TEST_TRAINED_MARKER": str(canary)})
-    assert_one_line_error(run, code=2, contains=case.contains)
+    line = assert_one_line_error(run, code=2, contains=case.contains)
     assert not canary.exists(), "the training ran"
     assert not (tiny_project / "mlops-out" / "model").exists()
     assert not list(tiny_project.rglob(".*staging-*"))
-    assert_nothing_written(before, tiny_project)
+    if case.command == ("check",):  # a check reports its error as its result and comment, and only that
+        assert_only_the_error_report_written(before, tiny_project, line=line)
+    else:
+        assert_nothing_written(before, tiny_project)
 
 
 def test_a_path_outside_the_project_is_used_when_the_config_allows_it(tiny_project: Path) -> None:

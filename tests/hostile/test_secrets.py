@@ -27,6 +27,7 @@ from tests.hostile.conftest import (
     CliRun,
     assert_nothing_written,
     assert_one_line_error,
+    assert_only_the_error_report_written,
     run_cli,
     tree_snapshot,
 )
@@ -229,14 +230,16 @@ def test_a_config_that_hands_a_forge_token_to_a_command_is_refused_before_anythi
     set_config(hostile, "registry:", f"tests:\n  command: touch {canary}\nregistry:")
     before = tree_snapshot(hostile)
     run = run_with_tokens(["check"], hostile)
-    assert_one_line_error(
+    line = assert_one_line_error(
         run,
         contains=[
             "mlops.yaml: secrets.pass.tests[1]: GITHUB_TOKEN is a forge token, which user commands never"
         ],
     )
     assert not canary.exists()
-    assert_nothing_written(before, hostile)
+    result = assert_only_the_error_report_written(before, hostile, line=line)
+    assert result["error"]["stage"] == "loading config"
+    assert result["error"]["reproduce"] == "mlops-actions doctor --config mlops.yaml"
     assert_no_secret_anywhere(run, [hostile])
 
 
@@ -275,14 +278,19 @@ def test_a_training_entrypoint_error_holding_tokens_is_one_scrubbed_line_and_wri
         assert_saw_no_forge_token(outside, "entrypoint")
 
 
-def test_a_check_whose_entrypoint_raises_with_tokens_writes_no_result_and_leaks_nothing(
+def test_a_check_whose_entrypoint_raises_with_tokens_reports_the_scrubbed_error_and_leaks_nothing(
     hostile: Path, outside: Path
 ) -> None:
     set_config(hostile, "tiny_model:train_model", "leaky_model:train_raises")
+    before = tree_snapshot(hostile)
     run = run_with_tokens(["check", "--baseline", "none"], hostile)
-    assert_one_line_error(run, contains=["training raised RuntimeError: cannot reach the tracker with ***"])
-    assert not (hostile / "mlops-out" / "mlops-result.json").exists()
-    assert not (hostile / ".mlops" / "comments").exists()
+    line = assert_one_line_error(
+        run, contains=["training raised RuntimeError: cannot reach the tracker with ***"]
+    )
+    result = assert_only_the_error_report_written(before, hostile, line=line)
+    assert result["error"]["stage"] == "training candidate"
+    comment = (hostile / ".mlops" / "comments" / "tiny.md").read_text()
+    assert "cannot reach the tracker with \\*\\*\\* \\*\\*\\*" in comment  # *** escaped for Markdown
     assert_no_secret_anywhere(run, [hostile])
     assert_saw_no_forge_token(outside, "entrypoint")
 
@@ -328,7 +336,9 @@ def test_a_merge_base_retrain_that_raises_with_tokens_is_one_scrubbed_line(
         run, contains=["baseline retrain at ", " failed: ", "cannot reach the tracker"]
     )
     assert "***" in line
-    assert not (hostile / "mlops-out" / "mlops-result.json").exists()
+    result = json.loads((hostile / "mlops-out" / "mlops-result.json").read_text())
+    assert result["verdict"] == "error" and result["error"]["stage"] == "retraining merge-base"
+    assert not (hostile / "mlops-out" / "model").exists()
     assert_no_secret_anywhere(run, [hostile])
     assert_saw_no_forge_token(outside, "entrypoint")
 

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TINY_CONFIG, run_git
-from tests.hostile.conftest import assert_nothing_written, assert_one_line_error, run_cli, tree_snapshot
+from tests.hostile.conftest import (
+    assert_nothing_written,
+    assert_one_line_error,
+    assert_only_the_error_report_written,
+    run_cli,
+    tree_snapshot,
+)
 from tests.hostile.skops_payloads import (
     IMPORT_MODULE,
     PAYLOADS,
@@ -124,7 +130,7 @@ def test_train_refuses_a_hostile_file_its_command_wrote_and_leaves_no_model_fold
 
 
 @pytest.mark.parametrize("payload", ["reduce-builtins-eval", "list-subprocess-popen"])
-def test_check_refuses_a_hostile_candidate_and_writes_no_result_and_no_comment(
+def test_check_refuses_a_hostile_candidate_and_reports_the_error_without_keeping_the_model(
     tiny_project, tmp_path, canary, payload
 ):
     model_file = tmp_path / "hostile.skops"
@@ -133,8 +139,8 @@ def test_check_refuses_a_hostile_candidate_and_writes_no_result_and_no_comment(
     before = tree_snapshot(tiny_project)
     run = run_cli(["check", "--forge", "local", "--baseline", "none"], cwd=tiny_project)
     assert not canary.exists()
-    assert_one_line_error(run, contains=[REFUSED_NAME[payload]])
-    assert_nothing_written(before, tiny_project)
+    line = assert_one_line_error(run, contains=[REFUSED_NAME[payload]])
+    assert_only_the_error_report_written(before, tiny_project, line=line)
 
 
 # -- check's registry baseline: the config that released it, never the pull request's -----------------------
@@ -155,8 +161,8 @@ def test_check_refuses_a_hostile_production_baseline_whatever_its_recorded_commi
     before = tree_snapshot(tiny_project)
     run = run_cli(["check", "--forge", "local", "--baseline", "registry"], cwd=tiny_project)
     assert not canary.exists()
-    assert_one_line_error(run, contains=["posix.system", "never trusted"])
-    assert_nothing_written(before, tiny_project)
+    line = assert_one_line_error(run, contains=["posix.system", "never trusted"])
+    assert_only_the_error_report_written(before, tiny_project, line=line)
 
 
 def pull_request_trusting_the_planted_type(project: Path, canary: Path) -> None:
@@ -187,7 +193,7 @@ def test_a_pull_request_cannot_widen_the_trust_its_production_baseline_is_loaded
     line = assert_one_line_error(run, contains=[f"{IMPORT_MODULE}.Planted", "train.trusted_types"])
     if commit == "unknown":
         assert f"mlops.yaml at {main_commit[:12]}" in line, line
-    assert_nothing_written(before, tiny_project)
+    assert_only_the_error_report_written(before, tiny_project, line=line)
 
 
 def test_without_a_readable_target_branch_only_types_both_the_config_and_the_metadata_list_are_trusted(
@@ -204,8 +210,8 @@ def test_without_a_readable_target_branch_only_types_both_the_config_and_the_met
     before = tree_snapshot(tiny_project)
     run = run_cli(["check", "--forge", "local", "--baseline", "registry"], cwd=tiny_project)
     assert not canary.exists()
-    assert_one_line_error(run, contains=[f"{IMPORT_MODULE}.Planted", "not listed in", "metadata.json"])
-    assert_nothing_written(before, tiny_project)
+    line = assert_one_line_error(run, contains=[f"{IMPORT_MODULE}.Planted", "not listed in", "metadata.json"])
+    assert_only_the_error_report_written(before, tiny_project, line=line)
 
 
 # -- release: the release's own config, before anything is published --------------------------------------

@@ -232,3 +232,20 @@ def test_options_default_from_the_environment(monkeypatch):
     comment.register(parser.add_subparsers())
     args = parser.parse_args(["comment"])
     assert (args.result, args.pr, args.forge) == ("elsewhere/result.json", "12", "auto")
+
+
+def test_workflow_run_posts_an_error_result_over_the_pass_comment(tmp_path, monkeypatch, github_env):
+    workflow_run_event(tmp_path, monkeypatch, pull_requests=[])
+    artifact = tmp_path / "artifacts" / "mlops-result-churn"
+    write_result(artifact)
+    (artifact / "pr-number").write_text("8\n")
+    assert run_cli("--result", str(tmp_path / "artifacts"), "--forge", "github", "--pr-from-artifact") == 0
+    [passed] = github_env.comments(8)
+    write_result(artifact, "error.json")
+    assert run_cli("--result", str(tmp_path / "artifacts"), "--forge", "github", "--pr-from-artifact") == 0
+    [posted] = github_env.comments(8)
+    assert posted["id"] == passed["id"]
+    assert posted["body"].startswith(sticky_marker("churn") + "\n## ⚠️ ERROR: model churn")
+    assert "**Failed step:** training candidate" in posted["body"]
+    assert "https://github.example/acme/app/actions/runs/4321" in posted["body"]
+    assert "github.com/acme/churn" not in posted["body"]  # the artifact's own link is dropped

@@ -113,3 +113,36 @@ def test_an_oversized_summary_is_truncated_under_the_limit(tmp_path):
     )
     text = summary.read_text(encoding="utf-8")
     assert len(text.encode()) <= MAX_SUMMARY_BYTES and "summary truncated" in text
+
+
+ERRORED = {
+    "verdict": "error",
+    "model": {"name": "churn"},
+    "reasons": ["data.train: train.csv not found"],
+    "error": {
+        "message": "mlops.yaml: data.train: train.csv not found",
+        "stage": "preflight",
+        "reproduce": "x",
+    },
+}
+
+
+def test_an_error_is_one_annotation_titled_mlops_actions_check_with_its_line():
+    assert failure_annotations(ERRORED) == [
+        "::error title=mlops-actions check::mlops.yaml: data.train: train.csv not found"
+    ]
+
+
+def test_an_error_line_cannot_start_a_workflow_command_of_its_own():
+    errored = {**ERRORED, "error": {**ERRORED["error"], "message": "boom\n::add-mask::x"}}
+    [line] = failure_annotations(errored)
+    assert "\n" not in line and line.endswith("boom%0A::add-mask::x")
+
+
+def test_publishing_an_error_writes_its_summary_annotation_and_verdict_output(tmp_path):
+    summary, output, stream = tmp_path / "summary.md", tmp_path / "output.txt", io.StringIO()
+    env = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output)}
+    outputs = publish_job_outputs(ERRORED, "## ⚠️ ERROR: model churn\n", PATHS, env, stream=stream)
+    assert summary.read_text() == "## ⚠️ ERROR: model churn\n"
+    assert stream.getvalue().startswith("::error title=mlops-actions check::mlops.yaml: data.train")
+    assert outputs["verdict"] == "error" and outputs["result-path"] == PATHS["result"]

@@ -72,7 +72,7 @@ def test_the_verdict_and_the_report_agree_on_every_fixture():
     for path in sorted(FIXTURES.glob("*.json")):
         result = json.loads(path.read_text(encoding="utf-8"))
         failed = [case for case in result_cases(result) if case.outcome == "fail"]
-        assert bool(failed) == (result["verdict"] == "fail") or not result["reasons"], path.name
+        assert bool(failed) == (result["verdict"] in ("fail", "error")) or not result["reasons"], path.name
 
 
 def test_hostile_strings_stay_well_formed_xml():
@@ -152,3 +152,14 @@ def test_widgets_command_rejects_a_missing_result(tmp_path):
 
     with pytest.raises(MlopsError, match="result file not found"):
         widgets.run(argparse.Namespace(result=str(tmp_path / "nope.json"), output_dir=None))
+
+
+def test_an_error_result_is_one_failed_case_named_after_the_step_that_failed():
+    xml = junit_xml(load("error"))
+    root = ET.fromstring(xml)
+    assert (root.get("tests"), root.get("failures")) == ("1", "1")
+    [case] = root.iter("testcase")
+    assert case.get("name") == "error: training candidate"
+    failure = case.find("failure")
+    assert failure is not None and "Input X contains NaN" in failure.get("message")
+    assert "mlops-actions check --config mlops.yaml" in failure.text

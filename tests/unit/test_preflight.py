@@ -75,8 +75,8 @@ def test_a_missing_data_file_and_a_folder_given_for_a_file_are_named(tiny_projec
     (tiny_project / "eval.csv").mkdir()
     edit_config(tiny_project, "train: train.csv", "train: data/train.csv")
     assert problems_of(tiny_project) == [
-        f"data.train: {tiny_project / 'data' / 'train.csv'}: data file not found",
-        f"data.eval: {tiny_project / 'eval.csv'}: is a folder, expected a CSV or Parquet file",
+        "data.train: data/train.csv: data file not found",
+        "data.eval: eval.csv: is a folder, expected a CSV or Parquet file",
     ]
 
 

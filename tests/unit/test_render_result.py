@@ -36,6 +36,7 @@ def test_there_are_fixtures_for_every_scenario() -> None:
         "regression",
         "data_checks_violations",
         "hostile_strings",
+        "error",
     } <= names
 
 
@@ -161,3 +162,47 @@ def test_data_checks_may_be_null_or_carry_unknown_keys() -> None:
 def test_key_path_reads_like_python() -> None:
     assert key_path(["metrics", 0, "delta"]) == "metrics[0].delta"
     assert key_path([]) == "(top level)"
+
+
+# -- a check stopped by an error ----------------------------------------------------------------------------
+
+
+def test_an_error_result_needs_its_error_but_none_of_the_verdict_sections() -> None:
+    document = fixture("error")
+    assert result_problem(document) is None
+    document.pop("error")
+    assert result_problem(document) == "(top level): 'error' is required"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda e: e.pop("stage"), "error: 'stage' is required"),
+        (lambda e: e.pop("reproduce"), "error: 'reproduce' is required"),
+        (lambda e: e.update(message=7), "error.message: 7 is not of type 'string'"),
+        (lambda e: e.update(script="rm -rf /"), "error: Additional properties are not allowed"),
+    ],
+    ids=["no-stage", "no-reproduce", "message-not-text", "unknown-key"],
+)
+def test_a_malformed_error_object_is_named_by_its_key_path(change: Any, expected: str) -> None:
+    document = fixture("error")
+    change(document["error"])
+    problem = result_problem(document)
+    assert problem is not None and problem.startswith(expected.split(" are not")[0]), problem
+
+
+def test_a_pass_or_fail_result_still_needs_every_section_and_the_task() -> None:
+    document = fixture("pass_with_baseline")
+    document.pop("metrics")
+    assert result_problem(document) == "(top level): 'metrics' is required"
+    document = fixture("pass_with_baseline")
+    document["model"].pop("task")
+    assert result_problem(document) == "model: 'task' is required"
+
+
+def test_timings_are_seconds_per_step() -> None:
+    document = fixture("pass_with_baseline")
+    document["timings"] = {"tests": 1.5, "training candidate": 12}
+    assert result_problem(document) is None
+    document["timings"]["bootstrap"] = -1
+    assert result_problem(document) == "timings.bootstrap: -1 is less than the minimum of 0"
