@@ -37,7 +37,6 @@ from mlops_actions.model_io import (
     write_json_atomic,
     write_text_atomic,
 )
-from mlops_actions.preflight import preflight
 from mlops_actions.progress import Progress
 from mlops_actions.registry import PRODUCTION, ModelVersion, Registry, open_registry
 from mlops_actions.registry.base import ConcurrentRelease, VersionTaken
@@ -582,7 +581,6 @@ def run_release(
         )
     with progress.step("loading config"):
         config = load_config(config_path)
-        preflight(config).raise_for_problems()  # before a candidate is fetched or anything trains
     state = git_state(config.root)
     if state.root is None or state.commit is None:
         raise MlopsError(f"{config.root}: release needs a git repository with at least one commit")

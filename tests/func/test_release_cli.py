@@ -402,7 +402,7 @@ def test_a_release_whose_entrypoint_does_not_import_fails_before_anything_trains
     assert release(tiny_project, "--quiet") == 2
     [line] = capsys.readouterr().err.splitlines()
     assert line.endswith("train.entrypoint: 'tiny_model' has no function 'fit'")
-    assert not (tiny_project / "mlops-out").exists() and not (tiny_project / ".registry").exists()
+    assert not (tiny_project / "mlops-out" / "model").exists() and not (tiny_project / ".registry").exists()
 
 
 def test_release_prints_its_steps_with_the_elapsed_time_on_stderr_and_keeps_json_on_stdout(
