@@ -29,9 +29,14 @@ GIT_ENV = {
 }
 
 
-def timed(label: str, args: list[str], cwd: Path, timings: list[tuple[str, float]]) -> None:
+def timed(
+    label: str, args: list[str], cwd: Path, timings: list[tuple[str, float]], verdicts: tuple[int, ...] = (0,)
+) -> None:
+    """Run ``args`` and record its seconds; an exit code outside ``verdicts`` stops the benchmark."""
     started = time.perf_counter()
-    subprocess.run(args, cwd=cwd, env=GIT_ENV, check=True, capture_output=True, text=True)
+    proc = subprocess.run(args, cwd=cwd, env=GIT_ENV, capture_output=True, text=True, check=False)
+    if proc.returncode not in verdicts:
+        raise SystemExit(f"{label}: exit {proc.returncode}\n{proc.stderr[-2000:]}")
     timings.append((label, time.perf_counter() - started))
 
 
@@ -60,7 +65,8 @@ def main() -> int:
         subprocess.run(
             ["git", "commit", "-q", "-am", "more iterations"], cwd=project, env=GIT_ENV, check=True
         )
-        timed("check the pull request (comment written)", [*mlops, "check"], project, timings)
+        # exit 1 is a failed gate: a verdict and a comment all the same
+        timed("check the pull request (comment written)", [*mlops, "check"], project, timings, (0, 1))
         comment = project / ".mlops" / "comments" / "house-price.md"
         assert comment.is_file(), "no comment was written"
     width = max(len(label) for label, _ in timings)
