@@ -107,3 +107,24 @@ def assert_only_the_error_report_written(
         posted = after[f"{comment}/{result['model']['name']}.md"].decode()
         assert "## ⚠️ ERROR: model" in posted and result["error"]["stage"] in posted, posted
     return result
+
+
+MARKED_MODEL = """\
+import os
+import pathlib
+
+from tiny_model import train_model as _train_model
+
+
+def train_model(X, y, params):
+    pathlib.Path(os.environ["MLOPS_TEST_TRAINED_MARKER"]).write_text("trained")
+    return _train_model(X, y, params)
+"""
+
+
+def train_with_a_marker(project: Path, marker: Path) -> dict[str, str]:
+    """Make the tiny project's training write ``marker`` when it runs; the environment the CLI needs for it."""
+    (project / "marked_model.py").write_text(MARKED_MODEL)
+    config = project / "mlops.yaml"
+    config.write_text(config.read_text().replace("tiny_model:train_model", "marked_model:train_model"))
+    return {"MLOPS_TEST_TRAINED_MARKER": str(marker)}

@@ -15,21 +15,8 @@ from tests.hostile.conftest import (
     assert_one_line_error,
     assert_only_the_error_report_written,
     run_cli,
+    train_with_a_marker,
     tree_snapshot,
-)
-
-MARKED_MODEL = textwrap.dedent(
-    """
-    import os
-    import pathlib
-
-    from tiny_model import train_model as _train_model
-
-
-    def train_model(X, y, params):
-        pathlib.Path(os.environ["MLOPS_TEST_TRAINED_MARKER"]).write_text("trained")
-        return _train_model(X, y, params)
-    """
 )
 
 
@@ -197,11 +184,10 @@ CASES: dict[str, Case] = {
 def test_a_config_that_cannot_mean_what_it_says_is_one_line_and_runs_nothing(
     tiny_project: Path, canary: Path, case: Case
 ) -> None:
-    (tiny_project / "marked_model.py").write_text(MARKED_MODEL)
-    _edit_config(tiny_project, "tiny_model:train_model", "marked_model:train_model")
+    env = train_with_a_marker(tiny_project, canary)
     case.prepare(tiny_project)
     before = tree_snapshot(tiny_project)
-    run = run_cli(case.command, cwd=tiny_project, env={"MLOPS_TEST_TRAINED_MARKER": str(canary)})
+    run = run_cli(case.command, cwd=tiny_project, env=env)
     line = assert_one_line_error(run, code=2, contains=case.contains)
     assert not canary.exists(), "the training ran"
     assert not (tiny_project / "mlops-out" / "model").exists()
