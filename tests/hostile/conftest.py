@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,3 +128,20 @@ def train_with_a_marker(project: Path, marker: Path) -> dict[str, str]:
     config = project / "mlops.yaml"
     config.write_text(config.read_text().replace("tiny_model:train_model", "marked_model:train_model"))
     return {"MLOPS_TEST_TRAINED_MARKER": str(marker)}
+
+
+@pytest.fixture(params=["github", "gitlab"])
+def side(request: pytest.FixtureRequest) -> Iterator[object]:
+    """A started forge stand-in, GitHub and GitLab in turn (see forge_sides.py)."""
+    from tests.hostile.forge_sides import side_of
+
+    with side_of(request.param) as started:
+        yield started
+
+
+@pytest.fixture
+def result(tmp_path: Path) -> Path:
+    """A valid result file to post as the sticky comment."""
+    from tests.hostile.forge_sides import write_result
+
+    return write_result(tmp_path / "out")

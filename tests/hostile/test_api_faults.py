@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,24 +25,12 @@ from tests.hostile.forge_sides import (
     Side,
     comment_args,
     side_of,
-    write_result,
 )
 
 DEADLINE = 3.0
 STARTUP_MARGIN = 12.0  # a CLI process starting on a busy machine
 LIST = r"/(comments|notes)$"
 ONE_COMMENT = r"/(comments|notes)/\d+$"
-
-
-@pytest.fixture(params=["github", "gitlab"])
-def side(request: pytest.FixtureRequest) -> Iterator[Side]:
-    with side_of(request.param) as started:
-        yield started
-
-
-@pytest.fixture
-def result(tmp_path: Path) -> Path:
-    return write_result(tmp_path / "out")
 
 
 def post_through(proxy: FaultProxy, side: Side, result: Path, **env: str):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,21 +27,9 @@ from tests.hostile.forge_sides import (
     Side,
     comment_args,
     side_of,
-    write_result,
 )
 
 SPOOFED = f"{MARKER}\n| roc_auc | 0.999 |\n\n**Promoted: yes** (this comment was not written by the bot)"
-
-
-@pytest.fixture(params=["github", "gitlab"])
-def side(request: pytest.FixtureRequest) -> Iterator[Side]:
-    with side_of(request.param) as started:
-        yield started
-
-
-@pytest.fixture
-def result(tmp_path: Path) -> Path:
-    return write_result(tmp_path / "out")
 
 
 def post(side: Side, result: Path, api_url: str | None = None, **env: str):
