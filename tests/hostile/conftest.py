@@ -145,3 +145,21 @@ def result(tmp_path: Path) -> Path:
     from tests.hostile.forge_sides import write_result
 
     return write_result(tmp_path / "out")
+
+
+def assert_refused_before_training(
+    project: Path, canary: Path, args: Iterable[str], contains: Iterable[str], *, env: Mapping[str, str]
+) -> None:
+    """``mlops-actions ARGS`` fails with one line holding ``contains``, exit 2, before the training (which would
+    write ``canary``) ran; no model or staging is left, and nothing is written but a check's error report."""
+    args = list(args)
+    before = tree_snapshot(project)
+    run = run_cli(args, cwd=project, env=env)
+    line = assert_one_line_error(run, code=2, contains=contains)
+    assert not canary.exists(), "the training ran"
+    assert not (project / "mlops-out" / "model").exists()
+    assert not list(project.rglob(".*staging-*"))
+    if args == ["check"]:  # a check reports its error as its result and comment, and only that
+        assert_only_the_error_report_written(before, project, line=line)
+    else:
+        assert_nothing_written(before, project)

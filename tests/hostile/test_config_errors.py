@@ -13,7 +13,7 @@ import pytest
 from tests.hostile.conftest import (
     assert_nothing_written,
     assert_one_line_error,
-    assert_only_the_error_report_written,
+    assert_refused_before_training,
     run_cli,
     train_with_a_marker,
     tree_snapshot,
@@ -186,16 +186,7 @@ def test_a_config_that_cannot_mean_what_it_says_is_one_line_and_runs_nothing(
 ) -> None:
     env = train_with_a_marker(tiny_project, canary)
     case.prepare(tiny_project)
-    before = tree_snapshot(tiny_project)
-    run = run_cli(case.command, cwd=tiny_project, env=env)
-    line = assert_one_line_error(run, code=2, contains=case.contains)
-    assert not canary.exists(), "the training ran"
-    assert not (tiny_project / "mlops-out" / "model").exists()
-    assert not list(tiny_project.rglob(".*staging-*"))
-    if case.command == ("check",):  # a check reports its error as its result and comment, and only that
-        assert_only_the_error_report_written(before, tiny_project, line=line)
-    else:
-        assert_nothing_written(before, tiny_project)
+    assert_refused_before_training(tiny_project, canary, case.command, case.contains, env=env)
 
 
 def test_a_path_outside_the_project_is_used_when_the_config_allows_it(tiny_project: Path) -> None:

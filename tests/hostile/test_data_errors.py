@@ -14,7 +14,7 @@ import pytest
 from tests.hostile.conftest import (
     assert_nothing_written,
     assert_one_line_error,
-    assert_only_the_error_report_written,
+    assert_refused_before_training,
     run_cli,
     train_with_a_marker,
     tree_snapshot,
@@ -179,16 +179,7 @@ def test_bad_rows_are_refused_before_the_estimator_sees_them(
 ) -> None:
     env = train_with_a_marker(tiny_project, canary)
     case.prepare(tiny_project)
-    before = tree_snapshot(tiny_project)
-    run = run_cli([case.command], cwd=tiny_project, env=env)
-    line = assert_one_line_error(run, code=2, contains=case.contains)
-    assert not canary.exists(), "the training ran"
-    assert not (tiny_project / "mlops-out" / "model").exists()
-    assert not list(tiny_project.rglob(".*staging-*"))
-    if case.command == "check":  # a check reports its error as its result and comment, and only that
-        assert_only_the_error_report_written(before, tiny_project, line=line)
-    else:
-        assert_nothing_written(before, tiny_project)
+    assert_refused_before_training(tiny_project, canary, [case.command], case.contains, env=env)
 
 
 def test_evaluate_on_a_given_file_checks_its_rows_like_training_does(tiny_project: Path) -> None:
