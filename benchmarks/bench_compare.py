@@ -34,7 +34,7 @@ def synthetic_models(task: str, n_rows: int, seed: int = 0):
     """y_true and two models of slightly different quality, as the gate would compare them."""
     import numpy as np
 
-    from mlops_actions.metrics import Predictions
+    from mlops_actions.domain.metrics import Predictions
 
     rng = np.random.default_rng(seed)
     if task == "regression":
@@ -65,8 +65,8 @@ def synthetic_models(task: str, n_rows: int, seed: int = 0):
 
 def run_case(case: str, repeats: int, resamples: int) -> dict[str, object]:
     """Time paired_bootstrap of every metric of the case's task, in this process."""
-    from mlops_actions.metric_names import metrics_for_task
-    from mlops_actions.stats import paired_bootstrap
+    from mlops_actions.domain.metric_names import metrics_for_task
+    from mlops_actions.domain.stats import paired_bootstrap
 
     task, n_rows = CASES[case]
     y, candidate, baseline = synthetic_models(task, n_rows)

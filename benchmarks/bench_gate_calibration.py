@@ -39,8 +39,8 @@ def scenario_fail_rates(
     """Fail rates of both decision rules over the trials, with the median interval width."""
     import numpy as np
 
-    from mlops_actions.metrics import Predictions
-    from mlops_actions.stats import paired_bootstrap
+    from mlops_actions.domain.metrics import Predictions
+    from mlops_actions.domain.stats import paired_bootstrap
 
     normal = NormalDist()
     mu_baseline = math.sqrt(2) * normal.inv_cdf(auc)

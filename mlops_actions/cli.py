@@ -60,7 +60,7 @@ def add_env_option(
 
 def print_error(error: MlopsError) -> None:
     """Print ``error`` as ``mlops-actions: error: <line>`` lines on stderr, every secret replaced by ***."""
-    from mlops_actions.secrets import scrub
+    from mlops_actions.domain.secrets import scrub
 
     for line in scrub(str(error)).splitlines() or [type(error).__name__]:
         print(f"mlops-actions: error: {line}", file=sys.stderr)
@@ -70,7 +70,7 @@ def print_scrubbed_traceback(kind: type[BaseException], error: BaseException, tr
     """``sys.excepthook`` of the CLI: an unexpected error's traceback, every secret replaced by ***."""
     import traceback
 
-    from mlops_actions.secrets import scrub
+    from mlops_actions.domain.secrets import scrub
 
     sys.stderr.write(scrub("".join(traceback.format_exception(kind, error, trace))))
 

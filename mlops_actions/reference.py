@@ -51,7 +51,7 @@ def _rows(schema: dict[str, Any], prefix: str, required: set[str]) -> list[tuple
 
 def config_reference() -> str:
     """A Markdown table of every config key: type, default (or 'required') and description."""
-    from mlops_actions.config import CONFIG_SCHEMA
+    from mlops_actions.domain.config import CONFIG_SCHEMA
 
     lines = ["| key | type | default | description |", "|---|---|---|---|"]
     for key, kind, default, description in _rows(CONFIG_SCHEMA, "", set(CONFIG_SCHEMA["required"])):
@@ -64,7 +64,7 @@ def config_reference() -> str:
 def metric_reference() -> str:
     """A Markdown table of every metric name: the tasks it applies to, its better direction, and the task it is
     the default primary metric of."""
-    from mlops_actions.metric_names import DEFAULT_PRIMARY, METRICS, TASKS
+    from mlops_actions.domain.metric_names import DEFAULT_PRIMARY, METRICS, TASKS
 
     lines = ["| metric | what | tasks | better | default primary of |", "|---|---|---|---|---|"]
     for name, info in METRICS.items():

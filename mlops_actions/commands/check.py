@@ -110,19 +110,19 @@ def _publish(args: argparse.Namespace, outcome: CheckOutcome, progress: Progress
 
     result = outcome.result
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        from mlops_actions.github_artifacts import candidate_name_of
-        from mlops_actions.github_env import append_outputs, publish_job_outputs
+        from mlops_actions.platforms.github.artifacts import candidate_name_of
+        from mlops_actions.platforms.github.job import append_outputs, publish_job_outputs
 
         publish_job_outputs(result, outcome.markdown, outcome.paths)
         model = outcome.paths.get("model")
         append_outputs({"candidate-artifact": (candidate_name_of(result, model) if model else None) or ""})
     markdown = outcome.markdown
     if os.environ.get("GITLAB_CI") == "true":
-        from mlops_actions.gitlab_env import publish_job_reports
+        from mlops_actions.platforms.gitlab.job import publish_job_reports
 
         markdown = publish_job_reports(result, outcome.markdown, outcome.paths)
     if args.forge != "none":
-        from mlops_actions.forges import get_forge
+        from mlops_actions.platforms import get_forge
 
         with progress.step("posting") as step:
             forge = get_forge(args.forge, local_dir=args.comment_dir)
@@ -135,7 +135,7 @@ def _report_error(args: argparse.Namespace, output_dir: Path, error: MlopsError,
     """Write the error result and post it like a verdict; a failure here is a warning, never the error shown."""
     import sys
 
-    from mlops_actions.secrets import scrub
+    from mlops_actions.domain.secrets import scrub
     from mlops_actions.stages.check import error_outcome
 
     what = "the error result was not written"

@@ -88,7 +88,12 @@ def run_links(env: Mapping[str, str], event: Mapping[str, Any]) -> dict[str, str
 
 
 def _github_forge(pr: str | None, env: Mapping[str, str]) -> tuple[Any, dict[str, Any]]:
-    from mlops_actions.forges.github import GitHubForge, load_event, parse_pr_number, verify_workflow_run_pr
+    from mlops_actions.platforms.github.comments import (
+        GitHubForge,
+        load_event,
+        parse_pr_number,
+        verify_workflow_run_pr,
+    )
 
     event = load_event(env)
     number = parse_pr_number(pr) if pr else None
@@ -117,7 +122,7 @@ def post_comments(
     ``workflow_run`` workflow the results' own links are dropped (they were written by pull-request code)
     and replaced by the link to the triggering run.
     """
-    from mlops_actions.forges import detect_forge_name, get_forge
+    from mlops_actions.platforms import detect_forge_name, get_forge
     from mlops_actions.render import load_result, render_markdown
 
     env = os.environ if env is None else env

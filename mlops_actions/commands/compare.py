@@ -22,10 +22,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from mlops_actions.commands._common import print_json
-    from mlops_actions.comparison import check_same_rows, metric_rows, slice_rows
-    from mlops_actions.config import load_config
-    from mlops_actions.evaluation import align_classes, load_scored
-    from mlops_actions.gate import judge
+    from mlops_actions.domain.comparison import check_same_rows, metric_rows, slice_rows
+    from mlops_actions.domain.config import load_config
+    from mlops_actions.domain.evaluation import align_classes, load_scored
+    from mlops_actions.domain.gate import judge
 
     config = load_config(args.config)
     candidate = load_scored(args.candidate)

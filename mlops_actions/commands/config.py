@@ -32,15 +32,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_schema(args: argparse.Namespace) -> int:
     from mlops_actions.commands._common import print_json
-    from mlops_actions.config import CONFIG_SCHEMA
+    from mlops_actions.domain.config import CONFIG_SCHEMA
 
     print_json(CONFIG_SCHEMA)
     return 0
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from mlops_actions.config import load_config
-    from mlops_actions.preflight import preflight
+    from mlops_actions.domain.config import load_config
+    from mlops_actions.stages.preflight import preflight
 
     path = args.file or args.config
     config = load_config(path)

@@ -119,15 +119,15 @@ def _emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    from mlops_actions.data.profile import write_text_atomic
+    from mlops_actions.domain.data.profile import write_text_atomic
 
     write_text_atomic(output, text)
     print(f"wrote {output}", file=sys.stderr)
 
 
 def run_schema_infer(args: argparse.Namespace) -> int:
-    from mlops_actions.data.profile import build_profile
-    from mlops_actions.data.schema import dump_schema, infer_schema
+    from mlops_actions.domain.data.profile import build_profile
+    from mlops_actions.domain.data.schema import dump_schema, infer_schema
     from mlops_actions.errors import ConfigError
 
     if args.max_categories < 1:
@@ -141,9 +141,9 @@ def run_schema_infer(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from mlops_actions.data.render import render_validation_text
-    from mlops_actions.data.schema import load_schema
-    from mlops_actions.data.validate import validate_file
+    from mlops_actions.domain.data.render import render_validation_text
+    from mlops_actions.domain.data.schema import load_schema
+    from mlops_actions.domain.data.validate import validate_file
 
     schema = load_schema(args.schema)
     results = [validate_file(path, schema) for path in args.data]
@@ -161,8 +161,8 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_drift(args: argparse.Namespace) -> int:
-    from mlops_actions.data.drift import drift_files, drift_to_dict, parse_threshold_options
-    from mlops_actions.data.render import render_drift_text
+    from mlops_actions.domain.data.drift import drift_files, drift_to_dict, parse_threshold_options
+    from mlops_actions.domain.data.render import render_drift_text
 
     thresholds = parse_threshold_options([args.thresholds] if args.thresholds else [])
     exclude = _split(args.exclude) + ([args.id_column] if args.id_column else [])
@@ -182,7 +182,7 @@ def run_drift(args: argparse.Namespace) -> int:
 
 
 def run_profile(args: argparse.Namespace) -> int:
-    from mlops_actions.data.profile import (
+    from mlops_actions.domain.data.profile import (
         build_profile,
         load_profile,
         merge_profiles,

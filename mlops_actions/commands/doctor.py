@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def render_doctor(report: object) -> str:
     """The doctor's findings as plain text lines."""
-    from mlops_actions.doctor import DoctorReport
+    from mlops_actions.stages.doctor import DoctorReport
 
     assert isinstance(report, DoctorReport)
     lines = [f"{'ok' if f.ok else 'PROBLEM':>7}  {f.subject}: {f.detail}" for f in report.preflight.findings]
@@ -43,9 +43,9 @@ def render_doctor(report: object) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlops_actions.config import load_config
-    from mlops_actions.doctor import run_doctor
+    from mlops_actions.domain.config import load_config
     from mlops_actions.errors import ConfigError
+    from mlops_actions.stages.doctor import run_doctor
 
     if args.rows < 20:
         raise ConfigError(f"--rows: expected at least 20 rows, got {args.rows}")

@@ -35,12 +35,12 @@ def run(args: argparse.Namespace) -> int:
     from typing import Any
 
     from mlops_actions.commands._common import print_json
-    from mlops_actions.comparison import metric_rows, slice_rows
-    from mlops_actions.config import load_config
-    from mlops_actions.data.io import read_table
-    from mlops_actions.datasets import check_rows_to_score, load_datasets
-    from mlops_actions.evaluation import save_scored, score_model
-    from mlops_actions.model_io import write_json_atomic
+    from mlops_actions.domain.comparison import metric_rows, slice_rows
+    from mlops_actions.domain.config import load_config
+    from mlops_actions.domain.data.io import read_table
+    from mlops_actions.domain.datasets import check_rows_to_score, load_datasets
+    from mlops_actions.domain.evaluation import save_scored, score_model
+    from mlops_actions.domain.model_io import write_json_atomic
 
     config = load_config(args.config)
     if args.data:

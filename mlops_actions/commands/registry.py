@@ -46,7 +46,7 @@ def run_publish(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from mlops_actions.config import load_config
+    from mlops_actions.domain.config import load_config
     from mlops_actions.errors import MlopsError
     from mlops_actions.registry import open_registry
 
@@ -70,7 +70,7 @@ def run_publish(args: argparse.Namespace) -> int:
 
 def run_history(args: argparse.Namespace) -> int:
     from mlops_actions.commands._common import print_json
-    from mlops_actions.config import load_config
+    from mlops_actions.domain.config import load_config
     from mlops_actions.registry import open_registry
 
     versions = open_registry(load_config(args.config)).list_versions()
@@ -89,7 +89,7 @@ def run_history(args: argparse.Namespace) -> int:
 def run_fetch(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from mlops_actions.config import load_config
+    from mlops_actions.domain.config import load_config
     from mlops_actions.errors import MlopsError
     from mlops_actions.registry import open_registry
     from mlops_actions.registry.base import fetch_whole

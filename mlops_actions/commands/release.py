@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _github_outputs(outcome: object, env: dict[str, str]) -> None:
     """Step outputs and the job summary when running in GitHub Actions."""
-    from mlops_actions.github_env import append_outputs
+    from mlops_actions.platforms.github.job import append_outputs
 
     version = outcome.version  # type: ignore[attr-defined]
     outputs = {

@@ -81,7 +81,7 @@ def render(result: dict[str, Any], fmt: str, *, max_chars: int, links: dict[str,
 
 def write_atomically(path: Path, text: str) -> None:
     """Write text to path through a temporary file in the same directory, so no reader sees half of it."""
-    from mlops_actions.model_io import write_text_atomic
+    from mlops_actions.domain.model_io import write_text_atomic
 
     write_text_atomic(path, text, what="the report")
 

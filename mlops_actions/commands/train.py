@@ -23,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlops_actions.config import load_config
-    from mlops_actions.training import train
+    from mlops_actions.domain.config import load_config
+    from mlops_actions.domain.training import train
 
     trained = train(load_config(args.config), args.output_dir)
     meta = trained.metadata

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from mlops_actions.gitlab_env import report_links, write_job_reports
+    from mlops_actions.platforms.gitlab.job import report_links, write_job_reports
     from mlops_actions.render import load_result
 
     result_path = Path(args.result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mlops_actions.config import Config
+from mlops_actions.domain.config import Config
 from mlops_actions.errors import ConfigError
 from mlops_actions.registry.base import PRODUCTION, ModelVersion, Registry
 
@@ -16,7 +16,7 @@ def open_registry(config: Config) -> Registry:
     """The registry the config names; MLOPS_REGISTRY_PATH overrides the local registry's folder."""
     backend = config.registry_backend
     if backend == "local":
-        from mlops_actions.registry.local import LocalRegistry
+        from mlops_actions.platforms.local.registry import LocalRegistry
 
         from_env = os.environ.get("MLOPS_REGISTRY_PATH")
         path = from_env or config.registry_options.get("path", ".mlops/registry")
@@ -26,11 +26,11 @@ def open_registry(config: Config) -> Registry:
             raise ConfigError(f"{origin}: {root} is a file, expected a folder for the local registry")
         return LocalRegistry(root, config.model_name)
     if backend == "gitlab":
-        from mlops_actions.registry.gitlab import GitLabRegistry
+        from mlops_actions.platforms.gitlab.packages import GitLabRegistry
 
         return GitLabRegistry.from_options(config.model_name, config.registry_options)
     if backend == "github":
-        from mlops_actions.registry.github_releases import GitHubReleasesRegistry
+        from mlops_actions.platforms.github.releases import GitHubReleasesRegistry
 
         return GitHubReleasesRegistry.from_options(config.model_name, config.registry_options)
     if backend == "mlflow":

@@ -134,9 +134,9 @@ class Publication:
 
     def manifest(self, model: str, metrics: dict[str, Any], *, state: str | None = None) -> dict[str, Any]:
         """The version's manifest: tag, digests, commit, metrics, lineage (and ``state`` when given)."""
-        from mlops_actions.lineage import utc_now
-        from mlops_actions.model_io import MODEL_FILE
-        from mlops_actions.semver import version_tag
+        from mlops_actions.domain.lineage import utc_now
+        from mlops_actions.domain.model_io import MODEL_FILE
+        from mlops_actions.domain.semver import version_tag
 
         manifest: dict[str, Any] = {
             "model": model,
@@ -173,10 +173,10 @@ def prepare_publication(
 ) -> Publication:
     """Check a model folder before publishing it as ``version``: the model name, the file names, that every file
     exists, and that model.skops matches the digest its metadata recorded. A RegistryError otherwise."""
-    from mlops_actions.data.io import file_sha256
+    from mlops_actions.domain.data.io import file_sha256
+    from mlops_actions.domain.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata
+    from mlops_actions.domain.semver import format_version, parse_version
     from mlops_actions.errors import RegistryError
-    from mlops_actions.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata
-    from mlops_actions.semver import format_version, parse_version
 
     version = format_version(parse_version(version))
     model_dir = Path(model_dir)
@@ -211,7 +211,7 @@ def fetch_whole(registry: Registry, ref: str, destination: Path) -> Path:
     import shutil
     import tempfile
 
-    from mlops_actions.model_io import path_errors
+    from mlops_actions.domain.model_io import path_errors
 
     destination = Path(destination)
     with path_errors(destination, "create the folder"):

@@ -12,9 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from mlops_actions.domain.semver import format_version, parse_version, sort_versions, version_tag
 from mlops_actions.errors import MlopsError, RegistryError
 from mlops_actions.registry.base import COMPLETE, ModelVersion
-from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
 
 MANIFEST_OPEN = "<!-- mlops-actions:manifest\n"
 MANIFEST_CLOSE = "\n-->"

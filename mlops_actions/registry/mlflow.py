@@ -29,8 +29,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mlops_actions.domain.model_io import MODEL_FILE, digest_of
+from mlops_actions.domain.semver import format_version, parse_version, sort_versions, version_tag
 from mlops_actions.errors import MlopsError, RegistryError
-from mlops_actions.model_io import MODEL_FILE, digest_of
 from mlops_actions.registry.base import (
     COMPLETE,
     MANIFEST_FILE,
@@ -40,7 +41,6 @@ from mlops_actions.registry.base import (
     VersionTaken,
     prepare_publication,
 )
-from mlops_actions.semver import format_version, parse_version, sort_versions, version_tag
 
 ARTIFACT_PATH = "model"
 MAX_TAG_CHARS = 4_000  # MLflow stores tag values of at most 5,000 characters

@@ -11,7 +11,7 @@ def render_model_card(result: dict[str, Any], *, version: str, lineage: dict[str
     """Markdown model card of a released version, from its check result and its release lineage."""
     import jinja2
 
-    from mlops_actions.semver import version_tag
+    from mlops_actions.domain.semver import version_tag
 
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("mlops_actions", "render/templates"),

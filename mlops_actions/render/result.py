@@ -12,9 +12,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from mlops_actions.domain.secrets import current_scrubber
 from mlops_actions.errors import MlopsError
 from mlops_actions.render.format import one_line
-from mlops_actions.secrets import current_scrubber
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 

@@ -11,7 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from mlops_actions import __version__
-from mlops_actions.baseline import (
+from mlops_actions.domain.comparison import check_same_rows, metric_rows, slice_rows
+from mlops_actions.domain.config import Config, load_config
+from mlops_actions.domain.evaluation import Scored, align_classes, load_scored, score_model
+from mlops_actions.domain.gate import judge
+from mlops_actions.domain.lineage import git_state, utc_now
+from mlops_actions.domain.model_io import path_errors, write_json_atomic, write_text_atomic
+from mlops_actions.domain.project_tests import run_project_tests
+from mlops_actions.domain.secrets import current_scrubber
+from mlops_actions.domain.training import train
+from mlops_actions.domain.trust import Trust
+from mlops_actions.errors import MlopsError
+from mlops_actions.progress import Progress
+from mlops_actions.stages.baseline import (
     BaselineChoice,
     base_branch_trust,
     base_data_files,
@@ -21,19 +33,7 @@ from mlops_actions.baseline import (
     retrain_and_score,
     score_at_commit,
 )
-from mlops_actions.comparison import check_same_rows, metric_rows, slice_rows
-from mlops_actions.config import Config, load_config
-from mlops_actions.errors import MlopsError
-from mlops_actions.evaluation import Scored, align_classes, load_scored, score_model
-from mlops_actions.gate import judge
-from mlops_actions.lineage import git_state, utc_now
-from mlops_actions.model_io import path_errors, write_json_atomic, write_text_atomic
-from mlops_actions.preflight import preflight
-from mlops_actions.progress import Progress
-from mlops_actions.project_tests import run_project_tests
-from mlops_actions.secrets import current_scrubber
-from mlops_actions.training import train
-from mlops_actions.trust import Trust
+from mlops_actions.stages.preflight import preflight
 
 RESULT_FILE = "mlops-result.json"
 MARKDOWN_FILE = "report.md"
@@ -89,7 +89,7 @@ def _data_changed(candidate: dict[str, Any], baseline: dict[str, Any] | None) ->
 
 
 def _run_data_checks(config: Config, base_commit: str | None, workdir: Path) -> dict[str, Any] | None:
-    from mlops_actions.data.checks import run_data_checks
+    from mlops_actions.domain.data.checks import run_data_checks
 
     files = {"train": config.train_data}
     if config.eval_data is not None:
@@ -338,7 +338,7 @@ def reproduce_command(config_path: str | Path, stage: str) -> str:
 def _error_model(config_path: str | Path) -> dict[str, Any]:
     """The ``model`` of an error result: name and task of the config, its ``model.name`` alone when the
     config is invalid, the project folder's name when even that is unreadable."""
-    from mlops_actions.yaml_loader import read_yaml
+    from mlops_actions.domain.yaml_loader import read_yaml
 
     path = Path(config_path)
     try:

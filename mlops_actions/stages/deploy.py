@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_actions.config import load_config
+from mlops_actions.domain.config import load_config
+from mlops_actions.domain.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata, verify_digest
+from mlops_actions.domain.secrets import env_for_config, run_user_command
 from mlops_actions.errors import ConfigError, MlopsError, RegistryError
-from mlops_actions.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata, verify_digest
 from mlops_actions.progress import Progress
 from mlops_actions.registry import ModelVersion, open_registry
-from mlops_actions.secrets import env_for_config, run_user_command
 
 TAG_PATTERN = re.compile(
     r"^(?:refs/tags/)?(?P<model>[a-z0-9][a-z0-9._-]{0,63})@v(?P<version>(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*))$"
@@ -65,8 +65,8 @@ def parse_version_tag(tag: str) -> tuple[str, str]:
 def _verify(model_dir: Path, version: ModelVersion, config: Any) -> None:
     """The fetched version's digests match its manifest and it loads with the config's trust (narrowed by
     its metadata), so deploy.command never sees a model that could not be loaded safely."""
-    from mlops_actions.model_io import load_model
-    from mlops_actions.trust import Trust
+    from mlops_actions.domain.model_io import load_model
+    from mlops_actions.domain.trust import Trust
 
     metadata = read_model_metadata(model_dir)
     verify_digest(model_dir / MODEL_FILE, version.digest)
@@ -182,7 +182,7 @@ def dispatch_deploy(
     workflow: str, version_tag: str, *, git_ref: str | None = None, env: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """Start ``workflow`` (file name or id) on GitHub with ``workflow_dispatch`` and the input ``version-tag``."""
-    from mlops_actions.github_api import WRITE_ACTIONS, GitHubApiError, GitHubClient
+    from mlops_actions.platforms.github.api import WRITE_ACTIONS, GitHubApiError, GitHubClient
 
     env = os.environ if env is None else env
     parse_version_tag(version_tag)

@@ -27,20 +27,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_actions.config import Config, load_config
-from mlops_actions.errors import GateFailed, GitError, MlopsError, RegistryError
-from mlops_actions.lineage import git, git_state, library_versions
-from mlops_actions.model_io import (
+from mlops_actions.domain.config import Config, load_config
+from mlops_actions.domain.lineage import git, git_state, library_versions
+from mlops_actions.domain.model_io import (
     METADATA_FILE,
     MODEL_FILE,
     path_errors,
     write_json_atomic,
     write_text_atomic,
 )
+from mlops_actions.domain.semver import BUMPS, next_version, parse_version, version_tag
+from mlops_actions.errors import GateFailed, GitError, MlopsError, RegistryError
 from mlops_actions.progress import Progress
 from mlops_actions.registry import PRODUCTION, ModelVersion, Registry, open_registry
 from mlops_actions.registry.base import ConcurrentRelease, VersionTaken
-from mlops_actions.semver import BUMPS, next_version, parse_version, version_tag
 
 BUMP_TRAILER = "Release-Bump"
 LABEL_PREFIX = "release:"
@@ -99,7 +99,7 @@ def pr_labels(pr_number: int | None, env: Mapping[str, str]) -> list[str] | None
         return [label.strip() for label in env["MLOPS_PR_LABELS"].split(",") if label.strip()]
     if pr_number is None or env.get("GITHUB_ACTIONS") != "true":
         return None
-    from mlops_actions.github_api import Access, GitHubApiError, GitHubClient
+    from mlops_actions.platforms.github.api import Access, GitHubApiError, GitHubClient
 
     try:
         client = GitHubClient.from_environment(env)
@@ -163,7 +163,7 @@ def _tree_of(repo: Path, commit: str) -> str | None:
 
 
 def _current_fingerprints(config: Config) -> dict[str, str]:
-    from mlops_actions.data.io import file_sha256
+    from mlops_actions.domain.data.io import file_sha256
 
     files = {"train": config.train_data}
     if config.eval_data is not None:
@@ -182,8 +182,8 @@ def promotable_candidate(
     Before any of that, the model is loaded with this (the release's) config's trust, narrowed by its
     metadata: a model that does not load so is refused with a ModelError, never promoted nor retrained.
     """
-    from mlops_actions.model_io import load_model, read_model_metadata, verify_digest
-    from mlops_actions.trust import Trust
+    from mlops_actions.domain.model_io import load_model, read_model_metadata, verify_digest
+    from mlops_actions.domain.trust import Trust
 
     result_path = candidate / RESULT_FILE
     model_dir = candidate / MODEL_DIR
@@ -236,8 +236,8 @@ def fetch_github_candidate(
     config: Config, repo: Path, commit: str, target: Path, env: Mapping[str, str]
 ) -> tuple[Path | None, str]:
     """The PR workflow's artifact of the model checked on HEAD's tree: (folder, where from) or (None, why not)."""
-    from mlops_actions.github_api import GitHubClient
-    from mlops_actions.github_artifacts import candidate_artifact_name, fetch_candidate
+    from mlops_actions.platforms.github.api import GitHubClient
+    from mlops_actions.platforms.github.artifacts import candidate_artifact_name, fetch_candidate
 
     tree = _tree_of(repo, commit)
     if tree is None:
@@ -356,7 +356,7 @@ def _run_url(env: Mapping[str, str]) -> str | None:
 
 
 def _write_profile(config: Config, target: Path) -> None:
-    from mlops_actions.data.profile import build_profile, profile_to_dict
+    from mlops_actions.domain.data.profile import build_profile, profile_to_dict
 
     profile = build_profile(config.train_data)
     document = profile_to_dict(profile)
@@ -372,7 +372,7 @@ def _metrics_of(result: Mapping[str, Any]) -> dict[str, Any]:
 
 def _stage_model(source: Path, target: Path, release: dict[str, Any]) -> None:
     """Copy the model folder to ``target`` (unless it is already there) with the release lineage in its metadata."""
-    from mlops_actions.model_io import read_model_metadata
+    from mlops_actions.domain.model_io import read_model_metadata
 
     if source.resolve() != target.resolve():
         if target.exists():
@@ -533,7 +533,7 @@ def _stage_release(
     lineage: dict[str, Any],
 ) -> StagedRelease:
     """Write the model (with the release lineage), result and data profile to the output folder."""
-    from mlops_actions.model_io import read_model_metadata
+    from mlops_actions.domain.model_io import read_model_metadata
 
     with path_errors(output_dir, "write the release files"):
         lineage["libraries"] = read_model_metadata(model_source).get("libraries") or {}
@@ -569,7 +569,7 @@ def run_release(
     The model checked for the pull request is promoted when :func:`promotable_candidate` allows. It comes
     from ``candidate_source``: ``folder`` (``candidate_dir``, default ``output_dir`` itself, where a
     previous ``check`` wrote), ``github-artifact`` (the PR workflow's artifact for HEAD's tree, see
-    :mod:`mlops_actions.github_artifacts`) or ``none`` (always train). A commit released already is not
+    :mod:`mlops_actions.platforms.github.artifacts`) or ``none`` (always train). A commit released already is not
     released again: its version is verified and completed (see :func:`complete_release`). Each step runs
     under ``progress`` (silent by default); a trained candidate's steps are the check's.
     """

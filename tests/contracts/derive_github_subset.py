@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = HERE.parents[2] / "shared" / "contracts" / "github-openapi-subset.json"
 TARGET = HERE / "github-openapi-subset.json"
 
-# (method, path): what mlops_actions.forges.github calls.
+# (method, path): what mlops_actions.platforms.github.comments calls.
 OPERATIONS = (
     ("get", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
     ("post", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),

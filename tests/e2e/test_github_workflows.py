@@ -30,7 +30,7 @@ from act_harness import (
 )
 from github_standin import GitHubStandIn
 
-from mlops_actions.forges.base import sticky_marker
+from mlops_actions.platforms.comments import sticky_marker
 
 pytestmark = [
     pytest.mark.e2e,

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_actions.config import Config, load_config
-from mlops_actions.datasets import feature_columns
+from mlops_actions.domain.config import Config, load_config
+from mlops_actions.domain.datasets import feature_columns
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example_project"
 CHANGES = ("add-debt-to-income", "broken-feature", "retrain-same")
@@ -256,8 +256,8 @@ def test_retrain_same_change_predicts_exactly_like_the_baseline(predictions):
 
 
 def test_trained_model_loads_trusting_only_the_configured_types(tmp_path, config):
-    from mlops_actions.model_io import load_model, save_model
-    from mlops_actions.trust import Trust
+    from mlops_actions.domain.model_io import load_model, save_model
+    from mlops_actions.domain.trust import Trust
 
     root = copy_project(tmp_path / "project")
     rows = pd.read_csv(config.train_data, nrows=1_000)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlops_actions.cli import main
-from mlops_actions.model_io import MODEL_FILE
+from mlops_actions.domain.model_io import MODEL_FILE
 
 
 def cli(project: Path, *args: str) -> int:
@@ -63,7 +63,7 @@ def test_tampered_model_is_refused_before_loading(
 def test_corrupted_model_with_matching_digest_is_a_clean_error(
     tiny_project: Path, trained: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mlops_actions.model_io import digest_of
+    from mlops_actions.domain.model_io import digest_of
 
     (trained / MODEL_FILE).write_bytes(b"not a zip archive")
     meta_path = trained / "metadata.json"

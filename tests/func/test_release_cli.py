@@ -301,7 +301,7 @@ def zip_of(folder: Path, names: tuple[str, ...] = ("mlops-result.json", "model")
 
 def checked_pull_request(project: Path) -> tuple[Path, str]:
     """Release v1.0.0, then check a feature branch merged into main as GitHub's pull/N/merge ref; (output, artifact name)."""
-    from mlops_actions.github_artifacts import candidate_name_of
+    from mlops_actions.platforms.github.artifacts import candidate_name_of
 
     assert release(project) == 0
     run_git(project, "checkout", "-q", "-b", "feature")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlops_actions.cli import main
-from mlops_actions.model_io import METADATA_FILE, MODEL_FILE
+from mlops_actions.domain.model_io import METADATA_FILE, MODEL_FILE
 
 
 def train(project: Path, *extra: str) -> int:
@@ -35,7 +35,7 @@ def test_train_with_a_shell_command(tiny_project: Path) -> None:
     script = tiny_project / "fit.py"
     script.write_text(
         "import json, sys\nimport pandas as pd\nfrom tiny_model import train_model\n"
-        "from mlops_actions.model_io import save_model\n"
+        "from mlops_actions.domain.model_io import save_model\n"
         "train, out, params = sys.argv[1:4]\nframe = pd.read_csv(train)\n"
         "model = train_model(frame[['x1','x2','group']], frame['label'], json.load(open(params)))\n"
         "save_model(model, out)\n"

@@ -23,7 +23,7 @@ sys.path[:0] = [str(E2E), str(E2E / "gitlab")]
 from github_standin import GitHubStandIn  # noqa: E402
 from gitlab_standin import GitLabStandIn  # noqa: E402
 
-from mlops_actions.forges.base import sticky_marker  # noqa: E402
+from mlops_actions.platforms.comments import sticky_marker  # noqa: E402
 
 RESULT_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "results" / "pass_with_baseline.json"
 MODEL = "churn"  # the model of RESULT_FIXTURE

@@ -34,9 +34,9 @@ from gitlab_standin import GitLabStandIn  # noqa: E402
 GITHUB_TOKEN = "ghs_hostile-interrupt-token-7c2e"
 GITLAB_JOB_TOKEN = "glcbt-hostile-interrupt-token-3"
 RELEASE = "mlops_actions.stages.release"
-LOCAL = "mlops_actions.registry.local:LocalRegistry"
-GITHUB = "mlops_actions.registry.github_releases:GitHubReleasesRegistry"
-GITLAB = "mlops_actions.registry.gitlab:GitLabRegistry"
+LOCAL = "mlops_actions.platforms.local.registry:LocalRegistry"
+GITHUB = "mlops_actions.platforms.github.releases:GitHubReleasesRegistry"
+GITLAB = "mlops_actions.platforms.gitlab.packages:GitLabRegistry"
 
 
 class Killed(SystemExit):
@@ -79,8 +79,8 @@ def arm(monkeypatch: pytest.MonkeyPatch, kill: Kill) -> None:
 
     monkeypatch.setattr(owner, name, wrapper)
     if kill.hard:
-        from mlops_actions.registry.github_releases import GitHubReleasesRegistry
-        from mlops_actions.registry.local import LocalRegistry
+        from mlops_actions.platforms.github.releases import GitHubReleasesRegistry
+        from mlops_actions.platforms.local.registry import LocalRegistry
 
         monkeypatch.setattr(LocalRegistry, "_discard_staging", lambda self, staging: None)
         monkeypatch.setattr(GitHubReleasesRegistry, "_delete_release", lambda self, release_id: False)
@@ -101,7 +101,7 @@ class Backend:
         return self.project / "mlops.yaml"
 
     def registry(self) -> Any:
-        from mlops_actions.config import load_config
+        from mlops_actions.domain.config import load_config
 
         return open_registry(load_config(self.config))
 

@@ -88,7 +88,7 @@ print(f"Authorization: basic {{basic}}")
 print(f"seen {{os.environ.get({opted_in!r}, '-')}}")
 if len(sys.argv) > 3:  # train.command: train and save the model to {{model}}
     import pandas as pd
-    from mlops_actions.model_io import save_model
+    from mlops_actions.domain.model_io import save_model
     from tiny_model import train_model
     frame = pd.read_csv(os.environ["MLOPS_TRAIN_PATH"])
     save_model(train_model(frame[["x1", "x2", "group"]], frame["label"], {{}}), sys.argv[3])

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from mlops_actions.errors import ForgeError
-from mlops_actions.forges.base import sticky_marker
-from mlops_actions.forges.github import GitHubForge
-from mlops_actions.forges.gitlab import GitLabForge
-from mlops_actions.gitlab_api import GitLabClient, Token
+from mlops_actions.platforms.comments import sticky_marker
+from mlops_actions.platforms.github.comments import GitHubForge
+from mlops_actions.platforms.gitlab.api import GitLabClient, Token
+from mlops_actions.platforms.gitlab.comments import GitLabForge
 from tests.hostile.conftest import assert_nothing_written, assert_one_line_error, run_cli, tree_snapshot
 from tests.hostile.fault_proxy import FaultProxy, Rule
 from tests.hostile.forge_sides import (

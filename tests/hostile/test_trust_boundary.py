@@ -67,7 +67,7 @@ def use_command_trainer(project: Path, model_file: Path) -> None:
 
 
 def publish(project: Path, folder: Path, version: str = "1.0.0", *, production: bool = True) -> None:
-    from mlops_actions.registry.local import LocalRegistry
+    from mlops_actions.platforms.local.registry import LocalRegistry
 
     registry = LocalRegistry(project / ".registry", "tiny")
     registry.publish(folder, version=version, metrics={})
@@ -270,7 +270,7 @@ def zip_folder(folder: Path) -> bytes:
 def test_release_refuses_a_hostile_github_candidate_artifact_and_keeps_nothing_of_it(
     tiny_project, tmp_path, canary, github_api, payload
 ):
-    from mlops_actions.github_artifacts import candidate_artifact_name
+    from mlops_actions.platforms.github.artifacts import candidate_artifact_name
 
     tree = run_git(tiny_project, "rev-parse", "HEAD^{tree}")
     folder = candidate_folder(tmp_path / "artifact", payload, canary, tiny_project)
@@ -378,7 +378,7 @@ def test_the_comment_command_never_imports_a_model_loader(tmp_path, canary):
         "import sys\n"
         "from mlops_actions.commands.comment import post_comments\n"
         f"posted = post_comments({str(artifact)!r}, forge_name='local', local_dir={str(tmp_path / 'c')!r}, env={{}})\n"
-        "loaders = sorted(m for m in ('skops', 'skops.io', 'mlops_actions.model_io', 'mlops_actions.trust', "
+        "loaders = sorted(m for m in ('skops', 'skops.io', 'mlops_actions.domain.model_io', 'mlops_actions.domain.trust', "
         f"{IMPORT_MODULE!r}) if m in sys.modules)\n"
         "print(len(posted), loaders)\n"
     )

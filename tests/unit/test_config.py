@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_actions.config import CONFIG_SCHEMA, load_config, parse_config
+from mlops_actions.domain.config import CONFIG_SCHEMA, load_config, parse_config
 from mlops_actions.errors import ConfigError
 
 MINIMAL = {

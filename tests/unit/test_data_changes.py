@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mlops_actions.data.changes import RowHasher, multiset_difference
-from mlops_actions.data.chunks import scan_frame
+from mlops_actions.domain.data.changes import RowHasher, multiset_difference
+from mlops_actions.domain.data.chunks import scan_frame
 
 
 def hashes(frame: pd.DataFrame, columns=None, chunk_rows=1000):

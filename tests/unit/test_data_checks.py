@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_actions.data.checks import compare_fingerprints, run_data_checks
-from mlops_actions.data.dvc import dvc_pointer_for, dvc_pull, missing_data_error, read_dvc_pointer
-from mlops_actions.data.io import fingerprint
-from mlops_actions.data.profile import profile_frame
-from mlops_actions.data.schema import dump_schema, infer_schema
+from mlops_actions.domain.data.checks import compare_fingerprints, run_data_checks
+from mlops_actions.domain.data.dvc import dvc_pointer_for, dvc_pull, missing_data_error, read_dvc_pointer
+from mlops_actions.domain.data.io import fingerprint
+from mlops_actions.domain.data.profile import profile_frame
+from mlops_actions.domain.data.schema import dump_schema, infer_schema
 from mlops_actions.errors import DataError
 
 

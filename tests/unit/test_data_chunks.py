@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_actions.data import chunks
-from mlops_actions.data.chunks import (
+from mlops_actions.domain.data import chunks
+from mlops_actions.domain.data.chunks import (
     CategoricalColumn,
     NumericColumn,
     OtherColumn,

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from mlops_actions.data.drift import (
+from mlops_actions.domain.data.drift import (
     DEFAULT_THRESHOLDS,
     compare_profiles,
     drift_files,
@@ -17,7 +17,7 @@ from mlops_actions.data.drift import (
     parse_threshold_options,
     resolve_thresholds,
 )
-from mlops_actions.data.profile import profile_frame, save_profile
+from mlops_actions.domain.data.profile import profile_frame, save_profile
 from mlops_actions.errors import ConfigError, DataError
 
 

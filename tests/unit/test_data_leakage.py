@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from mlops_actions.data.chunks import scan_frame
-from mlops_actions.data.leakage import LeakageCollector, leakage_summary
+from mlops_actions.domain.data.chunks import scan_frame
+from mlops_actions.domain.data.leakage import LeakageCollector, leakage_summary
 
 
 def associations(frame: pd.DataFrame, target: str, exclude=(), chunk_rows=1000):

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlops_actions.data.profile import (
+from mlops_actions.domain.data.profile import (
     CategoricalProfile,
     NumericProfile,
     Profile,

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlops_actions.data.profile import profile_frame
-from mlops_actions.data.schema import (
+from mlops_actions.domain.data.profile import profile_frame
+from mlops_actions.domain.data.schema import (
     dump_schema,
     infer_schema,
     inferred_null_share,
@@ -17,7 +17,7 @@ from mlops_actions.data.schema import (
     schema_from_dict,
     schema_hash_of,
 )
-from mlops_actions.data.validate import validate_frame
+from mlops_actions.domain.data.validate import validate_frame
 from mlops_actions.errors import ConfigError
 
 

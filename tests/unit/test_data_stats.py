@@ -10,7 +10,7 @@ from scipy import special
 from scipy import stats as scipy_stats
 from scipy.spatial import distance
 
-from mlops_actions.data import stats
+from mlops_actions.domain.data import stats
 
 
 def test_identical_histograms_have_zero_psi():

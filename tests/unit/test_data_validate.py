@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_actions.data.schema import schema_from_dict
-from mlops_actions.data.validate import validate_file, validate_frame
+from mlops_actions.domain.data.schema import schema_from_dict
+from mlops_actions.domain.data.validate import validate_file, validate_frame
 
 SCHEMA = {
     "version": 1,

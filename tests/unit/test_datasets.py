@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_actions.config import parse_config
-from mlops_actions.datasets import check_rows, numeric_columns
+from mlops_actions.domain.config import parse_config
+from mlops_actions.domain.datasets import check_rows, numeric_columns
 from mlops_actions.errors import DataError
 
 DOC = {

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mlops_actions.cli import main
-from mlops_actions.config import load_config
-from mlops_actions.doctor import run_doctor
+from mlops_actions.domain.config import load_config
+from mlops_actions.stages.doctor import run_doctor
 from tests.hostile.conftest import tree_snapshot
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops_actions.config import load_config
+from mlops_actions.domain.config import load_config
+from mlops_actions.domain.evaluation import score_model
+from mlops_actions.domain.model_io import METADATA_FILE, MODEL_FILE, save_model
 from mlops_actions.errors import DataError
-from mlops_actions.evaluation import score_model
-from mlops_actions.model_io import METADATA_FILE, MODEL_FILE, save_model
 
 
 def model_folder(folder: Path, estimator: object, recorded_features: list[str]) -> Path:

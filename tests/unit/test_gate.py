@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_actions.config import Rule
-from mlops_actions.gate import judge
+from mlops_actions.domain.config import Rule
+from mlops_actions.domain.gate import judge
 
 
 def row(

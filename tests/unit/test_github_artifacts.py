@@ -1,4 +1,4 @@
-"""Fetching the pull request's checked model from GitHub's workflow artifacts (mlops_actions.github_artifacts)."""
+"""Fetching the pull request's checked model from GitHub's workflow artifacts (mlops_actions.platforms.github.artifacts)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from github_releases_standin import REPOSITORY_ID, GitHubReleasesStandIn
 
 from mlops_actions.errors import MlopsError
-from mlops_actions.github_api import GitHubClient
-from mlops_actions.github_artifacts import (
+from mlops_actions.platforms.github.api import GitHubClient
+from mlops_actions.platforms.github.artifacts import (
     candidate_artifact_name,
     candidate_name_of,
     fetch_candidate,

@@ -13,7 +13,7 @@ import pytest
 
 from mlops_actions.commands import comment
 from mlops_actions.errors import MlopsError
-from mlops_actions.forges.base import sticky_marker
+from mlops_actions.platforms.comments import sticky_marker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from github_standin import GitHubStandIn

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from mlops_actions.github_env import (
+from mlops_actions.platforms.github.job import (
     MAX_SUMMARY_BYTES,
     error_annotation,
     escape_data,

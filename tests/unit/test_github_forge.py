@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mlops_actions.errors import ForgeError
-from mlops_actions.forges.base import sticky_marker
-from mlops_actions.forges.github import (
+from mlops_actions.platforms.comments import sticky_marker
+from mlops_actions.platforms.github.comments import (
     MAX_COMMENT_CHARS,
     GitHubForge,
     parse_pr_number,

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from mlops_actions.errors import ForgeError
-from mlops_actions.forges import get_forge
-from mlops_actions.forges.base import sticky_marker
-from mlops_actions.forges.gitlab import MAX_NOTE_CHARS, GitLabForge, parse_iid, truncate_note
-from mlops_actions.gitlab_api import GitLabClient, Token
+from mlops_actions.platforms import get_forge
+from mlops_actions.platforms.comments import sticky_marker
+from mlops_actions.platforms.gitlab.api import GitLabClient, Token
+from mlops_actions.platforms.gitlab.comments import MAX_NOTE_CHARS, GitLabForge, parse_iid, truncate_note
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e" / "gitlab"))
 from gitlab_standin import GitLabStandIn

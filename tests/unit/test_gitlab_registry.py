@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from mlops_actions.config import parse_config
+from mlops_actions.domain.config import parse_config
 from mlops_actions.errors import RegistryError
+from mlops_actions.platforms.gitlab.packages import GitLabRegistry
 from mlops_actions.registry import PRODUCTION, open_registry
 from mlops_actions.registry.described import parse_description, release_description
-from mlops_actions.registry.gitlab import GitLabRegistry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e" / "gitlab"))
 from gitlab_standin import GitLabStandIn

@@ -10,7 +10,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from mlops_actions.commands import widgets
-from mlops_actions.gitlab_env import (
+from mlops_actions.platforms.gitlab.job import (
     DOTENV_FILE,
     JUNIT_FILE,
     MAX_DOTENV_VARIABLES,
@@ -19,7 +19,7 @@ from mlops_actions.gitlab_env import (
     publish_job_reports,
     report_links,
 )
-from mlops_actions.junit import junit_xml, result_cases
+from mlops_actions.render.junit import junit_xml, result_cases
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "results"
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from mlops_actions.metric_names import METRICS, format_range, metrics_for_task
-from mlops_actions.metrics import Predictions, compute_metrics
+from mlops_actions.domain.metric_names import METRICS, format_range, metrics_for_task
+from mlops_actions.domain.metrics import Predictions, compute_metrics
 
 
 def _in_range(values: dict[str, float], task: str) -> None:

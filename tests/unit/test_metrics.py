@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.preprocessing import label_binarize
 
+from mlops_actions.domain.metric_names import metrics_for_task
+from mlops_actions.domain.metrics import MetricEvaluator, Predictions, compute_metrics
 from mlops_actions.errors import DataError
-from mlops_actions.metric_names import metrics_for_task
-from mlops_actions.metrics import MetricEvaluator, Predictions, compute_metrics
 
 
 def binary_case(seed: int, n: int = 400, decimals: int = 2):

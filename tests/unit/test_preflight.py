@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from mlops_actions.cli import main
-from mlops_actions.config import load_config
+from mlops_actions.domain.config import load_config
 from mlops_actions.errors import ConfigError
-from mlops_actions.preflight import preflight, resolve_type
+from mlops_actions.stages.preflight import preflight, resolve_type
 
 
 def edit_config(project: Path, old: str, new: str) -> Path:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from mlops_actions.config import CONFIG_SCHEMA
+from mlops_actions.domain.config import CONFIG_SCHEMA
 from mlops_actions.reference import BEGIN, END, config_reference, replace_block
 from tests.conftest import REPO_ROOT
 
@@ -20,7 +20,7 @@ def test_reference_lists_every_top_level_key() -> None:
 
 
 def test_readme_metric_reference_lists_every_metric_with_its_direction() -> None:
-    from mlops_actions.metric_names import METRICS
+    from mlops_actions.domain.metric_names import METRICS
     from mlops_actions.reference import metric_reference, replace_block
 
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")

@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from github_releases_standin import GitHubReleasesStandIn
 
 from mlops_actions.errors import RegistryError
-from mlops_actions.github_api import GitHubClient
-from mlops_actions.registry.github_releases import ConcurrentRelease, GitHubReleasesRegistry, VersionTaken
+from mlops_actions.platforms.github.api import GitHubClient
+from mlops_actions.platforms.github.releases import ConcurrentRelease, GitHubReleasesRegistry, VersionTaken
 
 TOKEN = "ghs_unit-registry-token-31c7"
 REPOSITORY = "acme/credit"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from mlops_actions.domain.model_io import METADATA_FILE, MODEL_FILE, digest_of
 from mlops_actions.errors import RegistryError
-from mlops_actions.model_io import METADATA_FILE, MODEL_FILE, digest_of
-from mlops_actions.registry.local import LocalRegistry
+from mlops_actions.platforms.local.registry import LocalRegistry
 
 
 def make_model_dir(folder: Path, name: str = "credit", payload: bytes = b"model-bytes") -> Path:

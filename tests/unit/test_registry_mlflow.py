@@ -21,7 +21,7 @@ import pytest
 pytest.importorskip("mlflow", reason="mlflow is not installed (pip install 'mlops-actions[mlflow]')")
 
 from mlops_actions.errors import RegistryError
-from mlops_actions.registry.github_releases import ConcurrentRelease, VersionTaken
+from mlops_actions.platforms.github.releases import ConcurrentRelease, VersionTaken
 from mlops_actions.registry.mlflow import MlflowRegistry
 
 COMMIT_A = "a" * 40

@@ -12,9 +12,8 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from mlops_actions.config import parse_config
-from mlops_actions.errors import ConfigError
-from mlops_actions.secrets import (
+from mlops_actions.domain.config import parse_config
+from mlops_actions.domain.secrets import (
     MASK,
     Scrubber,
     current_scrubber,
@@ -24,6 +23,7 @@ from mlops_actions.secrets import (
     user_code_environment,
     user_command_env,
 )
+from mlops_actions.errors import ConfigError
 
 GITHUB = "ghs_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 GITLAB = "glpat-" + "Zy9Xw8Vu7Ts6Rq5Po4Nm"

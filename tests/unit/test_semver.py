@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from mlops_actions.domain.semver import next_version, parse_version, sort_versions, version_tag
 from mlops_actions.errors import MlopsError
-from mlops_actions.semver import next_version, parse_version, sort_versions, version_tag
 
 
 def test_first_version_is_1_0_0() -> None:

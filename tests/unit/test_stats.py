@@ -10,11 +10,11 @@ import pytest
 import sklearn.metrics as skm
 from statsmodels.stats.contingency_tables import mcnemar as statsmodels_mcnemar
 
-from mlops_actions import stats
+from mlops_actions.domain import stats
+from mlops_actions.domain.metric_names import metrics_for_task
+from mlops_actions.domain.metrics import Predictions, compute_metrics
+from mlops_actions.domain.stats import bootstrap_interval, delong_test, mcnemar_test, paired_bootstrap
 from mlops_actions.errors import ConfigError, DataError
-from mlops_actions.metric_names import metrics_for_task
-from mlops_actions.metrics import Predictions, compute_metrics
-from mlops_actions.stats import bootstrap_interval, delong_test, mcnemar_test, paired_bootstrap
 
 # -- naive references -------------------------------------------------------------------------------------
 

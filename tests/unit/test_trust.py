@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from mlops_actions.domain.trust import Trust, audit_model, audit_schema, never_trusted_reason
 from mlops_actions.errors import ConfigError, ModelError
-from mlops_actions.trust import Trust, audit_model, audit_schema, never_trusted_reason
 from tests.hostile.skops_payloads import (
     IMPORT_MODULE,
     PAYLOADS,
@@ -250,7 +250,7 @@ def test_ordinary_model_types_may_be_trusted(name):
     ids=["os-system", "builtins-eval", "not-dotted"],
 )
 def test_a_config_listing_a_never_trustable_or_malformed_type_is_a_config_error(entry, expected, tmp_path):
-    from mlops_actions.config import load_config
+    from mlops_actions.domain.config import load_config
     from tests.conftest import TINY_CONFIG
 
     path = tmp_path / "mlops.yaml"
@@ -263,7 +263,7 @@ def test_a_config_listing_a_never_trustable_or_malformed_type_is_a_config_error(
 
 
 def test_load_model_names_where_the_expected_digest_came_from(genuine, tmp_path):
-    from mlops_actions.model_io import load_model
+    from mlops_actions.domain.model_io import load_model
 
     path = tmp_path / "model.skops"
     path.write_bytes(genuine)
@@ -278,7 +278,7 @@ def test_load_model_names_where_the_expected_digest_came_from(genuine, tmp_path)
 
 
 def test_the_trust_module_imports_nothing_heavy():
-    code = "import sys, mlops_actions.trust; print(sorted(m for m in ('skops', 'sklearn', 'numpy') if m in sys.modules))"
+    code = "import sys, mlops_actions.domain.trust; print(sorted(m for m in ('skops', 'sklearn', 'numpy') if m in sys.modules))"
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path.cwd()
     )
@@ -289,8 +289,8 @@ def test_stock_scikit_learn_internals_load_with_an_empty_config_and_survive_narr
     import numpy as np
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from mlops_actions.model_io import load_model, save_model
-    from mlops_actions.trusted_defaults import STOCK_TRUSTED_TYPES
+    from mlops_actions.domain.model_io import load_model, save_model
+    from mlops_actions.domain.trusted_defaults import STOCK_TRUSTED_TYPES
 
     X = np.random.default_rng(0).normal(size=(200, 3))
     model = HistGradientBoostingClassifier(max_iter=5).fit(X, X[:, 0] > 0)
@@ -302,6 +302,6 @@ def test_stock_scikit_learn_internals_load_with_an_empty_config_and_survive_narr
 
 
 def test_no_stock_default_is_a_name_no_config_may_allow():
-    from mlops_actions.trusted_defaults import STOCK_TRUSTED_TYPES
+    from mlops_actions.domain.trusted_defaults import STOCK_TRUSTED_TYPES
 
     assert [name for name in sorted(STOCK_TRUSTED_TYPES) if never_trusted_reason(name)] == []

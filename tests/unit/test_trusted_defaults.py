@@ -1,6 +1,6 @@
 """The reviewed default trust list covers what stock scikit-learn estimators hold.
 
-How the list in ``mlops_actions/trusted_defaults.py`` is derived: every estimator of
+How the list in ``mlops_actions/domain/trusted_defaults.py`` is derived: every estimator of
 ``sklearn.utils.all_estimators()`` that can be built with defaults (meta-estimators get a small inner
 estimator) is fitted on a small table for each task it supports, saved with skops, and
 ``skops.io.get_untrusted_types`` is collected. The union is reviewed by hand (scikit-learn's own internal
@@ -118,17 +118,17 @@ def untrusted_types_of_stock_estimators() -> dict[str, set[str]]:
 
 def test_every_type_stock_estimators_hold_is_in_the_reviewed_default_list() -> None:
     pytest.importorskip("skops")
-    from mlops_actions.trusted_defaults import STOCK_TRUSTED_TYPES
+    from mlops_actions.domain.trusted_defaults import STOCK_TRUSTED_TYPES
 
     found = untrusted_types_of_stock_estimators()
     missing = {
         name: sorted(holders)[:3] for name, holders in found.items() if name not in STOCK_TRUSTED_TYPES
     }
-    assert not missing, f"review and add to mlops_actions/trusted_defaults.py: {missing}"
+    assert not missing, f"review and add to mlops_actions/domain/trusted_defaults.py: {missing}"
 
 
 def test_the_default_list_trusts_nothing_that_can_run_a_command() -> None:
-    from mlops_actions.trusted_defaults import STOCK_TRUSTED_TYPES
+    from mlops_actions.domain.trusted_defaults import STOCK_TRUSTED_TYPES
 
     roots = {name.split(".")[0] for name in STOCK_TRUSTED_TYPES}
     assert roots <= {"sklearn", "numpy", "scipy"}, roots

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from mlops_actions.domain.yaml_loader import parse_yaml, read_yaml
 from mlops_actions.errors import ConfigError, DataError
-from mlops_actions.yaml_loader import parse_yaml, read_yaml
 
 
 @pytest.mark.parametrize(

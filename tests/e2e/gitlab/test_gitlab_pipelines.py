@@ -21,7 +21,7 @@ from conftest import GitLabPrepared
 from gitlab_harness import SERVER_HOST, GitLabCiLocal, PipelineRun, example_repository
 from gitlab_standin import GitLabStandIn
 
-from mlops_actions.forges.base import sticky_marker
+from mlops_actions.platforms.comments import sticky_marker
 
 pytestmark = pytest.mark.e2e
 

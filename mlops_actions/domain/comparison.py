@@ -1,0 +1,182 @@
+"""Candidate vs baseline on the same rows: metric deltas with paired-bootstrap intervals and paired tests."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from mlops_actions.domain.config import Config
+from mlops_actions.domain.evaluation import Scored
+from mlops_actions.domain.metric_names import METRICS
+from mlops_actions.errors import DataError
+
+
+def _number(value: Any) -> float | None:
+    """A JSON-safe float: None for NaN/inf/None."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def check_same_rows(candidate: Scored, baseline: Scored) -> None:
+    """Both models must have been scored on exactly the same rows in the same order."""
+    import numpy as np
+
+    if candidate.rows != baseline.rows or not np.array_equal(candidate.row_keys, baseline.row_keys):
+        raise DataError(
+            f"candidate ({candidate.rows} rows) and baseline ({baseline.rows} rows) were not scored on the same "
+            "evaluation rows; a paired comparison needs identical rows (check data.id)"
+        )
+    if candidate.task != baseline.task:
+        raise DataError(f"candidate task {candidate.task!r} differs from baseline task {baseline.task!r}")
+
+
+def _subset(scored: Scored, mask: Any) -> Scored:
+    from mlops_actions.domain.metrics import Predictions
+
+    p = scored.predictions
+    return Scored(
+        task=scored.task,
+        classes=scored.classes,
+        row_keys=scored.row_keys[mask],
+        y_true=scored.y_true[mask],
+        predictions=Predictions(
+            labels=None if p.labels is None else p.labels[mask],
+            scores=None if p.scores is None else p.scores[mask],
+            values=None if p.values is None else p.values[mask],
+        ),
+        model_digest=scored.model_digest,
+    )
+
+
+def metric_rows(
+    names: tuple[str, ...] | list[str],
+    candidate: Scored,
+    baseline: Scored | None,
+    config: Config,
+    *,
+    with_tests: bool = True,
+) -> list[dict[str, Any]]:
+    """One row per metric: baseline, candidate, delta, interval, within-noise flag, paired test."""
+    from mlops_actions.domain.stats import bootstrap_interval, delong_test, mcnemar_test, paired_bootstrap
+
+    rows: list[dict[str, Any]] = []
+    if baseline is None:
+        intervals = bootstrap_interval(
+            list(names),
+            config.task,
+            candidate.y_true,
+            candidate.predictions,
+            n_classes=candidate.n_classes,
+            resamples=config.resamples,
+            confidence=config.confidence,
+            seed=config.seed,
+        )
+        for name in names:
+            value, low, high = intervals[name]
+            rows.append(_row(name, config, None, value, None, low, high, None))
+        return rows
+    estimates = paired_bootstrap(
+        list(names),
+        config.task,
+        candidate.y_true,
+        candidate.predictions,
+        baseline.predictions,
+        n_classes=candidate.n_classes,
+        resamples=config.resamples,
+        confidence=config.confidence,
+        seed=config.seed,
+    )
+    cand, base = candidate.predictions, baseline.predictions
+    both_scores = (cand.scores, base.scores) if cand.scores is not None and base.scores is not None else None
+    two_classes = config.task == "binary" and len(set(candidate.y_true.tolist())) == 2
+    for name in names:
+        est = estimates[name]
+        test = None
+        if with_tests and name == "accuracy" and cand.labels is not None and base.labels is not None:
+            test = mcnemar_test(candidate.y_true, cand.labels, base.labels)
+        elif with_tests and name == "roc_auc" and both_scores is not None and two_classes:
+            test = delong_test(candidate.y_true, *both_scores)
+        rows.append(_row(name, config, est.baseline, est.candidate, est.delta, est.ci_low, est.ci_high, test))
+    return rows
+
+
+def _row(
+    name: str,
+    config: Config,
+    baseline: float | None,
+    candidate: float | None,
+    delta: float | None,
+    low: float | None,
+    high: float | None,
+    test: Any,
+) -> dict[str, Any]:
+    info = METRICS[name]
+    low, high = _number(low), _number(high)
+    delta = _number(delta)
+    within_noise = None
+    if delta is not None and low is not None and high is not None:
+        within_noise = bool(low <= 0.0 <= high)
+    test_doc = None
+    if test is not None and _number(test.statistic) is not None and _number(test.p_value) is not None:
+        test_doc = {
+            "name": test.name,
+            "statistic": _number(test.statistic),
+            "p_value": min(1.0, max(0.0, float(test.p_value))),
+            "details": {k: (_number(v) if isinstance(v, float) else v) for k, v in test.details.items()},
+        }
+    return {
+        "name": name,
+        "label": info.label,
+        "primary": name == config.primary_metric,
+        "higher_is_better": info.higher_is_better,
+        "baseline": _number(baseline),
+        "candidate": _number(candidate),
+        "delta": delta,
+        "ci_low": low,
+        "ci_high": high,
+        "within_noise": within_noise,
+        "test": test_doc,
+    }
+
+
+def slice_rows(candidate: Scored, baseline: Scored | None, config: Config) -> list[dict[str, Any]]:
+    """Metrics per slice value (each configured slice column); intervals where the slice is large enough."""
+    results: list[dict[str, Any]] = []
+    for column, values in candidate.slices.items():
+        for value in sorted(set(values.tolist())):
+            mask = values == value
+            rows = int(mask.sum())
+            cand = _subset(candidate, mask)
+            base = None if baseline is None else _subset(baseline, mask)
+            names = [n for n in config.metrics if _defined_for(n, cand)]
+            if rows < config.min_slice_rows:
+                metrics = _point_rows(names, cand, base, config)
+            else:
+                metrics = metric_rows(names, cand, base, config, with_tests=False)
+            results.append({"column": column, "value": str(value), "rows": rows, "metrics": metrics})
+    return results
+
+
+def _defined_for(name: str, scored: Scored) -> bool:
+    """Ranking metrics need both classes present in a binary slice."""
+    if METRICS[name].needs == "scores" and scored.task == "binary":
+        return len(set(scored.y_true.tolist())) == 2
+    return True
+
+
+def _point_rows(names: list[str], cand: Scored, base: Scored | None, config: Config) -> list[dict[str, Any]]:
+    from mlops_actions.domain.metrics import compute_metrics
+
+    cand_values = compute_metrics(names, config.task, cand.y_true, cand.predictions, cand.n_classes)
+    base_values = (
+        compute_metrics(names, config.task, base.y_true, base.predictions, base.n_classes) if base else {}
+    )
+    rows = []
+    for name in names:
+        b = base_values.get(name)
+        c = cand_values[name]
+        delta = None if b is None else c - b
+        rows.append(_row(name, config, b, c, delta, None, None, None))
+    return rows
