@@ -119,7 +119,7 @@ def _emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    from mlops_actions.domain.data.profile import write_text_atomic
+    from mlops_actions.domain.model_io import write_text_atomic
 
     write_text_atomic(output, text)
     print(f"wrote {output}", file=sys.stderr)

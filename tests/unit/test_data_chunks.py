@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_actions.domain.data import chunks
 from mlops_actions.domain.data.chunks import (
     CategoricalColumn,
     NumericColumn,
@@ -16,6 +15,7 @@ from mlops_actions.domain.data.chunks import (
     read_header,
     scan_table,
 )
+from mlops_actions.domain.data.chunks import scan as table_scan
 from mlops_actions.errors import DataError
 
 
@@ -145,7 +145,7 @@ def test_pandas_fallback_reads_the_same_values(tmp_path, monkeypatch):
     path = tmp_path / "d.csv"
     path.write_text("n,s,f\n1,x,0.5\n2,,1.5\n3,y,\n")
     _, fast = scan(path)
-    monkeypatch.setattr(chunks, "pyarrow_available", lambda: False)
+    monkeypatch.setattr(table_scan, "pyarrow_available", lambda: False)
     info, slow = scan(path, chunk_rows=2)
     assert info.dtypes == {"n": "int", "s": "string", "f": "float"}
     for name in ("n", "s"):
