@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from mlops_actions import __version__
 from mlops_actions.errors import MlopsError
-from mlops_actions.platforms.http_util import next_link, retry_delay
+from mlops_actions.platforms.http_util import error_message, next_link, retry_after_seconds, retry_delay
 
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = 1.0
@@ -292,6 +292,38 @@ class RestClient:
             f"{self.service}: giving up after {attempts} attempts: {self.redact(str(last))}",
             status=last.status,
         ) from None
+
+    # -- answers ------------------------------------------------------------------------------------
+
+    def accepts(self, status: int, allowed: frozenset[int]) -> bool:
+        """Whether ``status`` is an answer for the caller: a status it allows, or one below 400."""
+        return status in allowed or status < 400
+
+    def transient_wait(self, response: Any) -> float | None:
+        """The seconds to wait before sending again when ``response`` is a transient failure (429, 5xx),
+        from its ``Retry-After`` or rate-limit headers (0 when they say nothing); None when it is not one."""
+        if response.status_code not in self.retry_statuses:
+            return None
+        return retry_after_seconds(response.headers, self._clock()) or 0.0
+
+    def refusal(self, method: str, url: str, response: Any, access: Any) -> ApiError:
+        """The one-line error of a refused request, naming what the token lacks (each API its own)."""
+        raise NotImplementedError
+
+    def checked(self, method: str, url: str, response: Any, *, allowed: frozenset[int], access: Any) -> Any:
+        """``response`` when it is an answer; else its transient failure (status and wait, for
+        :meth:`with_retries`) or its refusal, raised."""
+        status = response.status_code
+        if self.accepts(status, allowed):
+            return response
+        wait = self.transient_wait(response)
+        if wait is not None:
+            message = self.redact(error_message(response))
+            response.close()
+            raise self.error(
+                f"{method} {self.path_of(url)}: HTTP {status} {message}".strip(), status=status, wait=wait
+            )
+        raise self.refusal(method, url, response, access)
 
     def request(
         self, method: str, path_or_url: str, *, access: Any, params: Mapping[str, Any] | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -224,3 +224,33 @@ def fetch_whole(registry: Registry, ref: str, destination: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return destination
+
+
+DOWNLOAD_CHUNK_BYTES = 1 << 20
+
+
+def download_checked(
+    response: Any,
+    target: Path,
+    expected: str,
+    *,
+    where: str,
+    also_check: Callable[[], None] | None = None,
+) -> None:
+    """Stream ``response``'s body into ``target`` atomically, keeping it only when its sha256 is
+    ``expected`` (the release manifest's digest) and ``also_check`` (e.g. the server's own checksum) passes.
+    The response is closed either way."""
+    from mlops_actions.domain.model_io import write_stream_atomic
+
+    def check(actual: str) -> None:
+        if actual != expected:
+            raise RegistryError(
+                f"{where}: sha256 digest mismatch, expected {expected} from the release manifest, got {actual}"
+            )
+        if also_check is not None:
+            also_check()
+
+    try:
+        write_stream_atomic(response.iter_content(DOWNLOAD_CHUNK_BYTES), target, check)
+    finally:
+        response.close()

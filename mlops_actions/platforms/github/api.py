@@ -158,21 +158,21 @@ class GitHubClient(RestClient):
             timeout=timeout,
             stream=stream,
         )
+        return self.checked(method, url, response, allowed=allowed, access=access)
+
+    def accepts(self, status: int, allowed: frozenset[int]) -> bool:
+        """A 2xx or an allowed status; a redirect only when the caller allows 302 (a download)."""
+        return status in allowed or status < 300 or (status in REDIRECTS and 302 in allowed)
+
+    def transient_wait(self, response: Any) -> float | None:
+        """Also a secondary rate limit (403/429), waiting 60 s when it does not say how long."""
         status = response.status_code
-        if status in allowed or status < 300 or (status in REDIRECTS and 302 in allowed):
-            return response
-        if status in self.retry_statuses or self._is_secondary_rate_limit(response):
-            wait = retry_after_seconds(response.headers, self._clock())
-            if wait is None and status in (403, 429):
-                wait = 60.0  # GitHub's advice for a secondary limit without Retry-After
-            message = self.redact(error_message(response))
-            response.close()
-            raise GitHubApiError(
-                f"{method} {self.path_of(url)}: HTTP {status} {message}".strip(),
-                status=status,
-                wait=wait or 0.0,
-            )
-        raise self.refusal(method, url, response, access)
+        if status not in self.retry_statuses and not self._is_secondary_rate_limit(response):
+            return None
+        wait = retry_after_seconds(response.headers, self._clock())
+        if wait is None and status in (403, 429):
+            wait = 60.0  # GitHub's advice for a secondary limit without Retry-After
+        return wait or 0.0
 
     @staticmethod
     def _is_secondary_rate_limit(response: Any) -> bool:

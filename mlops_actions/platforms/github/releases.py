@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from mlops_actions.domain.model_io import digest_of, write_stream_atomic
+from mlops_actions.domain.model_io import digest_of
 from mlops_actions.domain.semver import format_version, parse_version, version_tag
 from mlops_actions.errors import MlopsError, RegistryError
 from mlops_actions.platforms.github.api import READ_CONTENTS, WRITE_CONTENTS, GitHubApiError, GitHubClient
@@ -45,11 +45,11 @@ from mlops_actions.registry.base import (
     ConcurrentRelease,
     ModelVersion,
     VersionTaken,
+    download_checked,
     prepare_publication,
 )
 from mlops_actions.registry.described import DescribedReleases, parse_description
 
-CHUNK_BYTES = 1 << 20
 MAX_CARD_CHARS = 40_000  # GitHub caps a release body at 125,000 characters
 ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
@@ -212,18 +212,9 @@ class GitHubReleasesRegistry(DescribedReleases):
             response = self.client.download(str(asset["url"]), access=READ_CONTENTS)
         except GitHubApiError as error:
             raise RegistryError(f"github registry: {error}") from None
-
-        def check(actual: str) -> None:
-            if actual != expected:
-                raise RegistryError(
-                    f"github registry: asset {asset.get('name')} of {tag}: sha256 digest mismatch, expected "
-                    f"{expected} from the release manifest, got {actual}"
-                )
-
-        try:
-            write_stream_atomic(response.iter_content(CHUNK_BYTES), target, check)
-        finally:
-            response.close()
+        download_checked(
+            response, target, expected, where=f"github registry: asset {asset.get('name')} of {tag}"
+        )
 
     def claimed_version(self, commit: str) -> str | None:
         """The version an interrupted release of ``commit`` claimed (its draft and tag remain), to resume it."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from mlops_actions.platforms.http_util import error_message, retry_after_seconds
+from mlops_actions.platforms.http_util import error_message
 from mlops_actions.platforms.rest_client import USER_AGENT, ApiError, RestClient
 
 DEFAULT_API_URL = "https://gitlab.com/api/v4"
@@ -175,16 +175,7 @@ class GitLabClient(RestClient):
                 timeout=self.timeout,
                 stream=stream,
             )
-        status = response.status_code
-        if accept is not None and status in accept:
-            return response
-        if status in self.retry_statuses:
-            wait = retry_after_seconds(response.headers, self._clock())
-            message = self.redact(error_message(response))
-            raise GitLabApiError(f"{where}: HTTP {status} {message}".strip(), status=status, wait=wait or 0.0)
-        if status >= 400:
-            raise self.refusal(method, url, response, access)
-        return response
+        return self.checked(method, url, response, allowed=accept or frozenset(), access=access)
 
     def refusal(self, method: str, url: str, response: Any, access: Access) -> GitLabApiError:
         """The one-line error for a refused request, naming the scope or role the token lacks."""

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import quote
 
 from mlops_actions.domain.data.io import file_sha256
-from mlops_actions.domain.model_io import MODEL_FILE, write_stream_atomic
+from mlops_actions.domain.model_io import MODEL_FILE
 from mlops_actions.domain.semver import format_version, parse_version, version_tag
 from mlops_actions.errors import MlopsError, RegistryError
 from mlops_actions.platforms.gitlab.api import (
@@ -47,11 +47,10 @@ from mlops_actions.registry.base import (
     PUBLISHING,
     ModelVersion,
     VersionTaken,
+    download_checked,
     prepare_publication,
 )
 from mlops_actions.registry.described import DescribedReleases, parse_description
-
-CHUNK_BYTES = 1 << 20
 
 JOB_TOKEN_HINT = (
     "CI_JOB_TOKEN can use the Releases and Packages APIs when the user running the pipeline has at least "
@@ -197,12 +196,7 @@ class GitLabRegistry(DescribedReleases):
         path = self.package_path(version, name)
         response = self._call("GET", path, access=READ_PACKAGES, stream=True)
 
-        def check(actual: str) -> None:
-            if actual != expected:
-                raise RegistryError(
-                    f"{self.package_url(version, name)}: sha256 digest mismatch, expected {expected} from the "
-                    f"release manifest, got {actual}"
-                )
+        def gitlab_checksum() -> None:
             header = response.headers.get("X-Checksum-SHA256", "").strip().lower()
             if header and f"sha256:{header}" != expected:
                 raise RegistryError(
@@ -210,10 +204,9 @@ class GitLabRegistry(DescribedReleases):
                     f"expects {expected}"
                 )
 
-        try:
-            write_stream_atomic(response.iter_content(CHUNK_BYTES), target, check)
-        finally:
-            response.close()
+        download_checked(
+            response, target, expected, where=self.package_url(version, name), also_check=gitlab_checksum
+        )
 
     def claimed_version(self, commit: str) -> str | None:
         """The version of an unfinished release of ``commit`` (created, files not all uploaded), to resume it."""
