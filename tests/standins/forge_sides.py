@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,12 +17,9 @@ from typing import Any
 
 import requests
 
-E2E = Path(__file__).resolve().parents[1] / "e2e"
-sys.path[:0] = [str(E2E), str(E2E / "gitlab")]
-from github_standin import GitHubStandIn  # noqa: E402
-from gitlab_standin import GitLabStandIn  # noqa: E402
-
-from mlops_actions.platforms.comments import sticky_marker  # noqa: E402
+from mlops_actions.platforms.comments import sticky_marker
+from tests.standins.github import GitHubStandIn
+from tests.standins.gitlab import GitLabStandIn
 
 RESULT_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "results" / "pass_with_baseline.json"
 MODEL = "churn"  # the model of RESULT_FIXTURE

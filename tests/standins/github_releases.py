@@ -1,6 +1,6 @@
 """The GitHub API stand-in extended with releases, release assets, git refs and workflow dispatches.
 
-It reuses :class:`github_standin.GitHubStandIn` (request/response validation, tokens, injected faults,
+It reuses :class:`tests.standins.github.GitHubStandIn` (request/response validation, tokens, injected faults,
 pull requests as issues, the sticky comment), adds the operations of the contract
 ``tests/contracts/github-releases-subset.json`` to the comment's and keeps their state, behaving as GitHub
 does where it matters to a registry:
@@ -37,7 +37,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from github_standin import Contract, Fault, GitHubStandIn, Operation, _now
+from tests.standins.github import Contract, Fault, GitHubStandIn, Operation, _now
 
 CONTRACT = (
     __import__("pathlib").Path(__file__).resolve().parents[1] / "contracts" / "github-releases-subset.json"

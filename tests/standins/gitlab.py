@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import jsonschema
 
-CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "gitlab" / "gitlab-api-contract.json"
+CONTRACT = Path(__file__).resolve().parents[1] / "contracts" / "gitlab" / "gitlab-api-contract.json"
 BOT = {"id": 901, "username": "project_42_bot", "name": "mlops bot", "state": "active"}
 JOB_USER = {"id": 77, "username": "ci-user", "name": "CI User", "state": "active"}
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +13,9 @@ import pytest
 from mlops_actions.commands import comment
 from mlops_actions.errors import MlopsError
 from mlops_actions.platforms.comments import sticky_marker
+from tests.standins.github import GitHubStandIn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from github_standin import GitHubStandIn
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "results"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "results"
 TOKEN = "ghs_comment-test-token-5d1e"
 
 
@@ -40,12 +37,12 @@ def write_result(folder: Path, fixture: str = "pass_with_baseline.json", **chang
 
 
 @pytest.fixture
-def api() -> Iterator[GitHubStandIn]:
-    with GitHubStandIn(token=TOKEN, repository="acme/app") as standin:
-        standin.add_pull_request(7, author="octocat")
-        standin.add_pull_request(8, author="forker")
-        yield standin
-        assert standin.violations == []
+def api(start_github_standin: Callable[..., GitHubStandIn]) -> Iterator[GitHubStandIn]:
+    standin = start_github_standin(token=TOKEN, repository="acme/app")
+    standin.add_pull_request(7, author="octocat")
+    standin.add_pull_request(8, author="forker")
+    yield standin
+    assert standin.violations == []
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from mlops_actions.commands import report
 from mlops_actions.errors import MlopsError
 from mlops_actions.render import InvalidResultError
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "results"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "results"
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

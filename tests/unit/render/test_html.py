@@ -13,7 +13,7 @@ import pytest
 
 from mlops_actions.render import render_html
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "results"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "results"
 SVG = "{http://www.w3.org/2000/svg}"
 VOID = {"meta", "br", "link", "img", "hr", "input", "line", "circle", "rect", "path"}
 

@@ -21,7 +21,7 @@ from mlops_actions.platforms.gitlab.job import (
 )
 from mlops_actions.render.junit import junit_xml, result_cases
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "results"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "results"
 
 
 def load(name: str) -> dict:

@@ -13,7 +13,7 @@ import pytest
 
 from mlops_actions.render import render_markdown
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "results"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "results"
 HEADER = "| metric | baseline | candidate | Δ | 95% CI | rule | status |"
 
 

@@ -13,7 +13,7 @@ from mlops_actions.errors import MlopsError
 from mlops_actions.render import InvalidResultError, load_result, validate_result
 from mlops_actions.render.result import key_path, result_problem
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "results"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "results"
 FIXTURE_FILES = sorted(FIXTURES.glob("*.json"))
 
 

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from github_releases_standin import GitHubReleasesStandIn
-
 from mlops_actions import __version__
 from mlops_actions.errors import MlopsError
 from mlops_actions.stages.deploy import dispatch_deploy, parse_version_tag
 from mlops_actions.stages.release import choose_bump, pr_labels, pr_number_of
 from tests.conftest import run_git
+from tests.standins.github_releases import GitHubReleasesStandIn
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RELEASE = ROOT / ".github" / "workflows" / "mlops-release.yml"
 DEPLOY = ROOT / ".github" / "workflows" / "mlops-deploy.yml"
 TEMPLATES = ROOT / "ci_templates" / "github"

@@ -5,15 +5,10 @@ from __future__ import annotations
 import io
 import json
 import stat
-import sys
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from github_releases_standin import REPOSITORY_ID, GitHubReleasesStandIn
 
 from mlops_actions.errors import MlopsError
 from mlops_actions.platforms.github.api import GitHubClient
@@ -24,6 +19,7 @@ from mlops_actions.platforms.github.artifacts import (
     pick_artifact,
     unpack_archive,
 )
+from tests.standins.github_releases import REPOSITORY_ID, GitHubReleasesStandIn
 
 TOKEN = "ghs_unit-artifact-token-5e0a"
 REPOSITORY = "acme/credit"
@@ -31,9 +27,8 @@ TREE = "c" * 40
 
 
 @pytest.fixture
-def api() -> Iterator[GitHubReleasesStandIn]:
-    with GitHubReleasesStandIn(token=TOKEN, repository=REPOSITORY) as standin:
-        yield standin
+def api(start_github_releases_standin: Callable[..., GitHubReleasesStandIn]) -> GitHubReleasesStandIn:
+    return start_github_releases_standin(token=TOKEN, repository=REPOSITORY)
 
 
 def client_for(api: GitHubReleasesStandIn) -> GitHubClient:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -19,19 +17,17 @@ from mlops_actions.platforms.github.comments import (
     truncate_body,
     verify_workflow_run_pr,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from github_standin import GitHubStandIn
+from tests.standins.github import GitHubStandIn
 
 TOKEN = "ghs_unit-test-token-0123456789"
 
 
 @pytest.fixture
-def api() -> Iterator[GitHubStandIn]:
-    with GitHubStandIn(token=TOKEN) as standin:
-        standin.add_pull_request(7, author="octocat")
-        yield standin
-        assert standin.violations == []
+def api(start_github_standin: Callable[..., GitHubStandIn]) -> Iterator[GitHubStandIn]:
+    standin = start_github_standin(token=TOKEN)
+    standin.add_pull_request(7, author="octocat")
+    yield standin
+    assert standin.violations == []
 
 
 @pytest.fixture

@@ -1,22 +1,19 @@
-"""The GitHub Releases registry against the contract-enforcing API stand-in (tests/e2e/github_releases_standin.py)."""
+"""The GitHub Releases registry against the contract-enforcing API stand-in (tests/standins/github_releases.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from github_releases_standin import GitHubReleasesStandIn
-
 from mlops_actions.errors import RegistryError
 from mlops_actions.platforms.github.api import GitHubClient
 from mlops_actions.platforms.github.releases import ConcurrentRelease, GitHubReleasesRegistry, VersionTaken
+from tests.standins.github_releases import GitHubReleasesStandIn
 
 TOKEN = "ghs_unit-registry-token-31c7"
 REPOSITORY = "acme/credit"
@@ -25,9 +22,8 @@ COMMIT_B = "b" * 40
 
 
 @pytest.fixture
-def api() -> Iterator[GitHubReleasesStandIn]:
-    with GitHubReleasesStandIn(token=TOKEN, repository=REPOSITORY) as standin:
-        yield standin
+def api(start_github_releases_standin: Callable[..., GitHubReleasesStandIn]) -> GitHubReleasesStandIn:
+    return start_github_releases_standin(token=TOKEN, repository=REPOSITORY)
 
 
 def registry_for(api: GitHubReleasesStandIn, model: str = "tiny") -> GitHubReleasesRegistry:

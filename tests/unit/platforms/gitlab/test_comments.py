@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -13,9 +11,7 @@ from mlops_actions.platforms import get_forge
 from mlops_actions.platforms.comments import sticky_marker
 from mlops_actions.platforms.gitlab.api import GitLabClient, Token
 from mlops_actions.platforms.gitlab.comments import MAX_NOTE_CHARS, GitLabForge, parse_iid, truncate_note
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e" / "gitlab"))
-from gitlab_standin import GitLabStandIn
+from tests.standins.gitlab import GitLabStandIn
 
 TOKEN = "glpat-unit-test-token-0123456789"
 READ_ONLY = "glpat-read-only-token-4242"
@@ -23,15 +19,15 @@ JOB_TOKEN = "glcbt-unit-job-token-5555"
 
 
 @pytest.fixture
-def api() -> Iterator[GitLabStandIn]:
-    with GitLabStandIn(
+def api(start_gitlab_standin: Callable[..., GitLabStandIn]) -> Iterator[GitLabStandIn]:
+    standin = start_gitlab_standin(
         tokens={TOKEN: "api", READ_ONLY: "read_api"},
         job_tokens={JOB_TOKEN},
         merge_requests=(7,),
         max_per_page=3,
-    ) as standin:
-        yield standin
-        assert standin.violations == []
+    )
+    yield standin
+    assert standin.violations == []
 
 
 @pytest.fixture

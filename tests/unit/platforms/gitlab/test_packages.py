@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,7 @@ from mlops_actions.errors import RegistryError
 from mlops_actions.platforms.gitlab.packages import GitLabRegistry
 from mlops_actions.registry import PRODUCTION, open_registry
 from mlops_actions.registry.described import parse_description, release_description
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e" / "gitlab"))
-from gitlab_standin import GitLabStandIn
+from tests.standins.gitlab import GitLabStandIn
 
 JOB_TOKEN = "glcbt-registry-job-token-1"
 READ_ONLY = "glpat-read-only-2"
@@ -26,10 +23,10 @@ COMMIT_B = "b" * 40
 
 
 @pytest.fixture
-def api() -> Iterator[GitLabStandIn]:
-    with GitLabStandIn(tokens={READ_ONLY: "read_api"}, job_tokens={JOB_TOKEN}, max_per_page=2) as standin:
-        yield standin
-        assert standin.violations == []
+def api(start_gitlab_standin: Callable[..., GitLabStandIn]) -> Iterator[GitLabStandIn]:
+    standin = start_gitlab_standin(tokens={READ_ONLY: "read_api"}, job_tokens={JOB_TOKEN}, max_per_page=2)
+    yield standin
+    assert standin.violations == []
 
 
 def env_for(api: GitLabStandIn, **extra: str) -> dict[str, str]:
