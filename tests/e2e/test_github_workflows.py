@@ -32,13 +32,7 @@ from tests.e2e.act_harness import (
 )
 from tests.standins.github import GitHubStandIn
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not (REPO_ROOT / "mlops_actions" / "stages" / "check.py").is_file(),
-        reason="the check stage (mlops_actions/stages/check.py) is not there yet",
-    ),
-]
+pytestmark = pytest.mark.e2e
 
 MODEL = "credit-default"
 WRITE_TOKEN = "ghs_e2e-write-token-4f9a1c"
