@@ -7,9 +7,12 @@ import math
 import numpy as np
 import pytest
 import sklearn.metrics as skm
+from sklearn.preprocessing import label_binarize
+
+pytest.importorskip("hypothesis", reason="hypothesis is not installed (pip install 'mlops-actions[dev]')")
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.preprocessing import label_binarize
 
 from mlops_actions.domain.metric_names import metrics_for_task
 from mlops_actions.domain.metrics import MetricEvaluator, Predictions, compute_metrics

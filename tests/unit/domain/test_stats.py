@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 import sklearn.metrics as skm
-from statsmodels.stats.contingency_tables import mcnemar as statsmodels_mcnemar
 
 from mlops_actions.domain import stats
 from mlops_actions.domain.metric_names import metrics_for_task
@@ -299,6 +298,11 @@ def test_mcnemar_matches_a_hand_computed_chi_squared_table():
 
 @pytest.mark.parametrize(("b", "c"), [(0, 0), (1, 0), (7, 9), (12, 12), (20, 4), (4, 21), (40, 25), (13, 60)])
 def test_mcnemar_matches_statsmodels(b, c):
+    contingency_tables = pytest.importorskip(
+        "statsmodels.stats.contingency_tables",
+        reason="statsmodels is not installed (pip install 'mlops-actions[dev]')",
+    )
+    statsmodels_mcnemar = contingency_tables.mcnemar
     result = mcnemar_test(*labels_with_disagreements(b, c))
     exact = b + c < 25
     table = [[30, c], [b, 5]]  # rows: candidate right/wrong; columns: baseline right/wrong

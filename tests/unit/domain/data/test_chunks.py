@@ -133,6 +133,7 @@ def test_parquet_types_and_index_columns(tmp_path):
     )
     frame["i"] = frame["i"].astype("Int64")
     path = tmp_path / "d.parquet"
+    pytest.importorskip("pyarrow", reason="pyarrow is not installed (pip install 'mlops-actions[parquet]')")
     frame.to_parquet(path)
     info, collect = scan(path, chunk_rows=2)
     assert info.columns == ["i", "f", "c", "s"]

@@ -154,6 +154,7 @@ def test_json_form_has_the_documented_keys_and_is_strict_json():
 
 def test_drift_from_files_equals_drift_from_a_saved_reference_profile(tmp_path):
     reference, current = frame(0, 4000), frame(1, 3000, shift=0.3)
+    pytest.importorskip("pyarrow", reason="pyarrow is not installed (pip install 'mlops-actions[parquet]')")
     reference.to_parquet(tmp_path / "ref.parquet")
     current.to_csv(tmp_path / "cur.csv", index=False)
     from_files = drift_to_dict(drift_files(tmp_path / "ref.parquet", tmp_path / "cur.csv"))

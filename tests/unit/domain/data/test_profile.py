@@ -7,6 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+
+pytest.importorskip("hypothesis", reason="hypothesis is not installed (pip install 'mlops-actions[dev]')")
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -170,6 +173,9 @@ def test_chunked_scan_of_a_big_file_equals_one_pass(tmp_path, suffix):
     if suffix == ".csv":
         data.to_csv(path, index=False)
     else:
+        pytest.importorskip(
+            "pyarrow", reason="pyarrow is not installed (pip install 'mlops-actions[parquet]')"
+        )
         data.to_parquet(path, row_group_size=7_000)
     one_pass = build_profile(path, chunk_bytes=1 << 30, chunk_rows=1 << 30, edge_rows=20_000)
     chunked = build_profile(path, chunk_bytes=50_000, chunk_rows=3_333, edge_rows=20_000)
@@ -179,6 +185,7 @@ def test_chunked_scan_of_a_big_file_equals_one_pass(tmp_path, suffix):
 
 def test_profile_of_a_file_equals_profile_of_the_frame(tmp_path):
     data = _big_frame(3000)
+    pytest.importorskip("pyarrow", reason="pyarrow is not installed (pip install 'mlops-actions[parquet]')")
     data.to_parquet(tmp_path / "d.parquet")
     assert_profiles_equal(build_profile(tmp_path / "d.parquet"), profile_frame(data))
 
