@@ -1,7 +1,7 @@
 """tests/contracts/github-releases-subset.json: the GitHub REST operations of the releases registry, the
 promotion of the pull request's model (workflow artifacts) and the deploy dispatch, derived from the shared extract; regenerate with
 
-    python tests/unit/test_registry_github_contract.py [SOURCE]
+    python tests/contracts/test_github_releases.py [SOURCE]
 
 Source: ``shared/contracts/github-openapi-subset.json`` beside the repository, itself extracted from
 github/rest-api-description (descriptions/api.github.com/api.github.com.json, as republished in npm
@@ -99,7 +99,7 @@ def derive(source: dict[str, Any]) -> dict[str, Any]:
     paths[ASSET_PATH] = {"get": _without_examples(_get_release_asset(source))}
     info = dict(source.get("x-extract-info", {}))
     info["derived_by"] = (
-        "tests/unit/test_registry_github_contract.py from shared/contracts/github-openapi-subset.json"
+        "tests/contracts/test_github_releases.py from shared/contracts/github-openapi-subset.json"
     )
     info["operations"] = [f"{m.upper()} {p}" for m, p in OPERATIONS] + [f"GET {ASSET_PATH} (supplemented)"]
     return {
@@ -115,7 +115,7 @@ def test_the_committed_subset_is_derived_from_the_shared_extract():
         pytest.skip(f"{SHARED} is not beside the repository")
     committed = json.loads(TARGET.read_text(encoding="utf-8"))
     assert committed == derive(json.loads(SHARED.read_text(encoding="utf-8"))), (
-        "regenerate with: python tests/unit/test_registry_github_contract.py"
+        "regenerate with: python tests/contracts/test_github_releases.py"
     )
 
 
