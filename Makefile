@@ -47,7 +47,7 @@ test: lint typecheck e2e-tools
 	bash .ci/pytest.sh $(PYTEST_ARGS)
 
 unit: install
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q tests/unit tests/contracts
 
 func: install
 	$(BIN)/pytest -q tests/func

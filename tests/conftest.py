@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny ML project in a temporary git repository."""
+"""Shared fixtures: a tiny ML project in a temporary git repository, and the API stand-ins (tests/standins)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["tests.standins.fixtures"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PROJECT = REPO_ROOT / "example_project"

@@ -7,7 +7,7 @@ that builds with defaults (meta-estimators with a small inner estimator) on a sm
 ColumnTransformer/OneHotEncoder pipeline and FunctionTransformer/TransformedTargetRegressor with numpy
 functions, saving each with skops and collecting ``skops.io.get_untrusted_types``; then reviewed, and widened
 to the siblings a parameter selects (every loss, kernel and distance metric). Nothing here can run a command
-or import a module. ``tests/unit/test_trusted_defaults.py`` repeats the derivation and fails when an installed
+or import a module. ``tests/unit/domain/test_trusted_defaults.py`` repeats the derivation and fails when an installed
 scikit-learn adds a type that is not listed; ``python -m tests.unit.test_trusted_defaults`` prints them.
 
 User types still need ``train.trusted_types`` in the reviewed config.

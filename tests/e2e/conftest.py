@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from act_harness import EXAMPLE, Prepared, build_wheel, example_repository, find_act, prepare_venv
+from tests.e2e.act_harness import EXAMPLE, Prepared, build_wheel, example_repository, find_act, prepare_venv
 
 
 def missing(reason: str) -> None:

@@ -1,5 +1,5 @@
 """The release workflow and the deploy workflow it dispatches, run for real under act against the
-contract-enforcing GitHub API stand-in with releases (tests/e2e/github_releases_standin.py).
+contract-enforcing GitHub API stand-in with releases (tests/standins/github_releases.py).
 
 A temporary git repository holds example_project with the GitHub Releases registry and a deploy command,
 and the copy-paste callers ci_templates/github/mlops-pr.yml, mlops-release.yml and mlops-deploy.yml. A push
@@ -13,12 +13,14 @@ import hashlib
 import itertools
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
-from act_harness import (
+
+from mlops_actions.registry.described import parse_description
+from tests.e2e.act_harness import (
     EXAMPLE,
     REPO_ROOT,
     REPOSITORY,
@@ -29,9 +31,7 @@ from act_harness import (
     git,
     pull_request_payload,
 )
-from github_releases_standin import GitHubReleasesStandIn
-
-from mlops_actions.registry.described import parse_description
+from tests.standins.github_releases import GitHubReleasesStandIn
 
 pytestmark = [pytest.mark.e2e]
 
@@ -45,9 +45,8 @@ PR_NUMBER = 21
 
 
 @pytest.fixture
-def api() -> Iterator[GitHubReleasesStandIn]:
-    with GitHubReleasesStandIn(token=TOKEN, repository=REPOSITORY) as standin:
-        yield standin
+def api(start_github_releases_standin: Callable[..., GitHubReleasesStandIn]) -> GitHubReleasesStandIn:
+    return start_github_releases_standin(token=TOKEN, repository=REPOSITORY)
 
 
 @pytest.fixture

@@ -10,12 +10,14 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from act_harness import (
+
+from mlops_actions.platforms.comments import sticky_marker
+from tests.e2e.act_harness import (
     REPO_ROOT,
     REPOSITORY,
     ActHarness,
@@ -28,17 +30,9 @@ from act_harness import (
     pull_request_payload,
     workflow_run_payload,
 )
-from github_standin import GitHubStandIn
+from tests.standins.github import GitHubStandIn
 
-from mlops_actions.platforms.comments import sticky_marker
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not (REPO_ROOT / "mlops_actions" / "stages" / "check.py").is_file(),
-        reason="the check stage (mlops_actions/stages/check.py) is not there yet",
-    ),
-]
+pytestmark = pytest.mark.e2e
 
 MODEL = "credit-default"
 WRITE_TOKEN = "ghs_e2e-write-token-4f9a1c"
@@ -49,10 +43,10 @@ RUN_IDS = itertools.count(9100)
 
 
 @pytest.fixture
-def api() -> Iterator[GitHubStandIn]:
-    with GitHubStandIn(token=WRITE_TOKEN, repository=REPOSITORY) as standin:
-        standin.read_only_tokens.add(FORK_TOKEN)
-        yield standin
+def api(start_github_standin: Callable[..., GitHubStandIn]) -> GitHubStandIn:
+    standin = start_github_standin(token=WRITE_TOKEN, repository=REPOSITORY)
+    standin.read_only_tokens.add(FORK_TOKEN)
+    return standin
 
 
 @pytest.fixture

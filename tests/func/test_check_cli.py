@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -348,30 +347,32 @@ GITHUB_TOKEN_VALUE = "ghs_check-error-token-77c1"
 
 
 @pytest.fixture
-def github_run(tiny_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def github_run(
+    tiny_project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    start_github_standin: Callable[..., Any],
+) -> Iterator[Any]:
     """GitHub Actions for pull request 7 of acme/tiny, against the in-process API stand-in."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-    from github_standin import GitHubStandIn
-
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"number": 7, "pull_request": {"number": 7}}))
-    with GitHubStandIn(token=GITHUB_TOKEN_VALUE, repository="acme/tiny") as standin:
-        standin.add_pull_request(7, author="octocat")
-        for name in ("MLOPS_FORGE", "MLOPS_GITHUB_TOKEN", "MLOPS_PR_NUMBER", "GITLAB_CI"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in {
-            "GITHUB_ACTIONS": "true",
-            "GITHUB_API_URL": standin.url,
-            "GITHUB_REPOSITORY": "acme/tiny",
-            "GITHUB_TOKEN": GITHUB_TOKEN_VALUE,
-            "GITHUB_EVENT_PATH": str(event),
-            "GITHUB_EVENT_NAME": "pull_request",
-            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
-            "GITHUB_OUTPUT": str(tmp_path / "output.txt"),
-        }.items():
-            monkeypatch.setenv(name, value)
-        yield standin
-        assert standin.violations == []
+    standin = start_github_standin(token=GITHUB_TOKEN_VALUE, repository="acme/tiny")
+    standin.add_pull_request(7, author="octocat")
+    for name in ("MLOPS_FORGE", "MLOPS_GITHUB_TOKEN", "MLOPS_PR_NUMBER", "GITLAB_CI"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_API_URL": standin.url,
+        "GITHUB_REPOSITORY": "acme/tiny",
+        "GITHUB_TOKEN": GITHUB_TOKEN_VALUE,
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_OUTPUT": str(tmp_path / "output.txt"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield standin
+    assert standin.violations == []
 
 
 def test_on_github_an_error_updates_the_pass_comment_annotates_and_writes_the_summary(

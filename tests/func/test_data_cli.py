@@ -27,6 +27,9 @@ def write_data(folder, seed=0, rows=1500, shift=0.0, name="train.csv"):
     )
     path = folder / name
     if name.endswith(".parquet"):
+        pytest.importorskip(
+            "pyarrow", reason="pyarrow is not installed (pip install 'mlops-actions[parquet]')"
+        )
         frame.to_parquet(path)
     else:
         frame.to_csv(path, index=False)
@@ -59,6 +62,7 @@ def test_validate_exits_1_and_names_each_violation(tmp_path, capsys):
     bad.loc[0, "age"] = 500
     bad["plan"] = bad["plan"].replace({"pro": "platinum"})
     bad = bad.drop(columns=["label"]).assign(new=1)
+    pytest.importorskip("pyarrow", reason="pyarrow is not installed (pip install 'mlops-actions[parquet]')")
     bad.to_parquet(tmp_path / "bad.parquet")
     code, out, _ = run(
         ["data", "validate", str(tmp_path / "bad.parquet"), "--schema", str(schema), "--json"], capsys

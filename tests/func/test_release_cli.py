@@ -191,12 +191,8 @@ def test_a_failing_gate_releases_nothing(tiny_project, capsys):
 
 
 @pytest.fixture
-def github_api():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-    from github_releases_standin import GitHubReleasesStandIn
-
-    with GitHubReleasesStandIn(token="ghs_func-race-token-0b1d", repository="acme/tiny") as api:
-        yield api
+def github_api(start_github_releases_standin):  # type: ignore[no-untyped-def]
+    return start_github_releases_standin(token="ghs_func-race-token-0b1d", repository="acme/tiny")
 
 
 def github_project(tiny_project: Path) -> Path:

@@ -132,8 +132,8 @@ def train_with_a_marker(project: Path, marker: Path) -> dict[str, str]:
 
 @pytest.fixture(params=["github", "gitlab"])
 def side(request: pytest.FixtureRequest) -> Iterator[object]:
-    """A started forge stand-in, GitHub and GitLab in turn (see forge_sides.py)."""
-    from tests.hostile.forge_sides import side_of
+    """A started forge stand-in, GitHub and GitLab in turn (see tests/standins/forge_sides.py)."""
+    from tests.standins.forge_sides import side_of
 
     with side_of(request.param) as started:
         yield started
@@ -142,7 +142,7 @@ def side(request: pytest.FixtureRequest) -> Iterator[object]:
 @pytest.fixture
 def result(tmp_path: Path) -> Path:
     """A valid result file to post as the sticky comment."""
-    from tests.hostile.forge_sides import write_result
+    from tests.standins.forge_sides import write_result
 
     return write_result(tmp_path / "out")
 

@@ -17,8 +17,8 @@ import pytest
 from mlops_actions.errors import MlopsError
 from mlops_actions.platforms.gitlab.packages import GitLabRegistry
 from tests.hostile.conftest import assert_nothing_written, assert_one_line_error, run_cli, tree_snapshot
-from tests.hostile.fault_proxy import FaultProxy, Rule
-from tests.hostile.forge_sides import (
+from tests.standins.fault_proxy import FaultProxy, Rule
+from tests.standins.forge_sides import (
     GITLAB_JOB_TOKEN,
     MARKER,
     GitHubSide,
@@ -262,9 +262,8 @@ def test_a_trickled_download_fails_within_the_transfer_deadline_and_leaves_no_fi
     ids=["draft-create-then-502", "draft-create-truncated"],
 )
 def test_a_draft_release_whose_create_answer_was_lost_is_reused_not_created_twice(tmp_path, rule):
-    from github_releases_standin import GitHubReleasesStandIn
-
     from mlops_actions.platforms.github.releases import GitHubReleasesRegistry
+    from tests.standins.github_releases import GitHubReleasesStandIn
 
     token, repository = "ghs_hostile-releases-token-9f2a", "acme/credit"
     folder = model_folder(tmp_path)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,12 +23,8 @@ from mlops_actions.registry import PRODUCTION, open_registry
 from mlops_actions.registry.described import parse_description
 from mlops_actions.stages.release import run_release
 from tests.conftest import run_git
-
-E2E = Path(__file__).resolve().parents[1] / "e2e"
-sys.path.insert(0, str(E2E))
-sys.path.insert(0, str(E2E / "gitlab"))
-from github_releases_standin import GitHubReleasesStandIn  # noqa: E402
-from gitlab_standin import GitLabStandIn  # noqa: E402
+from tests.standins.github_releases import GitHubReleasesStandIn
+from tests.standins.gitlab import GitLabStandIn
 
 GITHUB_TOKEN = "ghs_hostile-interrupt-token-7c2e"
 GITLAB_JOB_TOKEN = "glcbt-hostile-interrupt-token-3"

@@ -20,8 +20,8 @@ from mlops_actions.platforms.github.comments import GitHubForge
 from mlops_actions.platforms.gitlab.api import GitLabClient, Token
 from mlops_actions.platforms.gitlab.comments import GitLabForge
 from tests.hostile.conftest import assert_nothing_written, assert_one_line_error, run_cli, tree_snapshot
-from tests.hostile.fault_proxy import FaultProxy, Rule
-from tests.hostile.forge_sides import (
+from tests.standins.fault_proxy import FaultProxy, Rule
+from tests.standins.forge_sides import (
     MARKER,
     GitHubSide,
     Side,

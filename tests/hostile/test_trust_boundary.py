@@ -248,12 +248,8 @@ def test_release_refuses_a_hostile_candidate_folder_and_publishes_and_tags_nothi
 
 
 @pytest.fixture
-def github_api():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-    from github_releases_standin import GitHubReleasesStandIn
-
-    with GitHubReleasesStandIn(token="ghs_hostile-trust-token-7c2a", repository="acme/tiny") as api:
-        yield api
+def github_api(start_github_releases_standin):  # type: ignore[no-untyped-def]
+    return start_github_releases_standin(token="ghs_hostile-trust-token-7c2a", repository="acme/tiny")
 
 
 def zip_folder(folder: Path) -> bytes:

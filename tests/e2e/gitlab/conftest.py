@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/e2e: the wheel and venv helpers
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from act_harness import build_wheel, prepare_venv
-from gitlab_harness import EXAMPLE, GITLAB_CI_LOCAL
+from tests.e2e.act_harness import build_wheel, prepare_venv
+from tests.e2e.gitlab.gitlab_harness import EXAMPLE, GITLAB_CI_LOCAL
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from conftest import GitLabPrepared
-from gitlab_harness import SERVER_HOST, GitLabCiLocal, PipelineRun, example_repository
-from gitlab_standin import GitLabStandIn
 
 from mlops_actions.platforms.comments import sticky_marker
+from tests.e2e.gitlab.conftest import GitLabPrepared
+from tests.e2e.gitlab.gitlab_harness import SERVER_HOST, GitLabCiLocal, PipelineRun, example_repository
+from tests.standins.gitlab import GitLabStandIn
 
 pytestmark = pytest.mark.e2e
 
