@@ -9,6 +9,10 @@ class MlopsError(Exception):
     exit_code = 2
 
 
+class UsageError(MlopsError):
+    """A wrong combination of options or arguments, e.g. two options that exclude each other."""
+
+
 class ConfigError(MlopsError):
     """The config file is missing, malformed or invalid."""
 
@@ -33,8 +37,42 @@ class RegistryError(MlopsError):
     """The registry refused an operation (version exists, digest mismatch, unknown alias...)."""
 
 
+class VersionTaken(RegistryError):
+    """The version already belongs to another commit: a concurrent release claimed it."""
+
+    def __init__(self, message: str, version: str):
+        super().__init__(message)
+        self.version = version
+
+
+class ConcurrentRelease(RegistryError):
+    """Another run is publishing the same commit under another version; this run stopped cleanly."""
+
+
 class ForgeError(MlopsError):
     """The forge (GitHub, GitLab, local) refused or failed an operation."""
+
+
+class ApiError(MlopsError):
+    """The API refused a request, or kept failing after every retry."""
+
+    def __init__(self, message: str, *, status: int = 0, wait: float = 0.0, final: bool = False):
+        super().__init__(message)
+        self.status = status  # HTTP status, 0 for a network error, a time-out or an unreadable answer
+        self.wait = wait  # seconds the server asked to wait before a retry
+        self.final = final  # not worth sending again (the deadline ran out: retries would multiply it)
+
+
+class GitHubApiError(ApiError):
+    """GitHub refused a request, or kept failing after every retry."""
+
+
+class GitLabApiError(ApiError):
+    """GitLab refused a request, or kept failing after every retry."""
+
+
+class InvalidResultError(MlopsError):
+    """A result file is missing, unreadable, not JSON, or does not match the result schema."""
 
 
 class GitError(MlopsError):
@@ -91,5 +129,11 @@ def _one_line(text: str) -> str:
 
 class GateFailed(MlopsError):
     """The quality gate failed: exit code 1."""
+
+    exit_code = 1
+
+
+class DeployFailed(MlopsError):
+    """The deploy command failed: exit code 1, like a failed gate."""
 
     exit_code = 1

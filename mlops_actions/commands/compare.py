@@ -22,43 +22,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from mlops_actions.commands._common import print_json
-    from mlops_actions.domain.comparison import check_same_rows, metric_rows, slice_rows
+    from mlops_actions.domain.comparison import compare
     from mlops_actions.domain.config import load_config
-    from mlops_actions.domain.evaluation import align_classes, load_scored
-    from mlops_actions.domain.gate import judge
+    from mlops_actions.domain.evaluation import load_scored
 
     config = load_config(args.config)
     candidate = load_scored(args.candidate)
-    baseline = None
-    if args.baseline:
-        baseline = align_classes(load_scored(args.baseline), candidate.classes)
-        check_same_rows(candidate, baseline)
-    metrics = metric_rows(config.metrics, candidate, baseline, config)
-    slices = slice_rows(candidate, baseline, config)
-    outcome = judge(config.rules, metrics, slices, min_slice_rows=config.min_slice_rows)
-    verdict = "pass" if outcome.passed else "fail"
+    baseline = load_scored(args.baseline) if args.baseline else None
+    comparison = compare(candidate, baseline, config)
     if args.json:
-        print_json(
-            {
-                "verdict": verdict,
-                "reasons": outcome.reasons,
-                "metrics": metrics,
-                "rules": outcome.rules,
-                "slices": slices,
-                "absolute_only": baseline is None,
-            }
-        )
+        print_json(comparison.to_dict())
     else:
-        if baseline is None:
+        if comparison.absolute_only:
             print("no baseline: only absolute bounds are judged")
-        for row in metrics:
+        for row in comparison.metrics:
             if row["delta"] is None:
                 continue
             noise = "  (within noise)" if row["within_noise"] else ""
             print(
                 f"{row['name']:<18} Δ {row['delta']:+.4f}  [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]{noise}"
             )
-        print(f"verdict: {verdict.upper()}")
-        for reason in outcome.reasons:
+        print(f"verdict: {comparison.verdict.upper()}")
+        for reason in comparison.gate.reasons:
             print(f"  - {reason}")
-    return 0 if outcome.passed else 1
+    return 0 if comparison.passed else 1

@@ -31,16 +31,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-    from typing import Any
-
     from mlops_actions.commands._common import print_json
-    from mlops_actions.domain.comparison import metric_rows, slice_rows
     from mlops_actions.domain.config import load_config
     from mlops_actions.domain.data.io import read_table
     from mlops_actions.domain.datasets import check_rows_to_score, load_datasets
-    from mlops_actions.domain.evaluation import save_scored, score_model
-    from mlops_actions.domain.model_io import write_json_atomic
+    from mlops_actions.domain.evaluation import evaluate
 
     config = load_config(args.config)
     if args.data:
@@ -48,26 +43,19 @@ def run(args: argparse.Namespace) -> int:
         check_rows_to_score(frame, source, config)
     else:
         frame, source = load_datasets(config).eval, "eval rows"
-    scored = score_model(
-        Path(args.model),
+    evaluation = evaluate(
+        args.model,
         frame,
         config,
         source=str(source),
         expected_digest=args.expected_digest,
         digest_source="--expected-digest",
     )
-    save_scored(scored, args.output_dir)
-    document: dict[str, Any] = {
-        "model_digest": scored.model_digest,
-        "rows": scored.rows,
-        "metrics": metric_rows(config.metrics, scored, None, config),
-        "slices": slice_rows(scored, None, config),
-    }
-    write_json_atomic(Path(args.output_dir) / "evaluation.json", document)
+    evaluation.save(args.output_dir)
     if args.json:
-        print_json(document)
+        print_json(evaluation.to_dict())
     else:
-        for row in document["metrics"]:
+        for row in evaluation.metrics:
             low, high = row["ci_low"], row["ci_high"]
             ci = "" if low is None else f"  [{low:.4f}, {high:.4f}]"
             value = "n/a" if row["candidate"] is None else f"{row['candidate']:.4f}"

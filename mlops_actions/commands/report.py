@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from mlops_actions.cli import add_env_option
-from mlops_actions.errors import MlopsError
+from mlops_actions.render.report import FORMATS
 
-FORMATS = ("md", "html", "json")
 HELP = "Render mlops-result.json as Markdown (PR/MR comment), a self-contained HTML page, or JSON."
 
 
@@ -66,34 +63,14 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def render(result: dict[str, Any], fmt: str, *, max_chars: int, links: dict[str, str] | None = None) -> str:
-    """The text of a validated result document in the format ``md``, ``html`` or ``json``."""
-    from mlops_actions.render import render_html, render_markdown
-
-    if fmt == "md":
-        return render_markdown(result, max_chars=max_chars, links=links)
-    if fmt == "html":
-        return render_html({**result, "links": {**result.get("links", {}), **(links or {})}})
-    if fmt == "json":
-        return json.dumps(result, indent=2, ensure_ascii=False) + "\n"
-    raise MlopsError(f"unknown report format '{fmt}', expected one of: {', '.join(FORMATS)}")
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write text to path through a temporary file in the same directory, so no reader sees half of it."""
-    from mlops_actions.domain.model_io import write_text_atomic
-
-    write_text_atomic(path, text, what="the report")
-
-
 def run(args: argparse.Namespace) -> int:
     from mlops_actions.render import load_result
+    from mlops_actions.render.report import report, write_report
 
-    result = load_result(args.result)
     links = {key: url for key, url in (("html_report", args.html_url), ("run_url", args.run_url)) if url}
-    text = render(result, args.format, max_chars=args.max_chars, links=links)
+    text = report(load_result(args.result), max_chars=args.max_chars, links=links).text(args.format)
     if args.output and args.output != "-":
-        write_atomically(Path(args.output), text)
+        write_report(args.output, text)
     else:
         sys.stdout.write(text)
     return 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from mlops_actions.domain.config import Config
-from mlops_actions.domain.evaluation import Scored
+from mlops_actions.domain.evaluation import Scored, align_classes
+from mlops_actions.domain.gate import GateOutcome, judge
 from mlops_actions.domain.metric_names import METRICS
 from mlops_actions.errors import DataError
 
@@ -180,3 +182,52 @@ def _point_rows(names: list[str], cand: Scored, base: Scored | None, config: Con
         delta = None if b is None else c - b
         rows.append(_row(name, config, b, c, delta, None, None, None))
     return rows
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Candidate vs baseline on the same rows, and the gate's judgement of it.
+
+    Without a baseline only the candidate's values and intervals are known, and only the absolute bounds
+    are judged (``absolute_only``).
+    """
+
+    metrics: list[dict[str, Any]]
+    slices: list[dict[str, Any]]
+    gate: GateOutcome
+    absolute_only: bool
+
+    @property
+    def passed(self) -> bool:
+        return self.gate.passed
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if self.passed else "fail"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Verdict, reasons, metric rows, judged rules and slices, as ``compare --json`` prints them."""
+        return {
+            "verdict": self.verdict,
+            "reasons": self.gate.reasons,
+            "metrics": self.metrics,
+            "rules": self.gate.rules,
+            "slices": self.slices,
+            "absolute_only": self.absolute_only,
+        }
+
+
+def compare(candidate: Scored, baseline: Scored | None, config: Config) -> Comparison:
+    """Compare ``candidate`` with ``baseline`` (None: no baseline yet) and judge the config's rules.
+
+    The baseline's classes are put in the candidate's order; both must have been scored on the same rows
+    (a DataError says otherwise). Every metric gets a paired-bootstrap interval of its delta, accuracy a
+    McNemar test, binary ROC AUC a DeLong test; each slice value gets its own rows.
+    """
+    if baseline is not None:
+        baseline = align_classes(baseline, candidate.classes)
+        check_same_rows(candidate, baseline)
+    metrics = metric_rows(config.metrics, candidate, baseline, config)
+    slices = slice_rows(candidate, baseline, config)
+    gate = judge(config.rules, metrics, slices, min_slice_rows=config.min_slice_rows)
+    return Comparison(metrics=metrics, slices=slices, gate=gate, absolute_only=baseline is None)

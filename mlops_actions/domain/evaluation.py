@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -265,3 +266,76 @@ def align_classes(scored: Scored, classes: list[Any] | None) -> Scored:
         model_digest=scored.model_digest,
         metadata=scored.metadata,
     )
+
+
+EVALUATION_FILE = "evaluation.json"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model scored on evaluation rows, with its metrics (bootstrap intervals), overall and per slice.
+
+    The metrics are computed when first read, so a caller that needs the predictions alone (to compare
+    them with a baseline's) pays no bootstrap for them.
+    """
+
+    scored: Scored
+    config: Config
+
+    @cached_property
+    def metrics(self) -> list[dict[str, Any]]:
+        """One row per configured metric: the value and its interval (no baseline, so no delta)."""
+        from mlops_actions.domain.comparison import metric_rows
+
+        return metric_rows(self.config.metrics, self.scored, None, self.config)
+
+    @cached_property
+    def slices(self) -> list[dict[str, Any]]:
+        """The metrics per value of each configured slice column."""
+        from mlops_actions.domain.comparison import slice_rows
+
+        return slice_rows(self.scored, None, self.config)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document of ``evaluation.json``: model digest, rows, metrics and slices."""
+        return {
+            "model_digest": self.scored.model_digest,
+            "rows": self.scored.rows,
+            "metrics": self.metrics,
+            "slices": self.slices,
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the predictions (what ``compare`` reads back) and ``evaluation.json``; returns the folder."""
+        directory = Path(directory)
+        save_scored(self.scored, directory)
+        write_json_atomic(directory / EVALUATION_FILE, self.to_dict())
+        return directory
+
+
+def evaluate(
+    model_dir: str | Path,
+    frame: pd.DataFrame,
+    config: Config,
+    *,
+    classes: list[Any] | None = None,
+    source: str = "eval data",
+    trust: Trust | None = None,
+    expected_digest: str | None = None,
+    digest_source: str | None = None,
+) -> Evaluation:
+    """Score the model folder ``model_dir`` (digest checked) on the rows of ``frame``.
+
+    ``classes`` puts a classifier's classes in that order (the candidate's, for a baseline); ``trust``,
+    ``expected_digest`` and ``digest_source`` are those of :func:`score_model`.
+    """
+    scored = score_model(
+        model_dir,
+        frame,
+        config,
+        source=source,
+        trust=trust,
+        expected_digest=expected_digest,
+        digest_source=digest_source,
+    )
+    return Evaluation(scored=align_classes(scored, classes), config=config)

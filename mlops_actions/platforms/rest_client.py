@@ -24,7 +24,7 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from mlops_actions import __version__
-from mlops_actions.errors import MlopsError
+from mlops_actions.errors import ApiError, MlopsError
 from mlops_actions.platforms.http_util import error_message, next_link, retry_after_seconds, retry_delay
 
 MAX_ATTEMPTS = 5
@@ -54,16 +54,6 @@ def deadline_from_environment(variable: str, default: float, env: Mapping[str, s
     if not 0 < seconds <= 86_400:
         raise MlopsError(f"{variable}: expected a number of seconds between 0 and 86400, got {text[:40]!r}")
     return seconds
-
-
-class ApiError(MlopsError):
-    """The API refused a request, or kept failing after every retry."""
-
-    def __init__(self, message: str, *, status: int = 0, wait: float = 0.0, final: bool = False):
-        super().__init__(message)
-        self.status = status  # HTTP status, 0 for a network error, a time-out or an unreadable answer
-        self.wait = wait  # seconds the server asked to wait before a retry
-        self.final = final  # not worth sending again (the deadline ran out: retries would multiply it)
 
 
 @dataclass(frozen=True)

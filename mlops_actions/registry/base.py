@@ -9,7 +9,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from mlops_actions.errors import ConcurrentRelease as ConcurrentRelease
 from mlops_actions.errors import RegistryError
+from mlops_actions.errors import VersionTaken as VersionTaken
 
 PRODUCTION = "production"
 
@@ -33,18 +35,6 @@ class ModelVersion:
         document = asdict(self)
         document["aliases"] = list(self.aliases)
         return document
-
-
-class VersionTaken(RegistryError):
-    """The version already belongs to another commit: a concurrent release claimed it."""
-
-    def __init__(self, message: str, version: str):
-        super().__init__(message)
-        self.version = version
-
-
-class ConcurrentRelease(RegistryError):
-    """Another run is publishing the same commit under another version; this run stopped cleanly."""
 
 
 class Registry(Protocol):
@@ -176,7 +166,6 @@ def prepare_publication(
     from mlops_actions.domain.data.io import file_sha256
     from mlops_actions.domain.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata
     from mlops_actions.domain.semver import format_version, parse_version
-    from mlops_actions.errors import RegistryError
 
     version = format_version(parse_version(version))
     model_dir = Path(model_dir)

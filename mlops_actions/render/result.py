@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from mlops_actions.domain.secrets import current_scrubber
-from mlops_actions.errors import MlopsError
+from mlops_actions.errors import InvalidResultError
 from mlops_actions.render.format import one_line
 
+RESULT_FILE = "mlops-result.json"  # the result file's name, in an output folder and in an artifact
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 
 _STATUS = {"enum": ["pass", "fail", "warn"]}
@@ -140,10 +141,6 @@ DATA_CHECKS_SCHEMA: dict[str, Any] = {
         },
     },
 }
-
-
-class InvalidResultError(MlopsError):
-    """A result file is missing, unreadable, not JSON, or does not match the result schema."""
 
 
 @cache

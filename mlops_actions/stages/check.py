@@ -11,18 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from mlops_actions import __version__
-from mlops_actions.domain.comparison import check_same_rows, metric_rows, slice_rows
+from mlops_actions.domain.comparison import check_same_rows, compare
 from mlops_actions.domain.config import Config, load_config
-from mlops_actions.domain.evaluation import Scored, align_classes, load_scored, score_model
-from mlops_actions.domain.gate import judge
+from mlops_actions.domain.evaluation import Scored, align_classes, evaluate, load_scored
 from mlops_actions.domain.lineage import git_state, utc_now
-from mlops_actions.domain.model_io import path_errors, write_json_atomic, write_text_atomic
+from mlops_actions.domain.model_io import path_errors, write_json_atomic
 from mlops_actions.domain.project_tests import run_project_tests
 from mlops_actions.domain.secrets import current_scrubber
 from mlops_actions.domain.training import train
 from mlops_actions.domain.trust import Trust
 from mlops_actions.errors import MlopsError
 from mlops_actions.progress import Progress
+from mlops_actions.render.result import RESULT_FILE
 from mlops_actions.stages.baseline import (
     BaselineChoice,
     base_branch_trust,
@@ -35,7 +35,6 @@ from mlops_actions.stages.baseline import (
 )
 from mlops_actions.stages.preflight import preflight
 
-RESULT_FILE = "mlops-result.json"
 MARKDOWN_FILE = "report.md"
 HTML_FILE = "report.html"
 MODEL_DIR = "model"
@@ -141,16 +140,17 @@ def _score_baseline(
             )
         else:
             note += f", trusting the types of {where}"
-        scored = score_model(
+        evaluation = evaluate(
             choice.model_dir,
             eval_frame,
             config,
+            classes=candidate.classes,
             source="baseline scoring",
             trust=trust,
             expected_digest=choice.digest,
             digest_source=f"version {choice.version}'s manifest",
         )
-        return replace(choice, reason=f"{choice.reason}; {note}"), align_classes(scored, candidate.classes)
+        return replace(choice, reason=f"{choice.reason}; {note}"), evaluation.scored
     if choice.source == "retrain" and choice.commit:
         outcome = retrain_and_score(choice.commit, config, eval_file, workdir)
         if isinstance(outcome, str):
@@ -195,7 +195,7 @@ def run_check(
         trained = train(config, output_dir / MODEL_DIR)
     datasets = trained.datasets  # read once, for training and scoring
     with progress.step("scoring"):
-        candidate = score_model(trained.directory, datasets.eval, config, source="candidate scoring")
+        candidate = evaluate(trained.directory, datasets.eval, config, source="candidate scoring").scored
 
     with tempfile.TemporaryDirectory(prefix="mlops-check-") as tmp:
         workdir = Path(tmp)
@@ -224,12 +224,10 @@ def run_check(
                 base_commit = found[1] if found else None
             data_checks = _run_data_checks(config, base_commit, workdir)
         with progress.step("bootstrap"):
-            metrics = metric_rows(config.metrics, candidate, baseline, config)
-            slices = slice_rows(candidate, baseline, config)
+            comparison = compare(candidate, baseline, config)
         baseline_metadata = baseline.metadata if baseline is not None else None
 
-    gate = judge(config.rules, metrics, slices, min_slice_rows=config.min_slice_rows)
-    reasons = list(gate.reasons)
+    reasons = list(comparison.gate.reasons)
     if tests["status"] == "fail" and tests.get("required"):
         counts = f" ({tests['failed']} failed)" if tests.get("failed") is not None else ""
         reasons.append(f"project tests failed{counts}: {tests['command']} exited with {tests['exit_code']}")
@@ -263,7 +261,7 @@ def run_check(
             "confidence": config.confidence,
             "resamples": config.resamples,
             "seed": config.seed,
-            "absolute_only": baseline is None,
+            "absolute_only": comparison.absolute_only,
         },
         "baseline": {"source": choice.source, "reason": choice.reason, "model": baseline_side},
         "candidate": candidate_side,
@@ -274,9 +272,9 @@ def run_check(
             "same_rows": baseline is not None,
         },
         "data_changed": _data_changed(candidate_side, baseline_side),
-        "metrics": metrics,
-        "rules": gate.rules,
-        "slices": slices,
+        "metrics": comparison.metrics,
+        "rules": comparison.gate.rules,
+        "slices": comparison.slices,
         "tests": tests,
         "data_checks": data_checks,
         "links": {},
@@ -293,7 +291,7 @@ def run_check(
 
 def _write_outcome(result: dict[str, Any], output_dir: Path, *, model: str | None) -> CheckOutcome:
     """Render ``result`` and write the reports and the result file (last), each atomically; all or nothing."""
-    from mlops_actions.render import render_html, render_markdown
+    from mlops_actions.render.report import report, write_report
 
     paths = {
         "result": str(output_dir / RESULT_FILE),
@@ -302,15 +300,15 @@ def _write_outcome(result: dict[str, Any], output_dir: Path, *, model: str | Non
     }
     if model is not None:
         paths["model"] = model
-    markdown = render_markdown(result, links=result["links"])
+    reports = report(result)
     try:
-        write_text_atomic(paths["html"], render_html(result))
-        write_text_atomic(paths["markdown"], markdown)
+        write_report(paths["html"], reports.html)
+        write_report(paths["markdown"], reports.markdown)
         write_json_atomic(paths["result"], result)  # last: a result file means a complete output folder
     except BaseException:
         clear_output(output_dir)
         raise
-    return CheckOutcome(result=result, markdown=markdown, paths=paths)
+    return CheckOutcome(result=result, markdown=reports.markdown, paths=paths)
 
 
 def _tests_detail(tests: Mapping[str, Any]) -> str:

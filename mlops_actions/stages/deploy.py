@@ -28,7 +28,7 @@ from typing import Any
 from mlops_actions.domain.config import load_config
 from mlops_actions.domain.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata, verify_digest
 from mlops_actions.domain.secrets import env_for_config, run_user_command
-from mlops_actions.errors import ConfigError, MlopsError, RegistryError
+from mlops_actions.errors import ConfigError, DeployFailed, MlopsError, RegistryError
 from mlops_actions.progress import Progress
 from mlops_actions.registry import ModelVersion, open_registry
 
@@ -37,12 +37,6 @@ TAG_PATTERN = re.compile(
 )
 WORKFLOW_PATTERN = re.compile(r"^(?:[A-Za-z0-9_.-]+\.ya?ml|[1-9][0-9]{0,18})$")
 GIT_REF_PATTERN = re.compile(r"^(?!.*\.\.)[A-Za-z0-9._/@+-]{1,200}$")
-
-
-class DeployFailed(MlopsError):
-    """The deploy command failed: exit code 1, like a failed gate."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+from mlops_actions.errors import GitHubApiError
 from mlops_actions.platforms.http_util import error_message, retry_after_seconds
 from mlops_actions.platforms.rest_client import USER_AGENT, ApiError, RestClient
 
@@ -33,10 +34,6 @@ TIMEOUT_SECONDS = (10.0, 60.0)  # connect, read
 TRANSFER_TIMEOUT_SECONDS = (10.0, 600.0)
 TOKEN_VARIABLES = ("MLOPS_GITHUB_TOKEN", "GITHUB_TOKEN")
 REDIRECTS = (301, 302, 303, 307, 308)
-
-
-class GitHubApiError(ApiError):
-    """GitHub refused a request, or kept failing after every retry."""
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from mlops_actions.errors import GitLabApiError
 from mlops_actions.platforms.http_util import error_message
-from mlops_actions.platforms.rest_client import USER_AGENT, ApiError, RestClient
+from mlops_actions.platforms.rest_client import USER_AGENT, RestClient
 
 DEFAULT_API_URL = "https://gitlab.com/api/v4"
 TIMEOUT_SECONDS = (10.0, 60.0)  # connect, read
@@ -39,10 +40,6 @@ NOTE_TOKEN_HINT = (
     "set the masked CI/CD variable MLOPS_GITLAB_TOKEN to a project access token with scope `api` and at "
     "least the Reporter role (CI_JOB_TOKEN cannot write merge request notes)"
 )
-
-
-class GitLabApiError(ApiError):
-    """GitLab refused a request, or kept failing after every retry."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import pytest
 from mlops_actions.commands import report
 from mlops_actions.errors import MlopsError
 from mlops_actions.render import InvalidResultError
+from mlops_actions.render.report import write_report
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "results"
 
@@ -121,7 +122,7 @@ def test_unwritable_output_is_a_clean_error(result_file: Path, tmp_path: Path) -
 def test_write_atomically_replaces_the_file_in_one_step(tmp_path: Path) -> None:
     target = tmp_path / "report.md"
     target.write_text("old", encoding="utf-8")
-    report.write_atomically(target, "new")
+    write_report(target, "new")
     assert target.read_text(encoding="utf-8") == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
 
