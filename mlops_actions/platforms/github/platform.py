@@ -131,6 +131,25 @@ class GitHubPlatform:
             read_only_reason=read_only,
         )
 
+    def change_request_labels(self, number: int) -> tuple[str, ...] | None:
+        """The labels of pull request ``number`` (``GET /repos/{owner}/{repo}/issues/{number}``)."""
+        from mlops_actions.platforms.github.api import Access
+
+        with _as_forge_errors(f"labels of pull request #{number}"):
+            client = self.client()
+            response = client.request(
+                "GET",
+                client.repo_path(f"/issues/{int(number)}"),
+                access=Access("read the merged pull request's labels", "pull-requests: read"),
+            )
+            payload = client.json_of(response, "GET /repos/{owner}/{repo}/issues/{number}", expect=dict)
+        names = []
+        for label in payload.get("labels") or []:
+            name = label.get("name") if isinstance(label, Mapping) else label
+            if isinstance(name, str):
+                names.append(name)
+        return tuple(names)
+
     def branch(self) -> str | None:
         """GITHUB_HEAD_REF in a pull request, else GITHUB_REF_NAME when the ref is a branch."""
         if self.env.get("GITHUB_HEAD_REF"):

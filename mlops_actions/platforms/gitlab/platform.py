@@ -107,6 +107,11 @@ class GitLabPlatform:
             read_only_reason="" if self.has_write_token() else NO_TOKEN_REASON,
         )
 
+    def change_request_labels(self, number: int) -> tuple[str, ...] | None:
+        """The running merge request's labels (CI_MERGE_REQUEST_LABELS) when it is ``number``; else None."""
+        change = self.change_request()
+        return change.labels if change is not None and change.number == number else None
+
     def branch(self) -> str | None:
         return self.env.get("CI_COMMIT_BRANCH") or self.env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME") or None
 
@@ -145,6 +150,9 @@ class GitLabPlatform:
             return {}
         links = result.get("links") if isinstance(result.get("links"), Mapping) else None
         return write_job_reports(result, Path(paths["result"]).parent, links)
+
+    def write_outputs(self, outputs: Mapping[str, str], summary: str = "") -> None:
+        """Nothing: a GitLab job's outputs are its dotenv report (written with the job summary)."""
 
     # -- the release side --------------------------------------------------------------------------------
 
