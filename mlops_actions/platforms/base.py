@@ -29,6 +29,7 @@ class ChangeRequest:
     from_fork: bool = False
     author: str | None = None  # who opened it / triggered the run (e.g. "dependabot[bot]")
     can_write: bool = False  # whether this job's token may write a comment on it
+    read_only_reason: str = ""  # why not, when can_write is False (said in the job log)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Links:
 
     def as_dict(self) -> dict[str, str]:
         """The links a result's ``links`` object holds (``run_url``, ``html_report``...), empty ones left out."""
-        links = {"run_url": self.run_url or self.job_url or ""}
+        links = {"run_url": self.job_url or self.run_url or ""}  # the job holds the reports
         links.update(self.artifacts)
         return {name: url for name, url in links.items() if url}
 
@@ -75,6 +76,11 @@ class Platform(Protocol):
         """The pull/merge request this job runs for; None outside one (a push, a tag, a laptop)."""
         ...
 
+    def change_request_labels(self, number: int) -> tuple[str, ...] | None:
+        """The labels of change request ``number`` (e.g. the one a release's commit merged); None when the
+        platform cannot tell."""
+        ...
+
     def links(self, paths: Mapping[str, str] | None = None) -> Links:
         """The run and job links, and links to output files (``paths``: kind -> local path) among the
         job's artifacts where the platform can tell them."""
@@ -85,7 +91,8 @@ class Platform(Protocol):
         ...
 
     def post_sticky_comment(self, body: str, *, key: str) -> CommentResult:
-        """Create or update the one comment for ``key`` on the change request (or its local stand-in)."""
+        """Create or update the one comment for ``key`` on the change request (or its local stand-in);
+        action ``skipped`` when there is nowhere to post it (no change request)."""
         ...
 
     def publish_job_summary(
@@ -93,6 +100,11 @@ class Platform(Protocol):
     ) -> dict[str, str]:
         """Show the outcome in the job: summary, annotations, job reports and step outputs; returns the
         outputs written (name -> value). A platform without a job page does nothing."""
+        ...
+
+    def write_outputs(self, outputs: Mapping[str, str], summary: str = "") -> None:
+        """Named outputs of the step (e.g. the released version) and lines for the job summary; a platform
+        without them does nothing."""
         ...
 
     def fetch_candidate(self, model: str, tree: str, target: Path) -> tuple[Path | None, str]:
