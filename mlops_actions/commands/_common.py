@@ -12,6 +12,16 @@ if TYPE_CHECKING:
     from mlops_actions.progress import Progress
 
 
+# The --forge choices: auto (the detected platform, when the comment policy allows), a built-in platform's
+# comment by name, or none (print it).
+FORGE_CHOICES = ("auto", "local", "github", "gitlab", "none")
+
+
+def add_forge_option(parser: argparse.ArgumentParser, *, help: str) -> None:
+    """``--forge`` (env MLOPS_FORGE, default auto): where the sticky comment goes."""
+    add_env_option(parser, "--forge", env="MLOPS_FORGE", default="auto", choices=FORGE_CHOICES, help=help)
+
+
 def add_config_option(parser: argparse.ArgumentParser) -> None:
     add_env_option(parser, "--config", "-c", env="MLOPS_CONFIG", default="mlops.yaml", help="config file")
 

@@ -7,7 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops_actions.cli import add_env_option, print_error
-from mlops_actions.commands._common import add_config_option, add_platform_option, add_progress_option
+from mlops_actions.commands._common import (
+    add_config_option,
+    add_forge_option,
+    add_platform_option,
+    add_progress_option,
+)
 from mlops_actions.errors import MlopsError
 
 if TYPE_CHECKING:
@@ -29,12 +34,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_env_option(
         parser, "--output-dir", "-o", env="MLOPS_OUTPUT_DIR", default="mlops-out", help="output folder"
     )
-    add_env_option(
+    add_forge_option(
         parser,
-        "--forge",
-        env="MLOPS_FORGE",
-        default="auto",
-        choices=["auto", "local", "github", "gitlab", "none"],
         help="where the comment goes (auto: the platform's own comment when this job's token may write on "
         "the pull/merge request, else none with the reason printed)",
     )

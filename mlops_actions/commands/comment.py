@@ -20,7 +20,8 @@ from mlops_actions.errors import MlopsError
 if TYPE_CHECKING:
     from mlops_actions.platforms.base import Platform
 
-RESULT_FILE = "mlops-result.json"
+from mlops_actions.render.result import RESULT_FILE
+
 PR_NUMBER_FILE = "pr-number"
 MAX_PR_FILE_BYTES = 64
 
@@ -157,6 +158,7 @@ def post_comments(
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from mlops_actions.cli import add_env_option
+    from mlops_actions.commands._common import add_forge_option, add_platform_option
 
     parser = subparsers.add_parser("comment", help=HELP, description=HELP, epilog=EPILOG)
     add_env_option(
@@ -166,12 +168,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="mlops-out/mlops-result.json",
         help=f"result file, or a directory searched for {RESULT_FILE} files (one comment per model)",
     )
-    add_env_option(
+    add_forge_option(
         parser,
-        "--forge",
-        env="MLOPS_FORGE",
-        default="auto",
-        choices=("auto", "local", "github", "gitlab", "none"),
         help="where to post: auto posts on the detected platform when this job's token may write there "
         "(else says why not); none prints the comment",
     )
@@ -194,8 +192,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=".mlops/comments",
         help="local forge: folder the comment files are written to",
     )
-    from mlops_actions.commands._common import add_platform_option
-
     add_platform_option(parser)
     parser.set_defaults(func=run)
 

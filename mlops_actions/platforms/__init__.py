@@ -22,13 +22,11 @@ if TYPE_CHECKING:
     from mlops_actions.platforms.base import Platform
 
 BUILT_IN = ("github", "gitlab", "local")  # in detection order: local is always true, so last
-FORGES = ("auto", "local", "github", "gitlab", "none")  # the --forge choices
 PLATFORM_VARIABLE = "MLOPS_PLATFORM"
 CLASS_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 
 __all__ = [
     "BUILT_IN",
-    "FORGES",
     "CommentResult",
     "Forge",
     "detect_platform",
@@ -92,7 +90,7 @@ def detect_platform(
 def get_forge(name: str = "auto", *, local_dir: str | Path = ".mlops/comments", echo: bool = True) -> Any:
     """Where the sticky comment of ``--forge name`` goes: the platform of that name (``auto``: the detected
     one), whose ``post_sticky_comment`` is used."""
-    if name not in FORGES or name == "none":
-        raise MlopsError(f"forge: unknown forge {name!r}, expected one of {', '.join(FORGES[:-1])}")
+    if name != "auto" and name not in BUILT_IN:
+        raise MlopsError(f"forge: unknown forge {name!r}, expected auto, {', '.join(BUILT_IN)}")
     platform = detect_platform(os.environ, None if name == "auto" else name, comment_dir=local_dir, echo=echo)
     return platform.forge  # type: ignore[attr-defined]  # every built-in has one

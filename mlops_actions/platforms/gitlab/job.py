@@ -9,7 +9,6 @@ check as a test, the verdict and key metrics as variables, and a link to the ful
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -106,23 +105,3 @@ def write_job_reports(
     write_text_atomic(junit_path, junit_xml(result))
     write_text_atomic(dotenv_path, dotenv_text(dotenv_variables(result, links)))
     return {"junit": str(junit_path), "dotenv": str(dotenv_path)}
-
-
-def publish_job_reports(
-    result: dict[str, Any],
-    markdown: str,
-    paths: Mapping[str, str],
-    env: Mapping[str, str] | None = None,
-) -> str:
-    """Write the JUnit and dotenv reports next to the result file; return the note body, for a result that
-    was rendered without the job's links (``markdown`` rendered again with them, when the job's URL is known).
-
-    The check stage does not need this: it renders once with :meth:`GitLabPlatform.links` and writes the
-    reports through :meth:`GitLabPlatform.publish_job_summary`.
-    """
-    from mlops_actions.render import render_markdown
-
-    env = os.environ if env is None else env
-    links = report_links(paths, env)
-    write_job_reports(result, Path(paths["result"]).parent, links)
-    return render_markdown(result, links=links) if links else markdown

@@ -21,7 +21,8 @@ from mlops_actions.stages.release.ci_context import fetch_candidate_artifact
 if TYPE_CHECKING:
     from mlops_actions.platforms.base import Platform
 
-RESULT_FILE = "mlops-result.json"
+from mlops_actions.render.result import RESULT_FILE
+
 MODEL_DIR = "model"
 PR_CANDIDATE_DIR = "pr-candidate"
 CANDIDATE_SOURCES = ("folder", "github-artifact", "none")

@@ -16,7 +16,6 @@ from mlops_actions.platforms.gitlab.job import (
     MAX_DOTENV_VARIABLES,
     dotenv_text,
     dotenv_variables,
-    publish_job_reports,
     report_links,
 )
 from mlops_actions.render.junit import junit_xml, result_cases
@@ -120,22 +119,6 @@ def test_report_links_point_at_the_html_artifact_of_the_job(tmp_path, monkeypatc
         "/jobs/91/artifacts/file/report.html"
     )
     assert report_links({}, {"CI_JOB_URL": "javascript:alert(1)"}) == {}
-
-
-def test_publish_job_reports_writes_both_files_and_links_the_report_in_the_note(tmp_path):
-    out = tmp_path / "mlops-out"
-    out.mkdir()
-    result = load("pass_with_baseline")
-    (out / "mlops-result.json").write_text(json.dumps(result))
-    env = {"CI_JOB_URL": "https://gitlab.example.com/acme/credit/-/jobs/5", "CI_PROJECT_DIR": str(tmp_path)}
-    paths = {"result": str(out / "mlops-result.json"), "html": str(out / "report.html")}
-    note = publish_job_reports(result, "plain", paths, env)
-    assert (
-        "[Full HTML report](https://gitlab.example.com/acme/credit/-/jobs/5/artifacts/file/mlops-out/report.html)"
-        in note
-    )
-    assert (out / JUNIT_FILE).is_file()
-    assert "MLOPS_REPORT_URL=https://gitlab.example.com" in (out / DOTENV_FILE).read_text()
 
 
 def test_widgets_command_writes_the_reports_next_to_the_result(tmp_path, capsys):
