@@ -24,6 +24,7 @@ from typing import IO, Any
 LOG_FORMAT = "mlops-actions/prediction-log"
 LOG_FORMAT_VERSION = 1
 FILE_PREFIX, FILE_SUFFIX = "predictions-", ".jsonl"
+IDLE_CHECK_S = 0.25  # how often an idle writer checks whether the open file is too old
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class PredictionLog:
         self._lock = threading.Condition()
         self._stopping = False
         self._file: IO[str] | None = None
+        self.current_path: Path | None = None  # the file being appended to, None between files
         self._file_bytes = 0
         self._file_opened = 0.0
         self._thread = threading.Thread(target=self._write_loop, name="mlops-prediction-log", daemon=True)
@@ -141,7 +143,7 @@ class PredictionLog:
         while True:
             with self._lock:
                 if not self._queue and not self._stopping:
-                    self._lock.wait(timeout=max(0.05, min(1.0, self.max_seconds)))
+                    self._lock.wait(timeout=min(IDLE_CHECK_S, self.max_seconds))
                 entries = list(self._queue)
                 self._queue.clear()
                 stopping = self._stopping
@@ -182,7 +184,9 @@ class PredictionLog:
             self.folder.mkdir(parents=True, exist_ok=True)
             opened = self.clock()
             stamp = datetime.fromtimestamp(opened, tz=timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-            self._file = self.opener(self.folder / f"{FILE_PREFIX}{stamp}-{os.getpid()}{FILE_SUFFIX}")
+            path = self.folder / f"{FILE_PREFIX}{stamp}-{os.getpid()}{FILE_SUFFIX}"
+            self._file = self.opener(path)
+            self.current_path = path
             self._file_bytes = 0
             self._file_opened = opened
             self.files += 1
@@ -190,7 +194,7 @@ class PredictionLog:
 
     def _close_file(self) -> None:
         if self._file is not None:
-            handle, self._file = self._file, None
+            handle, self._file, self.current_path = self._file, None, None
             try:
                 handle.close()
             except (OSError, ValueError) as error:
