@@ -192,6 +192,7 @@ def serve_forever(
     if on_listening is not None:
         on_listening(sock.getsockname()[1])
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    _stop_quietly_on_sigterm()
     if workers <= 1:
         _limit_threads(threads)
         state = build_state(served, settings, log_dir=log_dir)
@@ -212,6 +213,14 @@ def serve_forever(
                 os._exit(code)
         children.append(pid)
     _supervise(children)
+
+
+def _stop_quietly_on_sigterm() -> None:
+    """uvicorn handles SIGTERM (graceful shutdown), then raises it again for the handler it found: make that
+    one a no-op, so a stopped server exits 0 rather than dying of the signal."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
 
 
 def _limit_threads(threads: int) -> None:

@@ -195,3 +195,33 @@ def test_a_model_folder_whose_digest_differs_is_refused_before_serving(served_pr
     (folder / "metadata.json").write_text(json.dumps(metadata))
     with pytest.raises(ModelError, match="sha256 digest mismatch"):
         load_served_model(config, model_dir=folder)
+
+
+def test_a_full_disk_under_the_log_drops_records_counted_in_metrics_and_requests_still_succeed(
+    served, config, tmp_path
+):
+    from pathlib import Path
+
+    from mlops_actions.serving.prediction_log import PredictionLog
+    from mlops_actions.serving.server import build_state
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    state = build_state(served, dataclasses.replace(config.serve, log_enabled=False))
+    state.log = PredictionLog(
+        tmp_path,
+        max_bytes=10**6,
+        max_seconds=3600,
+        max_records=100,
+        opener=lambda path: open("/dev/full", "w"),  # noqa: SIM115
+    )
+    with start_server(served, config.serve, state=state) as handle:
+        client = Client(handle.url)
+        statuses = [client.request("POST", "/predict", [ROW, ROW, ROW])[0] for _ in range(5)]
+        deadline = time.monotonic() + 5
+        while state.log.dropped < 15 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        values = metrics_of(handle.url)
+    assert statuses == [200] * 5
+    assert values['mlops_serve_prediction_log_rows_total{outcome="dropped"}'] == 15
+    assert values['mlops_serve_prediction_log_rows_total{outcome="written"}'] == 0
