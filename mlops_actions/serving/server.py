@@ -88,6 +88,15 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def require_serve_extra() -> None:
+    """A one-line error when the server's libraries (the ``serve`` extra) are not installed."""
+    import importlib.util
+
+    missing = [name for name in ("uvicorn", "starlette") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MlopsError(f"serving needs {' and '.join(missing)}: pip install 'mlops-actions[serve]'")
+
+
 def _uvicorn_server(app: Any) -> Any:
     import importlib.util
 
@@ -159,6 +168,7 @@ def start_server(
     unless ``wait`` is False. Stop it with :meth:`ServerHandle.stop` (or use it as a context manager)."""
     from mlops_actions.serving.app import build_app
 
+    require_serve_extra()
     state = state or build_state(served, settings, log_dir=log_dir)
     sock = bind_socket(host, port)
     server = _uvicorn_server(build_app(state))
@@ -188,6 +198,7 @@ def serve_forever(
     with its own batcher and prediction log file and BLAS/OpenMP threads limited to its share of the cores."""
     from mlops_actions.serving.app import build_app
 
+    require_serve_extra()
     sock = bind_socket(host, port)
     if on_listening is not None:
         on_listening(sock.getsockname()[1])
