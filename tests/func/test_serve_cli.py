@@ -132,3 +132,18 @@ def test_bad_options_are_one_line_usage_errors(released):
     proc = start(released, "--version-tag", "other@v1.0.0")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "serves 'tiny'" in err
+
+
+def test_two_workers_share_the_port_and_stop_together(released):
+    proc = start(released, "--ref", "production", "-o", "out", "--workers", "2", "--log-dir", "log")
+    try:
+        url = wait_listening(proc)
+        clients = [Client(url) for _ in range(4)]
+        assert all(client.request("POST", "/predict", ROW)[0] == 200 for client in clients)
+        _, _, text = clients[0].request("GET", "/metrics")
+        assert re.search(r'mlops_serve_model_info\{worker="[01]",model="tiny"', text)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    logged = sum(len(path.read_text().splitlines()) for path in (released / "log").glob("*.jsonl"))
+    assert logged == 4
