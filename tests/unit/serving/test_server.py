@@ -125,14 +125,17 @@ def test_concurrent_requests_are_merged_into_batches(server):
 
 def test_one_connection_gets_batches_of_one_and_waits_for_nothing_but_the_model(server):
     client = Client(server.url)
+    metrics = server.state.metrics
+    beyond_the_call = []
     for _ in range(30):
+        request_before, batch_before = metrics.latency.total, metrics.batch_seconds.total
         assert client.request("POST", "/predict", ROW)[0] == 200
+        request = metrics.latency.total - request_before
+        beyond_the_call.append(request - (metrics.batch_seconds.total - batch_before))
     values = metrics_of(server.url)
     assert values["mlops_serve_batch_size_rows_count"] == 30
     assert values['mlops_serve_batch_size_rows_bucket{le="1"}'] == 30
-    request_mean = values["mlops_serve_request_duration_seconds_sum"] / 30
-    batch_mean = values["mlops_serve_batch_duration_seconds_sum"] / 30
-    assert request_mean - batch_mean < 0.003  # the rest is parsing and checking, no waiting
+    assert sorted(beyond_the_call)[15] < 0.002  # the rest is parsing and checking, no waiting
 
 
 class SlowEstimator:
@@ -161,7 +164,7 @@ def test_a_request_that_would_miss_its_deadline_gets_503_with_retry_after(served
                 retry.append(headers.get("retry-after"))
                 assert "serve.max_latency_ms" in answer["error"]
 
-        threads = [threading.Thread(target=call) for _ in range(8)]
+        threads = [threading.Thread(target=call) for _ in range(12)]
         for thread in threads:
             thread.start()
         for thread in threads:
