@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "widgets",
     "registry",
     "data",
+    "serve",
 )
 
 

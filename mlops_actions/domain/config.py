@@ -90,6 +90,95 @@ _SECRETS_SCHEMA: dict[str, Any] = {
     },
 }
 
+DEFAULT_MAX_BATCH_SIZE = 128
+DEFAULT_MAX_LATENCY_MS = 200.0
+DEFAULT_LOG_MAX_MB = 64.0
+DEFAULT_LOG_MAX_MINUTES = 60.0
+DEFAULT_LOG_QUEUE_RECORDS = 10_000
+
+_SERVE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "The model server (mlops-actions serve, docs/serving.md).",
+    "properties": {
+        "max_batch_size": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 100000,
+            "default": DEFAULT_MAX_BATCH_SIZE,
+            "description": "Most rows merged into one predict call; a request with more rows is refused (413).",
+        },
+        "max_latency_ms": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": DEFAULT_MAX_LATENCY_MS,
+            "description": "Latency budget of a request, from arrival to answer; a request the measured cost "
+            "of the queued batches says would miss it gets 503 with Retry-After.",
+        },
+        "log": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "The prediction log: every prediction appended as JSON Lines, off the request path.",
+            "properties": {
+                "enabled": {"type": "boolean", "default": True, "description": "Write the prediction log."},
+                "path": {
+                    "type": "string",
+                    "default": ".mlops/predictions",
+                    "description": "Folder of the log files, relative to this file (env MLOPS_PREDICTION_LOG).",
+                },
+                "max_mb": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "default": DEFAULT_LOG_MAX_MB,
+                    "description": "A log file is closed and a new one started past this size.",
+                },
+                "max_minutes": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "default": DEFAULT_LOG_MAX_MINUTES,
+                    "description": "A log file is closed and a new one started after this long.",
+                },
+                "queue_records": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "default": DEFAULT_LOG_QUEUE_RECORDS,
+                    "description": "Records held in memory for the writer; past this (a slow or full disk) "
+                    "records are dropped and counted, never failing a request.",
+                },
+            },
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """The ``serve`` section: batching limits and the prediction log."""
+
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+    max_latency_ms: float = DEFAULT_MAX_LATENCY_MS
+    log_enabled: bool = True
+    log_path: Path | None = None  # absolute; None: .mlops/predictions beside the config
+    log_max_bytes: int = int(DEFAULT_LOG_MAX_MB * 1024 * 1024)
+    log_max_seconds: float = DEFAULT_LOG_MAX_MINUTES * 60
+    log_queue_records: int = DEFAULT_LOG_QUEUE_RECORDS
+
+
+def serve_settings(doc: dict[str, Any], root: Path) -> ServeSettings:
+    """The typed ``serve`` section of a validated config document (paths resolved against ``root``)."""
+    serve = doc.get("serve", {})
+    log = serve.get("log", {})
+    return ServeSettings(
+        max_batch_size=int(serve.get("max_batch_size", DEFAULT_MAX_BATCH_SIZE)),
+        max_latency_ms=float(serve.get("max_latency_ms", DEFAULT_MAX_LATENCY_MS)),
+        log_enabled=bool(log.get("enabled", True)),
+        log_path=root / log.get("path", ".mlops/predictions"),
+        log_max_bytes=int(float(log.get("max_mb", DEFAULT_LOG_MAX_MB)) * 1024 * 1024),
+        log_max_seconds=float(log.get("max_minutes", DEFAULT_LOG_MAX_MINUTES)) * 60,
+        log_queue_records=int(log.get("queue_records", DEFAULT_LOG_QUEUE_RECORDS)),
+    )
+
+
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://mlops-actions.dev/schemas/mlops-config-v1.json",
@@ -364,6 +453,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "serve": _SERVE_SCHEMA,
         "secrets": _SECRETS_SCHEMA,
     },
 }
@@ -424,6 +514,7 @@ class Config:
     deploy_timeout_s: float = 1800.0
     secret_names: tuple[str, ...] = ()  # secrets.names
     pass_env: dict[str, tuple[str, ...]] = field(default_factory=dict)  # secrets.pass: command -> names
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
     def __post_init__(self) -> None:
         remember_secret_names(self.secret_names)  # so every error line and output of this process is scrubbed
@@ -686,6 +777,7 @@ def parse_config(doc: Any, path: Path) -> Config:
         deploy_timeout_s=float(deploy.get("timeout_minutes", 30)) * 60,
         secret_names=tuple(doc.get("secrets", {}).get("names", [])),
         pass_env={k: tuple(v) for k, v in doc.get("secrets", {}).get("pass", {}).items()},
+        serve=serve_settings(doc, root),
     )
 
 
