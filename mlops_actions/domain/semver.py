@@ -49,3 +49,17 @@ def version_tag(model: str, version: str) -> str:
 def sort_versions(versions: Iterable[str]) -> list[str]:
     """Versions in ascending semantic order."""
     return sorted(versions, key=parse_version)
+
+
+TAG_PATTERN = re.compile(
+    r"^(?:refs/tags/)?(?P<model>[a-z0-9][a-z0-9._-]{0,63})@v(?P<version>(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*))$"
+)
+
+
+def parse_version_tag(tag: str) -> tuple[str, str]:
+    """(model, version) of ``<model>@v<MAJOR.MINOR.PATCH>`` (``refs/tags/`` accepted)."""
+    match = TAG_PATTERN.match(tag.strip())
+    if not match:
+        shown = tag if len(tag) <= 80 else tag[:80] + "…"
+        raise MlopsError(f"version tag {shown!r}: expected <model>@v<MAJOR.MINOR.PATCH>, e.g. churn@v1.2.0")
+    return match.group("model"), match.group("version")

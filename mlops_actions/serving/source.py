@@ -133,7 +133,7 @@ def load_served_model(
     from mlops_actions.registry import open_registry
 
     if version_tag:
-        from mlops_actions.stages.deploy import parse_version_tag
+        from mlops_actions.domain.semver import parse_version_tag
 
         model, wanted = parse_version_tag(version_tag)
         if model != config.model_name:

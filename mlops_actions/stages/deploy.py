@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_actions.domain.config import load_config
 from mlops_actions.domain.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata, verify_digest
 from mlops_actions.domain.secrets import env_for_config, run_user_command
+from mlops_actions.domain.semver import parse_version_tag
 from mlops_actions.errors import ConfigError, DeployFailed, MlopsError, RegistryError
 from mlops_actions.progress import Progress
 from mlops_actions.registry import ModelVersion, open_registry
@@ -35,9 +36,6 @@ from mlops_actions.registry import ModelVersion, open_registry
 if TYPE_CHECKING:
     from mlops_actions.platforms.base import Platform
 
-TAG_PATTERN = re.compile(
-    r"^(?:refs/tags/)?(?P<model>[a-z0-9][a-z0-9._-]{0,63})@v(?P<version>(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*))$"
-)
 GIT_REF_PATTERN = re.compile(r"^(?!.*\.\.)[A-Za-z0-9._/@+-]{1,200}$")
 
 
@@ -47,15 +45,6 @@ class DeployOutcome:
     model_dir: Path | None
     command: str | None
     skipped: str | None = None  # why nothing was deployed (a tag of another model)
-
-
-def parse_version_tag(tag: str) -> tuple[str, str]:
-    """(model, version) of ``<model>@v<MAJOR.MINOR.PATCH>`` (``refs/tags/`` accepted)."""
-    match = TAG_PATTERN.match(tag.strip())
-    if not match:
-        shown = tag if len(tag) <= 80 else tag[:80] + "…"
-        raise MlopsError(f"version tag {shown!r}: expected <model>@v<MAJOR.MINOR.PATCH>, e.g. churn@v1.2.0")
-    return match.group("model"), match.group("version")
 
 
 def _verify(model_dir: Path, version: ModelVersion, config: Any) -> None:
