@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -9,11 +10,18 @@ from mlops_actions.errors import ForgeError
 from mlops_actions.platforms.rest_client import ApiError
 
 MARKER_PREFIX = "<!-- mlops-actions:sticky "
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")  # a model name: the key of its sticky comment
 
 
 def sticky_marker(key: str) -> str:
     """The hidden marker that identifies the one sticky comment of a model (key) on a PR/MR."""
     return f"{MARKER_PREFIX}{key} -->"
+
+
+def check_sticky_key(key: str, *, what: str = "sticky comment") -> None:
+    """A ForgeError unless ``key`` is a model name, the only thing a marker may carry."""
+    if not KEY_PATTERN.match(key):
+        raise ForgeError(f"{what} key: expected a model name like 'churn-model', got {key[:70]!r}")
 
 
 def with_marker(body: str, key: str) -> str:

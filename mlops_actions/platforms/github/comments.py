@@ -33,6 +33,7 @@ from mlops_actions.errors import ForgeError
 from mlops_actions.platforms.comments import (
     CommentResult,
     ThreadComment,
+    check_sticky_key,
     post_sticky,
     with_marker,
 )
@@ -50,7 +51,6 @@ MAX_COMMENT_CHARS = 65_000
 TRUNCATION_NOTE = (
     "\n\n_… comment truncated to fit GitHub's size limit; the full report is in the job summary._\n"
 )
-KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 PR_NUMBER_PATTERN = re.compile(r"^[1-9][0-9]{0,9}$")
 APP_SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 ACTIONS_APP_SLUG = "github-actions"
@@ -303,10 +303,7 @@ class GitHubForge:
         comments are listed again first. Our duplicates left by a race are removed, so one remains; a
         marked comment by anyone else is left as it is.
         """
-        if not KEY_PATTERN.match(key):
-            raise ForgeError(
-                f"sticky comment key: expected a model name like 'churn-model', got {key[:70]!r}"
-            )
+        check_sticky_key(key)
         thread = _PullRequestThread(self, self._require_pr())
         with _as_forge_errors():
             return post_sticky(thread, truncate_body(with_marker(body, key)), key=key)

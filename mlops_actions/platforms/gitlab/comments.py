@@ -25,6 +25,7 @@ from mlops_actions.errors import ForgeError
 from mlops_actions.platforms.comments import (
     CommentResult,
     ThreadComment,
+    check_sticky_key,
     post_sticky,
     with_marker,
 )
@@ -43,7 +44,6 @@ MAX_NOTE_CHARS = 1_000_000
 TRUNCATION_NOTE = (
     "\n\n_… note truncated to fit GitLab's size limit; the full report is in the job artifacts._\n"
 )
-KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 IID_PATTERN = re.compile(r"^[1-9][0-9]{0,9}$")
 
 READ_NOTES = Access("read merge request notes", scope="api", role="Reporter", token_hint=NOTE_TOKEN_HINT)
@@ -190,8 +190,7 @@ class GitLabForge:
         notes are listed again first. Our duplicates left by a race are deleted, so one remains; a marked
         note by anyone else is left as it is.
         """
-        if not KEY_PATTERN.match(key):
-            raise ForgeError(f"sticky note key: expected a model name like 'churn-model', got {key[:70]!r}")
+        check_sticky_key(key, what="sticky note")
         iid = self.merge_request_iid
         if iid is None:
             return CommentResult(

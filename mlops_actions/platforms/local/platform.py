@@ -15,9 +15,8 @@ from typing import Any
 
 from mlops_actions.errors import MlopsError
 from mlops_actions.platforms.base import ChangeRequest, Dispatch, Issue, Links
-from mlops_actions.platforms.comments import CommentResult
+from mlops_actions.platforms.comments import KEY_PATTERN, CommentResult
 
-KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 STATE_LINE = re.compile(r"^state: (open|closed)$", re.MULTILINE)
 
 
