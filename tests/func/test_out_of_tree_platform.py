@@ -61,24 +61,35 @@ def folder_ci_env(home: Path, run_id: str) -> dict[str, str]:
     }
 
 
-def run_cli(project: Path, *args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    """The real CLI in its own process, the repository on PYTHONPATH (so ``tests.platforms`` imports)."""
+# ``python -m mlops_actions ARGS``, which also writes the names of the modules it imported to MODULES_FILE.
+CLI_RECORDING_IMPORTS = """\
+import atexit, os, runpy, sys
+atexit.register(lambda: open(os.environ["MODULES_FILE"], "w").write("\\n".join(sorted(sys.modules))))
+sys.argv[0] = "mlops-actions"
+runpy.run_module("mlops_actions", run_name="__main__", alter_sys=True)
+"""
+
+
+def run_cli(
+    project: Path, *args: str, env: Mapping[str, str]
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """The real CLI in its own process, the repository on PYTHONPATH (so ``tests.platforms`` imports);
+    its outcome and the modules it imported."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GITLAB_", "CI_", "MLOPS_"))}
     pythonpath = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "mlops_actions", *args],
+    modules_file = project.parent / "modules.txt"
+    modules_file.unlink(missing_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", CLI_RECORDING_IMPORTS, *args],
         cwd=project,
-        env={**base, **GIT_ENV, "PYTHONPATH": pythonpath, **env},
+        env={**base, **GIT_ENV, "PYTHONPATH": pythonpath, "MODULES_FILE": str(modules_file), **env},
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
-
-
-def imported_modules(stderr: str) -> set[str]:
-    """The modules a ``python -X importtime`` run imported, read from its stderr."""
-    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+    modules = set(modules_file.read_text().split()) if modules_file.exists() else set()
+    return proc, modules
 
 
 def package_state() -> tuple[str, dict[str, str]]:
@@ -107,7 +118,7 @@ def test_check_runs_end_to_end_on_a_platform_the_package_does_not_know(tmp_path:
     home = tmp_path / "forge"
     before = package_state()
 
-    first = run_cli(project, "check", "--platform", PLATFORM, env=folder_ci_env(home, "41"))
+    first, modules = run_cli(project, "check", "--platform", PLATFORM, env=folder_ci_env(home, "41"))
     log = f"stdout:\n{first.stdout[-3000:]}\nstderr:\n{first.stderr[-6000:]}"
     assert first.returncode == 0, log
     result = json.loads((project / "mlops-out" / "mlops-result.json").read_text())
@@ -116,8 +127,8 @@ def test_check_runs_end_to_end_on_a_platform_the_package_does_not_know(tmp_path:
 
     run_url = f"{DEFAULT_SERVER}/runs/41"
     job_url = f"{run_url}/jobs/check"
-    assert result["links"]["run_url"] == run_url
-    assert result["links"]["html_report"] == f"{job_url}/files/report.html"
+    # Links.as_dict: the job's URL is the result's run link, since the job holds the reports.
+    assert result["links"] == {"run_url": job_url, "html_report": f"{job_url}/files/report.html"}
 
     (comment,) = thread_of(home, 7)
     assert comment.name == "0001-folderci-bot.md"
@@ -126,27 +137,26 @@ def test_check_runs_end_to_end_on_a_platform_the_package_does_not_know(tmp_path:
     assert body.startswith(sticky_marker(MODEL) + "\n## ✅ PASS")
     for metric in result["metrics"]:
         assert metric["label"] in body and f"{metric['candidate']:.4f}" in body, metric["name"]
-    assert f"]({run_url})" in body and f"]({job_url}/files/report.html)" in body
+    assert f"]({job_url})" in body and f"]({job_url}/files/report.html)" in body
 
     summary = (home / "runs" / "41" / "check" / "summary.md").read_text()
-    assert summary.startswith("## ✅ PASS") and f"]({run_url})" in summary
+    assert summary.startswith("## ✅ PASS") and f"]({job_url})" in summary
     outputs = (home / "runs" / "41" / "check" / "outputs.env").read_text().splitlines()
     assert "verdict=pass" in outputs
 
-    modules = imported_modules(first.stderr)
     assert "tests.platforms.folder_forge" in modules
     assert not {m for m in modules if m.startswith(ADAPTERS[:2])}, "a GitHub or GitLab adapter was imported"
 
     # The next run of the same change request, chosen through the environment this time.
     (project / "NOTES.md").write_text("tuning notes, second thoughts\n")
     run_git(project, "commit", "-q", "-am", "more notes")
-    second = run_cli(project, "check", env={**folder_ci_env(home, "42"), "MLOPS_PLATFORM": PLATFORM})
+    second, _ = run_cli(project, "check", env={**folder_ci_env(home, "42"), "MLOPS_PLATFORM": PLATFORM})
     assert second.returncode == 0, f"stdout:\n{second.stdout[-3000:]}\nstderr:\n{second.stderr[-6000:]}"
     assert thread_of(home, 7) == [comment], "the sticky comment was duplicated, not updated"
     updated = comment.read_text()
     assert updated.startswith(sticky_marker(MODEL) + "\n")
     assert updated.count(sticky_marker(MODEL)) == 1
-    assert f"]({DEFAULT_SERVER}/runs/42)" in updated and f"]({run_url})" not in updated
+    assert f"]({DEFAULT_SERVER}/runs/42/jobs/check)" in updated and run_url not in updated
     assert (home / "runs" / "42" / "check" / "summary.md").is_file()
 
     assert package_state() == before, "the run modified a file of the package"
