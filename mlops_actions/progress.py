@@ -60,11 +60,15 @@ class Progress:
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str], *, quiet: bool = False) -> Progress:
-        """GitHub groups when ``GITHUB_ACTIONS=true``, GitLab sections when ``GITLAB_CI=true``, else plain."""
-        style = "github" if env.get("GITHUB_ACTIONS") == "true" else "plain"
-        if style == "plain" and env.get("GITLAB_CI") == "true":
-            style = "gitlab"
-        return cls(style=style, quiet=quiet)
+        """The style of the platform detected in ``env``: GitHub groups, GitLab sections, else plain."""
+        from mlops_actions.platforms import detect_platform
+
+        return cls.for_platform(detect_platform(env).name, quiet=quiet)
+
+    @classmethod
+    def for_platform(cls, name: str, *, quiet: bool = False) -> Progress:
+        """The style of the platform called ``name`` (github, gitlab), plain for any other."""
+        return cls(style=name if name in STYLES else "plain", quiet=quiet)
 
     @classmethod
     def silent(cls) -> Progress:

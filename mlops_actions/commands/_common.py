@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from mlops_actions.cli import add_env_option
 
 if TYPE_CHECKING:
+    from mlops_actions.platforms.base import Platform
     from mlops_actions.progress import Progress
 
 
@@ -35,10 +36,35 @@ def add_progress_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def progress_of(args: argparse.Namespace) -> Progress:
-    """The command's Progress: its style decided once from this environment (GitHub, GitLab, plain)."""
+def add_platform_option(parser: argparse.ArgumentParser) -> None:
+    """``--platform``: the CI platform, detected from the environment unless named (env MLOPS_PLATFORM)."""
+    add_env_option(
+        parser,
+        "--platform",
+        env="MLOPS_PLATFORM",
+        default=None,
+        help="CI platform: github, gitlab, local, or package.module:Class for a platform of your own "
+        "(default: detected; GitHub Actions, GitLab CI, else local)",
+    )
+
+
+def platform_of(args: argparse.Namespace, **options: object) -> Platform:
+    """The platform the command runs on, detected once (or the one ``--platform`` names)."""
+    import os
+
+    from mlops_actions.platforms import detect_platform
+
+    return detect_platform(os.environ, getattr(args, "platform", None), **options)
+
+
+def progress_of(args: argparse.Namespace, platform: Platform | None = None) -> Progress:
+    """The command's Progress: its style from the platform (GitHub groups, GitLab sections, else plain),
+    or from this environment when no platform was detected."""
     import os
 
     from mlops_actions.progress import Progress
 
-    return Progress.from_environment(os.environ, quiet=bool(getattr(args, "quiet", False)))
+    quiet = bool(getattr(args, "quiet", False))
+    if platform is None:
+        return Progress.from_environment(os.environ, quiet=quiet)
+    return Progress.for_platform(platform.name, quiet=quiet)

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops_actions.cli import add_env_option, print_error
+from mlops_actions.commands._common import add_config_option, add_platform_option, add_progress_option
 from mlops_actions.errors import MlopsError
 
 if TYPE_CHECKING:
+    from mlops_actions.platforms.base import Platform
     from mlops_actions.progress import Progress
     from mlops_actions.stages.check import CheckOutcome
-from mlops_actions.commands._common import add_config_option, add_progress_option
 
 HELP = (
     "run the project's tests, train the candidate, resolve the baseline, validate the data, compare with "
@@ -34,15 +35,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         env="MLOPS_FORGE",
         default="auto",
         choices=["auto", "local", "github", "gitlab", "none"],
-        help="where the comment goes (auto: github on GitHub Actions, gitlab on GitLab CI, else local)",
+        help="where the comment goes (auto: the platform's own comment when this job's token may write on "
+        "the pull/merge request, else none with the reason printed)",
     )
     add_env_option(
         parser,
         "--baseline",
         env="MLOPS_BASELINE",
         default=None,
-        choices=["auto", "registry", "retrain", "none"],
-        help="baseline source (default: baseline.source from the config)",
+        choices=["config", "auto", "registry", "retrain", "none"],
+        help="baseline source (default, or config: baseline.source from the config)",
     )
     add_env_option(
         parser, "--base-ref", env="MLOPS_BASE_REF", default=None, help="target branch ref for retrain"
@@ -54,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=".mlops/comments",
         help="local forge: folder of the sticky comment files",
     )
+    add_platform_option(parser)
     add_progress_option(parser)
     parser.set_defaults(func=run)
 
@@ -61,11 +64,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from mlops_actions.commands._common import progress_of
+    from mlops_actions.commands._common import platform_of, progress_of
     from mlops_actions.errors import ForgeError, PathError
     from mlops_actions.stages.check import clear_output, run_check
 
-    progress = progress_of(args)
+    platform = platform_of(args, comment_dir=args.comment_dir)
+    progress = progress_of(args, platform)
     output_dir = Path(args.output_dir)
     clear_output(output_dir)
     try:
@@ -73,9 +77,10 @@ def run(args: argparse.Namespace) -> int:
             outcome = run_check(
                 args.config,
                 output_dir,
-                baseline_source=args.baseline,
+                baseline_source=None if args.baseline == "config" else args.baseline,
                 base_ref=args.base_ref,
                 progress=progress,
+                platform=platform,
             )
         except OSError as error:  # a path no writer named: reported like any other error of the check
             raise PathError.of(error) from None
@@ -84,12 +89,12 @@ def run(args: argparse.Namespace) -> int:
     ) as error:  # an error (a refused baseline...) leaves no candidate model without its result
         clear_output(output_dir)
         if error.exit_code == 2:
-            _report_error(args, output_dir, error, progress)
+            _report_error(args, output_dir, error, progress, platform)
         raise
     result = outcome.result
     exit_code = 0 if outcome.passed else 1
     try:
-        _publish(args, outcome, progress)
+        _publish(args, outcome, progress, platform)
     except ForgeError as error:
         print_error(error)
         exit_code = 2
@@ -103,35 +108,40 @@ def run(args: argparse.Namespace) -> int:
     return exit_code
 
 
-def _publish(args: argparse.Namespace, outcome: CheckOutcome, progress: Progress) -> None:
-    """The job outputs of GitHub Actions or GitLab CI, then the sticky comment (unless ``--forge none``)."""
-    import os
+def _publish(args: argparse.Namespace, outcome: CheckOutcome, progress: Progress, platform: Platform) -> None:
+    """The platform's job summary and reports, then the sticky comment when the decision says so."""
     import sys
 
+    from mlops_actions.platforms.policy import comment_decision
+
     result = outcome.result
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        from mlops_actions.platforms.github.artifacts import candidate_name_of
-        from mlops_actions.platforms.github.job import append_outputs, publish_job_outputs
-
-        publish_job_outputs(result, outcome.markdown, outcome.paths)
-        model = outcome.paths.get("model")
-        append_outputs({"candidate-artifact": (candidate_name_of(result, model) if model else None) or ""})
-    markdown = outcome.markdown
-    if os.environ.get("GITLAB_CI") == "true":
-        from mlops_actions.platforms.gitlab.job import publish_job_reports
-
-        markdown = publish_job_reports(result, outcome.markdown, outcome.paths)
-    if args.forge != "none":
-        from mlops_actions.platforms import get_forge
-
-        with progress.step("posting") as step:
-            forge = get_forge(args.forge, local_dir=args.comment_dir)
-            posted = forge.post_sticky_comment(markdown, key=result["model"]["name"])
-            step.done(f"comment {posted.action}")
-        print(f"comment {posted.action}: {posted.location}", file=sys.stderr)
+    platform.publish_job_summary(result, outcome.markdown, outcome.paths)
+    decision = comment_decision(platform, args.forge)
+    if not decision.post:
+        if args.forge != "none":
+            print(f"mlops-actions: no comment: {decision.reason}", file=sys.stderr)
+        return
+    target = _comment_platform(args, platform)
+    with progress.step("posting") as step:
+        posted = target.post_sticky_comment(outcome.markdown, key=result["model"]["name"])
+        step.done(f"comment {posted.action}")
+    print(f"comment {posted.action}: {posted.location}", file=sys.stderr)
 
 
-def _report_error(args: argparse.Namespace, output_dir: Path, error: MlopsError, progress: Progress) -> None:
+def _comment_platform(args: argparse.Namespace, platform: Platform) -> Platform:
+    """The platform whose comment ``--forge`` names (auto: the one the job runs on)."""
+    import os
+
+    from mlops_actions.platforms import detect_platform
+
+    if args.forge in ("auto", platform.name):
+        return platform
+    return detect_platform(os.environ, args.forge, comment_dir=args.comment_dir)
+
+
+def _report_error(
+    args: argparse.Namespace, output_dir: Path, error: MlopsError, progress: Progress, platform: Platform
+) -> None:
     """Write the error result and post it like a verdict; a failure here is a warning, never the error shown."""
     import sys
 
@@ -140,9 +150,9 @@ def _report_error(args: argparse.Namespace, output_dir: Path, error: MlopsError,
 
     what = "the error result was not written"
     try:
-        outcome = error_outcome(args.config, output_dir, error, progress=progress)
+        outcome = error_outcome(args.config, output_dir, error, progress=progress, platform=platform)
         what = "the error result was not published"
-        _publish(args, outcome, progress)
+        _publish(args, outcome, progress, platform)
     except (MlopsError, OSError) as failure:
         reason = " ".join(scrub(str(failure)).split()) or type(failure).__name__
         print(f"mlops-actions: warning: {what}: {reason}", file=sys.stderr)

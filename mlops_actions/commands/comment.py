@@ -13,9 +13,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlops_actions.errors import MlopsError
+
+if TYPE_CHECKING:
+    from mlops_actions.platforms.base import Platform
 
 RESULT_FILE = "mlops-result.json"
 PR_NUMBER_FILE = "pr-number"
@@ -72,39 +75,21 @@ def pr_number_from_artifacts(results: list[Path]) -> str:
     return numbers.pop()
 
 
-def run_links(env: Mapping[str, str], event: Mapping[str, Any]) -> dict[str, str]:
-    """A link to the run that produced the result, when the environment tells it."""
-    run = event.get("workflow_run")
-    if isinstance(run, Mapping) and isinstance(run.get("html_url"), str):
-        return {"run_url": run["html_url"]}
-    server, repo, run_id = (
-        env.get("GITHUB_SERVER_URL"),
-        env.get("GITHUB_REPOSITORY"),
-        env.get("GITHUB_RUN_ID"),
-    )
-    if server and repo and run_id:
-        return {"run_url": f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}"}
-    return {}
+def _github_target(pr: str | None, env: Mapping[str, str]) -> tuple[Platform, bool]:
+    """The GitHub platform bound to the pull request ``pr`` (default: the event's), and whether the results
+    are untrusted: in a ``workflow_run`` workflow they come from an artifact written by pull-request code,
+    so the number must be the triggering run's pull request."""
+    from mlops_actions.platforms.github.comments import parse_pr_number, verify_workflow_run_pr
+    from mlops_actions.platforms.github.platform import GitHubPlatform
 
-
-def _github_forge(pr: str | None, env: Mapping[str, str]) -> tuple[Any, dict[str, Any]]:
-    from mlops_actions.platforms.github.comments import (
-        GitHubForge,
-        load_event,
-        parse_pr_number,
-        verify_workflow_run_pr,
-    )
-
-    event = load_event(env)
     number = parse_pr_number(pr) if pr else None
-    forge = GitHubForge.from_environment(env, pr_number=number)
-    if env.get("GITHUB_EVENT_NAME") == "workflow_run":
-        if number is None:
-            raise MlopsError(
-                "--pr: required in a workflow_run workflow (the pull request of the triggering run)"
-            )
-        verify_workflow_run_pr(forge, event, number)
-    return forge, event
+    platform = GitHubPlatform.from_environment(env, pr_number=number)
+    if platform.event_name != "workflow_run":
+        return platform, False
+    if number is None:
+        raise MlopsError("--pr: required in a workflow_run workflow (the pull request of the triggering run)")
+    verify_workflow_run_pr(platform.forge, platform.event, number)
+    return platform, True
 
 
 def post_comments(
@@ -115,14 +100,19 @@ def post_comments(
     pr_from_artifact: bool = False,
     local_dir: str | Path = ".mlops/comments",
     env: Mapping[str, str] | None = None,
+    platform: Platform | None = None,
 ) -> list[PostedComment]:
     """Validate and render each result under ``result_path`` and post it as its model's sticky comment.
 
-    Every file is validated before anything is posted, so a bad artifact posts nothing. In a
-    ``workflow_run`` workflow the results' own links are dropped (they were written by pull-request code)
-    and replaced by the link to the triggering run.
+    ``platform`` is the one the command runs on (default: detected from ``env``); ``forge_name`` ``auto``
+    posts there when :func:`comment_decision` says so. Every file is validated before anything is posted,
+    so a bad artifact posts nothing. The links are the platform's (in a ``workflow_run`` workflow, the
+    triggering run's); there the results' own links are dropped, as pull-request code wrote them.
     """
-    from mlops_actions.platforms import detect_forge_name, get_forge
+    import sys
+
+    from mlops_actions.platforms import detect_platform
+    from mlops_actions.platforms.policy import comment_decision
     from mlops_actions.render import load_result, render_markdown
 
     env = os.environ if env is None else env
@@ -136,28 +126,31 @@ def post_comments(
         if pr:
             raise MlopsError("--pr and --pr-from-artifact: give one, not both")
         pr = pr_number_from_artifacts(paths)
-    name = detect_forge_name(env) if forge_name == "auto" else forge_name
+    platform = detect_platform(env, comment_dir=local_dir) if platform is None else platform
+    name = platform.name if forge_name == "auto" else forge_name
     if pr and name != "github":
         raise MlopsError(f"--pr: only used with the github forge, not {name!r}")
-    event: Mapping[str, Any] = {}
-    if name == "github":
-        forge, event = _github_forge(pr, env)
-    elif name == "none":
-        forge = None
+    target: Platform | None = None
+    untrusted = False
+    decision = comment_decision(platform, forge_name, named=bool(pr))
+    if not decision.post:
+        if forge_name != "none":
+            print(f"mlops-actions: no comment: {decision.reason}", file=sys.stderr)
+    elif name == "github":
+        target, untrusted = _github_target(pr, env)
     else:
-        forge = get_forge(name, local_dir=local_dir)
-    links = run_links(env, event) if name == "github" else {}
-    untrusted = name == "github" and env.get("GITHUB_EVENT_NAME") == "workflow_run"
+        target = platform if name == platform.name else detect_platform(env, name, comment_dir=local_dir)
+    links = target.links().as_dict() if target is not None else {}
     posted = []
     for path, result in results:
         if untrusted:
             result = {**result, "links": {}}
         markdown = render_markdown(result, links=links or None)
         model = str(result["model"]["name"])
-        if forge is None:
-            posted.append(PostedComment(model, str(path), "skipped", "forge none", markdown))
+        if target is None:
+            posted.append(PostedComment(model, str(path), "skipped", f"forge {name}", markdown))
             continue
-        outcome = forge.post_sticky_comment(markdown, key=model)
+        outcome = target.post_sticky_comment(markdown, key=model)
         posted.append(PostedComment(model, str(path), outcome.action, outcome.location, markdown))
     return posted
 
@@ -179,7 +172,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         env="MLOPS_FORGE",
         default="auto",
         choices=("auto", "local", "github", "gitlab", "none"),
-        help="where to post: auto detects GitHub Actions / GitLab CI, else local; none prints the comment",
+        help="where to post: auto posts on the detected platform when this job's token may write there "
+        "(else says why not); none prints the comment",
     )
     add_env_option(
         parser,
@@ -200,16 +194,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=".mlops/comments",
         help="local forge: folder the comment files are written to",
     )
+    from mlops_actions.commands._common import add_platform_option
+
+    add_platform_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlops_actions.commands._common import platform_of
+
     posted = post_comments(
         args.result,
         forge_name=args.forge,
         pr=args.pr,
         pr_from_artifact=args.pr_from_artifact,
         local_dir=args.comment_dir,
+        platform=platform_of(args, comment_dir=args.comment_dir),
     )
     if not posted:
         print(f"mlops-actions: no {RESULT_FILE} under {args.result}; nothing to post")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mlops_actions.cli import add_env_option
-from mlops_actions.commands._common import add_config_option, add_progress_option
+from mlops_actions.commands._common import add_config_option, add_platform_option, add_progress_option
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -13,8 +13,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "deploy",
         help="fetch a released version by tag (or alias), verify its digest and run deploy.command",
         description="Fetch <model>@vX.Y.Z (or the version an alias names) from the registry, verify every "
-        "digest, load the model, and run deploy.command from the config. With --dispatch, ask GitHub to run "
-        "the deploy workflow for the tag instead.",
+        "digest, load the model, and run deploy.command from the config. With --dispatch, ask the CI platform "
+        "to run the deploy workflow for the tag instead (GitHub: workflow_dispatch; GitLab: a new pipeline "
+        "with MLOPS_DISPATCH and MLOPS_VERSION_TAG; local: a file under .mlops/dispatches).",
     )
     add_config_option(parser)
     which = parser.add_mutually_exclusive_group()
@@ -41,17 +42,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         env="MLOPS_DEPLOY_WORKFLOW",
         default=None,
         metavar="WORKFLOW",
-        help="do not deploy here: start this GitHub workflow (file name, e.g. mlops-deploy.yml) with "
-        "workflow_dispatch and the input version-tag",
+        help="do not deploy here: start this workflow (file name, e.g. mlops-deploy.yml) with the input "
+        "version-tag",
     )
     add_env_option(
         parser,
         "--git-ref",
         env="GITHUB_REF_NAME",
         default=None,
-        help="branch the dispatched workflow runs on",
+        help="branch the dispatched workflow runs on (default: the job's branch)",
     )
     parser.add_argument("--json", action="store_true", help="print what was deployed (or dispatched) as JSON")
+    add_platform_option(parser)
     add_progress_option(parser)
     parser.set_defaults(func=run)
 
@@ -59,15 +61,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from mlops_actions.commands._common import print_json, progress_of
+    from mlops_actions.commands._common import platform_of, print_json, progress_of
     from mlops_actions.errors import MlopsError
     from mlops_actions.stages.deploy import dispatch_deploy, run_deploy
 
+    platform = platform_of(args)
     tag = args.version_tag or (os.environ.get("MLOPS_VERSION_TAG", "").strip() if args.ref is None else "")
     if args.dispatch:
         if not tag:
             raise MlopsError("deploy --dispatch needs --version-tag (or MLOPS_VERSION_TAG)")
-        sent = dispatch_deploy(args.dispatch, tag, git_ref=args.git_ref)
+        sent = dispatch_deploy(args.dispatch, tag, git_ref=args.git_ref, platform=platform)
         if args.json:
             print_json({"dispatched": True, **sent})
         else:
@@ -76,7 +79,11 @@ def run(args: argparse.Namespace) -> int:
             )
         return 0
     outcome = run_deploy(
-        args.config, args.output_dir, version_tag=tag or None, ref=args.ref, progress=progress_of(args)
+        args.config,
+        args.output_dir,
+        version_tag=tag or None,
+        ref=args.ref,
+        progress=progress_of(args, platform),
     )
     if outcome.skipped:
         if args.json:

@@ -29,6 +29,7 @@ class ChangeRequest:
     from_fork: bool = False
     author: str | None = None  # who opened it / triggered the run (e.g. "dependabot[bot]")
     can_write: bool = False  # whether this job's token may write a comment on it
+    read_only_reason: str = ""  # why not, when can_write is False (said in the job log)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Links:
 
     def as_dict(self) -> dict[str, str]:
         """The links a result's ``links`` object holds (``run_url``, ``html_report``...), empty ones left out."""
-        links = {"run_url": self.run_url or self.job_url or ""}
+        links = {"run_url": self.job_url or self.run_url or ""}  # the job holds the reports
         links.update(self.artifacts)
         return {name: url for name, url in links.items() if url}
 
@@ -85,7 +86,8 @@ class Platform(Protocol):
         ...
 
     def post_sticky_comment(self, body: str, *, key: str) -> CommentResult:
-        """Create or update the one comment for ``key`` on the change request (or its local stand-in)."""
+        """Create or update the one comment for ``key`` on the change request (or its local stand-in);
+        action ``skipped`` when there is nowhere to post it (no change request)."""
         ...
 
     def publish_job_summary(

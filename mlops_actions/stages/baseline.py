@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,16 +33,50 @@ class BaselineChoice:
     digest: str | None = None  # registry: model.skops's sha256 from the version's manifest
 
 
-def base_ref_candidates(config: Config, explicit: str | None, env: Mapping[str, str]) -> list[str]:
-    """Refs to try for the target branch: explicit, then the CI's target branch, then baseline.target_branch."""
+FETCH_SECONDS = 120.0  # the deadline of the target branch's fetch
+BRANCH_PATTERN = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$")
+
+
+def base_ref_candidates(config: Config, explicit: str | None, target_branch: str | None) -> list[str]:
+    """Refs to try for the target branch: explicit, then the change request's target branch, then
+    baseline.target_branch."""
     names: list[str] = []
     if explicit:
         names.append(explicit)
-    for variable in ("GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"):
-        if env.get(variable):
-            names += [f"origin/{env[variable]}", env[variable]]
+    if target_branch:
+        names += [f"origin/{target_branch}", target_branch]
     names += [f"origin/{config.target_branch}", config.target_branch]
     return list(dict.fromkeys(names))
+
+
+def fetch_target_branch(repo: Path, branch: str | None, *, timeout: float = FETCH_SECONDS) -> str | None:
+    """Fetch ``origin/<branch>`` when the clone lacks it (a merge request pipeline fetches the source branch
+    only), within ``timeout`` seconds. Returns one line saying why it could not, else None."""
+    if not branch or not git(["rev-parse", "--show-toplevel"], repo, check=False):
+        return None
+    if git(["rev-parse", "--verify", "--quiet", f"origin/{branch}^{{commit}}"], repo, check=False):
+        return None
+    if not BRANCH_PATTERN.match(branch):
+        return f"target branch {branch[:80]!r}: not a branch name; not fetched"
+    if not git(["remote", "get-url", "origin"], repo, check=False):
+        return None  # a clone without origin (a laptop): the local branches are all there is
+    refspec = f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
+    try:
+        done = subprocess.run(
+            ["git", "fetch", "--quiet", "--no-tags", "origin", refspec],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"could not fetch the target branch {branch} from origin within {timeout:g} s"
+    if done.returncode != 0:
+        first = (done.stderr.strip().splitlines() or ["failed"])[0]
+        return f"could not fetch the target branch {branch} from origin: {first[:200]}"
+    return None
 
 
 def merge_base(repo: Path, candidates: list[str]) -> tuple[str, str] | None:
@@ -154,12 +188,14 @@ def resolve_baseline(
     *,
     base_ref: str | None,
     workdir: Path,
-    env: Mapping[str, str] | None = None,
+    target_branch: str | None = None,
 ) -> BaselineChoice:
-    """Pick and materialise the baseline; the choice's reason says which one was used and why."""
+    """Pick and materialise the baseline; the choice's reason says which one was used and why.
+
+    ``target_branch`` is the change request's target branch, tried before baseline.target_branch.
+    """
     from mlops_actions.registry import PRODUCTION, open_registry
 
-    env = os.environ if env is None else env
     if requested not in SOURCES:
         raise MlopsError(f"baseline: {requested!r} is not one of {', '.join(SOURCES)}")
     if requested == "none":
@@ -195,7 +231,7 @@ def resolve_baseline(
     if not repo_root:
         reasons.append("the project is not in a git repository, so the target branch cannot be retrained")
         return BaselineChoice("none", "; ".join(reasons) + "; only absolute bounds are judged")
-    found = merge_base(config.root, base_ref_candidates(config, base_ref, env))
+    found = merge_base(config.root, base_ref_candidates(config, base_ref, target_branch))
     if found is None:
         reasons.append(f"no target branch found ({config.target_branch!r}, baseline.target_branch)")
         return BaselineChoice("none", "; ".join(reasons) + "; only absolute bounds are judged")
@@ -214,7 +250,7 @@ def resolve_baseline(
 
 
 def base_branch_trust(
-    config: Config, base_ref: str | None, env: Mapping[str, str]
+    config: Config, base_ref: str | None, target_branch: str | None = None
 ) -> tuple[Trust | None, str]:
     """The trust of the target branch's reviewed config (``config``'s file at the merge-base, read with
     ``git show``), for loading what the target branch released: (trust, where from) or (None, why not)."""
@@ -224,7 +260,7 @@ def base_branch_trust(
     from mlops_actions.domain.trust import Trust
     from mlops_actions.errors import ConfigError
 
-    found = merge_base(config.root, base_ref_candidates(config, base_ref, env))
+    found = merge_base(config.root, base_ref_candidates(config, base_ref, target_branch))
     if found is None:
         return None, f"no target branch found ({config.target_branch!r}, baseline.target_branch)"
     ref, commit = found

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_actions import __version__
 from mlops_actions.domain.comparison import check_same_rows, metric_rows, slice_rows
@@ -28,12 +28,16 @@ from mlops_actions.stages.baseline import (
     base_branch_trust,
     base_data_files,
     base_ref_candidates,
+    fetch_target_branch,
     merge_base,
     resolve_baseline,
     retrain_and_score,
     score_at_commit,
 )
 from mlops_actions.stages.preflight import preflight
+
+if TYPE_CHECKING:
+    from mlops_actions.platforms.base import Platform
 
 RESULT_FILE = "mlops-result.json"
 MARKDOWN_FILE = "report.md"
@@ -116,7 +120,7 @@ def _score_baseline(
     workdir: Path,
     *,
     base_ref: str | None = None,
-    env: Mapping[str, str] | None = None,
+    target_branch: str | None = None,
 ) -> tuple[BaselineChoice, Scored | None]:
     """Score the baseline on the candidate's evaluation rows, in the candidate's class order.
 
@@ -132,7 +136,7 @@ def _score_baseline(
         if isinstance(scored_dir, Path):
             return choice, align_classes(load_scored(scored_dir), candidate.classes)
         note = f"scored with the candidate's project code because {scored_dir or 'its commit is unknown'}"
-        trust, where = base_branch_trust(config, base_ref, os.environ if env is None else env)
+        trust, where = base_branch_trust(config, base_ref, target_branch)
         if trust is None:
             trust = Trust.from_config(config)
             note += (
@@ -170,14 +174,18 @@ def run_check(
     base_ref: str | None = None,
     env: Mapping[str, str] | None = None,
     progress: Progress | None = None,
+    platform: Platform | None = None,
 ) -> CheckOutcome:
     """Everything the PR stage does short of posting: returns the result, its Markdown and the written paths.
 
+    ``platform`` tells the change request's target branch and the links (default: detected from ``env``).
     Each step runs under ``progress`` (its lines and ``timings``; silent by default).
     """
     from mlops_actions.render import validate_result
 
-    env = os.environ if env is None else env
+    platform = _platform_of(platform, env)
+    change = platform.change_request()
+    target_branch = change.base_ref if change is not None else None
     progress = Progress.silent() if progress is None else progress
     with progress.step("loading config"):
         config = load_config(config_path)
@@ -205,22 +213,36 @@ def run_check(
             eval_file = workdir / "eval-rows.csv"
             datasets.eval.to_csv(eval_file, index=False)
         with progress.step("resolving baseline") as step:
+            unfetched = fetch_target_branch(config.root, target_branch)
+            if unfetched:
+                progress.line(unfetched)
             choice = resolve_baseline(
-                config, baseline_source or config.baseline_source, base_ref=base_ref, workdir=workdir, env=env
+                config,
+                baseline_source or config.baseline_source,
+                base_ref=base_ref,
+                workdir=workdir,
+                target_branch=target_branch,
             )
             step.done(choice.source)
         baseline: Scored | None = None
         if choice.source != "none":
             with progress.step("retraining merge-base" if choice.source == "retrain" else "scoring baseline"):
                 choice, baseline = _score_baseline(
-                    choice, config, candidate, datasets.eval, eval_file, workdir, base_ref=base_ref, env=env
+                    choice,
+                    config,
+                    candidate,
+                    datasets.eval,
+                    eval_file,
+                    workdir,
+                    base_ref=base_ref,
+                    target_branch=target_branch,
                 )
                 if baseline is not None:
                     check_same_rows(candidate, baseline)
         with progress.step("data checks"):
             base_commit = None
             if git_state(config.root).root:
-                found = merge_base(config.root, base_ref_candidates(config, base_ref, env))
+                found = merge_base(config.root, base_ref_candidates(config, base_ref, target_branch))
                 base_commit = found[1] if found else None
             data_checks = _run_data_checks(config, base_commit, workdir)
         with progress.step("bootstrap"):
@@ -282,19 +304,25 @@ def run_check(
         "links": {},
         "timings": _timings(progress),
     }
-    run_url = _run_url(env)
-    if run_url:
-        result["links"]["run_url"] = run_url
+    paths = output_paths(output_dir, model=str(trained.directory))
+    result["links"] = platform.links(paths).as_dict()
     result = current_scrubber().scrub_data(result)  # user output and error text hold no secret from here on
     validate_result(result)
     with progress.step("rendering"):
-        return _write_outcome(result, output_dir, model=str(trained.directory))
+        return _write_outcome(result, paths)
 
 
-def _write_outcome(result: dict[str, Any], output_dir: Path, *, model: str | None) -> CheckOutcome:
-    """Render ``result`` and write the reports and the result file (last), each atomically; all or nothing."""
-    from mlops_actions.render import render_html, render_markdown
+def _platform_of(platform: Platform | None, env: Mapping[str, str] | None) -> Platform:
+    """The platform given, else the one detected in ``env`` (library callers)."""
+    if platform is not None:
+        return platform
+    from mlops_actions.platforms import detect_platform
 
+    return detect_platform(os.environ if env is None else env)
+
+
+def output_paths(output_dir: Path, *, model: str | None) -> dict[str, str]:
+    """Where the check writes its result, reports and (``model``) candidate, by kind."""
     paths = {
         "result": str(output_dir / RESULT_FILE),
         "markdown": str(output_dir / MARKDOWN_FILE),
@@ -302,6 +330,15 @@ def _write_outcome(result: dict[str, Any], output_dir: Path, *, model: str | Non
     }
     if model is not None:
         paths["model"] = model
+    return paths
+
+
+def _write_outcome(result: dict[str, Any], paths: dict[str, str]) -> CheckOutcome:
+    """Render ``result`` once, with its links, and write the reports and the result file (last), each
+    atomically; all or nothing."""
+    from mlops_actions.render import render_html, render_markdown
+
+    output_dir = Path(paths["result"]).parent
     markdown = render_markdown(result, links=result["links"])
     try:
         write_text_atomic(paths["html"], render_html(result))
@@ -364,12 +401,13 @@ def error_outcome(
     *,
     progress: Progress,
     env: Mapping[str, str] | None = None,
+    platform: Platform | None = None,
 ) -> CheckOutcome:
     """Write the result of a check stopped by ``error``: verdict ``error``, its line, the failed step, and
     the command that reproduces it; the reports say the same. The previous output is removed first."""
     from mlops_actions.render import validate_result
 
-    env = os.environ if env is None else env
+    platform = _platform_of(platform, env)
     output_dir = Path(output_dir)
     if not output_dir.is_absolute():
         output_dir = Path.cwd() / output_dir
@@ -394,23 +432,13 @@ def error_outcome(
         "links": {},
         "timings": _timings(progress),
     }
-    run_url = _run_url(env)
-    if run_url:
-        result["links"]["run_url"] = run_url
+    paths = output_paths(output_dir, model=None)
+    result["links"] = platform.links(paths).as_dict()
     result = validate_result(current_scrubber().scrub_data(result))
     with path_errors(output_dir, "create the output folder"):
         output_dir.mkdir(parents=True, exist_ok=True)
-    outcome = _write_outcome(result, output_dir, model=None)
+    outcome = _write_outcome(result, paths)
     return replace(outcome, error=error)
-
-
-def _run_url(env: Mapping[str, str]) -> str | None:
-    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_RUN_ID"):
-        server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        return f"{server}/{env.get('GITHUB_REPOSITORY', '')}/actions/runs/{env['GITHUB_RUN_ID']}"
-    if env.get("GITLAB_CI") == "true" and env.get("CI_JOB_URL"):
-        return env["CI_JOB_URL"]
-    return None
 
 
 def clear_output(output_dir: Path) -> None:

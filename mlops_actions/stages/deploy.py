@@ -6,9 +6,9 @@ config's trusted types, before ``deploy.command`` runs with the placeholders ``{
 ``{version}``, ``{tag}`` and ``{model}`` (shell-quoted) and the same values in ``MLOPS_MODEL_DIR``,
 ``MLOPS_VERSION``, ``MLOPS_TAG``, ``MLOPS_MODEL_NAME`` and ``MLOPS_MODEL_DIGEST``.
 
-:func:`dispatch_deploy` asks GitHub to run the deploy workflow instead (``workflow_dispatch``): tags and
-releases created with the job's ``GITHUB_TOKEN`` start no workflow runs, so the release workflow starts
-the deploy explicitly.
+:func:`dispatch_deploy` asks the platform to run the deploy workflow instead (on GitHub a
+``workflow_dispatch``: tags and releases created with the job's ``GITHUB_TOKEN`` start no workflow runs, so
+the release workflow starts the deploy explicitly).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_actions.domain.config import load_config
 from mlops_actions.domain.model_io import METADATA_FILE, MODEL_FILE, read_model_metadata, verify_digest
@@ -32,10 +32,12 @@ from mlops_actions.errors import ConfigError, MlopsError, RegistryError
 from mlops_actions.progress import Progress
 from mlops_actions.registry import ModelVersion, open_registry
 
+if TYPE_CHECKING:
+    from mlops_actions.platforms.base import Platform
+
 TAG_PATTERN = re.compile(
     r"^(?:refs/tags/)?(?P<model>[a-z0-9][a-z0-9._-]{0,63})@v(?P<version>(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*))$"
 )
-WORKFLOW_PATTERN = re.compile(r"^(?:[A-Za-z0-9_.-]+\.ya?ml|[1-9][0-9]{0,18})$")
 GIT_REF_PATTERN = re.compile(r"^(?!.*\.\.)[A-Za-z0-9._/@+-]{1,200}$")
 
 
@@ -179,30 +181,33 @@ def run_deploy(
 
 
 def dispatch_deploy(
-    workflow: str, version_tag: str, *, git_ref: str | None = None, env: Mapping[str, str] | None = None
+    workflow: str,
+    version_tag: str,
+    *,
+    git_ref: str | None = None,
+    env: Mapping[str, str] | None = None,
+    platform: Platform | None = None,
 ) -> dict[str, Any]:
-    """Start ``workflow`` (file name or id) on GitHub with ``workflow_dispatch`` and the input ``version-tag``."""
-    from mlops_actions.platforms.github.api import WRITE_ACTIONS, GitHubApiError, GitHubClient
-
-    env = os.environ if env is None else env
+    """Ask ``platform`` to run the deploy ``workflow`` on ``git_ref`` (default: the job's branch) with the
+    input ``version-tag``: a ``workflow_dispatch`` on GitHub (the default platform, from ``env``), a
+    pipeline on GitLab, a recorded file locally."""
     parse_version_tag(version_tag)
-    if not WORKFLOW_PATTERN.match(workflow):
-        raise MlopsError(
-            f"deploy workflow {workflow!r}: expected a workflow file name (mlops-deploy.yml) or id"
-        )
-    ref = git_ref or env.get("GITHUB_REF_NAME", "")
+    if platform is None:
+        from mlops_actions.platforms.github.platform import GitHubPlatform
+
+        platform = GitHubPlatform.from_environment(env)
+    ref = git_ref or platform.branch() or ""
     if not ref or not GIT_REF_PATTERN.match(ref):
         raise MlopsError(
-            f"git ref {ref!r} for the dispatch: expected a branch name (GITHUB_REF_NAME or --git-ref)"
+            f"git ref {ref!r} for the dispatch: expected a branch name (the job's branch or --git-ref)"
         )
-    try:
-        client = GitHubClient.from_environment(env)
-        client.request(
-            "POST",
-            client.repo_path(f"/actions/workflows/{workflow}/dispatches"),
-            access=WRITE_ACTIONS,
-            json={"ref": ref, "inputs": {"version-tag": version_tag.removeprefix("refs/tags/")}},
-        )
-    except GitHubApiError as error:
-        raise MlopsError(f"deploy dispatch: {error}") from None
-    return {"workflow": workflow, "ref": ref, "version_tag": version_tag, "repository": client.repository}
+    sent = platform.dispatch(
+        workflow, ref=ref, inputs={"version-tag": version_tag.removeprefix("refs/tags/")}
+    )
+    return {
+        "workflow": sent.target,
+        "ref": sent.ref,
+        "version_tag": version_tag,
+        "repository": sent.location,  # where it was started: the repository, project or file
+        "platform": platform.name,
+    }

@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = HERE.parents[2] / "shared" / "contracts" / "github-openapi-subset.json"
 TARGET = HERE / "github-openapi-subset.json"
 
-# (method, path): what mlops_actions.platforms.github.comments calls.
+# (method, path): what mlops_actions.platforms.github.comments and .platform (issues) call.
 OPERATIONS = (
     ("get", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
     ("post", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
@@ -27,6 +27,9 @@ OPERATIONS = (
     ("delete", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
     ("get", "/repos/{owner}/{repo}/issues/{issue_number}"),
     ("get", "/user"),  # the token's own identity: whose sticky comments are ours
+    ("get", "/repos/{owner}/{repo}/issues"),  # the open issues: which one carries a key's marker
+    ("post", "/repos/{owner}/{repo}/issues"),  # open the issue of a key
+    ("patch", "/repos/{owner}/{repo}/issues/{issue_number}"),  # update or close it
 )
 
 

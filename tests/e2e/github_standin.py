@@ -1,7 +1,7 @@
 """A local stand-in for the GitHub REST API that enforces the OpenAPI contract.
 
 It serves the operations of ``tests/contracts/github-openapi-subset.json`` on 127.0.0.1 (random port) and
-holds their state: pull requests (as issues) and their comments, with ``Link``-header pagination. Every
+holds their state: pull requests and issues and their comments, with ``Link``-header pagination. Every
 request (operation, path and query parameters, headers, JSON body) and every response it sends (status,
 headers, JSON body) is checked against the contract; anything that does not match is answered with an
 error and recorded in ``violations``, which a test asserts is empty.
@@ -234,6 +234,48 @@ class GitHubStandIn:
             "site_admin": False,
         }
 
+    def _issue(
+        self, repo_name: str, number: int, *, title: str, body: str | None, author: str, state: str
+    ) -> dict[str, Any]:
+        """An issue as GitHub's issues API shows it."""
+        api = f"{self.url}/repos/{repo_name}"
+        return {
+            "id": 500_000 + number,
+            "node_id": f"I_standin{number}",
+            "url": f"{api}/issues/{number}",
+            "repository_url": api,
+            "labels_url": f"{api}/issues/{number}/labels{{/name}}",
+            "comments_url": f"{api}/issues/{number}/comments",
+            "events_url": f"{api}/issues/{number}/events",
+            "html_url": f"https://github.example/{repo_name}/issues/{number}",
+            "number": number,
+            "state": state,
+            "title": title,
+            "body": body,
+            "user": self._user(author),
+            "labels": [],
+            "assignee": None,
+            "assignees": [],
+            "milestone": None,
+            "locked": False,
+            "comments": 0,
+            "closed_at": None,
+            "created_at": _now(),
+            "updated_at": _now(),
+            "author_association": "CONTRIBUTOR",
+        }
+
+    def _label(self, repo_name: str, name: str) -> dict[str, Any]:
+        return {
+            "id": abs(hash(name)) % 10_000_000,
+            "node_id": "LA_standin",
+            "url": f"{self.url}/repos/{repo_name}/labels/{name}",
+            "name": name,
+            "description": None,
+            "color": "ededed",
+            "default": False,
+        }
+
     def add_pull_request(
         self, number: int, *, author: str = "octocat", state: str = "open", repository: str | None = None
     ) -> None:
@@ -241,39 +283,43 @@ class GitHubStandIn:
         repo_name = repository or self.repository
         api = f"{self.url}/repos/{repo_name}"
         with self._lock:
-            self._repo(repo_name).issues[number] = {
-                "id": 500_000 + number,
-                "node_id": f"PR_standin{number}",
-                "url": f"{api}/issues/{number}",
-                "repository_url": api,
-                "labels_url": f"{api}/issues/{number}/labels{{/name}}",
-                "comments_url": f"{api}/issues/{number}/comments",
-                "events_url": f"{api}/issues/{number}/events",
+            issue = self._issue(
+                repo_name, number, title=f"Pull request {number}", body=None, author=author, state=state
+            )
+            issue["node_id"] = f"PR_standin{number}"
+            issue["html_url"] = f"https://github.example/{repo_name}/pull/{number}"
+            issue["pull_request"] = {
+                "url": f"{api}/pulls/{number}",
                 "html_url": f"https://github.example/{repo_name}/pull/{number}",
-                "number": number,
-                "state": state,
-                "title": f"Pull request {number}",
-                "body": None,
-                "user": self._user(author),
-                "labels": [],
-                "assignee": None,
-                "assignees": [],
-                "milestone": None,
-                "locked": False,
-                "comments": 0,
-                "pull_request": {
-                    "url": f"{api}/pulls/{number}",
-                    "html_url": f"https://github.example/{repo_name}/pull/{number}",
-                    "diff_url": f"https://github.example/{repo_name}/pull/{number}.diff",
-                    "patch_url": f"https://github.example/{repo_name}/pull/{number}.patch",
-                    "merged_at": None,
-                },
-                "closed_at": None,
-                "created_at": _now(),
-                "updated_at": _now(),
-                "author_association": "CONTRIBUTOR",
+                "diff_url": f"https://github.example/{repo_name}/pull/{number}.diff",
+                "patch_url": f"https://github.example/{repo_name}/pull/{number}.patch",
+                "merged_at": None,
             }
+            self._repo(repo_name).issues[number] = issue
             self._repo(repo_name).comments.setdefault(number, [])
+
+    def add_issue(
+        self,
+        number: int,
+        body: str,
+        *,
+        title: str = "An issue",
+        author: str = "octocat",
+        repository: str | None = None,
+    ) -> None:
+        """An open issue already in the repository (someone else's, with any body)."""
+        repo_name = repository or self.repository
+        with self._lock:
+            self._repo(repo_name).issues[number] = self._issue(
+                repo_name, number, title=title, body=body, author=author, state="open"
+            )
+            self._repo(repo_name).comments.setdefault(number, [])
+
+    def issues(self, repository: str | None = None) -> list[dict[str, Any]]:
+        """The issues (pull requests left out), by number."""
+        with self._lock:
+            found = self._repo(repository).issues
+            return [dict(found[n]) for n in sorted(found) if "pull_request" not in found[n]]
 
     def add_comment(
         self, number: int, body: str, *, user: str = "octocat", repository: str | None = None
@@ -580,6 +626,28 @@ class GitHubStandIn:
             if name not in declared_headers and name != "Retry-After":
                 self._violation(f"{where}: response header {name} is not in the contract")
 
+    def _page(
+        self, items: list[dict[str, Any]], query: dict[str, str], base: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        """One page of ``items`` with the ``Link`` header GitHub sends (other query parameters kept)."""
+        per_page = int(query.get("per_page", 30))
+        page = int(query.get("page", 1))
+        last = max(1, -(-len(items) // per_page))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        kept = {k: v for k, v in query.items() if k not in ("per_page", "page")}
+        links = []
+        if page < last:
+            links.append(
+                f'<{base}?{urlencode({**kept, "per_page": per_page, "page": page + 1})}>; rel="next"'
+            )
+            links.append(f'<{base}?{urlencode({**kept, "per_page": per_page, "page": last})}>; rel="last"')
+        if page > 1:
+            links.append(
+                f'<{base}?{urlencode({**kept, "per_page": per_page, "page": page - 1})}>; rel="prev"'
+            )
+            links.append(f'<{base}?{urlencode({**kept, "per_page": per_page, "page": 1})}>; rel="first"')
+        return 200, chunk, ({"Link": ", ".join(links)} if links else {})
+
     def _not_found(self) -> tuple[int, Any, dict[str, str]]:
         return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {}
 
@@ -590,6 +658,44 @@ class GitHubStandIn:
         if repo is None:
             return self._not_found()
         key = (operation.method, operation.template)
+        if key == ("GET", "/repos/{owner}/{repo}/issues"):
+            wanted = query.get("state", "open")
+            labels = {name for name in query.get("labels", "").split(",") if name}
+            items = [
+                {**issue, "comments": len(repo.comments.get(number, []))}
+                for number, issue in sorted(repo.issues.items())
+                if wanted in ("all", issue["state"])
+                and labels <= {label["name"] for label in issue["labels"]}
+            ]
+            if query.get("direction") == "desc":
+                items.reverse()
+            return self._page(items, query, f"{self.url}/repos/{repo_name}/issues")
+        if key == ("POST", "/repos/{owner}/{repo}/issues"):
+            number = max(repo.issues, default=0) + 1
+            issue = self._issue(
+                repo_name,
+                number,
+                title=str(body["title"]),
+                body=body.get("body"),
+                author=self.caller_login(),
+                state="open",
+            )
+            issue["labels"] = [self._label(repo_name, str(name)) for name in body.get("labels") or []]
+            repo.issues[number] = issue
+            repo.comments.setdefault(number, [])
+            return 201, issue, {"Location": issue["url"]}
+        if key == ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}"):
+            issue = repo.issues.get(int(params["issue_number"]))
+            if issue is None:
+                return self._not_found()
+            for field_name in ("title", "body"):
+                if field_name in body:
+                    issue[field_name] = body[field_name]
+            if body.get("state") in ("open", "closed"):
+                issue["state"] = body["state"]
+                issue["closed_at"] = _now() if body["state"] == "closed" else None
+            issue["updated_at"] = _now()
+            return 200, {**issue, "comments": len(repo.comments.get(issue["number"], []))}, {}
         if key == ("GET", "/repos/{owner}/{repo}/issues/{issue_number}"):
             issue = repo.issues.get(int(params["issue_number"]))
             if issue is None:
@@ -603,19 +709,7 @@ class GitHubStandIn:
                 comment = self._create_comment(repo_name, number, body["body"], self.caller_login())
                 return 201, comment, {"Location": comment["url"]}
             items = repo.comments.get(number, [])
-            per_page = int(query.get("per_page", 30))
-            page = int(query.get("page", 1))
-            last = max(1, -(-len(items) // per_page))
-            chunk = items[(page - 1) * per_page : page * per_page]
-            base = f"{self.url}/repos/{repo_name}/issues/{number}/comments"
-            links = []
-            if page < last:
-                links.append(f'<{base}?{urlencode({"per_page": per_page, "page": page + 1})}>; rel="next"')
-                links.append(f'<{base}?{urlencode({"per_page": per_page, "page": last})}>; rel="last"')
-            if page > 1:
-                links.append(f'<{base}?{urlencode({"per_page": per_page, "page": page - 1})}>; rel="prev"')
-                links.append(f'<{base}?{urlencode({"per_page": per_page, "page": 1})}>; rel="first"')
-            return 200, chunk, ({"Link": ", ".join(links)} if links else {})
+            return self._page(items, query, f"{self.url}/repos/{repo_name}/issues/{number}/comments")
         if key[1] == "/repos/{owner}/{repo}/issues/comments/{comment_id}":
             cid = int(params["comment_id"])
             for items in repo.comments.values():

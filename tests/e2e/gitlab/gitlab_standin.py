@@ -38,6 +38,7 @@ import jsonschema
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "gitlab" / "gitlab-api-contract.json"
 BOT = {"id": 901, "username": "project_42_bot", "name": "mlops bot", "state": "active"}
 JOB_USER = {"id": 77, "username": "ci-user", "name": "CI User", "state": "active"}
+REVIEWER = {"id": 5, "username": "reviewer", "name": "R", "state": "active"}
 
 
 @dataclass
@@ -109,7 +110,9 @@ class GitLabStandIn:
         max_per_page: int = 100,
     ):
         self.contract = json.loads(CONTRACT.read_text(encoding="utf-8"))
-        self.operations = load_operations(self.contract)
+        self.operations = load_operations(
+            {"operations": self.contract["operations"] + self.contract.get("more_operations", [])}
+        )
         self.project_id = project_id
         self.project_path = project_path
         self.tokens = dict(tokens or {})  # PRIVATE-TOKEN value -> scope (api | read_api)
@@ -122,6 +125,9 @@ class GitLabStandIn:
         self.releases: dict[str, dict[str, Any]] = {}
         self.tags: dict[str, dict[str, Any]] = {}
         self.packages: dict[tuple[str, str], Package] = {}
+        self.issues: dict[int, dict[str, Any]] = {}  # iid -> issue
+        self.issue_notes: dict[int, list[dict[str, Any]]] = {}
+        self.pipelines: list[dict[str, Any]] = []  # created with POST /projects/:id/pipeline
         self.violations: list[str] = []
         self.seen: list[Seen] = []
         self._failures: deque[Failure] = deque()
@@ -203,6 +209,13 @@ class GitLabStandIn:
             note["system"] = system
             return int(note["id"])
 
+    def add_issue(
+        self, description: str, *, title: str = "An issue", author: dict[str, Any] | None = None
+    ) -> int:
+        """An open issue already in the project (someone else's by default); returns its iid."""
+        with self._lock:
+            return int(self._new_issue(title, description, [], author or REVIEWER)["iid"])
+
     def mr_notes(self, iid: int) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(n) for n in self.notes.get(iid, [])]
@@ -218,9 +231,11 @@ class GitLabStandIn:
 
     # -- helpers -----------------------------------------------------------------------------------
 
-    def _new_note(self, iid: int, body: str, author: dict[str, Any]) -> dict[str, Any]:
+    def _note(
+        self, iid: int, body: str, author: dict[str, Any], noteable: str = "MergeRequest"
+    ) -> dict[str, Any]:
         now = _now()
-        note = {
+        return {
             "id": next(self._ids),
             "body": body,
             "attachment": None,
@@ -229,7 +244,7 @@ class GitLabStandIn:
             "updated_at": now,
             "system": False,
             "noteable_id": 5000 + iid,
-            "noteable_type": "MergeRequest",
+            "noteable_type": noteable,
             "project_id": self.project_id,
             "noteable_iid": iid,
             "resolvable": False,
@@ -238,8 +253,107 @@ class GitLabStandIn:
             "imported": False,
             "imported_from": "none",
         }
+
+    def _new_note(self, iid: int, body: str, author: dict[str, Any]) -> dict[str, Any]:
+        note = self._note(iid, body, author)
         self.notes.setdefault(iid, []).append(note)
         return note
+
+    def _new_issue(
+        self, title: str, description: str | None, labels: list[str], author: dict[str, Any]
+    ) -> dict[str, Any]:
+        iid = max(self.issues, default=0) + 1
+        now = _now()
+        issue = {
+            "id": next(self._ids),
+            "iid": iid,
+            "project_id": self.project_id,
+            "title": title,
+            "description": description,
+            "state": "opened",
+            "created_at": now,
+            "updated_at": now,
+            "closed_at": None,
+            "labels": labels,
+            "author": dict(author),
+            "web_url": f"{self.server_url}/{self.project_path}/-/issues/{iid}",
+            "user_notes_count": 0,
+            "confidential": False,
+        }
+        self.issues[iid] = issue
+        self.issue_notes[iid] = []
+        return issue
+
+    def _perform_issues(
+        self,
+        op: str,
+        params: dict[str, str],
+        query: dict[str, str],
+        body: Any,
+        user: dict[str, Any],
+        path: str,
+    ) -> tuple[int, Any, dict[str, str] | None, bytes | None]:
+        if op == "listProjectIssues":
+            wanted = query.get("state", "all")
+            words = query.get("search", "").lower()
+            fields = query.get("in", "title,description").split(",")
+            found = [
+                i
+                for i in sorted(
+                    self.issues.values(), key=lambda i: i["iid"], reverse=query.get("sort") != "asc"
+                )
+                if wanted in ("all", i["state"])
+                and (not words or any(words in str(i[f] or "").lower() for f in fields))
+            ]
+            chunk, headers = self._page([dict(i) for i in found], query, path)
+            return 200, chunk, headers, None
+        if op == "createProjectIssue":
+            labels = [name for name in (body.get("labels") or "").split(",") if name]
+            issue = self._new_issue(body["title"], body.get("description"), labels, user)
+            return 201, dict(issue), None, None
+        issue = self.issues.get(int(params["issue_iid"]))
+        if issue is None:
+            return 404, {"message": "404 Issue Not Found"}, None, None
+        if op == "createIssueNote":
+            note = self._note(issue["iid"], body["body"], user, noteable="Issue")
+            self.issue_notes[issue["iid"]].append(note)
+            issue["user_notes_count"] += 1
+            return 201, dict(note), None, None
+        for key in ("title", "description"):
+            if key in body:
+                issue[key] = body[key]
+        if "labels" in body:
+            issue["labels"] = [name for name in body["labels"].split(",") if name]
+        if body.get("state_event") == "close":
+            issue.update(state="closed", closed_at=_now())
+        elif body.get("state_event") == "reopen":
+            issue.update(state="opened", closed_at=None)
+        issue["updated_at"] = _now()
+        return 200, dict(issue), None, None
+
+    def _create_pipeline(self, body: Any, user: dict[str, Any]) -> dict[str, Any]:
+        pipeline_id = next(self._ids)
+        now = _now()
+        pipeline = {
+            "id": pipeline_id,
+            "iid": len(self.pipelines) + 1,
+            "project_id": self.project_id,
+            "sha": self._commit(body["ref"])["id"],
+            "ref": body["ref"],
+            "status": "created",
+            "source": "api",
+            "created_at": now,
+            "updated_at": now,
+            "web_url": f"{self.server_url}/{self.project_path}/-/pipelines/{pipeline_id}",
+        }
+        self.pipelines.append(
+            {
+                **pipeline,
+                "variables": {v["key"]: v["value"] for v in body.get("variables") or []},
+                "user": user,
+            }
+        )
+        return pipeline
 
     def _commit(self, ref: str) -> dict[str, Any]:
         sha = ref if re.fullmatch(r"[0-9a-f]{40}", ref) else hashlib.sha1(ref.encode()).hexdigest()
@@ -530,6 +644,10 @@ class GitLabStandIn:
         for name, value in params.items():
             path = path.replace("{" + name + "}", value)
         op = operation.id
+        if op in ("listProjectIssues", "createProjectIssue", "updateProjectIssue", "createIssueNote"):
+            return self._perform_issues(op, params, query, body, user, path)
+        if op == "createPipeline":
+            return 201, self._create_pipeline(body, user), None, None
         if "Note" in op:
             iid = int(params["merge_request_iid"])
             if iid not in self.merge_requests:

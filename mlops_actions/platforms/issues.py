@@ -1,0 +1,105 @@
+"""The one issue per key (e.g. the monitor's issue of a model), kept the way the sticky comment is.
+
+An issue carries a hidden marker naming its key as the first line of its body (:func:`issue_marker`); only
+an open issue written by this token's own identity counts, so a marker anyone typed elsewhere is ignored.
+A create whose outcome is unknown is not repeated blindly: the open issues are listed again first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from mlops_actions.errors import ForgeError
+from mlops_actions.platforms.base import Issue
+from mlops_actions.platforms.rest_client import ApiError
+
+ISSUE_MARKER_PREFIX = "<!-- mlops-actions:issue "
+
+
+def issue_marker(key: str) -> str:
+    """The hidden marker that identifies the one issue of ``key``."""
+    return f"{ISSUE_MARKER_PREFIX}{key} -->"
+
+
+def with_issue_marker(body: str, key: str) -> str:
+    """The body with the issue marker as its first line (added once)."""
+    marker = issue_marker(key)
+    return body if body.startswith(marker) else f"{marker}\n{body}"
+
+
+@dataclass(frozen=True)
+class TrackedIssue:
+    """An open issue as the tracker lists it."""
+
+    issue: Issue
+    body: str
+    author: str  # compared with the token's own identity
+
+
+class IssueTracker(Protocol):
+    """The issues of one repository or project, through one platform's API."""
+
+    service: str  # named in messages, e.g. "GitHub API"
+
+    @property
+    def max_attempts(self) -> int: ...
+
+    def open_issues(self, key: str) -> list[TrackedIssue]:
+        """The open issues that may carry the marker of ``key`` (oldest first)."""
+        ...
+
+    def own_identity(self) -> str: ...
+
+    def create(self, *, title: str, body: str, labels: tuple[str, ...]) -> Issue:
+        """Create an issue (not retried: an ApiError when refused or when the outcome is unknown)."""
+        ...
+
+    def update(self, issue: Issue, *, title: str, body: str) -> Issue: ...
+
+    def comment(self, issue: Issue, body: str) -> None: ...
+
+    def close(self, issue: Issue) -> Issue: ...
+
+    def is_retryable(self, error: ApiError) -> bool: ...
+
+    def pause(self, attempt: int, wait: float) -> None: ...
+
+
+def find_own_issue(tracker: IssueTracker, key: str) -> Issue | None:
+    """The oldest open issue whose body starts with the marker of ``key`` and that this token wrote."""
+    marker = issue_marker(key)
+    marked = [item for item in tracker.open_issues(key) if item.body.startswith(marker)]
+    if not marked:
+        return None
+    me = tracker.own_identity()
+    own = [item for item in marked if item.author == me]
+    return own[0].issue if own else None
+
+
+def upsert_issue(
+    tracker: IssueTracker, key: str, *, title: str, body: str, labels: tuple[str, ...] = ()
+) -> Issue:
+    """Update our open issue of ``key`` in place, or open it; a failed create is re-checked before a retry."""
+    text = with_issue_marker(body, key)
+    last = ""
+    for attempt in range(1, tracker.max_attempts + 1):
+        existing = find_own_issue(tracker, key)
+        if existing is not None:
+            return tracker.update(existing, title=title, body=text)
+        try:
+            return tracker.create(title=title, body=text, labels=labels)
+        except ApiError as error:
+            if not tracker.is_retryable(error):
+                raise
+            last = str(error)
+            if attempt < tracker.max_attempts:
+                tracker.pause(attempt, error.wait)
+    raise ForgeError(f"{tracker.service}: giving up after {tracker.max_attempts} attempts: {last}")
+
+
+def close_tracked_issue(tracker: IssueTracker, issue: Issue, *, comment: str = "") -> Issue:
+    """Post ``comment`` on ``issue`` (when given), then close it."""
+    if comment:
+        tracker.comment(issue, comment)
+    return tracker.close(issue)
