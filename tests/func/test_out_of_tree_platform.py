@@ -159,6 +159,14 @@ def test_check_runs_end_to_end_on_a_platform_the_package_does_not_know(tmp_path:
     assert f"]({DEFAULT_SERVER}/runs/42/jobs/check)" in updated and run_url not in updated
     assert (home / "runs" / "42" / "check" / "summary.md").is_file()
 
+    # The same change request from a fork: its read-only job says why and leaves the comment alone.
+    fork_env = {**folder_ci_env(home, "43"), "FOLDERCI_PR_FROM_FORK": "true"}
+    fork, _ = run_cli(project, "check", "--platform", PLATFORM, "--baseline", "none", env=fork_env)
+    assert fork.returncode == 0, fork.stderr[-6000:]
+    assert "no comment: #7: a fork's job gets a read-only token" in fork.stderr
+    assert thread_of(home, 7) == [comment] and comment.read_text() == updated
+    assert (home / "runs" / "43" / "check" / "summary.md").is_file()
+
     assert package_state() == before, "the run modified a file of the package"
 
 
@@ -227,7 +235,7 @@ def test_the_folder_forge_reads_its_change_request_from_its_own_variables(tmp_pa
     ).change_request()
     assert change is not None
     assert (change.number, change.labels, change.base_ref) == (12, ("major", "docs"), "main")
-    assert change.from_fork is True and change.can_write is False
+    assert change.from_fork is True and change.can_write is False and "fork" in change.read_only_reason
 
 
 def test_the_folder_forge_skips_the_comment_outside_a_change_request(tmp_path: Path) -> None:

@@ -145,6 +145,9 @@ class FolderForge:
         if not number.isdigit():
             return None
         from_fork = _flag(self.env.get("FOLDERCI_PR_FROM_FORK"))
+        read_only = "a fork's job gets a read-only token" if from_fork else ""
+        if _flag(self.env.get("FOLDERCI_READ_ONLY")):
+            read_only = "FOLDERCI_READ_ONLY: this job's token may not write"
         labels = tuple(
             label.strip() for label in self.env.get("FOLDERCI_PR_LABELS", "").split(",") if label.strip()
         )
@@ -157,7 +160,8 @@ class FolderForge:
             head_sha=self.env.get("FOLDERCI_HEAD_SHA") or None,
             from_fork=from_fork,
             author=self.env.get("FOLDERCI_PR_AUTHOR") or None,
-            can_write=not from_fork and not _flag(self.env.get("FOLDERCI_READ_ONLY")),
+            can_write=not read_only,
+            read_only_reason=read_only,
         )
 
     def links(self, paths: Mapping[str, str] | None = None) -> Links:
