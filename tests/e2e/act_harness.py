@@ -42,7 +42,11 @@ def find_act() -> str | None:
 
 def pinned_actions(root: Path = REPO_ROOT) -> dict[str, str]:
     """``actions/NAME@SHA`` -> stand-in folder, for every pinned action the workflows and action.yml use."""
-    files = [root / "action.yml", *sorted((root / ".github" / "workflows").glob("*.yml"))]
+    files = [
+        root / "action.yml",
+        *sorted((root / ".github" / "workflows").glob("*.yml")),
+        *sorted((root / ".github" / "actions").glob("*/action.yml")),
+    ]
     mapping = {}
     for path in files:
         for name, sha in USES_PATTERN.findall(path.read_text(encoding="utf-8")):
@@ -54,7 +58,8 @@ def pinned_actions(root: Path = REPO_ROOT) -> dict[str, str]:
 
 
 def action_repository(workdir: Path) -> Path:
-    """What act reads of this repository at a release ref: action.yml and the reusable workflows.
+    """What act reads of this repository at a release ref: action.yml, the internal actions under
+    .github/actions and the reusable workflows.
 
     A fresh copy for each run (act copies the mapped folder, so mapping the whole tree, virtual
     environment included, would be slow); the files are those of the working tree under test.
@@ -65,6 +70,7 @@ def action_repository(workdir: Path) -> Path:
     (target / ".github").mkdir(parents=True)
     shutil.copy2(REPO_ROOT / "action.yml", target / "action.yml")
     shutil.copytree(REPO_ROOT / ".github" / "workflows", target / ".github" / "workflows")
+    shutil.copytree(REPO_ROOT / ".github" / "actions", target / ".github" / "actions")
     return target
 
 

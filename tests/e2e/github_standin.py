@@ -626,7 +626,7 @@ class GitHubStandIn:
             if name not in declared_headers and name != "Retry-After":
                 self._violation(f"{where}: response header {name} is not in the contract")
 
-    def _page(
+    def _linked_page(
         self, items: list[dict[str, Any]], query: dict[str, str], base: str
     ) -> tuple[int, Any, dict[str, str]]:
         """One page of ``items`` with the ``Link`` header GitHub sends (other query parameters kept)."""
@@ -669,7 +669,7 @@ class GitHubStandIn:
             ]
             if query.get("direction") == "desc":
                 items.reverse()
-            return self._page(items, query, f"{self.url}/repos/{repo_name}/issues")
+            return self._linked_page(items, query, f"{self.url}/repos/{repo_name}/issues")
         if key == ("POST", "/repos/{owner}/{repo}/issues"):
             number = max(repo.issues, default=0) + 1
             issue = self._issue(
@@ -709,7 +709,7 @@ class GitHubStandIn:
                 comment = self._create_comment(repo_name, number, body["body"], self.caller_login())
                 return 201, comment, {"Location": comment["url"]}
             items = repo.comments.get(number, [])
-            return self._page(items, query, f"{self.url}/repos/{repo_name}/issues/{number}/comments")
+            return self._linked_page(items, query, f"{self.url}/repos/{repo_name}/issues/{number}/comments")
         if key[1] == "/repos/{owner}/{repo}/issues/comments/{comment_id}":
             cid = int(params["comment_id"])
             for items in repo.comments.values():

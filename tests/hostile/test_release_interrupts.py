@@ -223,14 +223,14 @@ def assert_released_once(backend: Backend, commit: str, version: str = "1.0.0") 
 STEP_KILLS = {
     "local": [
         ("after-training", [Kill("mlops_actions.stages.check:run_check", "after")]),
-        ("after-staging-the-files", [Kill(f"{RELEASE}:_stage_release", "after")]),
+        ("after-staging-the-files", [Kill(f"{RELEASE}.run:_stage_release", "after")]),
         ("before-publishing", [Kill(f"{LOCAL}.publish", "before")]),
         ("staging-written-not-renamed-hard", [Kill(f"{LOCAL}._write_staging", "after", hard=True)]),
         ("twice-mid-publish-hard", [Kill(f"{LOCAL}._write_staging", "after", hard=True)] * 2),
         ("after-publishing", [Kill(f"{LOCAL}.publish", "after")]),
         ("after-verifying", [Kill(f"{LOCAL}.verify_version", "after")]),
-        ("after-tagging", [Kill(f"{RELEASE}:_tag_locally", "after")]),
-        ("before-moving-production", [Kill(f"{RELEASE}:move_production", "before")]),
+        ("after-tagging", [Kill(f"{RELEASE}.completion:_tag_locally", "after")]),
+        ("before-moving-production", [Kill(f"{RELEASE}.completion:move_production", "before")]),
         ("after-setting-the-alias", [Kill(f"{LOCAL}.set_alias", "after")]),
     ],
     "github": [
@@ -247,14 +247,14 @@ STEP_KILLS = {
             ],
         ),
         ("after-publishing", [Kill(f"{GITHUB}.publish", "after")]),
-        ("before-moving-production", [Kill(f"{RELEASE}:move_production", "before")]),
+        ("before-moving-production", [Kill(f"{RELEASE}.completion:move_production", "before")]),
         ("after-writing-the-alias", [Kill(f"{GITHUB}._write_description", "after")]),
     ],
     "gitlab": [
         ("after-creating-the-release", [Kill(f"{GITLAB}._claim", "after")]),
         ("mid-upload", [Kill(f"{GITLAB}._upload", "after", nth=3)]),
         ("after-publishing", [Kill(f"{GITLAB}.publish", "after")]),
-        ("before-moving-production", [Kill(f"{RELEASE}:move_production", "before")]),
+        ("before-moving-production", [Kill(f"{RELEASE}.completion:move_production", "before")]),
     ],
 }
 KILL_CASES = [
@@ -317,7 +317,7 @@ def race(monkeypatch: pytest.MonkeyPatch, runs: list[Callable[[], Any]]) -> list
     at a time (a release is one process); the race under test is the claim, publication and completion.
     """
     import mlops_actions.stages.check as check
-    import mlops_actions.stages.release as stage
+    import mlops_actions.stages.release.run as stage
 
     barrier = threading.Barrier(len(runs), timeout=120)
     stage_release = stage._stage_release
@@ -405,7 +405,7 @@ def test_two_releases_of_different_commits_racing_claim_different_versions(
 def test_two_releases_of_one_commit_claiming_different_versions_end_with_one_the_loser_waits_for(
     backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mlops_actions.stages.release as stage
+    import mlops_actions.stages.release.claim as stage
 
     monkeypatch.setattr(stage, "CONCURRENT_POLL_SECONDS", 0.2)
     release(backend)  # 1.0.0 of an earlier commit

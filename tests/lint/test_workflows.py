@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
-ACTIONS = [ROOT / "action.yml"]
+ACTIONS = [ROOT / "action.yml", *sorted((ROOT / ".github" / "actions").glob("*/action.yml"))]
 CALLERS = sorted((ROOT / "ci_templates" / "github").glob("*.y*ml")) + sorted(
     (ROOT / "example_project" / ".github" / "workflows").glob("*.y*ml")
 )
