@@ -45,12 +45,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="do not deploy here: start this workflow (file name, e.g. mlops-deploy.yml) with the input "
         "version-tag",
     )
-    add_env_option(
-        parser,
+    parser.add_argument(
         "--git-ref",
-        env="GITHUB_REF_NAME",
         default=None,
-        help="branch the dispatched workflow runs on (default: the job's branch)",
+        help="branch the dispatched workflow runs on (default: the job's branch, as the platform tells it)",
     )
     parser.add_argument("--json", action="store_true", help="print what was deployed (or dispatched) as JSON")
     add_platform_option(parser)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from mlops_actions.cli import add_env_option
-from mlops_actions.commands._common import add_config_option, add_progress_option
+from mlops_actions.commands._common import add_config_option, add_platform_option, add_progress_option
+
+if TYPE_CHECKING:
+    from mlops_actions.platforms.base import Platform
+    from mlops_actions.stages.release import ReleaseOutcome
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,9 +32,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--bump",
         env="MLOPS_BUMP",
         default=None,
-        choices=["major", "minor", "patch"],
-        help="version bump (default: the HEAD commit's 'Release-Bump:' trailer, else the merged pull request's "
-        "release:major/minor/patch label, else minor)",
+        choices=["commit", "major", "minor", "patch"],
+        help="version bump (default, or commit: the HEAD commit's 'Release-Bump:' trailer, else the merged pull "
+        "request's release:major/minor/patch label, else minor)",
     )
     add_env_option(
         parser,
@@ -48,54 +53,45 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="where the pull request's checked model comes from: the --candidate folder, the PR workflow's "
         "artifact for HEAD's tree (GitHub Actions, needs `actions: read`), or none (always train)",
     )
+    add_platform_option(parser)
     parser.add_argument("--json", action="store_true", help="print the published version as JSON")
     add_progress_option(parser)
     parser.set_defaults(func=run)
 
 
-def _github_outputs(outcome: object, env: dict[str, str]) -> None:
-    """Step outputs and the job summary when running in GitHub Actions."""
-    from mlops_actions.platforms.github.job import append_outputs
-
-    version = outcome.version  # type: ignore[attr-defined]
+def _publish_outputs(outcome: ReleaseOutcome, platform: Platform) -> None:
+    """The release's step outputs and job summary lines, where the platform has them."""
+    version = outcome.version
     outputs = {
         "version": version.version,
         "tag": version.tag,
         "digest": version.digest,
-        "created": str(outcome.created).lower(),  # type: ignore[attr-defined]
+        "created": str(outcome.created).lower(),
         "production": str("production" in version.aliases).lower(),
     }
-    append_outputs(outputs, env)
-    if env.get("GITHUB_STEP_SUMMARY"):
-        lines = [
-            f"## Release {version.tag}",
-            "",
-            f"- digest `{version.digest}`",
-            f"- commit `{version.commit}`",
-        ]
-        lines += [f"- {note}" for note in outcome.notes]  # type: ignore[attr-defined]
-        with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
+    lines = [f"## Release {version.tag}", "", f"- digest `{version.digest}`", f"- commit `{version.commit}`"]
+    lines += [f"- {note}" for note in outcome.notes]
+    platform.write_outputs(outputs, "\n".join(lines) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
     import sys
 
-    from mlops_actions.commands._common import print_json, progress_of
+    from mlops_actions.commands._common import platform_of, print_json, progress_of
     from mlops_actions.stages.release import run_release
 
+    platform = platform_of(args)
     outcome = run_release(
         args.config,
         args.output_dir,
-        bump=args.bump,
+        bump=None if args.bump == "commit" else args.bump,
         candidate_dir=args.candidate,
         candidate_source=args.candidate_source,
-        progress=progress_of(args),
+        progress=progress_of(args, platform),
+        platform=platform,
     )
     version = outcome.version
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        _github_outputs(outcome, dict(os.environ))
+    _publish_outputs(outcome, platform)
     for note in outcome.notes:
         print(f"mlops-actions: note: {note}", file=sys.stderr)
     if args.json:

@@ -76,6 +76,11 @@ class Platform(Protocol):
         """The pull/merge request this job runs for; None outside one (a push, a tag, a laptop)."""
         ...
 
+    def change_request_labels(self, number: int) -> tuple[str, ...] | None:
+        """The labels of change request ``number`` (e.g. the one a release's commit merged); None when the
+        platform cannot tell."""
+        ...
+
     def links(self, paths: Mapping[str, str] | None = None) -> Links:
         """The run and job links, and links to output files (``paths``: kind -> local path) among the
         job's artifacts where the platform can tell them."""
@@ -95,6 +100,11 @@ class Platform(Protocol):
     ) -> dict[str, str]:
         """Show the outcome in the job: summary, annotations, job reports and step outputs; returns the
         outputs written (name -> value). A platform without a job page does nothing."""
+        ...
+
+    def write_outputs(self, outputs: Mapping[str, str], summary: str = "") -> None:
+        """Named outputs of the step (e.g. the released version) and lines for the job summary; a platform
+        without them does nothing."""
         ...
 
     def fetch_candidate(self, model: str, tree: str, target: Path) -> tuple[Path | None, str]:

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from mlops_actions.errors import ForgeError
 from mlops_actions.platforms.base import Issue
-from mlops_actions.platforms.rest_client import ApiError
+from mlops_actions.platforms.rest_client import ApiError, as_forge_errors
 
 ISSUE_MARKER_PREFIX = "<!-- mlops-actions:issue "
 
@@ -103,3 +103,26 @@ def close_tracked_issue(tracker: IssueTracker, issue: Issue, *, comment: str = "
     if comment:
         tracker.comment(issue, comment)
     return tracker.close(issue)
+
+
+class TrackedIssues:
+    """``find_issue``, ``open_issue`` and ``close_issue`` of a platform, through its :meth:`issue_tracker`."""
+
+    def issue_tracker(self) -> IssueTracker:
+        """The issues of the platform's repository or project."""
+        raise NotImplementedError
+
+    def find_issue(self, key: str) -> Issue | None:
+        """The open issue of ``key`` that this token wrote, if any."""
+        with as_forge_errors("issue"):
+            return find_own_issue(self.issue_tracker(), key)
+
+    def open_issue(self, key: str, *, title: str, body: str, labels: tuple[str, ...] = ()) -> Issue:
+        """Open the issue of ``key``, or update ours in place."""
+        with as_forge_errors("issue"):
+            return upsert_issue(self.issue_tracker(), key, title=title, body=body, labels=labels)
+
+    def close_issue(self, issue: Issue, *, comment: str = "") -> Issue:
+        """Close ``issue``, after posting ``comment`` on it when given."""
+        with as_forge_errors("issue"):
+            return close_tracked_issue(self.issue_tracker(), issue, comment=comment)

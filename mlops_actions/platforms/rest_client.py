@@ -19,12 +19,13 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from mlops_actions import __version__
-from mlops_actions.errors import MlopsError
+from mlops_actions.errors import ForgeError, MlopsError
 from mlops_actions.platforms.http_util import next_link, retry_delay
 
 MAX_ATTEMPTS = 5
@@ -353,3 +354,12 @@ def _capped_timeout(timeout: Any, budget: float) -> Any:
 def _wants_json(headers: Mapping[str, str] | None) -> bool:
     accept = (headers or {}).get("Accept", "")
     return "json" in accept
+
+
+@contextmanager
+def as_forge_errors(what: str) -> Iterator[None]:
+    """An API client's :class:`ApiError` raised as a ForgeError, its line prefixed with ``what``."""
+    try:
+        yield
+    except ApiError as error:
+        raise ForgeError(f"{what}: {error}") from None

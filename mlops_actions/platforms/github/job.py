@@ -1,8 +1,8 @@
 """GitHub Actions job outputs: the job summary, error annotations and step outputs.
 
-Used by the stages when ``GITHUB_ACTIONS=true``. Values that come from users' data (rule descriptions,
-reasons, model names) are escaped per GitHub's workflow-command rules, so they can neither break out of an
-annotation nor start a workflow command of their own.
+Used by :class:`mlops_actions.platforms.github.platform.GitHubPlatform`. Values that come from users' data
+(rule descriptions, reasons, model names) are escaped per GitHub's workflow-command rules, so they can
+neither break out of an annotation nor start a workflow command of their own.
 """
 
 from __future__ import annotations

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from mlops_actions.errors import ForgeError, MlopsError
+from mlops_actions.errors import MlopsError
 from mlops_actions.platforms.base import ChangeRequest, Dispatch, Issue, Links
 from mlops_actions.platforms.comments import CommentResult
-from mlops_actions.platforms.rest_client import ApiError
+from mlops_actions.platforms.issues import TrackedIssues
+from mlops_actions.platforms.rest_client import ApiError, as_forge_errors
 
 DEPENDABOT = "dependabot[bot]"
 FORK_REASON = (
@@ -40,17 +40,7 @@ def run_url_of(env: Mapping[str, str]) -> str | None:
     return f"{server}/{repository}/actions/runs/{run_id}"
 
 
-@contextmanager
-def _as_forge_errors(what: str) -> Iterator[None]:
-    from mlops_actions.platforms.github.api import GitHubApiError
-
-    try:
-        yield
-    except GitHubApiError as error:
-        raise ForgeError(f"{what}: {error}") from None
-
-
-class GitHubPlatform:
+class GitHubPlatform(TrackedIssues):
     """The GitHub Actions job this process runs in (or the repository an explicit ``--platform github`` names)."""
 
     name = "github"
@@ -131,6 +121,25 @@ class GitHubPlatform:
             read_only_reason=read_only,
         )
 
+    def change_request_labels(self, number: int) -> tuple[str, ...] | None:
+        """The labels of pull request ``number`` (``GET /repos/{owner}/{repo}/issues/{number}``)."""
+        from mlops_actions.platforms.github.api import Access
+
+        with as_forge_errors(f"labels of pull request #{number}"):
+            client = self.client()
+            response = client.request(
+                "GET",
+                client.repo_path(f"/issues/{int(number)}"),
+                access=Access("read the merged pull request's labels", "pull-requests: read"),
+            )
+            payload = client.json_of(response, "GET /repos/{owner}/{repo}/issues/{number}", expect=dict)
+        names = []
+        for label in payload.get("labels") or []:
+            name = label.get("name") if isinstance(label, Mapping) else label
+            if isinstance(name, str):
+                names.append(name)
+        return tuple(names)
+
     def branch(self) -> str | None:
         """GITHUB_HEAD_REF in a pull request, else GITHUB_REF_NAME when the ref is a branch."""
         if self.env.get("GITHUB_HEAD_REF"):
@@ -200,7 +209,7 @@ class GitHubPlatform:
         """The PR workflow's artifact ``mlops-candidate-<model>-<tree>``, unpacked into ``target``."""
         from mlops_actions.platforms.github.artifacts import candidate_artifact_name, fetch_candidate
 
-        with _as_forge_errors("candidate artifact"):
+        with as_forge_errors("candidate artifact"):
             return fetch_candidate(self.client(), candidate_artifact_name(model, tree), target)
 
     def dispatch(self, target: str, *, ref: str, inputs: Mapping[str, str]) -> Dispatch:
@@ -212,7 +221,7 @@ class GitHubPlatform:
         for name in inputs:
             if not INPUT_NAME_PATTERN.match(name):
                 raise MlopsError(f"workflow input {name[:60]!r}: expected a name like version-tag")
-        with _as_forge_errors("dispatch"):
+        with as_forge_errors("dispatch"):
             client = self.client()
             client.request(
                 "POST",
@@ -224,26 +233,8 @@ class GitHubPlatform:
 
     # -- issues ------------------------------------------------------------------------------------------
 
-    def _tracker(self) -> _RepositoryIssues:
+    def issue_tracker(self) -> _RepositoryIssues:
         return _RepositoryIssues(self.forge)
-
-    def find_issue(self, key: str) -> Issue | None:
-        from mlops_actions.platforms.issues import find_own_issue
-
-        with _as_forge_errors("issue"):
-            return find_own_issue(self._tracker(), key)
-
-    def open_issue(self, key: str, *, title: str, body: str, labels: tuple[str, ...] = ()) -> Issue:
-        from mlops_actions.platforms.issues import upsert_issue
-
-        with _as_forge_errors("issue"):
-            return upsert_issue(self._tracker(), key, title=title, body=body, labels=labels)
-
-    def close_issue(self, issue: Issue, *, comment: str = "") -> Issue:
-        from mlops_actions.platforms.issues import close_tracked_issue
-
-        with _as_forge_errors("issue"):
-            return close_tracked_issue(self._tracker(), issue, comment=comment)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

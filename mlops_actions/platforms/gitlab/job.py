@@ -1,9 +1,9 @@
 """GitLab CI job reports: the JUnit report, the dotenv report and the link to the HTML report artifact.
 
-Used by the check stage when ``GITLAB_CI=true`` (and by ``mlops-actions widgets``). The job template
-declares ``artifacts:reports:junit`` and ``artifacts:reports:dotenv`` on the files written here, and
-``artifacts:expose_as`` on the HTML report, so the merge request shows every gate rule and data check as
-a test, the verdict and key metrics as variables, and a link to the full report.
+Used by :class:`mlops_actions.platforms.gitlab.platform.GitLabPlatform` (and by ``mlops-actions widgets``).
+The job template declares ``artifacts:reports:junit`` and ``artifacts:reports:dotenv`` on the files written
+here, and ``artifacts:expose_as`` on the HTML report, so the merge request shows every gate rule and data
+check as a test, the verdict and key metrics as variables, and a link to the full report.
 """
 
 from __future__ import annotations
@@ -114,10 +114,11 @@ def publish_job_reports(
     paths: Mapping[str, str],
     env: Mapping[str, str] | None = None,
 ) -> str:
-    """Write the JUnit and dotenv reports next to the result file; return the note body.
+    """Write the JUnit and dotenv reports next to the result file; return the note body, for a result that
+    was rendered without the job's links (``markdown`` rendered again with them, when the job's URL is known).
 
-    The note body is ``markdown`` rendered again with links to the job and to the HTML report among its
-    artifacts, when the job's URL is known.
+    The check stage does not need this: it renders once with :meth:`GitLabPlatform.links` and writes the
+    reports through :meth:`GitLabPlatform.publish_job_summary`.
     """
     from mlops_actions.render import render_markdown
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +14,8 @@ from typing import Any
 from mlops_actions.errors import ForgeError, MlopsError
 from mlops_actions.platforms.base import ChangeRequest, Dispatch, Issue, Links
 from mlops_actions.platforms.comments import CommentResult
-from mlops_actions.platforms.rest_client import ApiError
+from mlops_actions.platforms.issues import TrackedIssues
+from mlops_actions.platforms.rest_client import ApiError, as_forge_errors
 
 NO_TOKEN_REASON = (
     "MLOPS_GITLAB_TOKEN is not set, and the CI/CD job token cannot write merge request notes; set it to a "
@@ -38,17 +38,7 @@ def variable_name(input_name: str) -> str:
     return name
 
 
-@contextmanager
-def _as_forge_errors(what: str) -> Iterator[None]:
-    from mlops_actions.platforms.gitlab.api import GitLabApiError
-
-    try:
-        yield
-    except GitLabApiError as error:
-        raise ForgeError(f"{what}: {error}") from None
-
-
-class GitLabPlatform:
+class GitLabPlatform(TrackedIssues):
     """The GitLab CI job this process runs in."""
 
     name = "gitlab"
@@ -107,6 +97,11 @@ class GitLabPlatform:
             read_only_reason="" if self.has_write_token() else NO_TOKEN_REASON,
         )
 
+    def change_request_labels(self, number: int) -> tuple[str, ...] | None:
+        """The running merge request's labels (CI_MERGE_REQUEST_LABELS) when it is ``number``; else None."""
+        change = self.change_request()
+        return change.labels if change is not None and change.number == number else None
+
     def branch(self) -> str | None:
         return self.env.get("CI_COMMIT_BRANCH") or self.env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME") or None
 
@@ -146,6 +141,9 @@ class GitLabPlatform:
         links = result.get("links") if isinstance(result.get("links"), Mapping) else None
         return write_job_reports(result, Path(paths["result"]).parent, links)
 
+    def write_outputs(self, outputs: Mapping[str, str], summary: str = "") -> None:
+        """Nothing: a GitLab job's outputs are its dotenv report (written with the job summary)."""
+
     # -- the release side --------------------------------------------------------------------------------
 
     def fetch_candidate(self, model: str, tree: str, target: Path) -> tuple[Path | None, str]:
@@ -159,7 +157,7 @@ class GitLabPlatform:
             raise ForgeError(
                 f"MLOPS_GITLAB_TOKEN: not set; needed to {what}; " + NOTE_TOKEN_HINT.removeprefix("set the ")
             )
-        with _as_forge_errors(what):
+        with as_forge_errors(what):
             return client_from_environment(self.env, token=token, **self._client_options)
 
     def dispatch(self, target: str, *, ref: str, inputs: Mapping[str, str]) -> Dispatch:
@@ -174,7 +172,7 @@ class GitLabPlatform:
         variables = {DISPATCH_VARIABLE: target, **{variable_name(k): str(v) for k, v in inputs.items()}}
         client = self._client("start a pipeline")
         access = Access("start a pipeline", scope="api", role="Developer")
-        with _as_forge_errors("dispatch"):
+        with as_forge_errors("dispatch"):
             response = client.request(
                 "POST",
                 client.project_path("/pipeline"),
@@ -188,26 +186,8 @@ class GitLabPlatform:
 
     # -- issues ------------------------------------------------------------------------------------------
 
-    def _tracker(self) -> _ProjectIssues:
+    def issue_tracker(self) -> _ProjectIssues:
         return _ProjectIssues(self, self._client("keep the monitoring issue"))
-
-    def find_issue(self, key: str) -> Issue | None:
-        from mlops_actions.platforms.issues import find_own_issue
-
-        with _as_forge_errors("issue"):
-            return find_own_issue(self._tracker(), key)
-
-    def open_issue(self, key: str, *, title: str, body: str, labels: tuple[str, ...] = ()) -> Issue:
-        from mlops_actions.platforms.issues import upsert_issue
-
-        with _as_forge_errors("issue"):
-            return upsert_issue(self._tracker(), key, title=title, body=body, labels=labels)
-
-    def close_issue(self, issue: Issue, *, comment: str = "") -> Issue:
-        from mlops_actions.platforms.issues import close_tracked_issue
-
-        with _as_forge_errors("issue"):
-            return close_tracked_issue(self._tracker(), issue, comment=comment)
 
 
 @dataclass

@@ -64,6 +64,9 @@ class LocalPlatform:
         """None: a laptop run is no pull request (MLOPS_PR_NUMBER names one for the release's labels)."""
         return None
 
+    def change_request_labels(self, number: int) -> tuple[str, ...] | None:
+        return None
+
     def branch(self) -> str | None:
         return None
 
@@ -85,6 +88,9 @@ class LocalPlatform:
         self, result: Mapping[str, Any], markdown: str, paths: Mapping[str, str]
     ) -> dict[str, str]:
         return {}
+
+    def write_outputs(self, outputs: Mapping[str, str], summary: str = "") -> None:
+        """Nothing: the command prints what it did."""
 
     def fetch_candidate(self, model: str, tree: str, target: Path) -> tuple[Path | None, str]:
         return None, "no CI platform keeps a checked model here; pass the check's folder with --candidate"

@@ -6,13 +6,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops_actions.domain.lineage import git
 from mlops_actions.domain.semver import BUMPS
 from mlops_actions.errors import MlopsError
 from mlops_actions.stages.release.ci_context import pr_labels, pr_number_of
 
+if TYPE_CHECKING:
+    from mlops_actions.platforms.base import Platform
+
 BUMP_TRAILER = "Release-Bump"
+AS_THE_COMMIT_SAYS = "commit"  # --bump commit: what the commit (trailer, merged pull request) says
 LABEL_PREFIX = "release:"
 
 
@@ -26,10 +31,12 @@ class BumpChoice:
     labels: list[str] | None
 
 
-def choose_release_bump(repo: Path, env: Mapping[str, str], explicit: str | None) -> BumpChoice:
+def choose_release_bump(
+    repo: Path, env: Mapping[str, str], explicit: str | None, platform: Platform | None = None
+) -> BumpChoice:
     """The bump for HEAD (see :func:`choose_bump`), with the merged pull request and its labels it considered."""
     pr_number = pr_number_of(repo, env)
-    labels = pr_labels(pr_number, env)
+    labels = pr_labels(pr_number, env, platform)
     return BumpChoice(*choose_bump(repo, env, explicit, labels), pull_request=pr_number, labels=labels)
 
 
@@ -43,6 +50,8 @@ def choose_bump(
 ) -> tuple[str, str]:
     """(bump, where it came from): --bump/MLOPS_BUMP, the ``Release-Bump:`` trailer, a PR label, else minor."""
     chosen = (explicit or env.get("MLOPS_BUMP", "")).strip().lower()
+    if chosen == AS_THE_COMMIT_SAYS:  # --bump commit: the trailer, then the label, then minor
+        chosen = ""
     origin = "--bump / MLOPS_BUMP"
     if not chosen:
         message = git(["log", "-1", "--format=%B"], repo, check=False)

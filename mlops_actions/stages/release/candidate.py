@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_actions.domain.config import Config
 from mlops_actions.domain.lineage import library_versions
@@ -17,6 +17,9 @@ from mlops_actions.progress import Progress
 from mlops_actions.registry import ModelVersion
 from mlops_actions.stages.release.checkout import Checkout, tree_of
 from mlops_actions.stages.release.ci_context import fetch_candidate_artifact
+
+if TYPE_CHECKING:
+    from mlops_actions.platforms.base import Platform
 
 RESULT_FILE = "mlops-result.json"
 MODEL_DIR = "model"
@@ -109,17 +112,29 @@ def promotable_candidate(
 
 
 def fetch_github_candidate(
-    config: Config, repo: Path, commit: str, target: Path, env: Mapping[str, str]
+    config: Config, repo: Path, commit: str, target: Path, platform: Platform
 ) -> tuple[Path | None, str]:
-    """The PR workflow's artifact of the model checked on HEAD's tree: (folder, where from) or (None, why not)."""
+    """The platform's copy of the model checked on HEAD's tree (GitHub: the PR workflow's artifact): (folder,
+    where from) or (None, why not)."""
     tree = tree_of(repo, commit)
     if tree is None:
         return None, f"no tree for {commit[:12]}"
     shutil.rmtree(target, ignore_errors=True)
     try:
-        return fetch_candidate_artifact(config.model_name, tree, target, env)
+        return fetch_candidate_artifact(config.model_name, tree, target, platform)
     except MlopsError as error:
         return None, f"the pull request's checked model could not be fetched: {str(error).splitlines()[0]}"
+
+
+def artifact_platform(source: str, platform: Platform, env: Mapping[str, str]) -> Platform:
+    """The platform whose artifact ``--candidate-source <name>-artifact`` names: the one the job runs on
+    when it is that one, else that platform built from ``env`` (an explicit choice, like ``--forge``)."""
+    wanted = source.removesuffix("-artifact")
+    if source == wanted or wanted == platform.name:
+        return platform
+    from mlops_actions.platforms import detect_platform
+
+    return detect_platform(env, wanted)
 
 
 def candidate_to_promote(
@@ -130,15 +145,16 @@ def candidate_to_promote(
     repo: Path,
     commit: str,
     production: ModelVersion | None,
-    env: Mapping[str, str],
+    platform: Platform,
 ) -> tuple[Path | None, str, list[str]]:
-    """(the check folder to promote or None, why, notes for the log) for ``--candidate-source``."""
+    """(the check folder to promote or None, why, notes for the log) for ``--candidate-source``; ``platform``
+    holds the artifact (see :func:`artifact_platform`)."""
     if source == "none":
         return None, "promotion is off (--candidate-source none)", []
     if source == "folder":
         candidate = Path(candidate_dir) if candidate_dir is not None else output_dir
         return (*promotable_candidate(candidate, config, repo, commit, production), [])
-    fetched, origin = fetch_github_candidate(config, repo, commit, output_dir / PR_CANDIDATE_DIR, env)
+    fetched, origin = fetch_github_candidate(config, repo, commit, output_dir / PR_CANDIDATE_DIR, platform)
     if fetched is None:
         return None, origin, [f"trained anew: {origin}"]
     try:
@@ -161,14 +177,16 @@ def release_candidate(
     source: str,
     candidate_dir: str | Path | None,
     env: Mapping[str, str],
+    platform: Platform,
     progress: Progress,
 ) -> Candidate:
     """The checked model of ``source`` when :func:`promotable_candidate` allows, else a model trained and gated
     now in ``output_dir`` (GateFailed when it does not pass)."""
     repo, commit = checkout.repo, checkout.commit
     with progress.step("choosing candidate"):
+        holder = artifact_platform(source, platform, env)
         promoted, why, notes = candidate_to_promote(
-            source, candidate_dir, output_dir, config, repo, commit, production, env
+            source, candidate_dir, output_dir, config, repo, commit, production, holder
         )
     if promoted is not None:
         result = json.loads((promoted / RESULT_FILE).read_text(encoding="utf-8"))
@@ -181,6 +199,7 @@ def release_candidate(
         baseline_source="registry",  # with no production version yet, the check says so
         env=env,
         progress=progress,
+        platform=platform,
     )
     if not check.passed:
         raise GateFailed("release gate failed: " + "; ".join(check.result["reasons"]))

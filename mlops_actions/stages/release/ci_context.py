@@ -1,7 +1,8 @@
-"""What the release reads of the CI run it is in: the merged pull request, its labels, the pull request's
+"""What the release asks of the CI run it is in: the merged pull request, its labels, the pull request's
 checked-model artifact, the run's link and the branch.
 
-Every read of the CI environment (and of the forge's API on its behalf) made by the release is here.
+The CI platform answers (the stage receives it); the environment gives only this project's own
+MLOPS_PR_NUMBER and MLOPS_PR_LABELS.
 """
 
 from __future__ import annotations
@@ -9,9 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops_actions.domain.lineage import git
 from mlops_actions.errors import MlopsError
+
+if TYPE_CHECKING:
+    from mlops_actions.platforms.base import Platform
 
 MERGE_PATTERNS = (
     re.compile(r"^Merge pull request #([1-9][0-9]{0,9}) from "),  # GitHub merge commit
@@ -37,54 +42,45 @@ def pr_number_of(repo: Path, env: Mapping[str, str]) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def pr_labels(pr_number: int | None, env: Mapping[str, str]) -> list[str] | None:
-    """The merged pull request's labels: MLOPS_PR_LABELS (comma-separated), else GitHub's API in Actions."""
+def pr_labels(
+    pr_number: int | None, env: Mapping[str, str], platform: Platform | None = None
+) -> list[str] | None:
+    """The merged pull request's labels: MLOPS_PR_LABELS (comma-separated), else the platform's (default:
+    detected from ``env``); None when neither can tell."""
     if "MLOPS_PR_LABELS" in env:
         return [label.strip() for label in env["MLOPS_PR_LABELS"].split(",") if label.strip()]
-    if pr_number is None or env.get("GITHUB_ACTIONS") != "true":
+    if pr_number is None:
         return None
-    from mlops_actions.platforms.github.api import Access, GitHubApiError, GitHubClient
-
+    platform = platform_of(platform, env)
     try:
-        client = GitHubClient.from_environment(env)
-        response = client.request(
-            "GET",
-            client.repo_path(f"/issues/{pr_number}"),
-            access=Access("read the merged pull request's labels", "pull-requests: read"),
-        )
-    except GitHubApiError as error:
+        labels = platform.change_request_labels(pr_number)
+    except MlopsError as error:
         raise MlopsError(f"release: cannot read the labels of pull request #{pr_number}: {error}") from None
-    payload = response.json()
-    labels = payload.get("labels") if isinstance(payload, dict) else None
-    names = []
-    for label in labels or []:
-        name = label.get("name") if isinstance(label, dict) else label
-        if isinstance(name, str):
-            names.append(name)
-    return names
+    return None if labels is None else list(labels)
 
 
 def fetch_candidate_artifact(
-    model: str, tree: str, target: Path, env: Mapping[str, str]
+    model: str, tree: str, target: Path, platform: Platform
 ) -> tuple[Path | None, str]:
-    """The PR workflow's GitHub artifact of ``model`` checked at git tree ``tree``, fetched into ``target``:
-    (folder, where from) or (None, why not)."""
-    from mlops_actions.platforms.github.api import GitHubClient
-    from mlops_actions.platforms.github.artifacts import candidate_artifact_name, fetch_candidate
-
-    return fetch_candidate(GitHubClient.from_environment(env), candidate_artifact_name(model, tree), target)
+    """The model a passing check of ``model`` at git tree ``tree`` left on the platform (GitHub: the PR
+    workflow's artifact), fetched into ``target``: (folder, where from) or (None, why not)."""
+    return platform.fetch_candidate(model, tree, target)
 
 
-def run_url(env: Mapping[str, str]) -> str | None:
-    """The link to the workflow run (GitHub) or job (GitLab) doing the release; None elsewhere."""
-    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_RUN_ID"):
-        server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        return f"{server}/{env.get('GITHUB_REPOSITORY', '')}/actions/runs/{env['GITHUB_RUN_ID']}"
-    if env.get("GITLAB_CI") == "true" and env.get("CI_JOB_URL"):
-        return env["CI_JOB_URL"]
-    return None
+def run_url(platform: Platform) -> str | None:
+    """The link to the run (GitHub) or job (GitLab) doing the release; None where there is none."""
+    return platform.links().as_dict().get("run_url")
 
 
-def ci_branch(env: Mapping[str, str]) -> str | None:
-    """The branch the CI says the job runs on (for a detached checkout, where git cannot tell)."""
-    return env.get("GITHUB_REF_NAME") or env.get("CI_COMMIT_BRANCH")
+def ci_branch(platform: Platform) -> str | None:
+    """The branch the platform says the job runs on (for a detached checkout, where git cannot tell)."""
+    return platform.branch()
+
+
+def platform_of(platform: Platform | None, env: Mapping[str, str]) -> Platform:
+    """The platform given, else the one detected in ``env`` (library callers and tests)."""
+    if platform is not None:
+        return platform
+    from mlops_actions.platforms import detect_platform
+
+    return detect_platform(env)

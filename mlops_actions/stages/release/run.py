@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops_actions.domain.config import load_config
 from mlops_actions.domain.model_io import path_errors
@@ -14,11 +15,14 @@ from mlops_actions.registry import PRODUCTION, ModelVersion, Registry, open_regi
 from mlops_actions.stages.release.bump import choose_release_bump
 from mlops_actions.stages.release.candidate import CANDIDATE_SOURCES, release_candidate
 from mlops_actions.stages.release.checkout import clean_checkout
-from mlops_actions.stages.release.ci_context import run_url
+from mlops_actions.stages.release.ci_context import platform_of, run_url
 from mlops_actions.stages.release.claim import publish_next_version, version_of_commit
 from mlops_actions.stages.release.completion import complete_release
 from mlops_actions.stages.release.outcome import ReleaseOutcome
 from mlops_actions.stages.release.publication import _stage_release, release_lineage
+
+if TYPE_CHECKING:
+    from mlops_actions.platforms.base import Platform
 
 
 def run_release(
@@ -30,6 +34,7 @@ def run_release(
     candidate_source: str = "folder",
     env: Mapping[str, str] | None = None,
     progress: Progress | None = None,
+    platform: Platform | None = None,
 ) -> ReleaseOutcome:
     """Gate HEAD's model against production, publish it as the next ``<model>@v<semver>``, move ``production``.
 
@@ -38,14 +43,17 @@ def run_release(
     previous ``check`` wrote), ``github-artifact`` (the PR workflow's artifact for HEAD's tree, see
     :mod:`mlops_actions.platforms.github.artifacts`) or ``none`` (always train). A commit released already is not
     released again: its version is verified and completed (see :func:`complete_release`). Each step runs
-    under ``progress`` (silent by default); a trained candidate's steps are the check's.
+    under ``progress`` (silent by default); a trained candidate's steps are the check's. ``platform`` tells
+    the branch, the merged pull request's labels, the candidate artifact and the run's link (default:
+    detected from ``env``, which otherwise gives only MLOPS_BUMP, MLOPS_PR_NUMBER and MLOPS_PR_LABELS).
     """
     env = os.environ if env is None else env
+    platform = platform_of(platform, env)
     progress = Progress.silent() if progress is None else progress
     _refuse_unknown_candidate_source(candidate_source)
     with progress.step("loading config"):
         config = load_config(config_path)
-    checkout = clean_checkout(config, env)
+    checkout = clean_checkout(config, platform)
     repo, commit = checkout.repo, checkout.commit
     registry = open_registry(config)
     with progress.step("resolving production"):
@@ -55,7 +63,7 @@ def run_release(
         return _complete_earlier_release(registry, released, repo, config.model_name, progress)
 
     output_dir = _created_output_folder(Path(output_dir))
-    chosen = choose_release_bump(repo, env, bump)
+    chosen = choose_release_bump(repo, env, bump, platform)
     candidate = release_candidate(
         config_path,
         config,
@@ -65,9 +73,10 @@ def run_release(
         source=candidate_source,
         candidate_dir=candidate_dir,
         env=env,
+        platform=platform,
         progress=progress,
     )
-    lineage = release_lineage(config, checkout, chosen, candidate, run_url=run_url(env))
+    lineage = release_lineage(config, checkout, chosen, candidate, run_url=run_url(platform))
     with progress.step("staging release"):
         staged = _stage_release(config, output_dir, candidate, lineage)
     with progress.step("publishing") as step:
