@@ -1,0 +1,1 @@
+"""CI platforms written outside the package, against ``mlops_actions.platforms.base`` alone."""
