@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import Any
+
 
 class MlopsError(Exception):
     """Base of every error the CLI reports as one line. Exit code 2: usage, config or data error."""
@@ -137,3 +141,67 @@ class DeployFailed(MlopsError):
     """The deploy command failed: exit code 1, like a failed gate."""
 
     exit_code = 1
+
+
+# -- a request to the model server refused (answered 422/413, never an exit code) --------------------
+
+MAX_PROBLEMS = 20  # problems listed in one 422 answer; the count says how many there were
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a request was refused: the row (None: every row, or the body itself), the field, what."""
+
+    row: int | None
+    field: str | None
+    problem: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "field": self.field, "problem": self.problem}
+
+    def __str__(self) -> str:
+        where = [f"row {self.row}"] if self.row is not None else []
+        where += [f"field {self.field!r}"] if self.field is not None else []
+        return f"{', '.join(where)}: {self.problem}" if where else self.problem
+
+
+class InvalidInput(Exception):
+    """The request body does not match the schema: a 422 listing the problems."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        shown = "; ".join(str(p) for p in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        super().__init__(f"{shown}{more}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "error": f"invalid input: {self}",
+            "problems": [p.as_dict() for p in self.problems[:MAX_PROBLEMS]],
+            "problem_count": len(self.problems),
+        }
+
+
+class TooManyRows(InvalidInput):
+    """More rows in one request than one batch may hold: answered with 413."""
+
+    def __init__(self, count: int, limit: int):
+        super().__init__(
+            [Problem(None, None, f"{count} rows in one request, at most {limit} (serve.max_batch_size)")]
+        )
+
+
+class Overloaded(Exception):
+    """The request would miss its deadline: answered with 503 and ``Retry-After`` seconds."""
+
+    def __init__(self, retry_after_s: float, expected_s: float, budget_s: float):
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
+        super().__init__(
+            f"overloaded: the queued work would answer in about {expected_s * 1000:.0f} ms, beyond the "
+            f"latency budget of {budget_s * 1000:.0f} ms (serve.max_latency_ms); retry after "
+            f"{self.retry_after_s} s"
+        )
+
+
+class PredictFailed(Exception):
+    """The model raised while predicting a batch."""

@@ -12,14 +12,30 @@ if TYPE_CHECKING:
     from mlops_actions.progress import Progress
 
 
-# The --forge choices: auto (the detected platform, when the comment policy allows), a built-in platform's
-# comment by name, or none (print it).
-FORGE_CHOICES = ("auto", "local", "github", "gitlab", "none")
+def forge_name(value: str) -> str:
+    """A ``--forge`` value: auto, none, a built-in platform's name or ``package.module:Class``."""
+    if value in ("auto", "none"):
+        return value
+    from mlops_actions.platforms import BUILT_IN, CLASS_PATH
+
+    if value in BUILT_IN or CLASS_PATH.match(value):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"expected auto, none, {', '.join(BUILT_IN)} or package.module:Class, got {value[:80]!r}"
+    )
 
 
 def add_forge_option(parser: argparse.ArgumentParser, *, help: str) -> None:
     """``--forge`` (env MLOPS_FORGE, default auto): where the sticky comment goes."""
-    add_env_option(parser, "--forge", env="MLOPS_FORGE", default="auto", choices=FORGE_CHOICES, help=help)
+    add_env_option(
+        parser,
+        "--forge",
+        env="MLOPS_FORGE",
+        default="auto",
+        type=forge_name,
+        metavar="{auto,none,PLATFORM}",
+        help=help + "; PLATFORM: github, gitlab, local or package.module:Class",
+    )
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:

@@ -21,7 +21,20 @@ from mlops_actions.platforms.comments import CommentResult, Forge, sticky_marker
 if TYPE_CHECKING:
     from mlops_actions.platforms.base import Platform
 
-BUILT_IN = ("github", "gitlab", "local")  # in detection order: local is always true, so last
+
+def built_in_platforms() -> tuple[str, ...]:
+    """The platform folders of this package, in detection order: local, which detects itself everywhere,
+    last. A new folder with a ``PLATFORM`` in its ``__init__`` is a built-in platform; nothing else lists it."""
+    folder = Path(__file__).resolve().parent
+    names = sorted(
+        entry.name
+        for entry in folder.iterdir()
+        if (entry / "__init__.py").is_file() and not entry.name.startswith("_")
+    )
+    return (*(name for name in names if name != "local"), "local")
+
+
+BUILT_IN = built_in_platforms()
 PLATFORM_VARIABLE = "MLOPS_PLATFORM"
 CLASS_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -24,24 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from mlops_actions.errors import Overloaded, PredictFailed
+
 GATHER_STEP_S = 0.0005  # how often the queue is looked at while requests still arrive
 Predict = Callable[[dict[str, list[Any]]], tuple[list[Any], list[list[float]] | None]]
-
-
-class Overloaded(Exception):
-    """The request would miss its deadline: answered with 503 and ``Retry-After`` seconds."""
-
-    def __init__(self, retry_after_s: float, expected_s: float, budget_s: float):
-        self.retry_after_s = max(1, math.ceil(retry_after_s))
-        super().__init__(
-            f"overloaded: the queued work would answer in about {expected_s * 1000:.0f} ms, beyond the "
-            f"latency budget of {budget_s * 1000:.0f} ms (serve.max_latency_ms); retry after "
-            f"{self.retry_after_s} s"
-        )
-
-
-class PredictFailed(Exception):
-    """The model raised while predicting a batch."""
 
 
 class CostModel:

@@ -14,44 +14,10 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlops_actions.errors import MAX_PROBLEMS, InvalidInput, Problem, TooManyRows
+
 if TYPE_CHECKING:
     from mlops_actions.domain.data.schema import ColumnSchema, Schema
-
-MAX_PROBLEMS = 20  # problems listed in one 422 answer; the count says how many there were
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One reason a request was refused: the row (None: every row, or the body itself), the field, what."""
-
-    row: int | None
-    field: str | None
-    problem: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "field": self.field, "problem": self.problem}
-
-    def __str__(self) -> str:
-        where = [f"row {self.row}"] if self.row is not None else []
-        where += [f"field {self.field!r}"] if self.field is not None else []
-        return f"{', '.join(where)}: {self.problem}" if where else self.problem
-
-
-class InvalidInput(Exception):
-    """The request body does not match the schema: a 422 listing the problems."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        shown = "; ".join(str(p) for p in problems[:3])
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        super().__init__(f"{shown}{more}")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "error": f"invalid input: {self}",
-            "problems": [p.as_dict() for p in self.problems[:MAX_PROBLEMS]],
-            "problem_count": len(self.problems),
-        }
 
 
 @dataclass(frozen=True)
@@ -221,15 +187,6 @@ class InputChecker:
                 Problem(row, name, f"{value!r} is not a known category, expected one of {listed}")
             )
         return value
-
-
-class TooManyRows(InvalidInput):
-    """More rows in one request than one batch may hold: answered with 413."""
-
-    def __init__(self, count: int, limit: int):
-        super().__init__(
-            [Problem(None, None, f"{count} rows in one request, at most {limit} (serve.max_batch_size)")]
-        )
 
 
 def _shown(value: Any) -> str:

@@ -206,7 +206,7 @@ def serve_forever(
     _stop_quietly_on_sigterm()
     if workers <= 1:
         _limit_threads(threads)
-        state = build_state(served, settings, log_dir=log_dir)
+        state = _warmed_state(served, settings, log_dir=log_dir)
         _uvicorn_server(build_app(state)).run(sockets=[sock])
         return
     children = []
@@ -216,7 +216,7 @@ def serve_forever(
             code = 0
             try:
                 _limit_threads(threads)
-                state = build_state(served, settings, log_dir=log_dir, worker=worker)
+                state = _warmed_state(served, settings, log_dir=log_dir, worker=worker)
                 _uvicorn_server(build_app(state)).run(sockets=[sock])
             except BaseException:
                 code = 1
@@ -224,6 +224,21 @@ def serve_forever(
                 os._exit(code)
         children.append(pid)
     _supervise(children)
+
+
+def _warmed_state(
+    served: ServedModel, settings: ServeSettings, *, log_dir: str | Path | None, worker: int | None = None
+) -> ServingState:
+    """The state of a foreground worker, warmed up before it accepts a connection: workers share one
+    listening socket, so a request waits in its backlog for a ready worker instead of meeting a cold one."""
+    state = build_state(served, settings, log_dir=log_dir, worker=worker)
+    if state.warm_up_sample:
+        try:
+            state.batcher.warm_up(state.warm_up_sample)
+        except Exception as error:  # the cost model then learns from the first batches instead
+            state.problems.append(f"warm-up failed: {type(error).__name__}: {error}")
+        state.warm_up_sample = None  # done: the app is ready as soon as it starts
+    return state
 
 
 def _stop_quietly_on_sigterm() -> None:
