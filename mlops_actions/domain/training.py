@@ -31,6 +31,11 @@ from mlops_actions.domain.trust import Trust
 from mlops_actions.errors import MlopsError, TrainingError
 
 METADATA_VERSION = 1
+# How to fix a type defined in a training script run as a program (saved as __main__.<name>).
+MAIN_MODULE_FIX = (
+    "define it in an importable module of the project (e.g. features.py) and import it from the training script "
+    "(running the script with 'python -m' does not help: it still runs as __main__)"
+)
 
 
 @dataclass(frozen=True)
@@ -132,8 +137,6 @@ def refuse_main_module_types(model_path: Path) -> None:
     no later process can import it, so the model could never be loaded again.
     """
     import skops.io as sio
-
-    from mlops_actions.stages.preflight import MAIN_MODULE_FIX
 
     try:
         untrusted = sio.get_untrusted_types(file=model_path)

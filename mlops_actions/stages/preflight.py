@@ -11,12 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_actions.domain.config import Config
+from mlops_actions.domain.training import MAIN_MODULE_FIX
 from mlops_actions.errors import ConfigError, MlopsError
-
-MAIN_MODULE_FIX = (
-    "define it in an importable module of the project (e.g. features.py) and import it from the training script "
-    "(running the script with 'python -m' does not help: it still runs as __main__)"
-)
 
 
 @dataclass(frozen=True)
