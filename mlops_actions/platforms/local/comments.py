@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
-from mlops_actions.domain.model_io import write_text_atomic
 from mlops_actions.platforms.comments import CommentResult, with_marker
 
 
@@ -23,7 +24,10 @@ class LocalForge:
         target = self.directory / f"{key}.md"
         action = "updated" if target.exists() else "created"
         text = with_marker(body, key)
-        write_text_atomic(target, text, what="the comment file")
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{key}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
         if self.echo:
             print(text, file=sys.stdout)
         return CommentResult(action=action, location=str(target))
