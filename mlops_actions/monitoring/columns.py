@@ -133,13 +133,23 @@ def _combined(array: Any) -> Any:
 
 
 def _missing_mask(array: Any, rows: int) -> np.ndarray:
+    """Rows without a value, from the validity bitmap (pyarrow's own conversions import pandas: slow)."""
     import numpy as np
-    import pyarrow.compute as pc
 
     array = _combined(array)
     if array.null_count == 0:
         return np.zeros(rows, dtype=bool)
-    return np.asarray(pc.is_null(array).to_numpy(zero_copy_only=False), dtype=bool)
+    if array.buffers()[0] is None:  # a null array
+        return np.ones(rows, dtype=bool)
+    bits = np.unpackbits(np.frombuffer(array.buffers()[0], dtype=np.uint8), bitorder="little")
+    return ~bits[array.offset : array.offset + rows].astype(bool)
+
+
+def _int64s(array: Any) -> np.ndarray:
+    """The values of an int64 array (without nulls) as numpy, read from its buffer."""
+    import numpy as np
+
+    return np.frombuffer(array.buffers()[1], dtype=np.int64, count=len(array), offset=array.offset * 8)
 
 
 def numeric_values(array: Any, rows: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -234,4 +244,4 @@ def epoch_ns(chunk: LogChunk) -> np.ndarray:
                     f"{chunk.where(row)}: time {str(value)[:40]!r} is not an ISO 8601 time"
                 ) from None
         return parsed
-    return np.asarray(stamps.cast(pa.int64()).to_numpy(), dtype=np.int64)
+    return _int64s(_combined(stamps.cast(pa.int64())))

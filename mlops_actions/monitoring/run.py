@@ -5,17 +5,24 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops_actions.domain.config import Config, monitor_settings
+from mlops_actions.domain.config import Config, MonitorSettings, monitor_settings
 from mlops_actions.domain.data.drift import resolve_thresholds
 from mlops_actions.domain.data.profile import Profile
 from mlops_actions.errors import DataError, UsageError
 from mlops_actions.monitoring.accumulate import Outputs, WindowAccumulator, output_bins
 from mlops_actions.monitoring.checks import Window, judge_window
 from mlops_actions.monitoring.columns import Layout, normalise
-from mlops_actions.monitoring.logs import DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS, log_files, read_log
+from mlops_actions.monitoring.logs import (
+    DEFAULT_CHUNK_BYTES,
+    DEFAULT_CHUNK_ROWS,
+    log_files,
+    read_ahead,
+    read_log,
+)
 from mlops_actions.monitoring.reference import Reference
 from mlops_actions.monitoring.result import MonitorResult
 from mlops_actions.monitoring.windows import iso, parse_time, parse_window, split_by_window
@@ -53,6 +60,60 @@ def _unterminated(path: Path) -> bool:
         return handle.read(1) != b"\n"
 
 
+@dataclass
+class Scan:
+    """What one pass over the logs collected."""
+
+    windows: dict[int, WindowAccumulator] = field(default_factory=dict)
+    rows_read: int = 0
+    before_since: int = 0
+    versions: Counter[str] = field(default_factory=Counter)
+
+
+def _scan(
+    files: list[Path],
+    layout: Layout,
+    trained: Profile,
+    settings: MonitorSettings,
+    length: int,
+    since_ns: int | None,
+    chunk_bytes: int,
+    chunk_rows: int,
+    on_chunk: Callable[[LogChunk], None] | None,
+) -> Scan:
+    """Every chunk of every file, normalised, left out before ``since_ns``, added to its windows."""
+    import numpy as np
+
+    scan = Scan()
+    outputs: Outputs | None = None
+    for path in files:
+        for chunk in read_ahead(read_log(path, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows)):
+            if on_chunk is not None:
+                on_chunk(chunk)
+            columns = normalise(chunk, layout)
+            scan.rows_read += columns.rows
+            if since_ns is not None:
+                keep = columns.times >= since_ns
+                if not keep.all():
+                    scan.before_since += int(np.count_nonzero(~keep))
+                    columns = columns.take(np.flatnonzero(keep))
+            if columns.rows == 0:
+                continue
+            if "version" in chunk.table.column_names:
+                scan.versions.update(_values(chunk.table.column("version")))
+            if outputs is None:
+                outputs = output_bins(columns)
+            for start, rows in split_by_window(columns.times, length):
+                accumulator = scan.windows.get(start)
+                if accumulator is None:
+                    accumulator = scan.windows[start] = WindowAccumulator(
+                        start, layout, trained, outputs, settings.probability_tolerance
+                    )
+                whole = isinstance(rows, slice) and rows.start == 0 and rows.stop == columns.rows
+                accumulator.add(columns if whole else columns.take(rows))
+    return scan
+
+
 def run_monitor(
     config: Config,
     logs: str,
@@ -67,8 +128,6 @@ def run_monitor(
     """Check the prediction logs ``logs`` (a file, folder or glob) window by window against ``reference``."""
     import importlib.util
 
-    import numpy as np
-
     if importlib.util.find_spec("pyarrow") is None:
         raise UsageError("monitor reads logs with pyarrow: pip install 'mlops-actions[parquet]'")
     settings = monitor_settings(config.raw)
@@ -82,35 +141,16 @@ def run_monitor(
         sources=reference.profile.sources,
     )
     files = log_files(logs)
-    windows: dict[int, WindowAccumulator] = {}
-    outputs: Outputs | None = None
-    rows_read = before_since = 0
-    versions: Counter[str] = Counter()
-    for path in files:
-        for chunk in read_log(path, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows):
-            if on_chunk is not None:
-                on_chunk(chunk)
-            columns = normalise(chunk, layout)
-            rows_read += columns.rows
-            if since_ns is not None:
-                keep = columns.times >= since_ns
-                if not keep.all():
-                    before_since += int(np.count_nonzero(~keep))
-                    columns = columns.take(np.flatnonzero(keep))
-            if columns.rows == 0:
-                continue
-            if "version" in chunk.table.column_names:
-                versions.update(_values(chunk.table.column("version")))
-            if outputs is None:
-                outputs = output_bins(columns)
-            for start, rows in split_by_window(columns.times, length):
-                accumulator = windows.get(start)
-                if accumulator is None:
-                    accumulator = windows[start] = WindowAccumulator(
-                        start, layout, trained, outputs, settings.probability_tolerance
-                    )
-                whole = isinstance(rows, slice) and rows.start == 0 and rows.stop == columns.rows
-                accumulator.add(columns if whole else columns.take(rows))
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):  # BLAS threads only contend on these small products
+        scan = _scan(files, layout, trained, settings, length, since_ns, chunk_bytes, chunk_rows, on_chunk)
+    windows, rows_read, before_since, versions = (
+        scan.windows,
+        scan.rows_read,
+        scan.before_since,
+        scan.versions,
+    )
     if rows_read == 0:
         raise DataError(f"{logs}: the prediction logs hold no rows")
     if not windows:
