@@ -79,7 +79,11 @@ def write_jsonl(path: Path, rows: int) -> None:
             part = log_part(min(GENERATE_ROWS, rows - first), first, rows, first)
             stamps = np.datetime_as_string(part["time"].to_numpy(), unit="ms")
             columns = {name: part[name].astype(object).tolist() for name in features}
-            p0, p1, prediction = part["proba_0"].tolist(), part["proba_1"].tolist(), part["prediction"].tolist()
+            p0, p1, prediction = (
+                part["proba_0"].tolist(),
+                part["proba_1"].tolist(),
+                part["prediction"].tolist(),
+            )
             lines = []
             for row in range(len(part)):
                 record = {
@@ -119,12 +123,16 @@ from mlops_actions.monitoring.run import run_monitor
 folder, log = sys.argv[1], sys.argv[2]
 began = time.perf_counter()
 result = run_monitor(load_config(folder + "/mlops.yaml"), log, reference_from_file(folder + "/data-profile.json"))
-print(time.perf_counter() - began, result.rows_read, len(result.windows), result.status)
+inside = time.perf_counter() - began
+with open("/proc/self/status") as status:  # the peak of this process since exec (ru_maxrss is not: it keeps
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))  # the parent's peak)
+print(inside, peak, result.rows_read, len(result.windows), result.status)
 """
 
 
 def measure(folder: Path, log: Path) -> dict[str, float]:
-    """One run in a fresh process: wall time (process start to end), time inside run_monitor, peak RSS."""
+    """One run in a fresh process: wall time (process start to end), time inside run_monitor, CPU time of
+    the process (all threads), peak RSS."""
     began = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen(
@@ -133,17 +141,40 @@ def measure(folder: Path, log: Path) -> dict[str, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - began
     assert proc.stdout is not None
-    inside, rows, windows, verdict = proc.stdout.read().split()
+    inside, peak_kb, rows, windows, verdict = proc.stdout.read().split()
     if status != 0:
         raise SystemExit(f"monitor run failed with status {status}")
     return {
         "wall_s": wall,
         "monitor_s": float(inside),
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": int(peak_kb) / 1024,
         "rows": int(rows),
         "windows": int(windows),
         "status": verdict,
     }
+
+
+def generate(folder: Path, jsonl_rows: int, parquet_rows: int) -> dict[str, Path]:
+    """Write the logs; case name -> log file."""
+    cases = {}
+    if jsonl_rows:
+        began = time.perf_counter()
+        write_jsonl(folder / "predictions.jsonl", jsonl_rows)
+        size = (folder / "predictions.jsonl").stat().st_size / 2**20
+        print(f"generated {jsonl_rows:,} JSONL rows ({size:.0f} MiB) in {time.perf_counter() - began:.1f} s")
+        cases[f"jsonl {jsonl_rows:,} rows x {NUMERIC + CATEGORICAL} features"] = folder / "predictions.jsonl"
+    if parquet_rows:
+        began = time.perf_counter()
+        write_parquet(folder / "predictions.parquet", parquet_rows)
+        size = (folder / "predictions.parquet").stat().st_size / 2**20
+        print(
+            f"generated {parquet_rows:,} Parquet rows ({size:.0f} MiB) in {time.perf_counter() - began:.1f} s"
+        )
+        cases[f"parquet {parquet_rows:,} rows x {NUMERIC + CATEGORICAL} features"] = (
+            folder / "predictions.parquet"
+        )
+    return cases
 
 
 def main() -> None:
@@ -152,31 +183,25 @@ def main() -> None:
     parser.add_argument("--parquet-rows", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the generated logs and print where")
+    parser.add_argument("--logs-from", type=Path, help="reuse the logs a --keep run left in this folder")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="bench-monitor-"))
     print(f"load average before: {os.getloadavg()}")
-    write_project(folder)
-    cases = {}
-    if args.jsonl_rows:
-        began = time.perf_counter()
-        write_jsonl(folder / "predictions.jsonl", args.jsonl_rows)
-        size = (folder / "predictions.jsonl").stat().st_size / 2**20
-        print(f"generated {args.jsonl_rows:,} JSONL rows ({size:.0f} MiB) in {time.perf_counter() - began:.1f} s")
-        cases[f"jsonl {args.jsonl_rows:,} rows"] = folder / "predictions.jsonl"
-    if args.parquet_rows:
-        began = time.perf_counter()
-        write_parquet(folder / "predictions.parquet", args.parquet_rows)
-        size = (folder / "predictions.parquet").stat().st_size / 2**20
-        print(f"generated {args.parquet_rows:,} Parquet rows ({size:.0f} MiB) in {time.perf_counter() - began:.1f} s")
-        cases[f"parquet {args.parquet_rows:,} rows x {NUMERIC + CATEGORICAL} features"] = (
-            folder / "predictions.parquet"
-        )
+    if args.logs_from:
+        folder, args.keep = args.logs_from, True
+        cases = {log.name: log for log in sorted(folder.glob("predictions.*"))}
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="bench-monitor-"))
+        write_project(folder)
+        cases = generate(folder, args.jsonl_rows, args.parquet_rows)
     for name, log in cases.items():
         runs = [measure(folder, log) for _ in range(args.repeats)]
         walls = ", ".join(f"{r['wall_s']:.2f}" for r in runs)
-        median = {key: statistics.median(r[key] for r in runs) for key in ("wall_s", "monitor_s", "peak_rss_mb")}
+        median = {
+            key: statistics.median(r[key] for r in runs)
+            for key in ("wall_s", "monitor_s", "cpu_s", "peak_rss_mb")
+        }
         print(
-            f"{name}: wall {median['wall_s']:.2f} s (monitor {median['monitor_s']:.2f} s), "
+            f"{name}: wall {median['wall_s']:.2f} s (monitor {median['monitor_s']:.2f} s, CPU {median['cpu_s']:.2f} s), "
             f"peak RSS {median['peak_rss_mb']:.0f} MiB, {runs[0]['windows']} windows, {runs[0]['status']} "
             f"(median of {len(runs)}; walls {walls})"
         )
