@@ -49,16 +49,32 @@ def line_blocks(path: Path, chunk_bytes: int) -> Iterator[Block]:
         raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
 
 
-def parse_block(path: Path, block: Block) -> Any:
+PARSE_BLOCK_BYTES = 1 << 20  # pyarrow parses blocks of this size in parallel
+ARROW_TYPES = {"int": "float64", "float": "float64", "string": "string", "bool": "bool_"}
+
+
+def input_schema(features: dict[str, str] | None) -> Any:
+    """The expected type of each input (name -> dtype of the reference), so pyarrow need not guess them;
+    fields not named are still read (their types inferred)."""
+    import pyarrow as pa
+
+    if not features:
+        return None
+    fields = [pa.field(n, getattr(pa, ARROW_TYPES[d])()) for n, d in features.items() if d in ARROW_TYPES]
+    return pa.schema([pa.field(INPUTS, pa.struct(fields))])
+
+
+def parse_block(path: Path, block: Block, schema: Any = None) -> Any:
     """The block's records as a flat pyarrow table: ``inputs.x`` becomes ``x``, ``probabilities.c``
-    becomes ``proba_c``, other fields keep their names."""
+    becomes ``proba_c``, other fields keep their names. ``schema`` (see input_schema) types the inputs."""
     import pyarrow as pa
     import pyarrow.json as pj
 
     try:
         table = pj.read_json(
             io.BytesIO(block.data),
-            read_options=pj.ReadOptions(block_size=max(len(block.data) + 1, 1 << 20)),
+            read_options=pj.ReadOptions(block_size=PARSE_BLOCK_BYTES),
+            parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return _parse_lines(path, block)

@@ -60,15 +60,21 @@ def log_files(pattern: str) -> list[Path]:
 
 
 def read_log(
-    path: Path, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES, chunk_rows: int = DEFAULT_CHUNK_ROWS
+    path: Path,
+    *,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    input_types: dict[str, str] | None = None,
 ) -> Iterator[LogChunk]:
-    """The rows of one log file, chunk by chunk."""
+    """The rows of one log file, chunk by chunk; ``input_types`` (name -> dtype) are the types JSON Lines
+    inputs are expected to have (a value of another type is still read, more slowly)."""
     fmt = LOG_FORMATS[path.suffix.lower()]
     if fmt == "jsonl":
-        from mlops_actions.monitoring.jsonl import line_blocks, parse_block
+        from mlops_actions.monitoring.jsonl import input_schema, line_blocks, parse_block
 
+        schema = input_schema(input_types)
         for block in line_blocks(path, chunk_bytes):
-            yield LogChunk(path, fmt, block.first_line, parse_block(path, block))
+            yield LogChunk(path, fmt, block.first_line, parse_block(path, block, schema))
     elif fmt == "csv":
         yield from _csv_chunks(path, chunk_bytes)
     else:

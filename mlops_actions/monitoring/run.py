@@ -87,7 +87,9 @@ def _scan(
     scan = Scan()
     outputs: Outputs | None = None
     for path in files:
-        for chunk in read_ahead(read_log(path, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows)):
+        for chunk in read_ahead(
+            read_log(path, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows, input_types=layout.features)
+        ):
             if on_chunk is not None:
                 on_chunk(chunk)
             columns = normalise(chunk, layout)

@@ -121,3 +121,12 @@ def test_a_corrupt_parquet_file_is_named(tmp_path):
     path.write_bytes(b"PAR1 not really")
     with pytest.raises(DataError, match=r"log\.parquet: cannot read Parquet"):
         chunks(path)
+
+
+def test_with_the_expected_input_types_a_value_of_another_type_is_still_read_and_counted(tmp_path):
+    path = tmp_path / "log.jsonl"
+    path.write_text(line() + line(inputs={"x": "lots", "group": "b"}))
+    [chunk] = read_log(path, input_types=LAYOUT.features)
+    columns = normalise(chunk, LAYOUT)
+    assert columns.wrong_type["x"].tolist() == [False, True]
+    assert columns.features["group"].names() == ["a", "b"]
