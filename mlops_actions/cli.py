@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "data",
     "serve",
     "loadtest",
+    "monitor",
 )
 
 

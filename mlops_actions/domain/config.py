@@ -360,6 +360,113 @@ def loadtest_settings(doc: dict[str, Any]) -> LoadTestSettings:
     )
 
 
+DEFAULT_MONITOR: dict[str, float] = {
+    "nan_output_share": 0.0,
+    "out_of_range_share": 0.01,
+    "unseen_category_share": 0.01,
+    "null_share_increase": 0.05,
+    "probability_tolerance": 1e-6,
+    "min_window_rows": 100,
+    "constant_output_rows": 100,
+}
+
+_MONITOR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "What `mlops-actions monitor` flags in the prediction log (docs/monitoring.md).",
+    "properties": {
+        "nan_output_share": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "default": DEFAULT_MONITOR["nan_output_share"],
+            "description": "A window fails when more than this share of its outputs is NaN, infinite or "
+            "null (0: any).",
+        },
+        "out_of_range_share": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "default": DEFAULT_MONITOR["out_of_range_share"],
+            "description": "A window fails when more than this share of a numeric column lies outside "
+            "the trained [min, max].",
+        },
+        "unseen_category_share": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "default": DEFAULT_MONITOR["unseen_category_share"],
+            "description": "A window fails when more than this share of a categorical column holds "
+            "values never seen in training.",
+        },
+        "null_share_increase": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "default": DEFAULT_MONITOR["null_share_increase"],
+            "description": "A window fails when a column's share of missing values exceeds the "
+            "training share by more than this.",
+        },
+        "probability_tolerance": {
+            "type": "number",
+            "minimum": 0,
+            "default": DEFAULT_MONITOR["probability_tolerance"],
+            "description": "How far class probabilities may sum away from 1 (and stray outside [0, 1]).",
+        },
+        "min_window_rows": {
+            "type": "integer",
+            "minimum": 1,
+            "default": DEFAULT_MONITOR["min_window_rows"],
+            "description": "A window with fewer rows is reported as insufficient, not judged.",
+        },
+        "constant_output_rows": {
+            "type": "integer",
+            "minimum": 2,
+            "default": DEFAULT_MONITOR["constant_output_rows"],
+            "description": "A window of at least this many rows whose outputs are all equal fails.",
+        },
+        "drift_thresholds": {
+            "type": "object",
+            "additionalProperties": {"type": "number", "minimum": 0},
+            "description": "Drift thresholds of the monitor (psi, jensenshannon, ks_pvalue, ...); "
+            "default: data.drift_thresholds, else the data checks' defaults.",
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    """The ``monitor`` section: the thresholds of the monitor's checks."""
+
+    nan_output_share: float = DEFAULT_MONITOR["nan_output_share"]
+    out_of_range_share: float = DEFAULT_MONITOR["out_of_range_share"]
+    unseen_category_share: float = DEFAULT_MONITOR["unseen_category_share"]
+    null_share_increase: float = DEFAULT_MONITOR["null_share_increase"]
+    probability_tolerance: float = DEFAULT_MONITOR["probability_tolerance"]
+    min_window_rows: int = int(DEFAULT_MONITOR["min_window_rows"])
+    constant_output_rows: int = int(DEFAULT_MONITOR["constant_output_rows"])
+    drift_thresholds: dict[str, float] = field(default_factory=dict)  # overrides of the data checks' own
+
+
+def monitor_settings(doc: dict[str, Any]) -> MonitorSettings:
+    """The typed ``monitor`` section of a validated config document; drift thresholds fall back to
+    ``data.drift_thresholds``."""
+    monitor = doc.get("monitor", {})
+    drift = monitor.get("drift_thresholds", doc.get("data", {}).get("drift_thresholds", {}))
+    values = {key: monitor.get(key, default) for key, default in DEFAULT_MONITOR.items()}
+    return MonitorSettings(
+        nan_output_share=float(values["nan_output_share"]),
+        out_of_range_share=float(values["out_of_range_share"]),
+        unseen_category_share=float(values["unseen_category_share"]),
+        null_share_increase=float(values["null_share_increase"]),
+        probability_tolerance=float(values["probability_tolerance"]),
+        min_window_rows=int(values["min_window_rows"]),
+        constant_output_rows=int(values["constant_output_rows"]),
+        drift_thresholds={str(k): float(v) for k, v in drift.items()},
+    )
+
+
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://mlops-actions.dev/schemas/mlops-config-v1.json",
@@ -637,6 +744,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "serve": _SERVE_SCHEMA,
         "loadtest": _LOADTEST_SCHEMA,
         "secrets": _SECRETS_SCHEMA,
+        "monitor": _MONITOR_SCHEMA,
     },
 }
 

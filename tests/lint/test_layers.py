@@ -18,6 +18,7 @@ FORBIDDEN = {
     "registry": ("stages", "commands", "cli", "serving"),
     "stages": ("commands", "cli"),
     "serving": ("commands", "cli"),
+    "monitoring": ("stages", "platforms", "serving", "commands", "cli"),
 }
 
 

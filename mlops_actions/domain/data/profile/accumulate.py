@@ -56,17 +56,9 @@ def update_numeric(
     column.infinite += len(values) - len(finite) - nan
     if len(finite) == 0:
         return
-    binned = bins and column.edges is not None
-    if binned:  # sorted once: gives min, max and the bin counts
-        ordered = scratch.vector(len(finite))
-        ordered[:] = finite
-        ordered.sort()
-        low, high = float(ordered[0]), float(ordered[-1])
-    else:
-        ordered = finite
-        low, high = float(finite.min()), float(finite.max())
-    chunk_mean = float(ordered.mean())
-    deviations = np.subtract(ordered, chunk_mean, out=scratch.second(len(finite)))
+    low, high = float(finite.min()), float(finite.max())
+    chunk_mean = float(finite.mean())
+    deviations = np.subtract(finite, chunk_mean, out=scratch.second(len(finite)))
     chunk_m2 = float(np.dot(deviations, deviations))
     n, mean, m2 = chan_merge(column.count, column.mean, column.m2, len(finite), chunk_mean, chunk_m2)
     column.count, column.mean, column.m2 = int(n), float(mean), float(m2)
@@ -74,8 +66,8 @@ def update_numeric(
     column.max = high if column.max is None else max(column.max, high)
     if column.values is not None:
         column.values = np.concatenate([column.values, finite]) if column.count <= exact_limit else None
-    if binned:
-        _add_sorted_to_bins(column, ordered)
+    if bins and column.edges is not None:
+        _add_to_bins(column, finite)
 
 
 def count_bins(column: NumericProfile, values: np.ndarray, scratch: Scratch) -> None:
@@ -83,27 +75,52 @@ def count_bins(column: NumericProfile, values: np.ndarray, scratch: Scratch) -> 
     import numpy as np
 
     finite = values[np.isfinite(values)]
-    if len(finite) == 0:
-        return
-    ordered = scratch.vector(len(finite))
-    ordered[:] = finite
-    ordered.sort()
-    _add_sorted_to_bins(column, ordered)
+    if len(finite):
+        _add_to_bins(column, finite)
 
 
-def _add_sorted_to_bins(column: NumericProfile, ordered: np.ndarray) -> None:
-    """Cut sorted values at the edges: counts from the cut positions, sums per run."""
+LOOKUP_CELLS = 4096  # cells of the lookup table that places values in their bins
+FEW_EDGES = 16  # with this few edges a binary search is as fast as the table
+
+
+def bin_indices(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The bin of every finite value: i where edges[i-1] <= value < edges[i] (0 below the first edge,
+    len(edges) from the last one on); exactly ``searchsorted(edges, values, side="right")``.
+
+    A table of equal-width cells between the first and last edge gives each value its cell's first bin in
+    one step; the values that this guess puts in the wrong bin (those in a cell holding an edge, and those
+    outside the edges) are placed by a binary search. Several times faster than sorting the chunk.
+    """
+    import numpy as np
+
+    if len(edges) <= FEW_EDGES or not edges[-1] > edges[0]:
+        return np.searchsorted(edges, values, side="right")
+    low_edge = edges[0]
+    scale = LOOKUP_CELLS / (edges[-1] - low_edge)
+    first_bin = np.searchsorted(edges, low_edge + np.arange(LOOKUP_CELLS) / scale, side="right")
+    cell = np.subtract(values, low_edge)
+    cell *= scale
+    np.clip(cell, 0, LOOKUP_CELLS - 1, out=cell)
+    guess = first_bin[cell.astype(np.intp)]
+    upper = np.append(edges, np.inf)
+    lower = np.insert(edges, 0, -np.inf)
+    wrong = values >= upper[guess]
+    wrong |= values < lower[guess]
+    if wrong.any():
+        where = np.flatnonzero(wrong)
+        guess[where] = np.searchsorted(edges, values[where], side="right")
+    return guess
+
+
+def _add_to_bins(column: NumericProfile, finite: np.ndarray) -> None:
+    """Count the finite values in the fixed bins, and sum them per bin."""
     import numpy as np
 
     assert column.edges is not None and column.bin_counts is not None and column.bin_sums is not None
-    cuts = np.searchsorted(ordered, column.edges, side="left")
-    bounds = np.concatenate([[0], cuts, [len(ordered)]])
-    counts = np.diff(bounds)
-    sums = np.zeros(len(counts))
-    occupied = counts > 0
-    sums[occupied] = np.add.reduceat(ordered, bounds[:-1][occupied])
-    column.bin_counts += counts
-    column.bin_sums += sums
+    size = len(column.edges) + 1
+    bins = bin_indices(column.edges, finite)
+    column.bin_counts += np.bincount(bins, minlength=size)
+    column.bin_sums += np.bincount(bins, weights=finite, minlength=size)
 
 
 def update_categorical(column: CategoricalProfile, data: Any, max_categories: int) -> None:

@@ -1,0 +1,73 @@
+"""The reference of a monitor: the training-data profile a release stored with its version
+(``data-profile.json``, fetched from the registry with its digest checked), or a profile file. It was
+computed once, at release time, and is reused by every monitor run."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlops_actions.errors import MlopsError, RegistryError
+
+if TYPE_CHECKING:
+    from mlops_actions.domain.config import Config
+    from mlops_actions.domain.data.profile import Profile
+
+RELEASE_PROFILE_FILE = "data-profile.json"
+
+
+@dataclass(frozen=True)
+class Reference:
+    profile: Profile
+    source: str
+    version: str | None = None
+    tag: str | None = None
+
+
+def reference_from_file(path: str | Path) -> Reference:
+    """A profile file (``data profile`` output, or a version's ``data-profile.json``)."""
+    from mlops_actions.domain.data.profile import load_profile
+
+    return Reference(load_profile(path), f"profile file {path}")
+
+
+def reference_from_registry(
+    config: Config, *, ref: str | None = None, version_tag: str | None = None
+) -> Reference:
+    """The release-time profile of ``version_tag`` (``<model>@vX.Y.Z``) or of the version ``ref`` names
+    (default ``production``), fetched with every file's digest checked against the version's manifest."""
+    from mlops_actions.domain.data.profile import load_profile
+    from mlops_actions.registry import open_registry
+
+    if version_tag:
+        from mlops_actions.domain.semver import parse_version_tag
+
+        model, wanted = parse_version_tag(version_tag)
+        if model != config.model_name:
+            raise MlopsError(
+                f"version tag {version_tag}: model {model!r}, but {config.path} is {config.model_name!r}"
+            )
+    else:
+        wanted = ref or "production"
+    registry = open_registry(config)
+    found = registry.resolve(wanted)
+    if found is None:
+        raise RegistryError(
+            f"the {registry.name} registry has no version {wanted!r} of {config.model_name!r}"
+        )
+    if RELEASE_PROFILE_FILE not in found.files:
+        raise RegistryError(
+            f"version {found.version} of {config.model_name!r} has no {RELEASE_PROFILE_FILE}; "
+            "pass a profile with --reference"
+        )
+    folder = Path(tempfile.mkdtemp(prefix="mlops-monitor-"))
+    try:
+        registry.fetch(found.version, folder)
+        profile = load_profile(folder / RELEASE_PROFILE_FILE)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    source = f"version {found.version}'s training-data profile ({RELEASE_PROFILE_FILE}, {wanted})"
+    return Reference(profile, source, found.version, found.tag)

@@ -1,0 +1,204 @@
+"""The monitor in order: read the logs chunk by chunk, cut the rows into windows, collect each window, then
+judge every window against the reference (and its outputs against the first full window)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlops_actions.domain.config import Config, MonitorSettings, monitor_settings
+from mlops_actions.domain.data.drift import resolve_thresholds
+from mlops_actions.domain.data.profile import Profile
+from mlops_actions.errors import DataError, UsageError
+from mlops_actions.monitoring.accumulate import Outputs, WindowAccumulator, output_bins
+from mlops_actions.monitoring.checks import Window, judge_window
+from mlops_actions.monitoring.columns import Layout, normalise
+from mlops_actions.monitoring.logs import (
+    DEFAULT_CHUNK_BYTES,
+    DEFAULT_CHUNK_ROWS,
+    log_files,
+    read_ahead,
+    read_log,
+)
+from mlops_actions.monitoring.reference import Reference
+from mlops_actions.monitoring.result import MonitorResult
+from mlops_actions.monitoring.windows import iso, parse_time, parse_window, split_by_window
+
+if TYPE_CHECKING:
+    from mlops_actions.monitoring.logs import LogChunk
+
+BASELINE_WINDOW = "the first window with at least monitor.min_window_rows rows"
+
+
+def monitored_layout(config: Config, profile: Profile) -> Layout:
+    """The features (the config's ``data.features``, else the profile's columns without target and id) with
+    the reference's dtypes; whether the prediction is a number."""
+    skip = {config.target, config.id_column}
+    names = list(config.features) if config.features else [n for n in profile.columns if n not in skip]
+    unknown = [n for n in names if n not in profile.columns]
+    if unknown:
+        raise DataError(f"the reference profile has no column {', '.join(repr(n) for n in unknown)}")
+    features = {
+        n: profile.columns[n].dtype for n in names if profile.columns[n].kind in ("numeric", "categorical")
+    }
+    known = frozenset(n for n in profile.columns if n not in features) | {n for n in skip if n}
+    return Layout(features=features, numeric_prediction=not config.is_classification, known=known)
+
+
+def _unterminated(path: Path) -> bool:
+    """Whether a JSON Lines file ends in a line without its newline (being written: left out)."""
+    if path.suffix.lower() not in (".jsonl", ".ndjson"):
+        return False
+    with open(path, "rb") as handle:
+        handle.seek(0, 2)
+        if handle.tell() == 0:
+            return False
+        handle.seek(-1, 2)
+        return handle.read(1) != b"\n"
+
+
+@dataclass
+class Scan:
+    """What one pass over the logs collected."""
+
+    windows: dict[int, WindowAccumulator] = field(default_factory=dict)
+    rows_read: int = 0
+    before_since: int = 0
+    versions: Counter[str] = field(default_factory=Counter)
+
+
+def _scan(
+    files: list[Path],
+    layout: Layout,
+    trained: Profile,
+    settings: MonitorSettings,
+    length: int,
+    since_ns: int | None,
+    chunk_bytes: int,
+    chunk_rows: int,
+    on_chunk: Callable[[LogChunk], None] | None,
+) -> Scan:
+    """Every chunk of every file, normalised, left out before ``since_ns``, added to its windows."""
+    import numpy as np
+
+    scan = Scan()
+    outputs: Outputs | None = None
+    for path in files:
+        for chunk in read_ahead(
+            read_log(path, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows, input_types=layout.features)
+        ):
+            if on_chunk is not None:
+                on_chunk(chunk)
+            columns = normalise(chunk, layout)
+            scan.rows_read += columns.rows
+            if since_ns is not None:
+                keep = columns.times >= since_ns
+                if not keep.all():
+                    scan.before_since += int(np.count_nonzero(~keep))
+                    columns = columns.take(np.flatnonzero(keep))
+            if columns.rows == 0:
+                continue
+            if "version" in chunk.table.column_names:
+                scan.versions.update(_values(chunk.table.column("version")))
+            if outputs is None:
+                outputs = output_bins(columns)
+            for start, rows in split_by_window(columns.times, length):
+                accumulator = scan.windows.get(start)
+                if accumulator is None:
+                    accumulator = scan.windows[start] = WindowAccumulator(
+                        start, layout, trained, outputs, settings.probability_tolerance
+                    )
+                whole = isinstance(rows, slice) and rows.start == 0 and rows.stop == columns.rows
+                accumulator.add(columns if whole else columns.take(rows))
+    return scan
+
+
+def run_monitor(
+    config: Config,
+    logs: str,
+    reference: Reference,
+    *,
+    window: str = "1d",
+    since: str | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_chunk: Callable[[LogChunk], None] | None = None,
+) -> MonitorResult:
+    """Check the prediction logs ``logs`` (a file, folder or glob) window by window against ``reference``."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is None:
+        raise UsageError("monitor reads logs with pyarrow: pip install 'mlops-actions[parquet]'")
+    settings = monitor_settings(config.raw)
+    thresholds = resolve_thresholds(settings.drift_thresholds)
+    length = parse_window(window)
+    since_ns = parse_time(since) if since else None
+    layout = monitored_layout(config, reference.profile)
+    trained = Profile(
+        rows=reference.profile.rows,
+        columns={n: reference.profile.columns[n] for n in layout.features},
+        sources=reference.profile.sources,
+    )
+    files = log_files(logs)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):  # BLAS threads only contend on these small products
+        scan = _scan(files, layout, trained, settings, length, since_ns, chunk_bytes, chunk_rows, on_chunk)
+    windows, rows_read, before_since, versions = (
+        scan.windows,
+        scan.rows_read,
+        scan.before_since,
+        scan.versions,
+    )
+    if rows_read == 0:
+        raise DataError(f"{logs}: the prediction logs hold no rows")
+    if not windows:
+        raise DataError(f"{logs}: no rows at or after --since {since}")
+    collected = [
+        Window(iso(start), iso(start + length), *windows[start].finish()) for start in sorted(windows)
+    ]
+    baseline = next((w for w in collected if w.counts.rows >= settings.min_window_rows), None)
+    results = tuple(
+        judge_window(
+            w, trained, settings, thresholds, None if baseline is None or w is baseline else baseline.outputs
+        )
+        for w in collected
+    )
+    version = reference.version or (versions.most_common(1)[0][0] if versions else None)
+    return MonitorResult(
+        model=config.model_name,
+        version=version,
+        reference=reference.source,
+        window=window,
+        since=since,
+        files=tuple(str(f) for f in files),
+        rows_read=rows_read,
+        rows_before_since=before_since,
+        partial_lines=sum(_unterminated(f) for f in files),
+        prediction_drift_reference=(
+            f"{BASELINE_WINDOW} ({baseline.start})" if baseline is not None else "none (no full window)"
+        ),
+        windows=results,
+        settings={
+            "nan_output_share": settings.nan_output_share,
+            "out_of_range_share": settings.out_of_range_share,
+            "unseen_category_share": settings.unseen_category_share,
+            "null_share_increase": settings.null_share_increase,
+            "probability_tolerance": settings.probability_tolerance,
+            "min_window_rows": settings.min_window_rows,
+            "constant_output_rows": settings.constant_output_rows,
+            "drift_thresholds": thresholds,
+        },
+    )
+
+
+def _values(column: object) -> dict[str, int]:
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(column)
+    return {
+        str(item["values"]): int(item["counts"]) for item in counts.to_pylist() if item["values"] is not None
+    }

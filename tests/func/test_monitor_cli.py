@@ -1,0 +1,111 @@
+"""`mlops-actions monitor` on a log the real server wrote: the released version's profile as the reference,
+the verdict line first, monitor.json and monitor.md written, exit codes 0, 1 and 2."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from mlops_actions.cli import main
+from tests.func.test_serve_cli import start, wait_listening
+from tests.unit.serving.conftest import Client
+
+REQUEST_ROWS = 30
+
+
+@pytest.fixture
+def served_log(tiny_project: Path) -> Path:
+    """The prediction log of the released tiny model answering every row of its training data (inside the trained range)."""
+    config = tiny_project / "mlops.yaml"
+    assert main(["release", "--config", str(config), "--output-dir", str(tiny_project / "mlops-out")]) == 0
+    with open(tiny_project / "train.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    proc = start(tiny_project, "--ref", "production", "-o", "out", "--log-dir", "log")
+    try:
+        client = Client(wait_listening(proc))
+        for begin in range(0, len(rows), REQUEST_ROWS):
+            part = rows[begin : begin + REQUEST_ROWS]
+            body = {
+                "row_id": [int(r["row_id"]) for r in part],
+                "x1": [float(r["x1"]) for r in part],
+                "x2": [float(r["x2"]) for r in part],
+                "group": [r["group"] for r in part],
+            }
+            assert client.request("POST", "/predict", body)[0] == 200
+        client.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    return tiny_project / "log"
+
+
+def monitor(project: Path, *args: str) -> int:
+    return main(["monitor", "-c", str(project / "mlops.yaml"), "--window", "7d", *args])
+
+
+def test_the_servers_own_log_of_the_training_rows_is_healthy_against_the_released_profile(served_log, capsys):
+    project = served_log.parent
+    assert (
+        monitor(project, "--logs", str(served_log), "--ref", "production", "--out", str(project / "mon")) == 0
+    )
+    printed = capsys.readouterr().out
+    assert printed.startswith("**tiny v1.0.0: no check fails in 1 7d window(s)**")
+    document = json.loads((project / "mon" / "monitor.json").read_text())
+    assert document["rows_read"] == 600 and document["model_version"] == "1.0.0"
+    assert "version 1.0.0's training-data profile (data-profile.json" in document["reference"]
+    [window] = document["windows"]
+    assert {f["check"]: f["status"] for f in window["findings"]} == dict.fromkeys(
+        ("stability", "schema", "range", "input_drift", "prediction_drift"), "ok"
+    )
+    assert (project / "mon" / "monitor.md").read_text() == printed
+
+
+def test_a_nan_output_in_the_log_fails_the_run_with_the_verdict_first(served_log, capsys):
+    project = served_log.parent
+    [path] = served_log.glob("*.jsonl")
+    last = json.loads(path.read_text().splitlines()[-1])
+    last["probabilities"] = {"0": float("nan"), "1": float("nan")}
+    with open(path, "a") as handle:
+        handle.write(json.dumps(last) + "\n")
+    assert (
+        monitor(project, "--logs", str(served_log / "*.jsonl"), "--version-tag", "tiny@v1.0.0", "--json") == 1
+    )
+    document = json.loads(capsys.readouterr().out)
+    stability = document["windows"][0]["findings"][0]
+    assert stability["status"] == "fail" and stability["figures"]["nonfinite_rows"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--logs", "nowhere.jsonl"], "nowhere.jsonl: no such prediction log file or folder"),
+        (["--logs", "log", "--window", "1y"], "--window '1y'"),
+        (["--logs", "log", "--ref", "9.9.9"], "has no version '9.9.9'"),
+        (["--logs", "log", "--reference", "missing.json"], "missing.json: profile file not found"),
+        ([], "--logs is required"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2_with_nothing_written(
+    served_log, capsys, monkeypatch, args, message
+):
+    project = served_log.parent
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("MLOPS_PREDICTION_LOGS", raising=False)
+    assert monitor(project, *args, "--out", "mon") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlops-actions: error: ") and len(err.strip().splitlines()) == 1
+    assert message in err
+    assert not (project / "mon").exists()
+
+
+def test_a_malformed_log_line_is_named_by_file_and_line(served_log, capsys):
+    project = served_log.parent
+    [path] = served_log.glob("*.jsonl")
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([*lines[:5], "{broken", *lines[5:]]) + "\n")
+    assert monitor(project, "--logs", str(path), "--ref", "production") == 2
+    assert f"{path}:6: not valid JSON" in capsys.readouterr().err
