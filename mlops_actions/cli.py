@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "registry",
     "data",
     "serve",
+    "loadtest",
 )
 
 

@@ -223,6 +223,187 @@ def serve_settings(doc: dict[str, Any], root: Path) -> ServeSettings:
     )
 
 
+DEFAULT_LOADTEST_USERS = 16
+DEFAULT_LOADTEST_DURATION_S = 30.0
+DEFAULT_LOADTEST_MAX_REQUESTS = 20_000
+DEFAULT_LOADTEST_TIMEOUT_S = 10.0
+DEFAULT_LOADTEST_ERROR_RATE = 0.01
+LOADTEST_THRESHOLD_KEYS = ("p95_ms", "p99_ms", "error_rate", "min_rps")
+
+_LOADTEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "The load test of a served model (mlops-actions loadtest, docs/loadtest.md).",
+    "properties": {
+        "users": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000,
+            "default": DEFAULT_LOADTEST_USERS,
+            "description": "Concurrent simulated users, each sending one request after another.",
+        },
+        "spawn_rate": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1000,
+            "description": "Users started per second (default: all users within the first second).",
+        },
+        "duration_s": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 3600,
+            "default": DEFAULT_LOADTEST_DURATION_S,
+            "description": "Run time in seconds; the load stops then, or earlier at max_requests.",
+        },
+        "max_requests": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10_000_000,
+            "default": DEFAULT_LOADTEST_MAX_REQUESTS,
+            "description": "The load stops after this many requests.",
+        },
+        "request_timeout_s": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 300,
+            "default": DEFAULT_LOADTEST_TIMEOUT_S,
+            "description": "A request not answered within this many seconds counts as an error (timeout).",
+        },
+        "mix": {
+            "type": "array",
+            "minItems": 1,
+            "description": "Request mix: each request's size is drawn by weight; its rows come from the eval "
+            "data (default: one-row requests only).",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["rows"],
+                "properties": {
+                    "rows": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 10000,
+                        "description": "Rows in one request of this kind.",
+                    },
+                    "weight": {
+                        "type": "number",
+                        "exclusiveMinimum": 0,
+                        "default": 1,
+                        "description": "Relative share of the requests of this kind.",
+                    },
+                },
+            },
+        },
+        "thresholds": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Pass/fail thresholds (k6 form); p99_ms defaults to serve.max_latency_ms and "
+            "error_rate to 0.01, the others apply only when set.",
+            "properties": {
+                "p95_ms": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "description": "Highest 95th percentile of the response time, in ms.",
+                },
+                "p99_ms": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "description": "Highest 99th percentile of the response time, in ms (default: "
+                    "serve.max_latency_ms).",
+                },
+                "error_rate": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1,
+                    "default": DEFAULT_LOADTEST_ERROR_RATE,
+                    "description": "Highest share of failed requests (an HTTP status of 400 or more, a timeout, "
+                    "a refused connection).",
+                },
+                "min_rps": {
+                    "type": "number",
+                    "minimum": 0,
+                    "description": "Lowest throughput: completed requests per second of the run.",
+                },
+            },
+        },
+        "abort_on_fail": {
+            "type": "boolean",
+            "default": True,
+            "description": "Stop early once the error rate is over its threshold after at least 200 requests.",
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class RequestMix:
+    """One kind of request of the load: its rows, and its relative share of the requests."""
+
+    rows: int = 1
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class LoadTestThresholds:
+    """The ``loadtest.thresholds`` a run must meet; None: not judged."""
+
+    p95_ms: float | None = None
+    p99_ms: float | None = DEFAULT_MAX_LATENCY_MS
+    error_rate: float | None = DEFAULT_LOADTEST_ERROR_RATE
+    min_rps: float | None = None
+
+    def as_dict(self) -> dict[str, float]:
+        """The thresholds that are judged, by key (p95_ms, p99_ms, error_rate, min_rps)."""
+        values = {key: getattr(self, key) for key in LOADTEST_THRESHOLD_KEYS}
+        return {key: float(value) for key, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class LoadTestSettings:
+    """The ``loadtest`` section: the load profile, the request mix and the thresholds."""
+
+    users: int = DEFAULT_LOADTEST_USERS
+    spawn_rate: float | None = None  # users started per second; None: all users in the first second
+    duration_s: float = DEFAULT_LOADTEST_DURATION_S
+    max_requests: int = DEFAULT_LOADTEST_MAX_REQUESTS
+    request_timeout_s: float = DEFAULT_LOADTEST_TIMEOUT_S
+    mix: tuple[RequestMix, ...] = (RequestMix(),)
+    thresholds: LoadTestThresholds = field(default_factory=LoadTestThresholds)
+    abort_on_fail: bool = True
+
+    @property
+    def users_per_second(self) -> float:
+        """The spawn rate in effect: ``spawn_rate``, else every user within the first second."""
+        return float(self.spawn_rate) if self.spawn_rate is not None else float(self.users)
+
+
+def loadtest_settings(doc: dict[str, Any]) -> LoadTestSettings:
+    """The typed ``loadtest`` section of a validated config document (p99 defaults to serve.max_latency_ms)."""
+    section = doc.get("loadtest", {})
+    given = section.get("thresholds", {})
+    p99_default = float(doc.get("serve", {}).get("max_latency_ms", DEFAULT_MAX_LATENCY_MS))
+    thresholds = LoadTestThresholds(
+        p95_ms=float(given["p95_ms"]) if "p95_ms" in given else None,
+        p99_ms=float(given.get("p99_ms", p99_default)),
+        error_rate=float(given.get("error_rate", DEFAULT_LOADTEST_ERROR_RATE)),
+        min_rps=float(given["min_rps"]) if "min_rps" in given else None,
+    )
+    mix = tuple(
+        RequestMix(rows=int(kind["rows"]), weight=float(kind.get("weight", 1)))
+        for kind in section.get("mix", [{"rows": 1}])
+    )
+    return LoadTestSettings(
+        users=int(section.get("users", DEFAULT_LOADTEST_USERS)),
+        spawn_rate=float(section["spawn_rate"]) if "spawn_rate" in section else None,
+        duration_s=float(section.get("duration_s", DEFAULT_LOADTEST_DURATION_S)),
+        max_requests=int(section.get("max_requests", DEFAULT_LOADTEST_MAX_REQUESTS)),
+        request_timeout_s=float(section.get("request_timeout_s", DEFAULT_LOADTEST_TIMEOUT_S)),
+        mix=mix,
+        thresholds=thresholds,
+        abort_on_fail=bool(section.get("abort_on_fail", True)),
+    )
+
+
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://mlops-actions.dev/schemas/mlops-config-v1.json",
@@ -543,6 +724,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             },
         },
         "serve": _SERVE_SCHEMA,
+        "loadtest": _LOADTEST_SCHEMA,
         "secrets": _SECRETS_SCHEMA,
     },
 }
@@ -605,6 +787,7 @@ class Config:
     secret_names: tuple[str, ...] = ()  # secrets.names
     pass_env: dict[str, tuple[str, ...]] = field(default_factory=dict)  # secrets.pass: command -> names
     serve: ServeSettings = field(default_factory=ServeSettings)
+    loadtest: LoadTestSettings = field(default_factory=LoadTestSettings)
 
     def __post_init__(self) -> None:
         remember_secret_names(self.secret_names)  # so every error line and output of this process is scrubbed
@@ -869,6 +1052,7 @@ def parse_config(doc: Any, path: Path) -> Config:
         secret_names=tuple(doc.get("secrets", {}).get("names", [])),
         pass_env={k: tuple(v) for k, v in doc.get("secrets", {}).get("pass", {}).items()},
         serve=serve_settings(doc, root),
+        loadtest=loadtest_settings(doc),
     )
 
 
