@@ -1,4 +1,4 @@
-"""`mlops-actions publish|history|fetch`: the model registry by hand."""
+"""`mlops-actions publish|history|fetch|registry deploys`: the model registry by hand."""
 
 from __future__ import annotations
 
@@ -26,6 +26,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     fetch.add_argument("ref", help="version (1.2.0) or alias (production)")
     fetch.add_argument("--output-dir", "-o", required=True, help="destination folder")
     fetch.set_defaults(func=run_fetch)
+
+    registry = subparsers.add_parser("registry", help="read what the registry keeps besides versions")
+    actions = registry.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
+    deploys = actions.add_parser(
+        "deploys", help="list the deploy records (deployed, rolled back, failed; figures), oldest first"
+    )
+    add_config_option(deploys)
+    deploys.add_argument("--version", help="only this version's records, e.g. 1.2.0 (default: every version)")
+    deploys.add_argument("--json", action="store_true", help="print a JSON list")
+    deploys.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    deploys.set_defaults(func=run_deploys)
 
 
 def _metric_values(document: object) -> dict[str, object]:
@@ -103,4 +114,28 @@ def run_fetch(args: argparse.Namespace) -> int:
         )
     path = fetch_whole(open_registry(config), args.ref, destination)
     print(path)
+    return 0
+
+
+def run_deploys(args: argparse.Namespace) -> int:
+    from mlops_actions.commands._common import print_json
+    from mlops_actions.domain.config import load_config
+    from mlops_actions.domain.semver import format_version, parse_version
+    from mlops_actions.errors import MlopsError
+    from mlops_actions.registry import open_registry
+    from mlops_actions.render.deploys import deploys_markdown, deploys_text
+
+    registry = open_registry(load_config(args.config))
+    version = None
+    if args.version is not None:
+        version = format_version(parse_version(args.version))
+        if registry.resolve(version) is None:
+            raise MlopsError(f"--version: the registry has no version {version}")
+    records = registry.deploy_records(version)
+    if args.json:
+        print_json(records)
+    elif args.markdown:
+        print(deploys_markdown(records), end="")
+    else:
+        print(deploys_text(records), end="")
     return 0

@@ -92,11 +92,23 @@ class Registry(Protocol):
         notes of what was repaired. A RegistryError naming what is damaged when it cannot be repaired."""
         ...
 
+    def record_deploy(self, version: str, record: Mapping[str, Any]) -> None:
+        """Append a deploy record (a JSON object with ``time`` and ``version``, at most 4,000 characters
+        serialised, else a RegistryError) to ``version``; the newest 20 records per version are kept. A write
+        that may have taken effect is checked before it is repeated, so a record is stored once."""
+        ...
+
+    def deploy_records(self, version: str | None = None) -> list[dict[str, Any]]:
+        """The deploy records of ``version``, or of every version when None, oldest first (by ``time``)."""
+        ...
+
 
 MANIFEST_FILE = "manifest.json"
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 PUBLISHING, COMPLETE = "publishing", "complete"  # a version's state in a remote registry's manifest
 CARD_FILE = "model-card.md"
+MAX_DEPLOY_RECORD_CHARS = 4_000  # one deploy record, serialised
+KEPT_DEPLOY_RECORDS = 20  # per version; the oldest go first
 
 
 def lineage_of(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -243,3 +255,65 @@ def download_checked(
         write_stream_atomic(response.iter_content(DOWNLOAD_CHUNK_BYTES), target, check)
     finally:
         response.close()
+
+
+def _record_time(value: object) -> Any:
+    """The UTC datetime of a record's ``time`` (ISO-8601 with a zero UTC offset), or None."""
+    import datetime as dt
+
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None or moment.utcoffset() != dt.timedelta(0):
+        return None
+    return moment
+
+
+def check_deploy_record(version: str, record: object) -> dict[str, Any]:
+    """A JSON-safe copy of the deploy ``record`` for ``version`` (as normalised by the registry): a JSON object
+    with ``time`` (ISO-8601 UTC) and ``version`` equal to ``version``, at most 4,000 characters serialised.
+    A one-line RegistryError otherwise."""
+    import json
+
+    where = f"deploy record of version {version}"
+    if not isinstance(record, Mapping):
+        raise RegistryError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    try:
+        text = json.dumps(dict(record), sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise RegistryError(f"{where}: not JSON-safe ({str(error).splitlines()[0][:120]})") from None
+    if len(text) > MAX_DEPLOY_RECORD_CHARS:
+        raise RegistryError(
+            f"{where}: {len(text)} characters serialised, at most {MAX_DEPLOY_RECORD_CHARS} are stored"
+        )
+    document: dict[str, Any] = json.loads(text)
+    if _record_time(document.get("time")) is None:
+        raise RegistryError(
+            f"{where}: time {str(document.get('time'))[:40]!r} is not an ISO-8601 UTC time "
+            "(e.g. 2026-12-01T16:00:00.123Z)"
+        )
+    if document.get("version") != version:
+        raise RegistryError(
+            f"{where}: the record names version {str(document.get('version'))[:40]!r}, expected {version!r}"
+        )
+    return document
+
+
+def stored_deploy_records(document: object) -> list[dict[str, Any]]:
+    """The well-formed records of a stored list (anything else a registry holds is skipped), oldest first."""
+    if not isinstance(document, list):
+        return []
+    records = [r for r in document if isinstance(r, dict) and _record_time(r.get("time")) is not None]
+    return sorted(records, key=lambda r: _record_time(r["time"]))
+
+
+def with_deploy_record(records: list[dict[str, Any]], record: dict[str, Any]) -> list[dict[str, Any]]:
+    """``records`` with ``record`` appended once (a record already stored is not added again), oldest first,
+    the newest 20 kept."""
+    kept = stored_deploy_records(records)
+    if record not in kept:
+        kept = stored_deploy_records([*kept, record])
+    return kept[-KEPT_DEPLOY_RECORDS:]

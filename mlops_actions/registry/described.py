@@ -1,20 +1,27 @@
 """Registries whose versions are forge releases (GitHub, GitLab): the release description format and
 what reading and aliasing those releases share.
 
-A description is the model card, then a hidden manifest block (digests, commit, metrics, lineage, state)
-and a hidden line of aliases with the time each was set; the newest setting of an alias wins.
+A description is the model card, then a hidden manifest block (digests, commit, metrics, lineage, state),
+a hidden line of aliases with the time each was set (the newest setting of an alias wins) and, once the
+version was deployed, a hidden line of its deploy records (the newest 20, oldest first).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from mlops_actions.domain.semver import format_version, parse_version, sort_versions, version_tag
 from mlops_actions.errors import MlopsError, RegistryError
-from mlops_actions.registry.base import COMPLETE, ModelVersion
+from mlops_actions.registry.base import (
+    COMPLETE,
+    ModelVersion,
+    check_deploy_record,
+    stored_deploy_records,
+    with_deploy_record,
+)
 
 MANIFEST_OPEN = "<!-- mlops-actions:manifest\n"
 MANIFEST_CLOSE = "\n-->"
@@ -22,7 +29,20 @@ ALIASES_OPEN = "<!-- mlops-actions:aliases "
 ALIASES_CLOSE = " -->"
 MANIFEST_PATTERN = re.compile(r"<!-- mlops-actions:manifest\n(.*?)\n-->", re.DOTALL)
 ALIASES_PATTERN = re.compile(r"<!-- mlops-actions:aliases (.*?) -->")
+DEPLOYS_OPEN = "<!-- mlops-actions:deploys "
+DEPLOYS_CLOSE = " -->"
+DEPLOYS_PATTERN = re.compile(r"<!-- mlops-actions:deploys (.*?) -->")
 MAX_CARD_CHARS = 200_000  # model card characters kept in a description (GitHub sets a lower limit)
+MAX_DESCRIPTION_CHARS = 1_000_000  # a whole description (GitHub sets a lower limit)
+MAX_DEPLOYS_CHARS = 90_000  # the deploy records line; 20 records of the largest size fit
+
+
+class WriteOutcomeUnknown(RegistryError):
+    """A description write whose answer was lost (a time-out, a 5xx): it may have taken effect."""
+
+    def __init__(self, message: str, *, wait: float = 0.0):
+        super().__init__(message)
+        self.wait = wait
 
 
 def manifest_block(manifest: Mapping[str, Any]) -> str:
@@ -37,19 +57,39 @@ def aliases_block(aliases: Mapping[str, str]) -> str:
     return ALIASES_OPEN + text.replace("<", "\\u003c").replace(">", "\\u003e") + ALIASES_CLOSE
 
 
+def deploys_block(records: Sequence[Mapping[str, Any]]) -> str:
+    """The deploy records as a hidden line of a release description (``<`` and ``>`` escaped in the JSON)."""
+    text = json.dumps(list(records), sort_keys=True, allow_nan=False)
+    return DEPLOYS_OPEN + text.replace("<", "\\u003c").replace(">", "\\u003e") + DEPLOYS_CLOSE
+
+
 def release_description(
     card: str,
     manifest: Mapping[str, Any],
     aliases: Mapping[str, str],
     *,
     max_card_chars: int = MAX_CARD_CHARS,
+    deploys: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """Model card (shortened to ``max_card_chars``), then the hidden manifest and aliases."""
+    """Model card (shortened to ``max_card_chars``), then the hidden manifest, aliases and deploy records."""
     card = card.strip()
     if len(card) > max_card_chars:
         card = card[:max_card_chars].rsplit("\n", 1)[0] + "\n\n_… model card shortened; see model-card.md._"
     card = card.replace("<!-- mlops-actions:", "<!-- (quoted) mlops-actions:")
-    return f"{card}\n\n{manifest_block(manifest)}\n{aliases_block(aliases)}\n"
+    text = f"{card}\n\n{manifest_block(manifest)}\n{aliases_block(aliases)}\n"
+    return text + f"{deploys_block(deploys)}\n" if deploys else text
+
+
+def parse_deploys(description: str) -> list[dict[str, Any]]:
+    """The deploy records of a release description, oldest first (none when it holds no such line)."""
+    found = DEPLOYS_PATTERN.search(description)
+    if not found:
+        return []
+    try:
+        document = json.loads(found.group(1))
+    except ValueError:
+        return []
+    return stored_deploy_records(document)
 
 
 def parse_description(description: str) -> tuple[str, dict[str, Any] | None, dict[str, str]]:
@@ -83,18 +123,26 @@ def now_precise() -> str:
 
 
 class DescribedReleases:
-    """Reading versions from release descriptions and moving aliases, for a registry class that provides
-    ``model``, ``name``, ``_releases()`` and ``_write_description(release, text)``."""
+    """Reading versions from release descriptions, moving aliases and keeping deploy records, for a registry
+    class that provides ``model``, ``name``, ``client`` (a RestClient), ``_releases()``, ``_release(tag)``
+    and ``_write_description(release, text, retry=...)``."""
 
     model: str
     name: str
+    client: Any
     description_field: ClassVar[str]  # the release's description key: "body" (GitHub), "description" (GitLab)
     max_card_chars: ClassVar[int] = MAX_CARD_CHARS
+    max_description_chars: ClassVar[int] = MAX_DESCRIPTION_CHARS
 
     def _releases(self) -> list[dict[str, Any]]:
         raise NotImplementedError
 
-    def _write_description(self, release: Mapping[str, Any], text: str) -> None:
+    def _release(self, tag: str) -> dict[str, Any] | None:
+        """The published release of ``tag``, read afresh; None when there is none."""
+        raise NotImplementedError
+
+    def _write_description(self, release: Mapping[str, Any], text: str, *, retry: bool = True) -> None:
+        """Replace the release's description; with ``retry=False`` a lost answer raises WriteOutcomeUnknown."""
         raise NotImplementedError
 
     def _is_listed(self, release: Mapping[str, Any]) -> bool:
@@ -108,8 +156,19 @@ class DescribedReleases:
     def _described(self, release: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None, dict[str, str]]:
         return parse_description(str(release.get(self.description_field) or ""))
 
-    def _description(self, card: str, manifest: Mapping[str, Any], aliases: Mapping[str, str]) -> str:
-        return release_description(card, manifest, aliases, max_card_chars=self.max_card_chars)
+    def _description(
+        self,
+        card: str,
+        manifest: Mapping[str, Any],
+        aliases: Mapping[str, str],
+        deploys: Sequence[Mapping[str, Any]] = (),
+    ) -> str:
+        return release_description(
+            card, manifest, aliases, max_card_chars=self.max_card_chars, deploys=deploys
+        )
+
+    def _deploys_of(self, release: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return parse_deploys(str(release.get(self.description_field) or ""))
 
     def _version_of(
         self, release: Mapping[str, Any], *, aliases: tuple[str, ...] = ()
@@ -177,11 +236,74 @@ class DescribedReleases:
         card, manifest, aliases = self._described(target)
         assert manifest is not None
         aliases[alias] = now_precise()
-        self._write_description(target, self._description(card, manifest, aliases))
+        self._write_description(target, self._description(card, manifest, aliases, self._deploys_of(target)))
         for release in releases:  # then take it off the others, so one release holds it
             if release.get("tag_name") == tag or self._version_of(release) is None:
                 continue
             card, manifest, aliases = self._described(release)
             if alias in aliases and manifest is not None:
                 del aliases[alias]
-                self._write_description(release, self._description(card, manifest, aliases))
+                deploys = self._deploys_of(release)
+                self._write_description(release, self._description(card, manifest, aliases, deploys))
+
+    # -- deploy records ----------------------------------------------------------------------------
+
+    def _published_version(self, version: str) -> tuple[str, dict[str, Any] | None]:
+        """(normalised version, its complete release read afresh or None)."""
+        version = format_version(parse_version(version))
+        release = self._release(version_tag(self.model, version))
+        if release is None or self._version_of(release) is None:
+            return version, None
+        return version, release
+
+    def _fitted_description(self, release: Mapping[str, Any], records: list[dict[str, Any]]) -> str:
+        """The release's description with ``records``, the oldest dropped until it fits the forge's limits."""
+        card, manifest, aliases = self._described(release)
+        assert manifest is not None
+        while True:
+            text = self._description(card, manifest, aliases, records)
+            too_long = (
+                len(deploys_block(records)) > MAX_DEPLOYS_CHARS or len(text) > self.max_description_chars
+            )
+            if not too_long or len(records) <= 1:
+                return text
+            records = records[1:]
+
+    def record_deploy(self, version: str, record: Mapping[str, Any]) -> None:
+        """Add the record to the hidden deploy line of the version's release description. A write whose
+        answer was lost is checked by reading the release again before it is repeated."""
+        version = format_version(parse_version(version))
+        checked = check_deploy_record(version, record)
+        attempt = 0
+        while True:
+            attempt += 1
+            _version, release = self._published_version(version)
+            if release is None:
+                raise RegistryError(
+                    f"{self.name} registry: cannot record a deploy of missing version {version}"
+                )
+            stored = self._deploys_of(release)
+            if checked in stored:
+                return  # written already, by a write whose answer was lost
+            text = self._fitted_description(release, with_deploy_record(stored, checked))
+            try:
+                self._write_description(release, text, retry=False)
+                return
+            except WriteOutcomeUnknown as error:
+                if attempt >= self.client.max_attempts:
+                    raise RegistryError(
+                        f"{error}; giving up after {attempt} attempts to record the deploy of {version}"
+                    ) from None
+                self.client.pause_before_retry(attempt, error.wait)
+
+    def deploy_records(self, version: str | None = None) -> list[dict[str, Any]]:
+        if version is not None:
+            version, release = self._published_version(version)
+            records = [] if release is None else self._deploys_of(release)
+            return [r for r in records if r.get("version") == version]
+        found: list[dict[str, Any]] = []
+        for release in self._releases():
+            listed = self._version_of(release)
+            if listed is not None:
+                found.extend(r for r in self._deploys_of(release) if r.get("version") == listed.version)
+        return stored_deploy_records(found)

@@ -5,7 +5,8 @@ A version ``1.2.0`` of model ``churn`` is an MLflow model version of the registe
 result, the data profile and ``manifest.json`` — are the artifacts (folder ``model``) of a run in the
 experiment ``mlops-actions/churn`` (``registry.experiment``). Its tags carry the lineage:
 ``mlops.semver``, ``mlops.tag``, ``mlops.commit``, ``mlops.digest``, ``mlops.files`` (sha256 of each file),
-``mlops.metrics`` and ``mlops.state``. Aliases such as ``production`` are MLflow aliases.
+``mlops.metrics`` and ``mlops.state``. Aliases such as ``production`` are MLflow aliases. The deploy records
+of a version are its tag ``mlops.deploys`` (a JSON list, oldest first).
 
 MLflow numbers model versions itself (1, 2, 3...) and atomically. The semantic version is claimed this
 way: create the model version tagged with it, then look at every model version tagged with the same
@@ -39,7 +40,10 @@ from mlops_actions.registry.base import (
     ConcurrentRelease,
     ModelVersion,
     VersionTaken,
+    check_deploy_record,
     prepare_publication,
+    stored_deploy_records,
+    with_deploy_record,
 )
 
 ARTIFACT_PATH = "model"
@@ -55,7 +59,9 @@ TAG = {
     "metrics": "mlops.metrics",
     "lineage": "mlops.lineage",
     "state": "mlops.state",
+    "deploys": "mlops.deploys",
 }
+MAX_DEPLOYS_TAG_CHARS = 90_000  # MLflow 3 stores model version tag values of at most 100,000 characters
 
 
 def _import_mlflow() -> Any:
@@ -435,3 +441,70 @@ class MlflowRegistry:
                     ) from None
                 return
         raise RegistryError(f"mlflow registry: cannot point {alias!r} at missing version {version}")
+
+    # -- deploy records ------------------------------------------------------------------------------
+
+    def _complete_model_version(self, version: str) -> Any | None:
+        """The complete MLflow model version of the semantic ``version``, or None."""
+        for mv in self._model_versions():
+            tags = dict(mv.tags or {})
+            if (
+                tags.get(TAG["semver"]) == version
+                and tags.get(TAG["state"]) == COMPLETE
+                and tags.get(TAG["model"]) == self.model
+            ):
+                return mv
+        return None
+
+    @staticmethod
+    def _deploys_of(mv: Any) -> list[dict[str, Any]]:
+        try:
+            document = json.loads(dict(mv.tags or {}).get(TAG["deploys"], "[]"))
+        except ValueError:
+            return []
+        return stored_deploy_records(document)
+
+    def record_deploy(self, version: str, record: Mapping[str, Any]) -> None:
+        """Add the record to the version's ``mlops.deploys`` tag, the oldest dropped to stay under MLflow's
+        limit. Setting a tag is idempotent; after a failed call the tag is read again before it is repeated."""
+        version = format_version(parse_version(version))
+        checked = check_deploy_record(version, record)
+        for attempt in (1, 2):
+            mv = self._complete_model_version(version)
+            if mv is None:
+                raise RegistryError(f"mlflow registry: cannot record a deploy of missing version {version}")
+            stored = self._deploys_of(mv)
+            if checked in stored:
+                return  # written already, by a call whose answer was lost
+            records = with_deploy_record(stored, checked)
+            text = json.dumps(records, sort_keys=True, allow_nan=False)
+            while len(text) > MAX_DEPLOYS_TAG_CHARS and len(records) > 1:
+                records = records[1:]
+                text = json.dumps(records, sort_keys=True, allow_nan=False)
+            try:
+                self.client.set_model_version_tag(
+                    self.registered_model, str(mv.version), TAG["deploys"], text
+                )
+                return
+            except Exception as error:
+                if attempt == 2:
+                    raise RegistryError(
+                        f"mlflow registry: recording the deploy of {version}: {_mlflow_error(error)}"
+                    ) from None
+
+    def deploy_records(self, version: str | None = None) -> list[dict[str, Any]]:
+        if version is not None:
+            version = format_version(parse_version(version))
+            mv = self._complete_model_version(version)
+            records = [] if mv is None else self._deploys_of(mv)
+            return [r for r in records if r.get("version") == version]
+        found: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for mv in self._model_versions():  # the same model version of each semantic version as list_versions
+            tags = dict(mv.tags or {})
+            semver = tags.get(TAG["semver"], "")
+            if tags.get(TAG["model"]) != self.model or tags.get(TAG["state"]) != COMPLETE or semver in seen:
+                continue
+            seen.add(semver)
+            found.extend(r for r in self._deploys_of(mv) if r.get("version") == semver)
+        return stored_deploy_records(found)

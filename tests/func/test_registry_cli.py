@@ -102,3 +102,66 @@ def test_release_twice_on_one_commit_yields_one_version(
     assert "already released as tiny@v1.0.0" in capsys.readouterr().out
     assert cli(tiny_project, "history", "--json") == 0
     assert [v["version"] for v in json.loads(capsys.readouterr().out)] == ["1.0.0"]
+
+
+def _deploy_record(version: str, second: int, outcome: str) -> dict[str, object]:
+    return {
+        "time": f"2026-12-01T16:00:{second:02d}.123Z",
+        "version": version,
+        "outcome": outcome,
+        "previous": None,
+        "reason": "p99 612 ms > 200 ms | loadtest" if outcome != "deployed" else None,
+        "target": "built-in",
+        "smoke": {"rows": 20, "mismatches": 0},
+        "load": {"rps": 950.5, "p95_ms": 12.0, "p99_ms": 20.5, "error_rate": 0.001},
+        "duration_s": 41.2,
+        "run_url": None,
+    }
+
+
+def test_registry_deploys_lists_the_records_oldest_first_as_json_text_and_markdown(
+    tiny_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlops_actions.domain.model_io import METADATA_FILE, digest_of
+    from mlops_actions.platforms.local.registry import LocalRegistry
+
+    registry = LocalRegistry(tiny_project / ".registry", "tiny")
+    for version in ("1.0.0", "1.1.0"):
+        folder = tmp_path / f"model-{version}"
+        folder.mkdir()
+        (folder / MODEL_FILE).write_bytes(version.encode())
+        metadata = {"model_name": "tiny", "model_digest": digest_of(folder / MODEL_FILE)}
+        (folder / METADATA_FILE).write_text(json.dumps(metadata))
+        registry.publish(folder, version=version, metrics={})
+    newest, oldest = _deploy_record("1.1.0", 9, "rolled_back"), _deploy_record("1.0.0", 1, "deployed")
+    registry.record_deploy("1.1.0", newest)
+    registry.record_deploy("1.0.0", oldest)
+    config = ["--config", str(tiny_project / "mlops.yaml")]
+
+    assert main(["registry", "deploys", *config, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [oldest, newest]
+    assert main(["registry", "deploys", *config, "--json", "--version", "v1.1.0"]) == 0
+    assert json.loads(capsys.readouterr().out) == [newest]
+
+    assert main(["registry", "deploys", *config]) == 0
+    header, first, second = capsys.readouterr().out.splitlines()
+    assert header.split()[:3] == ["time", "version", "outcome"]
+    assert first.split()[:3] == ["2026-12-01T16:00:01.123Z", "1.0.0", "deployed"]
+    assert second.split()[:3] == ["2026-12-01T16:00:09.123Z", "1.1.0", "rolled_back"]
+    assert "950.5" in second and "0.10%" in second and "p99 612 ms > 200 ms" in second
+
+    assert main(["registry", "deploys", *config, "--markdown"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("| time | version | outcome") and len(table) == 4
+    assert "200 ms \\| loadtest" in table[3]  # a value cannot break the table
+
+    assert main(["registry", "deploys", *config, "--version", "9.9.9"]) == 2
+    err = capsys.readouterr().err
+    assert "no version 9.9.9" in err and len(err.strip().splitlines()) == 1
+
+
+def test_registry_deploys_says_so_when_there_are_none(
+    tiny_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["registry", "deploys", "--config", str(tiny_project / "mlops.yaml")]) == 0
+    assert capsys.readouterr().out == "no deploy records yet\n"

@@ -16,7 +16,8 @@ if even that fails, left as a draft and named in the error); the tag stays claim
 re-run of the same commit resumes the same version and removes the stale drafts once it has published.
 
 Aliases such as ``production`` are recorded in the release bodies with the time they were set; the newest
-wins, and setting one removes it from the other releases. GitHub's repository-wide "latest" badge is left
+wins, and setting one removes it from the other releases. The version's deploy records are a hidden line of
+its release body too. GitHub's repository-wide "latest" badge is left
 alone (``make_latest: false``), since several models may share a repository.
 
 Downloads go through the API (``Accept: application/octet-stream``, redirects followed without the token)
@@ -48,9 +49,10 @@ from mlops_actions.registry.base import (
     download_checked,
     prepare_publication,
 )
-from mlops_actions.registry.described import DescribedReleases, parse_description
+from mlops_actions.registry.described import DescribedReleases, WriteOutcomeUnknown, parse_description
 
 MAX_CARD_CHARS = 40_000  # GitHub caps a release body at 125,000 characters
+MAX_BODY_CHARS = 125_000
 ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
@@ -64,6 +66,7 @@ class GitHubReleasesRegistry(DescribedReleases):
     creates_tags = True  # publish() claims the version by creating its tag on GitHub
     description_field = "body"
     max_card_chars = MAX_CARD_CHARS
+    max_description_chars = MAX_BODY_CHARS
 
     def __init__(self, client: GitHubClient, model: str):
         self.client = client
@@ -541,10 +544,19 @@ class GitHubReleasesRegistry(DescribedReleases):
         if assets[MANIFEST_FILE].get("state") != "uploaded":
             raise RegistryError(f"github registry: asset {MANIFEST_FILE} of {tag} is not uploaded")
 
-    def _write_description(self, release: Mapping[str, Any], text: str) -> None:
-        self._call(
-            "PATCH",
-            self.client.repo_path(f"/releases/{release['id']}"),
-            access=WRITE_CONTENTS,
-            json={"body": text},
-        )
+    def _release(self, tag: str) -> dict[str, Any] | None:
+        return self._published_release(tag)
+
+    def _write_description(self, release: Mapping[str, Any], text: str, *, retry: bool = True) -> None:
+        try:
+            self.client.request(
+                "PATCH",
+                self.client.repo_path(f"/releases/{release['id']}"),
+                access=WRITE_CONTENTS,
+                json={"body": text},
+                retry=retry,
+            )
+        except GitHubApiError as error:
+            if not retry and self.client.is_retryable(error):
+                raise WriteOutcomeUnknown(f"github registry: {error}", wait=error.wait) from None
+            raise RegistryError(f"github registry: {error}") from None

@@ -11,7 +11,8 @@ A version ``1.2.0`` of model ``churn`` is
 A version is visible once its manifest says ``complete``, after every file is uploaded and its sha256
 confirmed; a re-run for the same commit resumes an unfinished one. Downloads are checked against the
 manifest's digests (and GitLab's ``X-Checksum-SHA256`` header). Aliases such as ``production`` are
-recorded in the release descriptions with the time they were set; the newest wins.
+recorded in the release descriptions with the time they were set; the newest wins. The version's deploy
+records are a hidden line of its release description too.
 
 Tokens: ``CI_JOB_TOKEN`` (``JOB-TOKEN``) when set, which may use the Releases and Packages APIs, else
 ``MLOPS_GITLAB_TOKEN`` (``PRIVATE-TOKEN``, scope ``api``) for use outside CI.
@@ -50,7 +51,7 @@ from mlops_actions.registry.base import (
     download_checked,
     prepare_publication,
 )
-from mlops_actions.registry.described import DescribedReleases, parse_description
+from mlops_actions.registry.described import DescribedReleases, WriteOutcomeUnknown, parse_description
 
 JOB_TOKEN_HINT = (
     "CI_JOB_TOKEN can use the Releases and Packages APIs when the user running the pipeline has at least "
@@ -404,10 +405,19 @@ class GitLabRegistry(DescribedReleases):
             path.write_text(json.dumps({**manifest, "state": COMPLETE}, indent=2, sort_keys=True) + "\n")
             self._upload(version, MANIFEST_FILE, path, f"sha256:{file_sha256(path)}")
 
-    def _write_description(self, release: Mapping[str, Any], text: str) -> None:
-        self._call(
-            "PUT",
-            self._release_path(str(release["tag_name"])),
-            access=WRITE_RELEASES,
-            json={"description": text},
-        )
+    def _release(self, tag: str) -> dict[str, Any] | None:
+        return self._get_release(tag)
+
+    def _write_description(self, release: Mapping[str, Any], text: str, *, retry: bool = True) -> None:
+        try:
+            self.client.request(
+                "PUT",
+                self._release_path(str(release["tag_name"])),
+                access=WRITE_RELEASES,
+                json={"description": text},
+                retry=retry,
+            )
+        except GitLabApiError as error:
+            if not retry and self.client.is_retryable(error):
+                raise WriteOutcomeUnknown(str(error), wait=error.wait) from None
+            raise RegistryError(str(error)) from None

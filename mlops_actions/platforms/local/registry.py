@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -23,10 +23,14 @@ from mlops_actions.registry.base import (
     ModelVersion,
     Publication,
     VersionTaken,
+    check_deploy_record,
     prepare_publication,
+    stored_deploy_records,
+    with_deploy_record,
 )
 
 ALIASES = "aliases.json"
+DEPLOYS = "deploys.json"  # in the version's folder: its deploy records
 LOCK_FILE = ".release.lock"
 STAGING_PREFIX = ".staging-"
 CHUNK_BYTES = 1 << 20
@@ -47,7 +51,7 @@ def _expect(source: Path, digest: str) -> Callable[[str], None]:
 class LocalRegistry:
     """``<root>/<model>/versions/<version>/`` holds the files and a manifest with their digests.
 
-    Every write (publish, alias) holds an exclusive lock on ``<root>/<model>/.release.lock``, released by
+    Every write (publish, alias, deploy record) holds an exclusive lock on ``<root>/<model>/.release.lock``, released by
     the system when the process dies; so a staging folder found while holding it was left by a writer
     that was killed, and is removed.
     """
@@ -279,3 +283,35 @@ class LocalRegistry:
             aliases = self._aliases()
             aliases[alias] = version
             write_json_atomic(self.model_dir / ALIASES, aliases)
+
+    def _deploys(self, version: str) -> list[dict[str, Any]]:
+        path = self.versions_dir / version / DEPLOYS
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as error:
+            raise PathError.of(error, path, "read the version's deploy records") from None
+        except json.JSONDecodeError as error:
+            raise RegistryError(f"{path}: deploy records are not valid JSON: {error}") from None
+        return stored_deploy_records(document)
+
+    def record_deploy(self, version: str, record: Mapping[str, Any]) -> None:
+        """Add the record to ``versions/<version>/deploys.json``, written atomically under the registry's lock."""
+        version = format_version(parse_version(version))
+        checked = check_deploy_record(version, record)
+        with self.release_lock():
+            if self._read_manifest(self.versions_dir / version) is None:
+                raise RegistryError(
+                    f"registry {self.root}: cannot record a deploy of missing version {version}"
+                )
+            records = with_deploy_record(self._deploys(version), checked)
+            write_json_atomic(self.versions_dir / version / DEPLOYS, records)
+
+    def deploy_records(self, version: str | None = None) -> list[dict[str, Any]]:
+        if version is not None:
+            return self._deploys(format_version(parse_version(version)))
+        found: list[dict[str, Any]] = []
+        for listed in self.list_versions():
+            found.extend(self._deploys(listed.version))
+        return stored_deploy_records(found)

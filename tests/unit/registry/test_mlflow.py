@@ -250,3 +250,95 @@ def test_verifying_a_version_removes_an_unfinished_one_of_its_commit_and_names_a
     damaged = replace(version, files={**version.files, "absent.json": "sha256:" + "0" * 64})
     with pytest.raises(RegistryError, match=r"verify@v1\.0\.0 lacks the file\(s\) absent\.json"):
         registry.verify_version(damaged)
+
+
+# -- deploy records ------------------------------------------------------------------------------------
+
+
+def deploy_record(version: str, second: int, **fields: object) -> dict[str, object]:
+    return {
+        "time": f"2026-12-01T16:00:{second:02d}.000001Z",
+        "version": version,
+        "outcome": "deployed",
+        "previous": None,
+        "reason": None,
+        "target": "built-in",
+        "smoke": {"rows": 20, "mismatches": 0},
+        "load": {"rps": 950.5, "p95_ms": 12.0, "p99_ms": 20.5, "error_rate": 0.0},
+        "duration_s": 41.2,
+        "run_url": None,
+        **fields,
+    }
+
+
+def two_versions(tracking_uri: str, tmp_path: Path, model: str) -> MlflowRegistry:
+    registry = MlflowRegistry(model, tracking_uri=tracking_uri)
+    publish(registry, model_folder(tmp_path, COMMIT_A, model), "1.0.0")
+    publish(registry, model_folder(tmp_path, COMMIT_B, model, b"second"), "1.1.0")
+    return registry
+
+
+def test_deploy_records_round_trip_and_two_versions_stay_apart(tracking_uri, tmp_path):
+    registry = two_versions(tracking_uri, tmp_path, "records")
+    first, second = deploy_record("1.1.0", 1), deploy_record("1.0.0", 2, outcome="rolled_back")
+    third = deploy_record("1.1.0", 3)
+    for record in (third, first, second):
+        registry.record_deploy(str(record["version"]), record)
+    assert registry.deploy_records("1.0.0") == [second]
+    assert registry.deploy_records("v1.1.0") == [first, third]
+    assert registry.deploy_records() == [first, second, third]
+    stored = registry._complete_model_version("1.0.0").tags["mlops.deploys"]
+    assert json.loads(stored) == [second]
+    registry.set_alias("production", "1.0.0")
+    assert registry.deploy_records("1.0.0") == [second]
+    assert [v.aliases for v in registry.list_versions()] == [("production",), ()]
+
+
+def test_the_twenty_first_record_drops_the_oldest_and_the_tag_stays_under_mlflows_limit(
+    tracking_uri, tmp_path
+):
+    registry = two_versions(tracking_uri, tmp_path, "records-kept")
+    records = [deploy_record("1.0.0", second, reason="r" * 3_600) for second in range(21)]
+    for record in records:
+        registry.record_deploy("1.0.0", record)
+    kept = registry.deploy_records("1.0.0")
+    assert kept == records[1:]
+    assert len(registry._complete_model_version("1.0.0").tags["mlops.deploys"]) <= 90_000
+
+
+@pytest.mark.parametrize(
+    ("record", "said"),
+    [
+        (deploy_record("1.0.0", 1, reason="x" * 4_000), "at most 4000 are stored"),
+        (deploy_record("1.0.0", 1, time="2026-12-01T16:00:00"), "is not an ISO-8601 UTC time"),
+        (deploy_record("1.1.0", 1), "names version '1.1.0', expected '1.0.0'"),
+    ],
+    ids=["oversized", "no-utc-offset", "other-version"],
+)
+def test_an_oversized_or_malformed_record_is_refused_with_nothing_written(
+    tracking_uri, tmp_path, record, said
+):
+    registry = MlflowRegistry("records-refused", tracking_uri=tracking_uri)
+    if registry.resolve("1.0.0") is None:
+        publish(registry, model_folder(tmp_path, COMMIT_A, "records-refused"), "1.0.0")
+    with pytest.raises(RegistryError, match=said):
+        registry.record_deploy("1.0.0", record)
+    assert "mlops.deploys" not in registry._complete_model_version("1.0.0").tags
+    with pytest.raises(RegistryError, match=r"missing version 3\.0\.0"):
+        registry.record_deploy("3.0.0", deploy_record("3.0.0", 1))
+
+
+def test_a_record_write_whose_answer_was_lost_is_checked_not_repeated(tracking_uri, tmp_path, monkeypatch):
+    from tests.standins.fault_proxy import FaultProxy, Rule
+
+    two_versions(tracking_uri, tmp_path, "records-lost")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # the registry's own check, not MLflow's retry
+    record = deploy_record("1.0.0", 1)
+    with FaultProxy(tracking_uri) as proxy:
+        rule = proxy.add(Rule("error-after", method="POST", path=r"/model-versions/set-tag$", status=502))
+        through = MlflowRegistry("records-lost", tracking_uri=proxy.url)
+        through.record_deploy("1.0.0", record)
+        assert len(proxy.applied(rule.action)) == 1
+        set_tags = [p for p in proxy.log if p.path.endswith("/model-versions/set-tag")]
+    assert len(set_tags) == 1  # read back, found, not sent again
+    assert MlflowRegistry("records-lost", tracking_uri=tracking_uri).deploy_records() == [record]

@@ -13,6 +13,7 @@ import pytest
 from mlops_actions.errors import RegistryError
 from mlops_actions.platforms.github.api import GitHubClient
 from mlops_actions.platforms.github.releases import ConcurrentRelease, GitHubReleasesRegistry, VersionTaken
+from tests.standins.fault_proxy import FaultProxy, Rule
 from tests.standins.github_releases import GitHubReleasesStandIn
 
 TOKEN = "ghs_unit-registry-token-31c7"
@@ -223,3 +224,127 @@ def test_a_commit_github_does_not_know_is_a_clear_error_not_a_taken_version(api,
         publish(registry, model_folder(tmp_path, "not-a-sha"), "1.0.0")
     assert not isinstance(error.value, VersionTaken)
     assert api.releases == {} and api.refs == {}
+
+
+# -- deploy records ------------------------------------------------------------------------------------
+
+
+def deploy_record(version: str, second: int, **fields: object) -> dict[str, object]:
+    return {
+        "time": f"2026-12-01T16:00:{second:02d}.5Z",
+        "version": version,
+        "outcome": "deployed",
+        "previous": None,
+        "reason": "<b>p99 612 ms > 200 ms</b> -->",
+        "target": "built-in",
+        "smoke": {"rows": 20, "mismatches": 0},
+        "load": {"rps": 950.5, "p95_ms": 12.0, "p99_ms": 20.5, "error_rate": 0.0},
+        "duration_s": 41.2,
+        "run_url": None,
+        **fields,
+    }
+
+
+@pytest.fixture
+def two_versions(api, tmp_path) -> GitHubReleasesRegistry:
+    registry = registry_for(api)
+    publish(registry, model_folder(tmp_path, COMMIT_A), "1.0.0")
+    publish(registry, model_folder(tmp_path, COMMIT_B, payload=b"second"), "1.1.0")
+    return registry
+
+
+def body_of(api: GitHubReleasesStandIn, tag: str) -> str:
+    [release] = [r for r in api.published() if r["tag_name"] == tag]
+    return str(release["body"])
+
+
+def test_a_deploy_record_round_trips_in_the_release_body(api, two_versions):
+    record = deploy_record("1.0.0", 1)
+    two_versions.record_deploy("1.0.0", record)
+    assert two_versions.deploy_records("1.0.0") == [record]
+    assert two_versions.deploy_records() == [record]
+    body = body_of(api, "tiny@v1.0.0")
+    assert "<!-- mlops-actions:deploys [" in body and "<b>" not in body and body.count("-->") == 3
+    assert api.violations == []
+
+
+def test_records_of_two_versions_stay_apart_and_all_are_listed_oldest_first(api, two_versions):
+    first, second = deploy_record("1.1.0", 1), deploy_record("1.0.0", 2, outcome="rolled_back")
+    third = deploy_record("1.1.0", 3)
+    for record in (third, first, second):
+        two_versions.record_deploy(str(record["version"]), record)
+    assert two_versions.deploy_records("1.0.0") == [second]
+    assert two_versions.deploy_records("v1.1.0") == [first, third]
+    assert two_versions.deploy_records() == [first, second, third]
+    assert api.violations == []
+
+
+def test_the_twenty_first_record_drops_the_oldest(api, two_versions):
+    records = [deploy_record("1.0.0", second) for second in range(21)]
+    for record in records:
+        two_versions.record_deploy("1.0.0", record)
+    assert two_versions.deploy_records("1.0.0") == records[1:]
+
+
+@pytest.mark.parametrize(
+    ("record", "said"),
+    [
+        (deploy_record("1.0.0", 1, reason="x" * 4_000), "at most 4000 are stored"),
+        ("a string", "expected a JSON object"),
+        (deploy_record("1.0.0", 1, time="2026-12-01 16:00"), "is not an ISO-8601 UTC time"),
+        (deploy_record("1.1.0", 1), "names version '1.1.0', expected '1.0.0'"),
+    ],
+    ids=["oversized", "not-an-object", "not-utc", "other-version"],
+)
+def test_an_oversized_or_malformed_record_is_refused_with_nothing_written(api, two_versions, record, said):
+    before = body_of(api, "tiny@v1.0.0")
+    writes = sum(1 for r in api.log if r.method == "PATCH")
+    with pytest.raises(RegistryError, match=said):
+        two_versions.record_deploy("1.0.0", record)
+    assert body_of(api, "tiny@v1.0.0") == before
+    assert sum(1 for r in api.log if r.method == "PATCH") == writes
+
+
+def test_the_manifest_and_aliases_survive_a_record_and_an_alias_set_after_keeps_the_records(
+    api, two_versions, tmp_path
+):
+    two_versions.set_alias("production", "1.0.0")
+    [before, _other] = two_versions.list_versions()
+    record = deploy_record("1.0.0", 1)
+    two_versions.record_deploy("1.0.0", record)
+    [after, _other] = two_versions.list_versions()
+    assert after == before and after.aliases == ("production",)
+    two_versions.set_alias("production", "1.1.0")  # rewrites both bodies
+    two_versions.set_alias("production", "1.0.0")
+    assert two_versions.deploy_records() == [record]
+    assert two_versions.resolve("production").version == "1.0.0"  # type: ignore[union-attr]
+    assert (two_versions.fetch("1.0.0", tmp_path / "fetched") / "model.skops").read_bytes() == b"model bytes"
+    assert api.violations == []
+
+
+def test_a_deploy_of_a_missing_version_is_refused(api, two_versions):
+    with pytest.raises(RegistryError, match=r"missing version 3\.0\.0"):
+        two_versions.record_deploy("3.0.0", deploy_record("3.0.0", 1))
+    assert two_versions.deploy_records("3.0.0") == []
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        Rule("error-after", method="PATCH", path=r"/releases/\d+$", status=502),
+        Rule("truncate", method="PATCH", path=r"/releases/\d+$"),
+    ],
+    ids=["write-then-502", "write-answer-truncated"],
+)
+def test_a_record_write_whose_answer_was_lost_is_checked_not_repeated(api, two_versions, rule):
+    record = deploy_record("1.0.0", 1)
+    with FaultProxy(api.url) as proxy:
+        proxy.add(rule)
+        env = {"GITHUB_API_URL": proxy.url, "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_TOKEN": TOKEN}
+        through = GitHubReleasesRegistry.from_options("tiny", {}, env, sleep=lambda s: None)
+        through.record_deploy("1.0.0", record)
+        assert len(proxy.applied(rule.action)) == 1
+        assert [p.method for p in proxy.log].count("PATCH") == 1  # read back, found, not sent again
+    assert two_versions.deploy_records("1.0.0") == [record]
+    assert body_of(api, "tiny@v1.0.0").count("mlops-actions:deploys") == 1
+    assert api.violations == []

@@ -14,6 +14,7 @@ from mlops_actions.errors import RegistryError
 from mlops_actions.platforms.gitlab.packages import GitLabRegistry
 from mlops_actions.registry import PRODUCTION, open_registry
 from mlops_actions.registry.described import parse_description, release_description
+from tests.standins.fault_proxy import FaultProxy, Rule
 from tests.standins.gitlab import GitLabStandIn
 
 JOB_TOKEN = "glcbt-registry-job-token-1"
@@ -215,3 +216,118 @@ def test_the_description_round_trips_and_cannot_be_broken_by_the_card():
     _card, parsed, aliases = parse_description(text)
     assert parsed == manifest
     assert aliases == {"production": "2024-01-01T00:00:00.000000Z"}
+
+
+# -- deploy records ------------------------------------------------------------------------------------
+
+
+def deploy_record(version: str, second: int, **fields: object) -> dict[str, object]:
+    return {
+        "time": f"2026-12-01T16:00:{second:02d}Z",
+        "version": version,
+        "outcome": "deployed",
+        "previous": "0.9.0",
+        "reason": None,
+        "target": "command",
+        "smoke": {"rows": 20, "mismatches": 0},
+        "load": None,
+        "duration_s": 12.5,
+        "run_url": "https://gitlab.example/acme/churn/-/jobs/7",
+        **fields,
+    }
+
+
+@pytest.fixture
+def two_versions(api, tmp_path) -> GitLabRegistry:
+    registry = registry_for(api)
+    publish(registry, model_folder(tmp_path, COMMIT_A), "1.0.0")
+    publish(registry, model_folder(tmp_path, COMMIT_B, seed="second"), "1.1.0")
+    return registry
+
+
+def test_a_deploy_record_round_trips_in_the_release_description(api, two_versions):
+    record = deploy_record("1.0.0", 1)
+    two_versions.record_deploy("1.0.0", record)
+    assert two_versions.deploy_records("1.0.0") == [record]
+    assert two_versions.deploy_records() == [record]
+    description = api.releases["churn@v1.0.0"]["description"]
+    assert description.rstrip().endswith(" -->") and "<!-- mlops-actions:deploys [" in description
+    card, manifest, _aliases = parse_description(description)
+    assert card.startswith("# churn") and "deploys" not in card and manifest["version"] == "1.0.0"
+
+
+def test_records_of_two_versions_stay_apart_and_all_are_listed_oldest_first(api, two_versions):
+    first, second = deploy_record("1.1.0", 1), deploy_record("1.0.0", 2, outcome="failed")
+    third = deploy_record("1.1.0", 3)
+    for record in (third, first, second):
+        two_versions.record_deploy(str(record["version"]), record)
+    assert two_versions.deploy_records("1.0.0") == [second]
+    assert two_versions.deploy_records("1.1.0") == [first, third]
+    assert two_versions.deploy_records() == [first, second, third]
+
+
+def test_the_twenty_first_record_drops_the_oldest(api, two_versions):
+    records = [deploy_record("1.0.0", second) for second in range(21)]
+    for record in records:
+        two_versions.record_deploy("1.0.0", record)
+    assert two_versions.deploy_records("1.0.0") == records[1:]
+
+
+@pytest.mark.parametrize(
+    ("record", "said"),
+    [
+        (deploy_record("1.0.0", 1, reason="x" * 4_000), "at most 4000 are stored"),
+        (None, "expected a JSON object"),
+        (deploy_record("1.0.0", 1, time=1764604800), "is not an ISO-8601 UTC time"),
+        (deploy_record("1.1.0", 1), "names version '1.1.0', expected '1.0.0'"),
+    ],
+    ids=["oversized", "not-an-object", "not-a-string-time", "other-version"],
+)
+def test_an_oversized_or_malformed_record_is_refused_with_nothing_written(api, two_versions, record, said):
+    before = api.releases["churn@v1.0.0"]["description"]
+    with pytest.raises(RegistryError, match=said):
+        two_versions.record_deploy("1.0.0", record)
+    assert api.releases["churn@v1.0.0"]["description"] == before
+
+
+def test_the_manifest_and_aliases_survive_a_record_and_an_alias_set_after_keeps_the_records(
+    api, two_versions, tmp_path
+):
+    two_versions.set_alias(PRODUCTION, "1.0.0")
+    [before, _other] = two_versions.list_versions()
+    record = deploy_record("1.0.0", 1)
+    two_versions.record_deploy("1.0.0", record)
+    [after, _other] = two_versions.list_versions()
+    assert after == before and after.aliases == (PRODUCTION,)
+    two_versions.set_alias(PRODUCTION, "1.1.0")  # rewrites both descriptions
+    two_versions.set_alias(PRODUCTION, "1.0.0")
+    assert two_versions.deploy_records() == [record]
+    fetched = two_versions.fetch(PRODUCTION, tmp_path / "fetched")
+    assert (fetched / "model.skops").read_bytes() == b"skops model weights"
+
+
+def test_a_deploy_of_a_missing_version_is_refused(api, two_versions):
+    with pytest.raises(RegistryError, match=r"missing version 3\.0\.0"):
+        two_versions.record_deploy("3.0.0", deploy_record("3.0.0", 1))
+    assert two_versions.deploy_records("3.0.0") == []
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        Rule("error-after", method="PUT", path=r"/releases/churn%40v1\.0\.0$", status=502),
+        Rule("truncate", method="PUT", path=r"/releases/churn%40v1\.0\.0$"),
+    ],
+    ids=["write-then-502", "write-answer-truncated"],
+)
+def test_a_record_write_whose_answer_was_lost_is_checked_not_repeated(api, two_versions, rule):
+    record = deploy_record("1.0.0", 1)
+    with FaultProxy(api.url) as proxy:
+        proxy.add(rule)
+        env = {**env_for(api), "CI_API_V4_URL": proxy.url}
+        through = GitLabRegistry.from_options("churn", {}, env, sleep=lambda s: None)
+        through.record_deploy("1.0.0", record)
+        assert len(proxy.applied(rule.action)) == 1
+        assert [p.method for p in proxy.log].count("PUT") == 1  # read back, found, not sent again
+    assert two_versions.deploy_records("1.0.0") == [record]
+    assert api.releases["churn@v1.0.0"]["description"].count("mlops-actions:deploys") == 1
