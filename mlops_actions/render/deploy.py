@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mlops_actions.render.format import escape_md
+from mlops_actions.render.format import escape_md, safe_url
 
 SHOWN_SMOKE_ROWS = 25
 
@@ -52,19 +52,28 @@ def _smoke_section(smoke: Mapping[str, Any], title: str) -> list[str]:
     return lines
 
 
-def _attempt_sections(attempt: Mapping[str, Any], load_markdown: str | None, *, what: str) -> list[str]:
+def _url(value: Any) -> str:
+    plain = safe_url(value)
+    return f"`{plain}`" if plain is not None and len(plain) <= 200 else str(escape_md(value, 200))
+
+
+def _attempt_sections(attempt: Mapping[str, Any], *, what: str) -> list[str]:
+    from mlops_actions.domain.loadtest import LoadTestResult
+    from mlops_actions.render.loadtest import loadtest_markdown
+
     lines: list[str] = []
     smoke = attempt.get("smoke")
     if isinstance(smoke, Mapping):
         lines += _smoke_section(smoke, f"Smoke test of {escape_md(attempt.get('tag'))}{what}")
-    if load_markdown:
-        lines += [f"### Load test of {escape_md(attempt.get('tag'))}", "", load_markdown.strip(), ""]
+    load = attempt.get("load")
+    if isinstance(load, Mapping):
+        shown = loadtest_markdown(LoadTestResult.from_dict(load), str(attempt.get("url") or ""))
+        lines += [f"### Load test of {escape_md(attempt.get('tag'))}", "", shown.strip(), ""]
     return lines
 
 
-def deploy_markdown(result: Mapping[str, Any], load_sections: Mapping[str, str] | None = None) -> str:
-    """The report of a deploy result; ``load_sections`` holds the load test's own Markdown by version."""
-    load_sections = load_sections or {}
+def deploy_markdown(result: Mapping[str, Any]) -> str:
+    """The report of a deploy result (``deploy-result.json``)."""
     outcome = result.get("outcome")
     mark = {"deployed": "✅", "rolled_back": "↩️", "failed": "❌"}.get(str(outcome), "")
     lines = [f"## {mark} {escape_md(result.get('headline'), 1000)}".replace("##  ", "## "), ""]
@@ -82,7 +91,7 @@ def deploy_markdown(result: Mapping[str, Any], load_sections: Mapping[str, str] 
     attempt = result.get("attempt") or {}
     lines += [
         f"- version `{escape_md(result.get('version'))}`, digest `{escape_md(result.get('digest'))}`",
-        f"- target: {target}" + (f", {escape_md(attempt.get('url'))}" if attempt.get("url") else ""),
+        f"- target: {target}" + (f", {_url(attempt.get('url'))}" if attempt.get("url") else ""),
     ]
     production = result.get("production") or {}
     if production:
@@ -105,7 +114,7 @@ def deploy_markdown(result: Mapping[str, Any], load_sections: Mapping[str, str] 
         detail = f" {escape_md(step.get('detail'), 300)}" if step.get("detail") else ""
         lines.append(f"| {escape_md(step.get('name'))} | {_seconds(step.get('seconds'))} | {mark}{detail} |")
     lines += [f"| total | {_seconds(result.get('duration_s'))} | |", ""]
-    lines += _attempt_sections(attempt, load_sections.get(str(attempt.get("version"))), what="")
+    lines += _attempt_sections(attempt, what="")
     rollback = result.get("rollback")
     if isinstance(rollback, Mapping):
         lines += [
@@ -119,5 +128,5 @@ def deploy_markdown(result: Mapping[str, Any], load_sections: Mapping[str, str] 
             ),
             "",
         ]
-        lines += _attempt_sections(rollback, None, what=" (rollback)")
+        lines += _attempt_sections(rollback, what=" (rollback)")
     return "\n".join(lines).rstrip() + "\n"

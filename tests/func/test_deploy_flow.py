@@ -5,6 +5,7 @@ then promoted, or rolled back to the previous version (which is checked to be se
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -22,8 +23,10 @@ from mlops_actions.cli import main
 from tests.conftest import EXAMPLE_PROJECT, REPO_ROOT, init_repo, run_git
 from tests.unit.serving.conftest import Client
 
-pytest.importorskip("locust")
-pytest.importorskip("uvicorn")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("locust") is None or importlib.util.find_spec("uvicorn") is None,
+    reason="needs the serve and loadtest extras",
+)  # found, never imported here: Locust patches the process it is imported in
 
 VARIANTS = '''"""Versions of the loan features that serve badly: too slowly, or with answers that depend on the batch."""
 import time
@@ -33,10 +36,10 @@ from credit_model.train import build_pipeline
 
 
 class SlowFeatures(LoanFeatures):
-    """Right answers, a quarter of a second late."""
+    """Right answers, half a second late."""
 
     def transform(self, X):
-        time.sleep(0.25)
+        time.sleep(0.5)
         return super().transform(X)
 
 
@@ -68,7 +71,7 @@ LOAD = {
     "users": 4,
     "spawn_rate": 4,
     "duration_s": 2,
-    "thresholds": {"p99_ms": 200, "error_rate": 0.05},
+    "thresholds": {"p99_ms": 400, "error_rate": 0.05},
 }
 
 
@@ -87,7 +90,7 @@ def _release(project: Path, entrypoint: str, bump: str) -> None:
     config = yaml.safe_load((project / "mlops.yaml").read_text())
     config["train"]["entrypoint"] = entrypoint
     _edit_config(project, train=config["train"])
-    run_git(project, "commit", "-q", "-am", f"train with {entrypoint}")
+    run_git(project, "commit", "-q", "--allow-empty", "-am", f"train with {entrypoint}")
     args = [
         "release",
         "-c",

@@ -114,15 +114,9 @@ def _default_load_test(config: Config) -> LoadTest:
     def load_test(url: str, duration_s: float | None) -> Any:
         from mlops_actions.serving.loadtest import request_rows, run_load_test
 
-        return run_load_test(url, config.loadtest, request_rows(config), duration_s=duration_s)  # type: ignore[attr-defined]
+        return run_load_test(url, config.loadtest, request_rows(config), duration_s=duration_s)
 
     return load_test
-
-
-def _load_markdown(result: Any, url: str) -> str:
-    from mlops_actions.render.loadtest import loadtest_markdown
-
-    return str(loadtest_markdown(result, url))
 
 
 def _check_configured(config: Config, *, load: bool) -> None:
@@ -191,7 +185,6 @@ class _Deploy:
         self.load = load
         self.load_duration = load_duration
         self.load_test = load_test
-        self.load_sections: dict[str, str] = {}
         self.notes: list[str] = []
         self.target: BuiltInTarget | CommandTarget = (
             CommandTarget(config, progress=steps)
@@ -253,7 +246,6 @@ class _Deploy:
                         + (f"{load.p99_ms:.0f} ms" if load.p99_ms is not None else "—")
                         + ("" if load.passed else " - failed")
                     )
-                self.load_sections[found.version] = _load_markdown(attempt.load, attempt.url)
                 if not attempt.load.passed:
                     attempt.failure = (
                         f"load {attempt.load.failures[0]}"
@@ -359,7 +351,7 @@ def run_deploy(
             target.stop()
             target_stopped = True
             try:
-                records = list(registry.deploy_records())  # type: ignore[attr-defined]
+                records = list(registry.deploy_records())
             except RegistryError as error:
                 run.notes.append(f"the deploy records could not be read ({error}); 'production' decides")
                 records = []
@@ -407,7 +399,7 @@ def run_deploy(
     from mlops_actions.render.deploy import deploy_markdown
 
     result = report.as_dict()
-    markdown = deploy_markdown(result, run.load_sections)
+    markdown = deploy_markdown(result)
     paths = write_deploy_files(output_dir, result, markdown)
     return DeployOutcome(
         found,
@@ -437,7 +429,7 @@ def _settle(
     production.update(moved=moved, note=note, after=after.version if after is not None else None)
     record = deploy_record(report)
     try:
-        registry.record_deploy(found.version, record)  # type: ignore[attr-defined]
+        registry.record_deploy(found.version, record)
         report.record = record
     except MlopsError as error:
         report.record_error = str(error)
