@@ -142,8 +142,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  report: {outcome.paths.get('report')}")
         if outcome.serving is not None:
             print(
-                f"serving {outcome.serving.served.tag if outcome.serving.served else ''} on "
-                f"{outcome.serving.handle.url if outcome.serving.handle else ''} until SIGTERM",
+                f"serving {outcome.serving.tag} on {outcome.serving.url} until SIGTERM",
                 file=sys.stderr,
                 flush=True,
             )

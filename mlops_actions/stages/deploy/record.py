@@ -73,6 +73,7 @@ class DeployReport:
     untested: str | None = None  # why the target was neither smoke- nor load-tested
     previous: VersionAttempt | None = None  # the version rolled back to
     previous_chosen: str | None = None  # how it was chosen
+    previous_serving: str | None = None  # the version serving before this deploy (when known)
     steps: list[StepTiming] = field(default_factory=list)
     production: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -110,6 +111,7 @@ class DeployReport:
                 else None
             ),
             "previous_chosen": self.previous_chosen,
+            "previous_serving": self.previous_serving,
             "production": self.production,
             "steps": [step.as_dict() for step in self.steps],
             "notes": self.notes,
@@ -119,8 +121,9 @@ class DeployReport:
         }
 
 
-def deploy_record(report: DeployReport) -> dict[str, Any]:
-    """The record appended to the version in the registry (its fields are the registry's contract)."""
+def deploy_record(report: DeployReport, *, time: str | None = None) -> dict[str, Any]:
+    """The record appended to the version in the registry (its fields are the registry's contract), dated
+    ``time`` (when the deploy ended; default its start)."""
     attempt = report.attempt
     smoke = attempt.smoke
     load = attempt.load
@@ -128,10 +131,10 @@ def deploy_record(report: DeployReport) -> dict[str, Any]:
     if reason is not None and len(reason) > MAX_REASON_CHARS:
         reason = reason[: MAX_REASON_CHARS - 1] + "…"
     return {
-        "time": report.time,
+        "time": time or report.time,
         "version": attempt.version,
         "outcome": report.outcome,
-        "previous": report.previous.version if report.previous is not None else None,
+        "previous": report.previous.version if report.previous is not None else report.previous_serving,
         "reason": reason,
         "target": report.target,
         "smoke": {"rows": smoke.rows, "mismatches": smoke.mismatches} if smoke is not None else None,

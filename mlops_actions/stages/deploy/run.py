@@ -341,21 +341,25 @@ def run_deploy(
                 "deploy.command ran, but the target was neither smoke- nor load-tested: set deploy.url to where "
                 "it answers (GET /ready, POST /predict)"
             )
+        if isinstance(target, BuiltInTarget):
+            target.leave_user_environment()  # the registry is read with this process's own environment
         before = registry.resolve(PRODUCTION)
         report.production = {"before": before.version if before is not None else None}
+        if not report.attempt.passed:
+            target.stop()  # before the registry is read: the failed version serves no longer
+        try:
+            records = list(registry.deploy_records())
+        except RegistryError as error:
+            run.notes.append(f"the deploy records could not be read ({error}); 'production' decides")
+            records = []
+        previous, chosen = previous_version(registry, found.version, records)
+        report.previous_serving = previous.version if previous is not None else None
         if report.attempt.passed:
             report.outcome = DEPLOYED
             target_stopped = False
         else:
             report.reason = report.attempt.failure
-            target.stop()
             target_stopped = True
-            try:
-                records = list(registry.deploy_records())
-            except RegistryError as error:
-                run.notes.append(f"the deploy records could not be read ({error}); 'production' decides")
-                records = []
-            previous, chosen = previous_version(registry, found.version, records)
             report.previous_chosen = chosen
             if previous is None:
                 report.outcome = FAILED
@@ -383,7 +387,7 @@ def run_deploy(
                 target_stopped = False
         report.headline = _headline(report, load_skipped=load_skipped)
         if isinstance(target, BuiltInTarget):
-            if keep_serving and not target_stopped and target.handle is not None:
+            if keep_serving and report.outcome != FAILED and not target_stopped and target.handle is not None:
                 kept = target
                 target.leave_user_environment()  # the registry writes below need this process's own environment
             else:
@@ -427,7 +431,7 @@ def _settle(
             note += " (its rollback failed: check what serves)"
     after = registry.resolve(PRODUCTION)
     production.update(moved=moved, note=note, after=after.version if after is not None else None)
-    record = deploy_record(report)
+    record = deploy_record(report, time=_now())
     try:
         registry.record_deploy(found.version, record)
         report.record = record

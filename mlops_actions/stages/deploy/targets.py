@@ -93,6 +93,14 @@ class BuiltInTarget:
             raise
         return self.handle.url
 
+    @property
+    def url(self) -> str | None:
+        return self.handle.url if self.handle is not None else None
+
+    @property
+    def tag(self) -> str | None:
+        return self.served.tag if self.served is not None else None
+
     def ready(self, url: str, version: str, *, timeout: float) -> float:
         """Seconds until the server answers ``GET /ready`` with 200 (model loaded, warmed up)."""
         started = time.monotonic()
