@@ -76,10 +76,15 @@ def check_url(url: str, timeout: float = CONNECT_TIMEOUT_S) -> tuple[str, int]:
 
 
 def _child_environment() -> dict[str, str]:
-    """This environment, with this package importable by the child wherever it was imported from."""
+    """This environment, with this package importable by the child wherever it was imported from (a
+    source checkout is put on PYTHONPATH; an installed package already is on the path)."""
+    import sysconfig
+
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    installed = {str(Path(sysconfig.get_path(name)).resolve()) for name in ("purelib", "platlib")}
+    if package_root not in installed:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     return env
 
 
