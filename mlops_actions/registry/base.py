@@ -257,19 +257,30 @@ def download_checked(
         response.close()
 
 
+UTC_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:Z|\+00:00)$")
+
+
 def _record_time(value: object) -> Any:
-    """The UTC datetime of a record's ``time`` (ISO-8601 with a zero UTC offset), or None."""
+    """The UTC datetime of a record's ``time`` (ISO-8601, ``Z`` or ``+00:00``), or None."""
     import datetime as dt
 
-    if not isinstance(value, str):
+    match = UTC_TIME.match(value) if isinstance(value, str) else None
+    if match is None:
         return None
+    year, month, day, hour, minute, second, fraction = match.groups()
     try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
+        return dt.datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second or 0),
+            int((fraction or "0")[:6].ljust(6, "0")),
+            tzinfo=dt.timezone.utc,
+        )
+    except ValueError:  # e.g. month 13
         return None
-    if moment.tzinfo is None or moment.utcoffset() != dt.timedelta(0):
-        return None
-    return moment
 
 
 def check_deploy_record(version: str, record: object) -> dict[str, Any]:

@@ -248,13 +248,10 @@ class DescribedReleases:
 
     # -- deploy records ----------------------------------------------------------------------------
 
-    def _published_version(self, version: str) -> tuple[str, dict[str, Any] | None]:
-        """(normalised version, its complete release read afresh or None)."""
-        version = format_version(parse_version(version))
+    def _complete_release(self, version: str) -> dict[str, Any] | None:
+        """The complete release of ``version`` (normalised), read afresh; None when there is none."""
         release = self._release(version_tag(self.model, version))
-        if release is None or self._version_of(release) is None:
-            return version, None
-        return version, release
+        return release if release is not None and self._version_of(release) is not None else None
 
     def _fitted_description(self, release: Mapping[str, Any], records: list[dict[str, Any]]) -> str:
         """The release's description with ``records``, the oldest dropped until it fits the forge's limits."""
@@ -277,7 +274,7 @@ class DescribedReleases:
         attempt = 0
         while True:
             attempt += 1
-            _version, release = self._published_version(version)
+            release = self._complete_release(version)
             if release is None:
                 raise RegistryError(
                     f"{self.name} registry: cannot record a deploy of missing version {version}"
@@ -298,7 +295,8 @@ class DescribedReleases:
 
     def deploy_records(self, version: str | None = None) -> list[dict[str, Any]]:
         if version is not None:
-            version, release = self._published_version(version)
+            version = format_version(parse_version(version))
+            release = self._complete_release(version)
             records = [] if release is None else self._deploys_of(release)
             return [r for r in records if r.get("version") == version]
         found: list[dict[str, Any]] = []

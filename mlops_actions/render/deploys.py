@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mlops_actions.render.format import MISSING, escape_md
+from mlops_actions.render.format import MISSING, escape_md, one_line
 
 COLUMNS = (
     "time",
@@ -40,8 +40,8 @@ def _cells(record: Mapping[str, Any]) -> list[str]:
     load = _section(record, "load")
     rows, mismatches = smoke.get("rows"), smoke.get("mismatches")
     smoke_cell = f"{mismatches}/{rows} off" if rows is not None and mismatches is not None else MISSING
-    error_rate = load.get("error_rate")
-    errors = _number(error_rate * 100, 2) + "%" if isinstance(error_rate, (int, float)) else MISSING
+    error_rate = _number(load.get("error_rate"), 6)
+    errors = MISSING if error_rate == MISSING else f"{float(error_rate) * 100:.2f}%"
     values = [
         record.get("time"),
         record.get("version"),
@@ -56,7 +56,7 @@ def _cells(record: Mapping[str, Any]) -> list[str]:
         _number(record.get("duration_s"), 1),
         record.get("reason"),
     ]
-    return [" ".join(str(MISSING if v is None else v).split())[:120] for v in values]
+    return [one_line(MISSING if v is None else v, 120) for v in values]
 
 
 def deploys_text(records: Sequence[Mapping[str, Any]]) -> str:

@@ -348,3 +348,14 @@ def test_a_record_write_whose_answer_was_lost_is_checked_not_repeated(api, two_v
     assert two_versions.deploy_records("1.0.0") == [record]
     assert body_of(api, "tiny@v1.0.0").count("mlops-actions:deploys") == 1
     assert api.violations == []
+
+
+def test_records_that_would_pass_the_body_limit_drop_the_oldest_first(api, two_versions):
+    two_versions.max_description_chars = 8_000  # GitHub's is 125,000; the manifest and card take their part
+    records = [deploy_record("1.0.0", second, reason="r" * 1_000) for second in range(10)]
+    for record in records:
+        two_versions.record_deploy("1.0.0", record)
+    kept = two_versions.deploy_records("1.0.0")
+    assert 1 < len(kept) < 10 and kept == records[-len(kept) :]
+    assert len(body_of(api, "tiny@v1.0.0")) <= 8_000
+    assert two_versions.resolve("1.0.0") is not None  # the manifest is whole
