@@ -1,4 +1,4 @@
-"""`mlops-actions deploy`: fetch a released version, check its digest, run the config's deploy command."""
+"""`mlops-actions deploy`: fetch a released version, start it, smoke- and load-test it, promote or roll back."""
 
 from __future__ import annotations
 
@@ -11,11 +11,16 @@ from mlops_actions.commands._common import add_config_option, add_platform_optio
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "deploy",
-        help="fetch a released version by tag (or alias), verify its digest and run deploy.command",
-        description="Fetch <model>@vX.Y.Z (or the version an alias names) from the registry, verify every "
-        "digest, load the model, and run deploy.command from the config. With --dispatch, ask the CI platform "
-        "to run the deploy workflow for the tag instead (GitHub: workflow_dispatch; GitLab: a new pipeline "
-        "with MLOPS_DISPATCH and MLOPS_VERSION_TAG; local: a file under .mlops/dispatches).",
+        help="deploy a released version: fetch, start, smoke test, load test, then promote or roll back",
+        description="Fetch <model>@vX.Y.Z (or the version an alias names) from the registry with every digest "
+        "checked, start it (the built-in server on this runner, or deploy.command), wait until GET /ready "
+        "answers, check known eval rows against the answers recorded at release time, load-test it against "
+        "loadtest.thresholds, then move 'production' to it; on any failure start the previous version again, "
+        "smoke-test it and hand 'production' back (exit code 1). Writes deploy-report.md and "
+        "deploy-result.json to the output folder and a deploy record to the registry (docs/deploy.md). With "
+        "--dispatch, ask the CI platform to run the deploy workflow for the tag instead (GitHub: "
+        "workflow_dispatch; GitLab: a new pipeline with MLOPS_DISPATCH and MLOPS_VERSION_TAG; local: a file "
+        "under .mlops/dispatches).",
     )
     add_config_option(parser)
     which = parser.add_mutually_exclusive_group()
@@ -34,7 +39,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-o",
         env="MLOPS_OUTPUT_DIR",
         default="mlops-out",
-        help="folder the version is fetched into (<output-dir>/deploy/<version>)",
+        help="folder the version is fetched into (<output-dir>/deploy/<version>) and the report written to",
+    )
+    add_env_option(
+        parser,
+        "--load-duration",
+        env="MLOPS_DEPLOY_LOAD_DURATION",
+        default=None,
+        type=float,
+        metavar="S",
+        help="seconds the load test runs (default: loadtest.duration_s)",
+    )
+    parser.add_argument(
+        "--no-load", action="store_true", help="smoke-test only, no load test (as deploy.load: false)"
+    )
+    parser.add_argument(
+        "--keep-serving",
+        action="store_true",
+        help="built-in server: keep the version that passed (or was rolled back to) serving until SIGTERM",
     )
     add_env_option(
         parser,
@@ -50,7 +72,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="branch the dispatched workflow runs on (default: the job's branch, as the platform tells it)",
     )
-    parser.add_argument("--json", action="store_true", help="print what was deployed (or dispatched) as JSON")
+    parser.add_argument(
+        "--json", action="store_true", help="print the deploy result (or what was dispatched) as JSON"
+    )
     add_platform_option(parser)
     add_progress_option(parser)
     parser.set_defaults(func=run)
@@ -58,9 +82,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     import os
+    import sys
 
     from mlops_actions.commands._common import platform_of, print_json, progress_of
-    from mlops_actions.errors import MlopsError
+    from mlops_actions.errors import DeployFailed, MlopsError
     from mlops_actions.stages.deploy import dispatch_deploy, run_deploy
 
     platform = platform_of(args)
@@ -76,12 +101,18 @@ def run(args: argparse.Namespace) -> int:
                 f"asked {sent['repository']} to run {sent['workflow']} on {sent['ref']} for {sent['version_tag']}"
             )
         return 0
+    if args.load_duration is not None and not args.load_duration > 0:
+        raise MlopsError(f"--load-duration {args.load_duration:g}: expected a number of seconds above 0")
     outcome = run_deploy(
         args.config,
         args.output_dir,
         version_tag=tag or None,
         ref=args.ref,
         progress=progress_of(args, platform),
+        platform=platform,
+        load=False if args.no_load else None,
+        load_duration=args.load_duration,
+        keep_serving=args.keep_serving,
     )
     if outcome.skipped:
         if args.json:
@@ -89,9 +120,36 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"nothing to deploy: {outcome.skipped}")
         return 0
-    assert outcome.version is not None
-    if args.json:
-        print_json({"deployed": True, **outcome.version.as_dict(), "model_dir": str(outcome.model_dir)})
-    else:
-        print(f"deployed {outcome.version.tag} ({outcome.version.digest}) from {outcome.model_dir}")
+    assert outcome.version is not None and outcome.report is not None
+    try:
+        result = outcome.result()
+        platform.write_outputs(
+            {
+                "outcome": outcome.report.outcome,
+                "version": outcome.version.version,
+                "tag": outcome.version.tag,
+                "report-path": str(outcome.paths.get("report", "")),
+                "result-path": str(outcome.paths.get("result", "")),
+            },
+            outcome.markdown,
+        )
+        if args.json:
+            print_json(result)
+        else:
+            if outcome.failure is None:
+                print(f"deployed {outcome.version.tag} ({outcome.version.digest}) from {outcome.model_dir}")
+            print(f"  {outcome.report.headline}")
+            print(f"  report: {outcome.paths.get('report')}")
+        if outcome.serving is not None:
+            print(
+                f"serving {outcome.serving.tag} on {outcome.serving.url} until SIGTERM",
+                file=sys.stderr,
+                flush=True,
+            )
+            sys.stdout.flush()
+            outcome.serving.serve_until_stopped()
+    finally:
+        outcome.close()
+    if outcome.failure is not None:
+        raise DeployFailed(outcome.failure)
     return 0

@@ -90,6 +90,50 @@ _SECRETS_SCHEMA: dict[str, Any] = {
     },
 }
 
+DEFAULT_SMOKE_ROWS = 20
+DEFAULT_SMOKE_TOLERANCE = 1e-6
+DEFAULT_READY_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """The ``deploy`` section: the target (``command``, else the built-in server), smoke and load."""
+
+    configured: bool = False  # the config has a deploy section
+    command: str | None = None
+    url: str | None = None  # where a deploy.command target answers; placeholders {version} {tag} {model}
+    port: int | None = None  # the built-in server's port (None: any free one)
+    ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S
+    smoke_rows: int = DEFAULT_SMOKE_ROWS
+    smoke_tolerance: float = DEFAULT_SMOKE_TOLERANCE
+    load: bool = True
+    timeout_s: float = 1800.0
+
+    @property
+    def smoke_tested(self) -> bool:
+        """Whether a deploy smoke-tests the target: the built-in server, or a command with deploy.url."""
+        return self.configured and (self.command is None or self.url is not None)
+
+
+def deploy_settings(doc: dict[str, Any]) -> DeploySettings:
+    """The typed ``deploy`` section of a validated config document."""
+    deploy = doc.get("deploy")
+    if deploy is None:
+        return DeploySettings()
+    smoke = deploy.get("smoke", {})
+    return DeploySettings(
+        configured=True,
+        command=deploy.get("command"),
+        url=deploy.get("url"),
+        port=deploy.get("port"),
+        ready_timeout_s=float(deploy.get("ready_timeout_s", DEFAULT_READY_TIMEOUT_S)),
+        smoke_rows=int(smoke.get("rows", DEFAULT_SMOKE_ROWS)),
+        smoke_tolerance=float(smoke.get("tolerance", DEFAULT_SMOKE_TOLERANCE)),
+        load=bool(deploy.get("load", True)),
+        timeout_s=float(deploy.get("timeout_minutes", 30)) * 60,
+    )
+
+
 DEFAULT_MAX_BATCH_SIZE = 128
 DEFAULT_MAX_LATENCY_MS = 200.0
 DEFAULT_LOG_MAX_MB = 64.0
@@ -706,8 +750,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "deploy": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["command"],
-            "description": "How a released version is deployed.",
+            "description": "How a released version is deployed and tested (docs/deploy.md): deploy.command "
+            "for a target of your own, else the built-in server on the runner.",
             "properties": {
                 "command": {
                     "type": "string",
@@ -721,6 +765,51 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "exclusiveMinimum": 0,
                     "default": 30,
                     "description": "The deploy command is stopped and reported after this long.",
+                },
+                "url": {
+                    "type": "string",
+                    "pattern": "^https?://",
+                    "description": "Where the target deploy.command started answers (GET /ready, POST /predict); "
+                    "placeholders {version} {tag} {model}. Without it a command target is neither smoke- nor "
+                    "load-tested.",
+                },
+                "port": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 65535,
+                    "description": "Port of the built-in server on the runner (default: any free port).",
+                },
+                "ready_timeout_s": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "default": DEFAULT_READY_TIMEOUT_S,
+                    "description": "How long the target may take to answer GET /ready with 200.",
+                },
+                "smoke": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "description": "Known eval rows must get the answers recorded at release time (smoke.json).",
+                    "properties": {
+                        "rows": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": 1000,
+                            "default": DEFAULT_SMOKE_ROWS,
+                            "description": "Eval rows a release records with its predictions for the smoke test.",
+                        },
+                        "tolerance": {
+                            "type": "number",
+                            "minimum": 0,
+                            "default": DEFAULT_SMOKE_TOLERANCE,
+                            "description": "Largest absolute difference allowed on a probability or a "
+                            "regression value (predicted classes must be equal).",
+                        },
+                    },
+                },
+                "load": {
+                    "type": "boolean",
+                    "default": True,
+                    "description": "Load-test the target (the loadtest section) before promoting it.",
                 },
             },
         },
@@ -802,6 +891,7 @@ class Config:
     target_branch: str = "main"
     deploy_command: str | None = None
     deploy_timeout_s: float = 1800.0
+    deploy: DeploySettings = field(default_factory=DeploySettings)
     secret_names: tuple[str, ...] = ()  # secrets.names
     pass_env: dict[str, tuple[str, ...]] = field(default_factory=dict)  # secrets.pass: command -> names
     serve: ServeSettings = field(default_factory=ServeSettings)
@@ -1066,6 +1156,7 @@ def parse_config(doc: Any, path: Path) -> Config:
         target_branch=baseline.get("target_branch", "main"),
         deploy_command=deploy.get("command"),
         deploy_timeout_s=float(deploy.get("timeout_minutes", 30)) * 60,
+        deploy=deploy_settings(doc),
         secret_names=tuple(doc.get("secrets", {}).get("names", [])),
         pass_env={k: tuple(v) for k, v in doc.get("secrets", {}).get("pass", {}).items()},
         serve=serve_settings(doc, root),

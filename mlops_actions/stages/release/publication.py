@@ -1,5 +1,6 @@
-"""What a release publishes with the model: the release lineage, the model card, the result and the data profile,
-written to the output folder before a version is claimed."""
+"""What a release publishes with the model: the release lineage, the model card, the result, the data profile and
+(when the config's deploy smoke-tests its target) the smoke rows with the model's answers, written to the output
+folder before a version is claimed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from mlops_actions.domain.config import Config
 from mlops_actions.domain.model_io import METADATA_FILE, path_errors, write_json_atomic, write_text_atomic
+from mlops_actions.stages.deploy.smoke import SMOKE_FILE
 from mlops_actions.stages.release.bump import BumpChoice
 from mlops_actions.stages.release.candidate import RESULT_FILE, Candidate
 from mlops_actions.stages.release.checkout import Checkout, tree_of
@@ -74,6 +76,14 @@ def _write_profile(config: Config, target: Path) -> None:
     write_text_atomic(target, json.dumps(document, allow_nan=False) + "\n")
 
 
+def _write_smoke(config: Config, model_dir: Path, target: Path) -> Path:
+    """``smoke.json``: eval rows and the released model's answers on them, for the deploy's smoke test."""
+    from mlops_actions.stages.deploy.smoke import record_smoke
+
+    write_text_atomic(target, json.dumps(record_smoke(config, model_dir), allow_nan=False) + "\n")
+    return target
+
+
 def _stage_model(source: Path, target: Path, release: dict[str, Any]) -> None:
     """Copy the model folder to ``target`` (unless it is already there) with the release lineage in its metadata."""
     from mlops_actions.domain.model_io import read_model_metadata
@@ -109,11 +119,14 @@ def _stage_release(
             shutil.copyfile(result_source, staged_result)
         profile = output_dir / PROFILE_FILE
         _write_profile(config, profile)
+    extra_files = {RESULT_FILE: staged_result, PROFILE_FILE: profile}
+    if config.deploy.smoke_tested:
+        extra_files[SMOKE_FILE] = _write_smoke(config, staged_model, output_dir / SMOKE_FILE)
     card = output_dir / CARD_FILE
     return StagedRelease(
         model_dir=staged_model,
         card=card,
-        extra_files={CARD_FILE: card, RESULT_FILE: staged_result, PROFILE_FILE: profile},
+        extra_files={CARD_FILE: card, **extra_files},
         result=candidate.result,
         lineage=lineage,
     )
