@@ -46,6 +46,7 @@ include:
     file: /ci_templates/gitlab/templates/mlops-pipeline.yml
     inputs:
       install: mlops-actions --version
+      deploy_install: mlops-actions --version
 """
 
 
