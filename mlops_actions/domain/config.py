@@ -99,7 +99,6 @@ DEFAULT_READY_TIMEOUT_S = 60.0
 class DeploySettings:
     """The ``deploy`` section: the target (``command``, else the built-in server), smoke and load."""
 
-    configured: bool = False  # the config has a deploy section
     command: str | None = None
     url: str | None = None  # where a deploy.command target answers; placeholders {version} {tag} {model}
     port: int | None = None  # the built-in server's port (None: any free one)
@@ -112,17 +111,14 @@ class DeploySettings:
     @property
     def smoke_tested(self) -> bool:
         """Whether a deploy smoke-tests the target: the built-in server, or a command with deploy.url."""
-        return self.configured and (self.command is None or self.url is not None)
+        return self.command is None or self.url is not None
 
 
 def deploy_settings(doc: dict[str, Any]) -> DeploySettings:
     """The typed ``deploy`` section of a validated config document."""
-    deploy = doc.get("deploy")
-    if deploy is None:
-        return DeploySettings()
+    deploy = doc.get("deploy") or {}
     smoke = deploy.get("smoke", {})
     return DeploySettings(
-        configured=True,
         command=deploy.get("command"),
         url=deploy.get("url"),
         port=deploy.get("port"),
@@ -331,6 +327,13 @@ _LOADTEST_SCHEMA: dict[str, Any] = {
             "default": True,
             "description": "Stop early once the error rate is over its threshold after at least 200 requests.",
         },
+        "abort_delay_s": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 3600,
+            "description": "No early stop before this many seconds of load (k6's delayAbortEval), so a server "
+            "warming up is not aborted on its first answers (default: a quarter of the duration, at most 10 s).",
+        },
     },
 }
 
@@ -370,6 +373,13 @@ class LoadTestSettings:
     mix: tuple[RequestMix, ...] = (RequestMix(),)
     thresholds: LoadTestThresholds = field(default_factory=LoadTestThresholds)
     abort_on_fail: bool = True
+    abort_delay_s: float | None = None  # None: a quarter of the duration, at most 10 s
+
+    def abort_delay_for(self, duration_s: float) -> float:
+        """Seconds of load before an early stop may be decided, for a run of ``duration_s``."""
+        if self.abort_delay_s is not None:
+            return float(self.abort_delay_s)
+        return min(10.0, duration_s / 4)
 
     @property
     def users_per_second(self) -> float:
@@ -401,6 +411,7 @@ def loadtest_settings(doc: dict[str, Any]) -> LoadTestSettings:
         mix=mix,
         thresholds=thresholds,
         abort_on_fail=bool(section.get("abort_on_fail", True)),
+        abort_delay_s=float(section["abort_delay_s"]) if "abort_delay_s" in section else None,
     )
 
 

@@ -121,10 +121,19 @@ def threshold_failures(figures: Mapping[str, float | None], thresholds: Mapping[
     return failures
 
 
-def should_abort(requests: int, errors: int, error_rate_limit: float | None) -> bool:
-    """True once the error rate is over its threshold on a sample of at least ABORT_MIN_REQUESTS answers."""
+def should_abort(
+    requests: int,
+    errors: int,
+    error_rate_limit: float | None,
+    *,
+    elapsed_s: float = float("inf"),
+    delay_s: float = 0.0,
+) -> bool:
+    """True once the error rate is over its threshold on a sample of at least ABORT_MIN_REQUESTS answers,
+    after ``delay_s`` seconds of load."""
     return (
         error_rate_limit is not None
+        and elapsed_s >= delay_s
         and requests >= ABORT_MIN_REQUESTS
         and errors > error_rate_limit * requests
     )

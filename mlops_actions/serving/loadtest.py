@@ -125,6 +125,7 @@ def run_load_test(
         "max_requests": settings.max_requests,
         "request_timeout_s": settings.request_timeout_s,
         "abort_error_rate": thresholds.error_rate if settings.abort_on_fail else None,
+        "abort_delay_s": settings.abort_delay_for(duration),
         "mix": [{"rows": kind.rows, "weight": kind.weight} for kind in settings.mix],
         "rows": [dict(row) for row in rows],
     }

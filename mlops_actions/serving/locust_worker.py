@@ -86,6 +86,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     runner = environment.create_local_runner()
     duration = float(job["duration_s"])
     abort_rate = job.get("abort_error_rate")
+    abort_delay = float(job.get("abort_delay_s", 0.0))
     aborted = False
     started = time.monotonic()
     runner.start(int(job["users"]), spawn_rate=float(job["spawn_rate"]))
@@ -94,7 +95,9 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         elapsed = time.monotonic() - started
         if elapsed >= duration or len(latencies) >= max_requests:
             break
-        if should_abort(len(latencies), sum(errors.values()), abort_rate):
+        if should_abort(
+            len(latencies), sum(errors.values()), abort_rate, elapsed_s=elapsed, delay_s=abort_delay
+        ):
             aborted = True
             break
     elapsed = time.monotonic() - started

@@ -124,6 +124,7 @@ def test_a_push_releases_the_model_and_the_dispatched_deploy_fetches_and_verifie
         "model-card.md",
         "mlops-result.json",
         "data-profile.json",
+        "smoke.json",
     }
     for name, digest in manifest["files"].items():
         assert digest == "sha256:" + hashlib.sha256(assets[name]).hexdigest(), name

@@ -83,9 +83,17 @@ def test_a_failing_deploy_command_exits_1(released, capsys):
     assert "deploy.command exited with code 3" in capsys.readouterr().err
 
 
-def test_a_config_without_deploy_command_is_a_config_error(tiny_project, capsys):
-    assert deploy(tiny_project, "--version-tag", "tiny@v1.0.0") == 2
-    assert "deploy.command: required" in capsys.readouterr().err
+def test_a_config_without_a_deploy_section_deploys_to_the_built_in_server(tiny_project, capsys):
+    config = tiny_project / "mlops.yaml"
+    assert main(["release", "--config", str(config), "--output-dir", str(tiny_project / "mlops-out")]) == 0
+    assert "smoke.json" in manifest(tiny_project)["files"]
+    capsys.readouterr()
+    assert deploy(tiny_project, "--version-tag", "tiny@v1.0.0", "--no-load") == 0
+    out = capsys.readouterr().out
+    assert "tiny@v1.0.0 deployed: smoke 21/21" in out, out[:300]
+    result = json.loads((tiny_project / "deploy-out" / "deploy-result.json").read_text())
+    assert result["target"] == "built-in" and result["attempt"]["smoke"]["source"] == "smoke.json"
+    assert result["record"]["outcome"] == "deployed" and result["record"]["smoke"]["mismatches"] == 0
 
 
 def test_dispatch_needs_a_version_tag(tiny_project, capsys):

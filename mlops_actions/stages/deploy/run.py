@@ -122,11 +122,6 @@ def _default_load_test(config: Config) -> LoadTest:
 def _check_configured(config: Config, *, load: bool) -> None:
     """One-line errors for a deploy that cannot run at all, before anything is fetched or started."""
     settings = config.deploy
-    if not settings.configured and not config.deploy_command:
-        raise ConfigError(
-            f"{config.path}: deploy.command: required to deploy, expected a shell command (or a deploy section "
-            "without one, e.g. 'deploy: {}', to deploy to the built-in server on the runner)"
-        )
     if settings.url is not None and settings.command is None:
         raise ConfigError(
             f"{config.path}: deploy.url: names where deploy.command's target answers; without deploy.command "

@@ -76,12 +76,13 @@ def _write_profile(config: Config, target: Path) -> None:
     write_text_atomic(target, json.dumps(document, allow_nan=False) + "\n")
 
 
-def _write_smoke(config: Config, model_dir: Path, target: Path) -> Path:
+def _smoke_files(config: Config, model_dir: Path, output_dir: Path) -> dict[str, Path]:
     """``smoke.json``: eval rows and the released model's answers on them, for the deploy's smoke test."""
     from mlops_actions.stages.deploy.smoke import record_smoke
 
+    target = output_dir / SMOKE_FILE
     write_text_atomic(target, json.dumps(record_smoke(config, model_dir), allow_nan=False) + "\n")
-    return target
+    return {SMOKE_FILE: target}
 
 
 def _stage_model(source: Path, target: Path, release: dict[str, Any]) -> None:
@@ -119,9 +120,10 @@ def _stage_release(
             shutil.copyfile(result_source, staged_result)
         profile = output_dir / PROFILE_FILE
         _write_profile(config, profile)
+    # Every release records its smoke case: a later deploy (of this or a rolled-back-to version) checks the
+    # served answers against it, whatever target the deploy config names then.
     extra_files = {RESULT_FILE: staged_result, PROFILE_FILE: profile}
-    if config.deploy.smoke_tested:
-        extra_files[SMOKE_FILE] = _write_smoke(config, staged_model, output_dir / SMOKE_FILE)
+    extra_files.update(_smoke_files(config, staged_model, output_dir))
     card = output_dir / CARD_FILE
     return StagedRelease(
         model_dir=staged_model,

@@ -91,6 +91,7 @@ def test_the_default_branch_creates_the_tag_the_release_and_the_package_files(re
         "model-card.md",
         "mlops-result.json",
         "data-profile.json",
+        "smoke.json",
         "manifest.json",
     }
     assert {link["name"] for link in release["links"]} == set(files)

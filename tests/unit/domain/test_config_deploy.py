@@ -23,14 +23,14 @@ def parse(tmp_path: Path, deploy: object = None) -> DeploySettings:
     return parse_config(doc, tmp_path / "mlops.yaml").deploy
 
 
-def test_without_a_deploy_section_nothing_is_configured(tmp_path):
+def test_without_a_deploy_section_the_target_is_the_built_in_server(tmp_path):
     settings = parse(tmp_path)
-    assert settings == DeploySettings() and not settings.configured and not settings.smoke_tested
+    assert settings == DeploySettings() and settings.command is None and settings.smoke_tested
 
 
 def test_an_empty_deploy_section_is_the_built_in_server_with_the_defaults(tmp_path):
     settings = parse(tmp_path, {})
-    assert settings.configured and settings.command is None and settings.smoke_tested
+    assert settings == DeploySettings() and settings.command is None and settings.smoke_tested
     assert (settings.smoke_rows, settings.smoke_tolerance, settings.ready_timeout_s, settings.load) == (
         20,
         1e-6,

@@ -173,6 +173,17 @@ def test_the_run_is_aborted_only_past_the_minimum_sample_with_the_error_rate_ove
     assert not should_abort(10_000, 10_000, None)
 
 
+def test_no_early_stop_is_decided_before_the_abort_delay():
+    assert not should_abort(ABORT_MIN_REQUESTS, ABORT_MIN_REQUESTS, 0.01, elapsed_s=1.9, delay_s=2.0)
+    assert should_abort(ABORT_MIN_REQUESTS, ABORT_MIN_REQUESTS, 0.01, elapsed_s=2.0, delay_s=2.0)
+
+
+def test_the_abort_delay_defaults_to_a_quarter_of_the_run_at_most_ten_seconds(tmp_path):
+    default = parsed("loadtest: {}\n", tmp_path).loadtest
+    assert default.abort_delay_for(8.0) == 2.0 and default.abort_delay_for(300.0) == 10.0
+    assert parsed("loadtest:\n  abort_delay_s: 0\n", tmp_path).loadtest.abort_delay_for(300.0) == 0.0
+
+
 def test_the_result_round_trips_through_json():
     result = summarise(
         [5.0, 6.0, 7.0], {"422": 1}, elapsed_s=1.5, users=3, thresholds=LoadTestThresholds(p95_ms=6.5)

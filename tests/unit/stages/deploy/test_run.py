@@ -38,11 +38,13 @@ def load_result(*, passed: bool) -> LoadTestResult:
 
 
 @pytest.fixture
-def two_versions(tiny_project: Path) -> Path:
-    """tiny@v1.0.0 released before the config deployed anything (so without smoke.json), then tiny@v1.1.0."""
+def two_versions(tiny_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tiny@v1.0.0 released as releases were before they recorded smoke.json, then tiny@v1.1.0."""
     config = tiny_project / "mlops.yaml"
     out = str(tiny_project / "mlops-out")
-    assert main(["release", "-c", str(config), "-o", out, "-q"]) == 0
+    with monkeypatch.context() as patched:
+        patched.setattr("mlops_actions.stages.release.publication._smoke_files", lambda *_: {})
+        assert main(["release", "-c", str(config), "-o", out, "-q"]) == 0
     config.write_text(config.read_text() + "deploy: {}\n")
     run_git(tiny_project, "commit", "-q", "-am", "Deploy to the built-in server")
     assert main(["release", "-c", str(config), "-o", out, "-q"]) == 0
