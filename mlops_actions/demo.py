@@ -1,6 +1,6 @@
 """`make demo`: the whole loop on the example project, locally (local registry, local forge).
 
-main -> release v1 -> PR branch (Bob adds a feature) -> check -> PR comment -> merge -> release v2,
+main -> release v1 -> PR branch (Bob adds a feature) -> check -> PR comment -> merge -> release v2 -> deploy v2,
 then a second PR with a bug in feature code that the gate stops.
 """
 
@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     run(["git", "checkout", "-q", "main"], repo)
     run(["git", "merge", "-q", "--no-ff", "-m", "Merge bob/debt-to-income", "bob/debt-to-income"], repo)
     run(mlops("release"), repo)
+
+    say("The release deploys v2: built-in server, smoke test against the release's answers, load test, verdict")
+    run(mlops("deploy", "--ref", "production"), repo)
+    run(mlops("registry", "deploys"), repo)
 
     say("Another PR brings a bug in feature code: the tests pass, the gate does not")
     run(["git", "checkout", "-q", "-b", "carol/refactor-features"], repo)
