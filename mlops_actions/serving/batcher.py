@@ -147,18 +147,25 @@ class Batcher:
         busy = max(0.0, self._busy_until - now)
         return busy + self.cost.backlog(self._queued_rows + rows, self.max_batch_size)
 
-    async def submit(
-        self, columns: dict[str, list[Any]], rows: int, *, arrived: float | None = None
-    ) -> tuple[list[Any], list[list[float]] | None]:
-        """Predictions for ``rows`` rows; :class:`Overloaded` when they cannot be answered within
-        ``max_latency_s`` of ``arrived`` (default: now)."""
-        self.start()
+    def refuse_if_late(self, rows: int, *, arrived: float | None = None) -> float:
+        """The deadline of a request of ``rows`` rows that arrived at ``arrived`` (default: now); raises
+        :class:`Overloaded` (and counts it) when the queued work says it would miss it. Cheap, so a server
+        under overload can refuse before it spends time parsing and checking a body."""
         now = self.clock()
         deadline = (arrived if arrived is not None else now) + self.max_latency_s
         expected = self.admission_wait(rows)
         if now + expected > deadline:
             self.refused += 1
             raise Overloaded(expected - self.max_latency_s, expected, self.max_latency_s)
+        return deadline
+
+    async def submit(
+        self, columns: dict[str, list[Any]], rows: int, *, arrived: float | None = None
+    ) -> tuple[list[Any], list[list[float]] | None]:
+        """Predictions for ``rows`` rows; :class:`Overloaded` when they cannot be answered within
+        ``max_latency_s`` of ``arrived`` (default: now)."""
+        self.start()
+        deadline = self.refuse_if_late(rows, arrived=arrived)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(columns, rows, deadline, future))
         self._queued_rows += rows
