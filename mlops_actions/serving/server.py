@@ -252,7 +252,19 @@ def _warmed_state(
         except Exception as error:  # the cost model then learns from the first batches instead
             state.problems.append(f"warm-up failed: {type(error).__name__}: {error}")
         state.warm_up_sample = None  # done: the app is ready as soon as it starts
+    _freeze_heap()
     return state
+
+
+def _freeze_heap() -> None:
+    """Take everything alive once the worker is warm (modules, the model) out of the garbage collector's
+    sight: a full collection then scans only what was made since, not the whole heap. Its pauses were
+    the p99 at 16 connections (60-80 ms, against 20-35 ms frozen). Foreground workers only: the caller of
+    :func:`start_server` owns its own heap."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _stop_quietly_on_sigterm() -> None:

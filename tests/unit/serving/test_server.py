@@ -253,3 +253,16 @@ def test_an_overloaded_server_refuses_before_reading_the_body(served, config, tm
     assert status == 503 and "serve.max_latency_ms" in answer["error"]  # not 422: the body was never checked
     assert int(headers["retry-after"]) >= 1
     assert after == 200
+
+
+def test_a_foreground_worker_freezes_its_warm_heap_out_of_the_collector(served, config):
+    import gc
+
+    from mlops_actions.serving.server import _warmed_state
+
+    before = gc.get_freeze_count()
+    try:
+        _warmed_state(served, dataclasses.replace(config.serve, log_enabled=False), log_dir=None)
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
