@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps e2e-tools demo test lint typecheck format unit func e2e bench clean
+.PHONY: install system-deps e2e-tools bench-tools demo test lint typecheck format unit func e2e bench clean
 
 GITLAB_CI_LOCAL := tests/e2e/gitlab/node_modules/.bin/gitlab-ci-local
 
@@ -27,6 +27,10 @@ system-deps:
 	bash .ci/install-system-deps.sh
 
 e2e-tools: system-deps $(GITLAB_CI_LOCAL)
+
+# wrk, the load generator of benchmarks/bench_serve.py (apt-get when run as root; otherwise says what to install)
+bench-tools:
+	bash .ci/install-bench-tools.sh
 
 ## main -> release v1 -> PR branch -> check -> PR comment -> merge -> release v2, all local
 demo: install
@@ -55,11 +59,12 @@ func: install
 e2e: install e2e-tools
 	$(BIN)/pytest -q tests/e2e
 
-bench: install
+bench: install bench-tools
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_compare.py
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_release.py
+	$(BIN)/python benchmarks/bench_serve.py
 
 clean:
 	rm -rf $(VENV) demo-workspace mlops-out .mlops .pytest_cache .mypy_cache .ruff_cache

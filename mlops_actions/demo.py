@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     run(["git", "merge", "-q", "--no-ff", "-m", "Merge bob/debt-to-income", "bob/debt-to-income"], repo)
     run(mlops("release"), repo)
 
-    say("The release deploys v2: built-in server, smoke test against the release's answers, load test, verdict")
+    say(
+        "The release deploys v2: built-in server, smoke test against the release's answers, load test, verdict"
+    )
     run(mlops("deploy", "--ref", "production"), repo)
     run(mlops("registry", "deploys"), repo)
 

@@ -130,11 +130,13 @@ def deploy_settings(doc: dict[str, Any]) -> DeploySettings:
     )
 
 
-DEFAULT_MAX_BATCH_SIZE = 128
+DEFAULT_MAX_BATCH_SIZE = 1024
 DEFAULT_MAX_LATENCY_MS = 200.0
 DEFAULT_LOG_MAX_MB = 64.0
 DEFAULT_LOG_MAX_MINUTES = 60.0
 DEFAULT_LOG_QUEUE_RECORDS = 10_000
+DEFAULT_LOG_PARQUET_ROWS = 5_000
+LOG_FORMATS = ("jsonl", "parquet")
 
 _SERVE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -158,9 +160,22 @@ _SERVE_SCHEMA: dict[str, Any] = {
         "log": {
             "type": "object",
             "additionalProperties": False,
-            "description": "The prediction log: every prediction appended as JSON Lines, off the request path.",
+            "description": "The prediction log: every prediction appended off the request path.",
             "properties": {
                 "enabled": {"type": "boolean", "default": True, "description": "Write the prediction log."},
+                "format": {
+                    "enum": list(LOG_FORMATS),
+                    "default": "jsonl",
+                    "description": "jsonl: JSON Lines files appended to; parquet: one Parquet file per batch of "
+                    "rows (needs pyarrow: mlops-actions[parquet]).",
+                },
+                "parquet_rows": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "default": DEFAULT_LOG_PARQUET_ROWS,
+                    "description": "parquet: rows per file at most (also bounded by queue_records); a file "
+                    "is also written past max_mb, after max_minutes and when the server stops.",
+                },
                 "path": {
                     "type": "string",
                     "default": ".mlops/predictions",
@@ -202,6 +217,8 @@ class ServeSettings:
     log_max_bytes: int = int(DEFAULT_LOG_MAX_MB * 1024 * 1024)
     log_max_seconds: float = DEFAULT_LOG_MAX_MINUTES * 60
     log_queue_records: int = DEFAULT_LOG_QUEUE_RECORDS
+    log_format: str = "jsonl"  # one of LOG_FORMATS
+    log_parquet_rows: int = DEFAULT_LOG_PARQUET_ROWS
 
 
 def serve_settings(doc: dict[str, Any], root: Path) -> ServeSettings:
@@ -216,6 +233,8 @@ def serve_settings(doc: dict[str, Any], root: Path) -> ServeSettings:
         log_max_bytes=int(float(log.get("max_mb", DEFAULT_LOG_MAX_MB)) * 1024 * 1024),
         log_max_seconds=float(log.get("max_minutes", DEFAULT_LOG_MAX_MINUTES)) * 60,
         log_queue_records=int(log.get("queue_records", DEFAULT_LOG_QUEUE_RECORDS)),
+        log_format=str(log.get("format", "jsonl")),
+        log_parquet_rows=int(log.get("parquet_rows", DEFAULT_LOG_PARQUET_ROWS)),
     )
 
 

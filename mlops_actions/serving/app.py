@@ -118,6 +118,7 @@ def build_app(state: ServingState) -> Starlette:
                 if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
                     status, document = 413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"}
                 else:
+                    state.batcher.refuse_if_late(1, arrived=arrived)  # overloaded: refuse before parsing
                     rows = state.checker.check(parse_body(await request.body()))
                     predictions, probabilities = await state.batcher.submit(
                         rows.columns, rows.count, arrived=arrived

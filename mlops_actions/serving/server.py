@@ -43,7 +43,7 @@ def build_state(
     from mlops_actions.serving.batcher import Batcher
     from mlops_actions.serving.inputs import InputChecker
     from mlops_actions.serving.metrics import ServerMetrics
-    from mlops_actions.serving.prediction_log import PredictionLog
+    from mlops_actions.serving.prediction_log import ParquetPredictionLog, PredictionLog
 
     metrics = ServerMetrics(
         model=served.model_name, version=served.label, digest=served.digest, worker=worker
@@ -54,9 +54,17 @@ def build_state(
         max_latency_s=settings.max_latency_ms / 1000,
         on_batch=metrics.observe_batch,
     )
-    log = None
+    log: PredictionLog | None = None
     folder = log_dir if log_dir is not None else settings.log_path
-    if settings.log_enabled and folder is not None:
+    if settings.log_enabled and folder is not None and settings.log_format == "parquet":
+        log = ParquetPredictionLog(
+            folder,
+            max_bytes=settings.log_max_bytes,
+            max_seconds=settings.log_max_seconds,
+            max_records=settings.log_queue_records,
+            file_rows=settings.log_parquet_rows,
+        )
+    elif settings.log_enabled and folder is not None:
         log = PredictionLog(
             folder,
             max_bytes=settings.log_max_bytes,
@@ -167,8 +175,11 @@ def start_server(
     """Serve ``served`` on ``host:port`` (0: a free port) from a thread of this process; ready on return
     unless ``wait`` is False. Stop it with :meth:`ServerHandle.stop` (or use it as a context manager)."""
     from mlops_actions.serving.app import build_app
+    from mlops_actions.serving.prediction_log import require_log_writer
 
     require_serve_extra()
+    if state is None and settings.log_enabled:
+        require_log_writer(settings.log_format)
     state = state or build_state(served, settings, log_dir=log_dir)
     sock = bind_socket(host, port)
     server = _uvicorn_server(build_app(state))
@@ -197,8 +208,11 @@ def serve_forever(
     """Serve in the foreground until SIGINT or SIGTERM, with ``workers`` processes sharing one socket, each
     with its own batcher and prediction log file and BLAS/OpenMP threads limited to its share of the cores."""
     from mlops_actions.serving.app import build_app
+    from mlops_actions.serving.prediction_log import require_log_writer
 
     require_serve_extra()
+    if settings.log_enabled:
+        require_log_writer(settings.log_format)  # before forking: a worker's error would not say it
     sock = bind_socket(host, port)
     if on_listening is not None:
         on_listening(sock.getsockname()[1])
@@ -238,7 +252,19 @@ def _warmed_state(
         except Exception as error:  # the cost model then learns from the first batches instead
             state.problems.append(f"warm-up failed: {type(error).__name__}: {error}")
         state.warm_up_sample = None  # done: the app is ready as soon as it starts
+    _freeze_heap()
     return state
+
+
+def _freeze_heap() -> None:
+    """Take everything alive once the worker is warm (modules, the model) out of the garbage collector's
+    sight: a full collection then scans only what was made since, not the whole heap. Its pauses were
+    the p99 at 16 connections (60-80 ms, against 20-35 ms frozen). Foreground workers only: the caller of
+    :func:`start_server` owns its own heap."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _stop_quietly_on_sigterm() -> None:

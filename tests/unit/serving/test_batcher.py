@@ -150,3 +150,24 @@ def test_warm_up_seeds_the_cost_model_with_one_row_and_full_batches():
     assert model.calls == [1, 1, 50, 50]
     assert batcher.cost.per_row == pytest.approx(0.0001, rel=0.5)
     assert batcher.cost.fixed == pytest.approx(0.002, abs=0.002)
+
+
+@pytest.mark.parametrize(("fixed", "on_the_loop"), [(0.002, True), (0.03, False)])
+def test_a_lone_request_runs_on_the_event_loop_only_when_its_call_is_short(fixed, on_the_loop):
+    threads: list[str] = []
+
+    def predict(columns):
+        threads.append(threading.current_thread().name)
+        time.sleep(fixed)
+        return list(columns["x"]), None
+
+    async def scenario():
+        batcher = Batcher(predict, max_batch_size=8, max_latency_s=0.2)
+        batcher.warm_up({"x": [1]}, rounds=1)  # 2 ms is within a tenth of 200 ms, 30 ms is not
+        threads.clear()
+        await batcher.submit({"x": [1]}, 1)
+        await batcher.stop()
+        return threading.current_thread().name
+
+    loop_thread = asyncio.run(scenario())
+    assert (threads == [loop_thread]) is on_the_loop

@@ -228,3 +228,41 @@ def test_a_full_disk_under_the_log_drops_records_counted_in_metrics_and_requests
     assert statuses == [200] * 5
     assert values['mlops_serve_prediction_log_rows_total{outcome="dropped"}'] == 15
     assert values['mlops_serve_prediction_log_rows_total{outcome="written"}'] == 0
+
+
+def test_predictions_reach_a_parquet_log_when_the_config_asks_for_it(served, config, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    settings = dataclasses.replace(config.serve, log_format="parquet")
+    with start_server(served, settings, log_dir=tmp_path / "log") as handle:
+        client = Client(handle.url)
+        _, _, answer = client.request("POST", "/predict", [ROW, ROW], {"x-request-id": "logged"})
+    rows = [row for path in (tmp_path / "log").glob("*.parquet") for row in pq.read_table(path).to_pylist()]
+    assert [(row["request_id"], row["row"]) for row in rows] == [("logged", 0), ("logged", 1)]
+    assert rows[0]["inputs"] == ROW and rows[0]["prediction"] == answer["predictions"][0]
+
+
+def test_an_overloaded_server_refuses_before_reading_the_body(served, config, tmp_path):
+    slow = dataclasses.replace(served, estimator=SlowEstimator())
+    settings = dataclasses.replace(config.serve, max_batch_size=1, max_latency_ms=150.0)
+    with start_server(slow, settings, log_dir=tmp_path) as handle:
+        handle.state.batcher._busy_until = time.perf_counter() + 10  # a call that will take 10 s more
+        client = Client(handle.url)
+        status, headers, answer = client.request("POST", "/predict", {"not": "a valid row"})
+        handle.state.batcher._busy_until = 0.0
+        after = client.request("POST", "/predict", ROW)[0]  # the same keep-alive connection
+    assert status == 503 and "serve.max_latency_ms" in answer["error"]  # not 422: the body was never checked
+    assert int(headers["retry-after"]) >= 1
+    assert after == 200
+
+
+def test_a_foreground_worker_freezes_its_warm_heap_out_of_the_collector(served, config):
+    import gc
+
+    from mlops_actions.serving.server import _warmed_state
+
+    before = gc.get_freeze_count()
+    try:
+        _warmed_state(served, dataclasses.replace(config.serve, log_enabled=False), log_dir=None)
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()

@@ -46,3 +46,14 @@ def test_a_bad_serve_value_is_refused_naming_the_key(tmp_path, extra, message):
     with pytest.raises(ConfigError) as caught:
         parsed(extra, tmp_path)
     assert message in str(caught.value)
+
+
+def test_the_prediction_log_format_is_jsonl_unless_parquet_is_asked_for(tmp_path):
+    assert parsed("", tmp_path).serve.log_format == "jsonl"
+    serve = parsed("serve:\n  log: {format: parquet, parquet_rows: 200}\n", tmp_path).serve
+    assert (serve.log_format, serve.log_parquet_rows) == ("parquet", 200)
+
+
+def test_an_unknown_prediction_log_format_is_refused_naming_the_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"serve\.log\.format"):
+        parsed("serve:\n  log: {format: csv}\n", tmp_path)
