@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops_actions.errors import MlopsError, RegistryError
+from mlops_actions.errors import RegistryError
 
 if TYPE_CHECKING:
     from mlops_actions.domain.config import Config
@@ -40,24 +40,11 @@ def reference_from_registry(
     """The release-time profile of ``version_tag`` (``<model>@vX.Y.Z``) or of the version ``ref`` names
     (default ``production``), fetched with every file's digest checked against the version's manifest."""
     from mlops_actions.domain.data.profile import load_profile
-    from mlops_actions.registry import open_registry
+    from mlops_actions.registry import open_registry, resolve_version, wanted_version
 
-    if version_tag:
-        from mlops_actions.domain.semver import parse_version_tag
-
-        model, wanted = parse_version_tag(version_tag)
-        if model != config.model_name:
-            raise MlopsError(
-                f"version tag {version_tag}: model {model!r}, but {config.path} is {config.model_name!r}"
-            )
-    else:
-        wanted = ref or "production"
+    wanted = wanted_version(config, version_tag=version_tag, ref=ref)
     registry = open_registry(config)
-    found = registry.resolve(wanted)
-    if found is None:
-        raise RegistryError(
-            f"the {registry.name} registry has no version {wanted!r} of {config.model_name!r}"
-        )
+    found = resolve_version(registry, config, wanted)
     if RELEASE_PROFILE_FILE not in found.files:
         raise RegistryError(
             f"version {found.version} of {config.model_name!r} has no {RELEASE_PROFILE_FILE}; "

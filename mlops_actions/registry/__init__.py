@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 from mlops_actions.domain.config import Config
-from mlops_actions.errors import ConfigError
+from mlops_actions.errors import ConfigError, MlopsError, RegistryError
 from mlops_actions.registry.base import PRODUCTION, ModelVersion, Registry
 
-__all__ = ["PRODUCTION", "ModelVersion", "Registry", "open_registry"]
+__all__ = ["PRODUCTION", "ModelVersion", "Registry", "open_registry", "resolve_version", "wanted_version"]
 
 
 def open_registry(config: Config) -> Registry:
@@ -40,3 +40,30 @@ def open_registry(config: Config) -> Registry:
     raise ConfigError(
         f"{config.path}: registry.backend: {backend!r} is not available, expected local, github, gitlab or mlflow"
     )
+
+
+def wanted_version(
+    config: Config, *, version_tag: str | None = None, ref: str | None = None, verb: str = "is"
+) -> str:
+    """The version a ``--version-tag`` (``<model>@vX.Y.Z`` of the config's model) or ``--ref`` names (default
+    ``production``); a tag of another model is a one-line error: ``<path> <verb> <model>``."""
+    if not version_tag:
+        return ref or PRODUCTION
+    from mlops_actions.domain.semver import parse_version_tag
+
+    model, wanted = parse_version_tag(version_tag)
+    if model != config.model_name:
+        raise MlopsError(
+            f"version tag {version_tag}: model {model!r}, but {config.path} {verb} {config.model_name!r}"
+        )
+    return wanted
+
+
+def resolve_version(registry: Registry, config: Config, wanted: str) -> ModelVersion:
+    """The version ``wanted`` (a number or an alias) names in ``registry``, or a RegistryError saying so."""
+    found = registry.resolve(wanted)
+    if found is None:
+        raise RegistryError(
+            f"the {registry.name} registry has no version {wanted!r} of {config.model_name!r}"
+        )
+    return found

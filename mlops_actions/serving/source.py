@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_actions.errors import MlopsError, ModelError, RegistryError
+from mlops_actions.errors import ModelError, RegistryError
 
 if TYPE_CHECKING:
     from mlops_actions.domain.config import Config
@@ -130,24 +130,11 @@ def load_served_model(
             raise ModelError(f"{folder}: model folder not found, expected model.skops and metadata.json")
         metadata = read_model_metadata(folder)
         return _load(config, folder, metadata, metadata["model_digest"], "the folder's metadata.json", None)
-    from mlops_actions.registry import open_registry
+    from mlops_actions.registry import open_registry, resolve_version, wanted_version
 
-    if version_tag:
-        from mlops_actions.domain.semver import parse_version_tag
-
-        model, wanted = parse_version_tag(version_tag)
-        if model != config.model_name:
-            raise MlopsError(
-                f"version tag {version_tag}: model {model!r}, but {config.path} serves {config.model_name!r}"
-            )
-    else:
-        wanted = ref or "production"
+    wanted = wanted_version(config, version_tag=version_tag, ref=ref, verb="serves")
     registry = open_registry(config)
-    found = registry.resolve(wanted)
-    if found is None:
-        raise RegistryError(
-            f"the {registry.name} registry has no version {wanted!r} of {config.model_name!r}"
-        )
+    found = resolve_version(registry, config, wanted)
     parent = Path(fetch_dir) if fetch_dir is not None else Path(tempfile.mkdtemp(prefix="mlops-serve-"))
     from mlops_actions.registry.base import fetch_whole
 

@@ -24,7 +24,7 @@ from mlops_actions.domain.config import load_config
 from mlops_actions.domain.semver import parse_version_tag
 from mlops_actions.errors import ConfigError, MlopsError, RegistryError, UsageError
 from mlops_actions.progress import Progress
-from mlops_actions.registry import PRODUCTION, ModelVersion, Registry, open_registry
+from mlops_actions.registry import PRODUCTION, ModelVersion, Registry, open_registry, resolve_version
 from mlops_actions.stages.deploy.fetch import fetch_version
 from mlops_actions.stages.deploy.record import (
     DeployReport,
@@ -299,11 +299,7 @@ def run_deploy(
     _check_configured(config, load=load)
     with steps.step("resolving version") as step:
         registry = open_registry(config) if registry is None else registry
-        found = registry.resolve(wanted)
-        if found is None:
-            raise RegistryError(
-                f"the {registry.name} registry has no version {wanted!r} of {config.model_name!r}"
-            )
+        found = resolve_version(registry, config, wanted)
         step.done(found.tag)
     output_dir = Path(output_dir)
     if not output_dir.is_absolute():
