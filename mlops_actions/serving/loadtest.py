@@ -76,12 +76,15 @@ def check_url(url: str, timeout: float = CONNECT_TIMEOUT_S) -> tuple[str, int]:
 
 
 def _child_environment() -> dict[str, str]:
-    """This environment, with this package importable by the child wherever it was imported from (a
-    source checkout is put on PYTHONPATH; an installed package already is on the path)."""
+    """This environment without its secrets (the child needs no token), with this package importable by
+    the child wherever it was imported from (a source checkout is put on PYTHONPATH; an installed package
+    already is on the path)."""
     import sysconfig
 
+    from mlops_actions.domain.secrets import user_command_env
+
     package_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
+    env = user_command_env()
     installed = {str(Path(sysconfig.get_path(name)).resolve()) for name in ("purelib", "platlib")}
     if package_root not in installed:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
@@ -142,6 +145,7 @@ def run_load_test(
                     stdout=subprocess.DEVNULL,
                     stderr=stderr,
                     env=_child_environment(),
+                    cwd=folder,  # not the project: no module of the project's shadows one of the child's
                     timeout=deadline,
                     check=False,
                 )

@@ -324,6 +324,38 @@ def test_a_child_that_fails_is_reported_with_its_last_line(monkeypatch, tmp_path
             loadtest.run_load_test(f"http://127.0.0.1:{listening.getsockname()[1]}", LoadTestSettings(), ROWS)
 
 
+def test_the_child_runs_without_tokens_and_outside_the_project(monkeypatch, tmp_path):
+    seen = tmp_path / "seen.json"
+    (tmp_path / "spying_worker.py").write_text(
+        textwrap.dedent(
+            f"""
+            import json, os, sys
+            job = json.loads(open(sys.argv[1]).read())
+            open({str(seen)!r}, "w").write(json.dumps({{"token": os.environ.get("GITHUB_TOKEN"), "cwd": os.getcwd()}}))
+            open(job["result"], "w").write(json.dumps(
+                {{"latencies_ms": [1.0], "errors_by_kind": {{}}, "elapsed_s": 1.0, "users": 1, "aborted": False}}
+            ))
+            """
+        )
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_" + "x" * 36)
+    monkeypatch.setattr(loadtest, "WORKER_MODULE", "spying_worker")
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        result = loadtest.run_load_test(
+            f"http://127.0.0.1:{listening.getsockname()[1]}", LoadTestSettings(), ROWS
+        )
+    assert result.requests == 1
+    child = json.loads(seen.read_text())
+    assert child["token"] is None
+    assert Path(child["cwd"]).resolve() != project.resolve()
+
+
 # -- error kinds ----------------------------------------------------------------------------------------
 
 
