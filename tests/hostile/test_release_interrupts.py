@@ -308,10 +308,12 @@ def test_a_damaged_version_is_reported_not_declared_released(backend: Backend) -
 def race(monkeypatch: pytest.MonkeyPatch, runs: list[Callable[[], Any]]) -> list[Any]:
     """Run the releases in threads, all released at once after staging their files, so they claim together.
 
-    Training takes turns: the project's module is imported by each training, which one process does once
-    at a time (a release is one process); the race under test is the claim, publication and completion.
+    Training and recording the smoke answers take turns: both run the project's code with the process's
+    environment narrowed for it, which one process does once at a time (a release is one process); the
+    race under test is the claim, publication and completion.
     """
     import mlops_actions.stages.check as check
+    import mlops_actions.stages.release.publication as publication
     import mlops_actions.stages.release.run as stage
 
     barrier = threading.Barrier(len(runs), timeout=120)
@@ -323,6 +325,13 @@ def race(monkeypatch: pytest.MonkeyPatch, runs: list[Callable[[], Any]]) -> list
             return run_check(*args, **kwargs)
 
     monkeypatch.setattr(check, "run_check", train_in_turn)
+    smoke_files = publication._smoke_files
+
+    def smoke_in_turn(*args: Any, **kwargs: Any) -> Any:
+        with one_training:
+            return smoke_files(*args, **kwargs)
+
+    monkeypatch.setattr(publication, "_smoke_files", smoke_in_turn)
 
     def staged_then_wait(*args: Any, **kwargs: Any) -> Any:
         staged = stage_release(*args, **kwargs)
