@@ -3,7 +3,8 @@ extends the trend of the runs before it (and the retrain decision counts bad win
 
 A run reads the states stored with the version, merges its own (a window seen again takes its new state),
 keeps the newest ``monitor.history_windows`` and stores them back. The stored form is compact: numbers
-with four significant digits, counts as integers, empty fields left out.
+with four significant digits, counts as integers, counters that are zero and empty fields left out (a
+counter a window lacks, where its check ran, reads as zero).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def compact_state(state: WindowState) -> dict[str, Any]:
         "checks": dict(state.checks),
         "drift": _compact_map(state.drift),
         "drifted": list(state.drifted),
-        "counters": _compact_map(state.counters),
+        "counters": _compact_map({name: v for name, v in state.counters.items() if v != 0}),
     }
     document.update((key, value) for key, value in optional.items() if value)
     return document

@@ -9,9 +9,10 @@ monitored, a hidden line of the monitor's window states (compact JSON, oldest fi
 The monitor states live in the description rather than in a release asset: a description is replaced in
 one write, so a reader sees the old states or the new ones, never a mix, and a write whose answer was lost
 is checked by reading it back; GitHub has no way to replace an asset in one step (upload, then delete the
-old one), and GitLab's generic packages keep every upload. The line is capped at 90,000 characters; where
-the description would pass the forge's limit (GitHub: 125,000 characters), the oldest windows go first,
-before any deploy record: a shorter trend costs less than a lost deploy history.
+old one), and GitLab's generic packages keep every upload. The line is capped at 90,000 characters (GitHub:
+40,000, beside a model card of up to 40,000); where the description would pass the forge's limit (GitHub:
+125,000 characters), the oldest windows go first, before any deploy record: a shorter trend costs less
+than a lost deploy history.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from mlops_actions.domain.semver import format_version, parse_version, sort_vers
 from mlops_actions.errors import MlopsError, RegistryError
 from mlops_actions.registry.base import (
     COMPLETE,
+    MAX_MONITOR_STATES_CHARS,
     ModelVersion,
     check_deploy_record,
     check_monitor_states,
@@ -163,6 +165,7 @@ class DescribedReleases:
     description_field: ClassVar[str]  # the release's description key: "body" (GitHub), "description" (GitLab)
     max_card_chars: ClassVar[int] = MAX_CARD_CHARS
     max_description_chars: ClassVar[int] = MAX_DESCRIPTION_CHARS
+    max_monitor_chars: ClassVar[int] = MAX_MONITOR_STATES_CHARS  # the monitor line's own cap
 
     def _releases(self) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -299,7 +302,11 @@ class DescribedReleases:
         oldest dropped until it fits the forge's limits: monitor windows first, then deploy records."""
         card, manifest, aliases = self._described(release)
         assert manifest is not None
-        monitor = self._monitor_of(release) if states is None else fitted_monitor_states(states)
+        monitor = (
+            self._monitor_of(release)
+            if states is None
+            else fitted_monitor_states(states, self.max_monitor_chars)
+        )
         while len(deploys_block(records)) > MAX_DEPLOYS_CHARS and len(records) > 1:
             records = records[1:]
         kept: list[dict[str, Any]] | None = None

@@ -166,8 +166,15 @@ def trend_rows(document: dict[str, Any], last: int = TREND_WINDOWS) -> list[Tren
     windows = trend_windows(document, last)
     threshold = _number(document.get("settings", {}).get("out_of_range_share")) or 0.0
 
-    def series(field: str, name: str) -> tuple[float | None, ...]:
-        return tuple(_number(dict(w.get(field) or {}).get(name)) for w in windows)
+    def series(field: str, name: str, check: str | None = None) -> tuple[float | None, ...]:
+        """The values of ``name`` per window; a counter that is absent where its ``check`` ran is zero
+        (the stored states leave zero counters out)."""
+        values = []
+        for w in windows:
+            value = _number(dict(w.get(field) or {}).get(name))
+            ran = check is not None and dict(w.get("checks") or {}).get(check) not in (None, "insufficient")
+            values.append(0.0 if value is None and ran else value)
+        return tuple(values)
 
     def failed(window: dict[str, Any], check: str) -> bool:
         return dict(window.get("checks") or {}).get(check) == "fail"
@@ -181,13 +188,14 @@ def trend_rows(document: dict[str, Any], last: int = TREND_WINDOWS) -> list[Tren
         label = f"{name[len(OUTPUT) :]} (output)" if name.startswith(OUTPUT) else name
         rows.append(TrendRow("drift", name, label, series("drift", name), drifted_in[name]))
     counters = {str(n) for w in windows for n in dict(w.get("counters") or {})}
+    ran_stability = any("stability" in dict(w.get("checks") or {}) for w in windows)
     for name, label in STABILITY_COUNTERS.items():
-        if name in counters:
-            values = series("counters", name)
+        if name in counters or (ran_stability and name == "nonfinite_share"):
+            values = series("counters", name, "stability")
             flagged = tuple(failed(w, "stability") and bool(v) for w, v in zip(windows, values, strict=True))
             rows.append(TrendRow("counter", name, label, values, flagged))
     for name in sorted(n for n in counters if n.startswith(OUT_OF_RANGE)):
-        values = series("counters", name)
+        values = series("counters", name, "range")
         if not any(values):
             continue
         flagged = tuple(
