@@ -120,7 +120,7 @@ def render_monitor_html(document: dict[str, Any]) -> str:
         {
             "when": _when(window["start"]),
             "rows": window["rows"],
-            "items": [
+            "entries": [
                 (CHECK_TITLES.get(f["check"], f["check"]), f["status"], problem)
                 for f in window["findings"]
                 if f["status"] in ("fail", "warn")
