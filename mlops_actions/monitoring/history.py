@@ -62,6 +62,7 @@ def compact_state(state: WindowState) -> dict[str, Any]:
         "drift": _compact_map(state.drift),
         "drifted": list(state.drifted),
         "counters": _compact_map({name: v for name, v in state.counters.items() if v != 0}),
+        "tested": list(state.tested),
     }
     document.update((key, value) for key, value in optional.items() if value)
     return document

@@ -124,18 +124,32 @@ OUTPUT = "output:"
 
 @dataclass(frozen=True)
 class TrendRow:
-    """One line of the trend: a column's drift score or a counter, per window (None: no value), and the
-    windows where it was flagged (drifted, or its check failed)."""
+    """One line of the trend: per window (None: no value) a column's drift or a counter as drawn (higher
+    means more change: a distance as it is, a test's p-value as 1 - p), the score as the check gave it, whether
+    it was a p-value, and whether the window was flagged (drifted, or the counter's check failed)."""
 
     kind: str  # "drift" | "counter"
     name: str
     label: str
     values: tuple[float | None, ...]
     flagged: tuple[bool, ...]
+    scores: tuple[float | None, ...] = ()
+    tested: tuple[bool, ...] = ()
+
+    def _latest_index(self) -> int | None:
+        return next((i for i in reversed(range(len(self.values))) if self.values[i] is not None), None)
 
     @property
     def latest(self) -> float | None:
-        return next((v for v in reversed(self.values) if v is not None), None)
+        """The newest score (the counter, or the drift score as the check gave it)."""
+        index = self._latest_index()
+        return None if index is None else (self.scores or self.values)[index]
+
+    @property
+    def latest_text(self) -> str:
+        index = self._latest_index()
+        tested = index is not None and bool(self.tested) and self.tested[index]
+        return ("p " if tested else "") + fmt_num(self.latest)
 
     @property
     def highest(self) -> float | None:
@@ -186,7 +200,12 @@ def trend_rows(document: dict[str, Any], last: int = TREND_WINDOWS) -> list[Tren
     rows = []
     for name in [*sorted(inputs, key=lambda n: (-sum(drifted_in[n]), n)), *outputs]:
         label = f"{name[len(OUTPUT) :]} (output)" if name.startswith(OUTPUT) else name
-        rows.append(TrendRow("drift", name, label, series("drift", name), drifted_in[name]))
+        scores = series("drift", name)
+        tested = tuple(name in (w.get("tested") or ()) for w in windows)
+        drawn = tuple(
+            None if v is None else max(0.0, 1.0 - v) if t else v for v, t in zip(scores, tested, strict=True)
+        )
+        rows.append(TrendRow("drift", name, label, drawn, drifted_in[name], scores, tested))
     counters = {str(n) for w in windows for n in dict(w.get("counters") or {})}
     ran_stability = any("stability" in dict(w.get("checks") or {}) for w in windows)
     for name, label in STABILITY_COUNTERS.items():
@@ -227,6 +246,10 @@ def flag_marks(flagged: tuple[bool, ...]) -> str:
     return "".join(MARK_FLAGGED if f else MARK_CLEAR for f in flagged)
 
 
+def _spark_cell(row: TrendRow) -> str:
+    return f"`{sparkline(row.values)}`<br>`{flag_marks(row.flagged)}`"
+
+
 def trend_markdown(document: dict[str, Any], last: int = TREND_WINDOWS) -> list[str]:
     """The report's trend section as lines ([] when the history holds fewer than two windows)."""
     windows = trend_windows(document, last)
@@ -243,30 +266,30 @@ def trend_markdown(document: dict[str, Any], last: int = TREND_WINDOWS) -> list[
         f"({_when(windows[0]['start'])} to {_when(windows[-1]['start'])} UTC"
         + (f"; {earlier} of them from earlier runs" if earlier else "")
         + "). Each line is scaled to its own highest value (▁ zero, █ highest, · no value); under it `!` marks "
-        "the windows where the column drifted or the counter's check failed. Drift scores are the check's "
-        "measure: PSI or Jensen-Shannon distance, or a test's p-value (lower means more change) in windows "
-        "of at most `small_sample` rows.",
+        "the windows where the column drifted or the counter's check failed. A drift bar is the check's "
+        "distance (PSI or Jensen-Shannon), or 1 − p for a window judged by a test (at most `small_sample` "
+        "rows), so a taller bar always means more change; the latest score is the check's own (p: a p-value).",
         "",
         f"Window status: `{''.join(STATUS_GLYPHS.get(str(w.get('status')), '?') for w in windows)}` "
         "(✓ ok, w warn, ✗ fail, · too few rows)",
         "",
     ]
-    for kind, title in (("drift", "drift score"), ("counter", "counter")):
-        chosen = [r for r in rows if r.kind == kind]
-        if not chosen:
-            continue
-        column = "column" if kind == "drift" else "stability and range"
-        flagged_word = "drifted" if kind == "drift" else "failed"
-        lines += [
-            f"| {column} | {title} by window | latest | highest | {flagged_word} |",
-            "|---|---|---|---|---|",
-        ]
-        for row in chosen:
-            spark = f"`{sparkline(row.values)}`<br>`{flag_marks(row.flagged)}`"
-            count = sum(row.flagged)
+    drift = [r for r in rows if r.kind == "drift"]
+    if drift:
+        lines += ["| column | drift by window | latest score | drifted |", "|---|---|---|---|"]
+        for row in drift:
             lines.append(
-                f"| {escape_md(row.label)} | {spark} | {fmt_num(row.latest)} | {fmt_num(row.highest)} | "
-                f"{count} of {len(row.flagged)} |"
+                f"| {escape_md(row.label)} | {_spark_cell(row)} | {row.latest_text} | "
+                f"{sum(row.flagged)} of {len(row.flagged)} |"
+            )
+        lines.append("")
+    counters = [r for r in rows if r.kind == "counter"]
+    if counters:
+        lines += ["| stability and range | by window | latest | highest | failed |", "|---|---|---|---|---|"]
+        for row in counters:
+            lines.append(
+                f"| {escape_md(row.label)} | {_spark_cell(row)} | {fmt_num(row.latest)} | "
+                f"{fmt_num(row.highest)} | {sum(row.flagged)} of {len(row.flagged)} |"
             )
         lines.append("")
     return lines[:-1] if lines[-1] == "" else lines

@@ -40,13 +40,15 @@ def small_multiple_svg(row: TrendRow, starts: list[str]) -> str:
     low = min([*present, 0.0])
     span = (high - low) or 1.0
     plot = height - top - bottom
-    title = f"{row.label}: latest {fmt_num(row.latest)}, highest {fmt_num(row.highest)}"
+    title = f"{row.label}: latest {row.latest_text}" + (
+        f", highest {fmt_num(row.highest)}" if row.kind == "counter" else ""
+    )
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" role="img" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="11">',
         f"<title>{xml_escape(one_line(title, 200))}</title>",
         f'<text x="0" y="12" fill="#1f2328" font-weight="600">{xml_escape(one_line(row.label, 40))}</text>',
-        f'<text x="{width}" y="12" text-anchor="end" fill="#57606a">{xml_escape(fmt_num(row.latest))}</text>',
+        f'<text x="{width}" y="12" text-anchor="end" fill="#57606a">{xml_escape(row.latest_text)}</text>',
         f'<line x1="0" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="#8c959f" stroke-width="1"/>',
     ]
     for index, (value, flagged) in enumerate(zip(row.values, row.flagged, strict=True)):
@@ -62,7 +64,9 @@ def small_multiple_svg(row: TrendRow, starts: list[str]) -> str:
             continue
         bar = max(round((value - low) / span * plot, 1), 1.0)
         color = COLORS["fail"] if flagged else COLORS["value"]
-        tip = f"{when}: {fmt_num(value)}" + (" (flagged)" if flagged else "")
+        score = row.scores[index] if row.scores else value
+        tested = bool(row.tested) and row.tested[index]
+        tip = f"{when}: {'p ' if tested else ''}{fmt_num(score)}" + (" (flagged)" if flagged else "")
         out.append(
             f'<rect x="{x}" y="{round(height - bottom - bar, 1)}" width="{bar_width}" height="{bar}" '
             f'fill="{color}"><title>{xml_escape(one_line(tip, 120))}</title></rect>'

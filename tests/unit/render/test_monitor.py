@@ -110,7 +110,7 @@ def test_the_trend_shows_each_features_drift_as_a_sparkline_with_its_drifted_win
         "The last 5 1h windows, oldest first (2026-11-30 00:00 to 2026-11-30 04:00 UTC; 4 of them from earlier runs)"
         in markdown
     )
-    assert "| income | `▁▂▅█▃`<br>`..!!.` | 0.2000 | 0.8000 | 2 of 5 |" in markdown
+    assert "| income | `▁▂▅█▃`<br>`..!!.` | 0.2000 | 2 of 5 |" in markdown
     assert "| prediction (output) | `█████`<br>`.....` |" in markdown  # on its own scale
     assert "Window status: `✓✓✗✓✓`" in markdown
 
@@ -130,3 +130,16 @@ def test_a_history_of_one_window_shows_no_trend_yet():
     document = result(window("2026-11-30T04:00:00Z", OK))
     assert "## Trend" not in render_monitor_markdown(with_history(document, [state(4, income=0.1)]))
     assert "## Trend" not in render_monitor_markdown(document)  # a monitor.json without history
+
+
+def test_a_p_value_is_drawn_as_one_minus_p_so_a_taller_bar_always_means_more_change():
+    small = [state(h, income=p) for h, p in ((0, 0.9), (1, 0.5), (2, 0.01))]
+    for item in small:
+        item["tested"] = ["income"]
+    large = state(3, income=0.3)  # a distance again, in a large window
+    markdown = render_monitor_markdown(
+        with_history(result(window("2026-11-30T03:00:00Z", OK)), [*small, large])
+    )
+    assert "| income | `▁▅█▃`<br>`....` | 0.3000 | 0 of 4 |" in markdown
+    markdown = render_monitor_markdown(with_history(result(window("2026-11-30T02:00:00Z", OK)), small))
+    assert "| income | `▁▅█`<br>`...` | p 0.0100 | 0 of 3 |" in markdown
