@@ -284,3 +284,29 @@ def test_a_states_write_whose_answer_was_lost_is_checked_not_repeated(backend):
         writes = [p for p in proxy.log if p.method == rule.method and re.search(rule.path, p.path)]
         assert len(writes) == 1  # read back, found, not sent again
     assert backend.registry.monitor_states("1.0.0") == [state(1), state(2)]
+
+
+def test_on_github_the_oldest_windows_go_before_any_deploy_record_when_the_body_would_be_too_long(
+    start_github_releases_standin, tmp_path
+):
+    backend = github_backend(tmp_path, start_github_releases_standin)
+    registry = backend.registry
+    registry.max_description_chars = 12_000  # GitHub's is 125,000; the manifest and card take their part
+    records = [
+        {"time": f"2026-12-01T16:00:{second:02d}Z", "version": "1.0.0", "reason": "r" * 300}
+        for second in range(5)
+    ]
+    for record in records:
+        registry.record_deploy("1.0.0", record)
+    states = [state(day, pad=1_500) for day in range(1, 21)]
+    registry.record_monitor_states("1.0.0", states)
+    kept = registry.monitor_states("1.0.0")
+    assert 1 <= len(kept) < len(states) and kept == states[-len(kept) :]
+    assert registry.deploy_records("1.0.0") == records  # every deploy record stays
+    registry.record_deploy("1.0.0", {**records[0], "time": "2026-12-01T17:00:00Z", "reason": "r" * 3_000})
+    assert len(registry.deploy_records("1.0.0")) == 6
+    shorter = registry.monitor_states("1.0.0")
+    assert shorter == kept[-len(shorter) :] and len(shorter) < len(kept)
+    [release] = [r for r in backend.api.published() if r["tag_name"] == "tiny@v1.0.0"]  # type: ignore[attr-defined]
+    assert len(release["body"]) <= 12_000
+    assert backend.api.violations == []  # type: ignore[attr-defined]
