@@ -10,7 +10,7 @@ from mlops_actions.commands._common import add_config_option
 HELP = (
     "check prediction logs per time window: NaN outputs, schema, out-of-range inputs, input and output drift"
 )
-MONITOR_JSON, MONITOR_MD = "monitor.json", "monitor.md"
+MONITOR_JSON, MONITOR_MD, MONITOR_HTML = "monitor.json", "monitor.md", "monitor.html"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,8 +48,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--json", action="store_true", help="print monitor.json instead of the Markdown report"
     )
+    parser.add_argument(
+        "--no-record",
+        action="store_true",
+        help="do not store this run's window states with the version in the registry (the trend still "
+        "shows the stored ones)",
+    )
     add_env_option(
-        parser, "--out", env="MLOPS_OUTPUT_DIR", default=None, help="write monitor.json and monitor.md here"
+        parser,
+        "--out",
+        env="MLOPS_OUTPUT_DIR",
+        default=None,
+        help="write monitor.json, monitor.md and monitor.html here",
     )
     parser.set_defaults(func=run)
 
@@ -62,9 +72,11 @@ def run(args: argparse.Namespace) -> int:
     from mlops_actions.domain.config import load_config
     from mlops_actions.domain.model_io import write_json_atomic, write_text_atomic
     from mlops_actions.errors import UsageError
+    from mlops_actions.monitoring.history import monitor_history
     from mlops_actions.monitoring.reference import reference_from_file, reference_from_registry
     from mlops_actions.monitoring.run import run_monitor
     from mlops_actions.render.monitor import render_monitor_markdown
+    from mlops_actions.render.monitor_html import render_monitor_html
 
     if not args.logs:
         raise UsageError(
@@ -76,12 +88,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         reference = reference_from_registry(config, ref=args.ref, version_tag=args.version_tag)
     result = run_monitor(config, args.logs, reference, window=args.window, since=args.since)
-    document = result.to_dict()
+    history = monitor_history(config, result, reference, record=not args.no_record)
+    for warning in history.warnings:
+        print(f"mlops-actions: warning: {warning}", file=sys.stderr)
+    document = {**result.to_dict(), "history": history.to_list()}
     markdown = render_monitor_markdown(document)
     if args.out:
         out = Path(args.out)
         write_json_atomic(out / MONITOR_JSON, document)
         write_text_atomic(out / MONITOR_MD, markdown, what=str(out / MONITOR_MD))
+        html = render_monitor_html(document)
+        write_text_atomic(out / MONITOR_HTML, html, what=str(out / MONITOR_HTML))
     if args.json:
         print_json(document)
     else:

@@ -444,6 +444,8 @@ DEFAULT_MONITOR: dict[str, float] = {
     "constant_output_rows": 100,
 }
 
+MONITOR_HISTORY_WINDOWS = 48  # window states the registry keeps per version (monitor.history_windows)
+
 _MONITOR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -505,6 +507,14 @@ _MONITOR_SCHEMA: dict[str, Any] = {
             "description": "Drift thresholds of the monitor (psi, jensenshannon, ks_pvalue, ...); "
             "default: data.drift_thresholds, else the data checks' defaults.",
         },
+        "history_windows": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000,
+            "default": MONITOR_HISTORY_WINDOWS,
+            "description": "How many of the newest window states the registry keeps with the version, "
+            "for the trend and for the retrain decision.",
+        },
     },
 }
 
@@ -521,6 +531,7 @@ class MonitorSettings:
     min_window_rows: int = int(DEFAULT_MONITOR["min_window_rows"])
     constant_output_rows: int = int(DEFAULT_MONITOR["constant_output_rows"])
     drift_thresholds: dict[str, float] = field(default_factory=dict)  # overrides of the data checks' own
+    history_windows: int = MONITOR_HISTORY_WINDOWS
 
 
 def monitor_settings(doc: dict[str, Any]) -> MonitorSettings:
@@ -538,6 +549,7 @@ def monitor_settings(doc: dict[str, Any]) -> MonitorSettings:
         min_window_rows=int(values["min_window_rows"]),
         constant_output_rows=int(values["constant_output_rows"]),
         drift_thresholds={str(k): float(v) for k, v in drift.items()},
+        history_windows=int(monitor.get("history_windows", MONITOR_HISTORY_WINDOWS)),
     )
 
 

@@ -10,13 +10,16 @@ from typing import Any
 
 from mlops_actions.monitoring.result import FAIL, SEVERITY, MonitorResult, WindowResult, worst
 
+P_VALUE_METHODS = ("ks", "chi2")  # drift measures whose score is a p-value
+
 
 @dataclass(frozen=True)
 class WindowState:
     """One window's outcome: ``checks`` maps each check to its status; ``drift`` maps a column (a feature,
     or ``output:<name>`` for an output) to its drift score; ``drifted`` lists the columns that drifted;
     ``counters`` holds the stability and range figures (``nonfinite_share``, ``outside_unit_rows``,
-    ``out_of_range:<column>`` shares)."""
+    ``out_of_range:<column>`` shares); ``tested`` lists the columns whose drift score is a test's p-value
+    (KS or chi-squared, in small windows: lower means more change) rather than a distance."""
 
     start: str
     end: str
@@ -27,6 +30,7 @@ class WindowState:
     drift: Mapping[str, float] = field(default_factory=dict)
     drifted: tuple[str, ...] = ()
     counters: Mapping[str, float] = field(default_factory=dict)
+    tested: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +43,7 @@ class WindowState:
             "drift": dict(self.drift),
             "drifted": list(self.drifted),
             "counters": dict(self.counters),
+            "tested": list(self.tested),
         }
 
     @classmethod
@@ -53,6 +58,7 @@ class WindowState:
             drift={str(k): float(v) for k, v in dict(data.get("drift", {})).items()},
             drifted=tuple(str(c) for c in data.get("drifted", ())),
             counters={str(k): float(v) for k, v in dict(data.get("counters", {})).items()},
+            tested=tuple(str(c) for c in data.get("tested", ())),
         )
 
 
@@ -60,6 +66,7 @@ def window_state(window: WindowResult, version: str | None) -> WindowState:
     """The compact state of one judged window."""
     drift: dict[str, float] = {}
     drifted: list[str] = []
+    tested: list[str] = []
     counters: dict[str, float] = {}
     for finding in window.findings:
         if finding.check in ("input_drift", "prediction_drift"):
@@ -68,6 +75,8 @@ def window_state(window: WindowResult, version: str | None) -> WindowState:
                 drift[prefix + name] = float(column["score"])
                 if column.get("drifted"):
                     drifted.append(prefix + name)
+                if column.get("method") in P_VALUE_METHODS:
+                    tested.append(prefix + name)
         elif finding.check == "stability":
             for key in ("nonfinite_share", "outside_unit_rows", "sum_off_rows"):
                 if key in finding.figures:
@@ -85,6 +94,7 @@ def window_state(window: WindowResult, version: str | None) -> WindowState:
         drift=drift,
         drifted=tuple(drifted),
         counters=counters,
+        tested=tuple(tested),
     )
 
 

@@ -102,6 +102,18 @@ class Registry(Protocol):
         """The deploy records of ``version``, or of every version when None, oldest first (by ``time``)."""
         ...
 
+    def record_monitor_states(self, version: str, states: list[dict[str, Any]]) -> None:
+        """Replace the monitor's window states kept with ``version`` (JSON objects, each with a ``start``
+        time; stored oldest first). The oldest are dropped until the rest fit in 90,000 characters serialised
+        (and in the backend's own limits): a long history is shortened, never refused. A write that may have
+        taken effect is checked before it is repeated."""
+        ...
+
+    def monitor_states(self, version: str) -> list[dict[str, Any]]:
+        """The monitor's window states kept with ``version``, oldest first; [] when there are none. An
+        UnreadableMonitorStates when what is stored is not a list of states (the next record replaces it)."""
+        ...
+
 
 MANIFEST_FILE = "manifest.json"
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -109,6 +121,7 @@ PUBLISHING, COMPLETE = "publishing", "complete"  # a version's state in a remote
 CARD_FILE = "model-card.md"
 MAX_DEPLOY_RECORD_CHARS = 4_000  # one deploy record, serialised
 KEPT_DEPLOY_RECORDS = 20  # per version; the oldest go first
+MAX_MONITOR_STATES_CHARS = 90_000  # a version's monitor window states, serialised; the oldest go first
 
 
 def lineage_of(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -328,3 +341,59 @@ def with_deploy_record(records: list[dict[str, Any]], record: dict[str, Any]) ->
     if record not in kept:
         kept = stored_deploy_records([*kept, record])
     return kept[-KEPT_DEPLOY_RECORDS:]
+
+
+def check_monitor_states(version: str, states: object) -> list[dict[str, Any]]:
+    """A JSON-safe copy of the monitor ``states`` for ``version``, sorted by ``start``: a list of JSON objects
+    each with a string ``start``. A one-line RegistryError otherwise."""
+    import json
+
+    where = f"monitor states of version {version}"
+    if not isinstance(states, (list, tuple)):
+        raise RegistryError(f"{where}: expected a list, got {type(states).__name__}")
+    for state in states:
+        if not isinstance(state, Mapping) or not isinstance(state.get("start"), str):
+            raise RegistryError(f"{where}: each state must be a JSON object with a string start time")
+    try:
+        checked: list[dict[str, Any]] = json.loads(json.dumps([dict(s) for s in states], allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise RegistryError(f"{where}: not JSON-safe ({str(error).splitlines()[0][:120]})") from None
+    return sorted(checked, key=lambda s: str(s["start"]))
+
+
+def monitor_states_text(states: list[dict[str, Any]]) -> str:
+    """The states as compact JSON (no spaces, sorted keys): the form every registry stores."""
+    import json
+
+    return json.dumps(states, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def fitted_monitor_states(states: list[dict[str, Any]], max_chars: int = MAX_MONITOR_STATES_CHARS) -> str:
+    """The newest of ``states`` that fit in ``max_chars`` serialised (the oldest dropped first), as text."""
+    kept = list(states)
+    text = monitor_states_text(kept)
+    while len(text) > max_chars and kept:
+        kept = kept[1:]
+        text = monitor_states_text(kept)
+    return text
+
+
+class UnreadableMonitorStates(RegistryError):
+    """What a registry holds as a version's monitor states is not a list of states (the next record
+    replaces it)."""
+
+
+def parse_monitor_states(text: str, *, where: str) -> list[dict[str, Any]]:
+    """The states of a stored text: its JSON objects (anything else in the list is left out). An
+    UnreadableMonitorStates naming ``where`` when the text is not a JSON list."""
+    import json
+
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    if not isinstance(document, list):
+        raise UnreadableMonitorStates(
+            f"{where}: the stored monitor states are not a JSON list; the next record replaces them"
+        )
+    return [state for state in document if isinstance(state, dict)]

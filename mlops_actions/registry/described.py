@@ -3,7 +3,16 @@ what reading and aliasing those releases share.
 
 A description is the model card, then a hidden manifest block (digests, commit, metrics, lineage, state),
 a hidden line of aliases with the time each was set (the newest setting of an alias wins) and, once the
-version was deployed, a hidden line of its deploy records (the newest 20, oldest first).
+version was deployed, a hidden line of its deploy records (the newest 20, oldest first) and, once it was
+monitored, a hidden line of the monitor's window states (compact JSON, oldest first).
+
+The monitor states live in the description rather than in a release asset: a description is replaced in
+one write, so a reader sees the old states or the new ones, never a mix, and a write whose answer was lost
+is checked by reading it back; GitHub has no way to replace an asset in one step (upload, then delete the
+old one), and GitLab's generic packages keep every upload. The line is capped at 90,000 characters (GitHub:
+40,000, beside a model card of up to 40,000); where the description would pass the forge's limit (GitHub:
+125,000 characters), the oldest windows go first, before any deploy record: a shorter trend costs less
+than a lost deploy history.
 """
 
 from __future__ import annotations
@@ -17,8 +26,13 @@ from mlops_actions.domain.semver import format_version, parse_version, sort_vers
 from mlops_actions.errors import MlopsError, RegistryError
 from mlops_actions.registry.base import (
     COMPLETE,
+    MAX_MONITOR_STATES_CHARS,
     ModelVersion,
     check_deploy_record,
+    check_monitor_states,
+    fitted_monitor_states,
+    monitor_states_text,
+    parse_monitor_states,
     stored_deploy_records,
     with_deploy_record,
 )
@@ -32,6 +46,9 @@ ALIASES_PATTERN = re.compile(r"<!-- mlops-actions:aliases (.*?) -->")
 DEPLOYS_OPEN = "<!-- mlops-actions:deploys "
 DEPLOYS_CLOSE = " -->"
 DEPLOYS_PATTERN = re.compile(r"<!-- mlops-actions:deploys (.*?) -->")
+MONITOR_OPEN = "<!-- mlops-actions:monitor "
+MONITOR_CLOSE = " -->"
+MONITOR_PATTERN = re.compile(r"<!-- mlops-actions:monitor (.*?) -->")
 MAX_CARD_CHARS = 200_000  # model card characters kept in a description (GitHub sets a lower limit)
 MAX_DESCRIPTION_CHARS = 1_000_000  # a whole description (GitHub sets a lower limit)
 MAX_DEPLOYS_CHARS = 90_000  # the deploy records line; 20 records of the largest size fit
@@ -63,6 +80,18 @@ def deploys_block(records: Sequence[Mapping[str, Any]]) -> str:
     return DEPLOYS_OPEN + text.replace("<", "\\u003c").replace(">", "\\u003e") + DEPLOYS_CLOSE
 
 
+def monitor_block(states_text: str) -> str:
+    """The monitor states (their compact JSON) as a hidden line of a release description (``<`` and ``>``
+    escaped, so the line cannot end early)."""
+    return MONITOR_OPEN + states_text.replace("<", "\\u003c").replace(">", "\\u003e") + MONITOR_CLOSE
+
+
+def parse_monitor_text(description: str) -> str:
+    """The JSON text of a release description's monitor line ("" when it holds none)."""
+    found = MONITOR_PATTERN.search(description)
+    return found.group(1) if found else ""
+
+
 def release_description(
     card: str,
     manifest: Mapping[str, Any],
@@ -70,14 +99,17 @@ def release_description(
     *,
     max_card_chars: int = MAX_CARD_CHARS,
     deploys: Sequence[Mapping[str, Any]] = (),
+    monitor: str = "",
 ) -> str:
-    """Model card (shortened to ``max_card_chars``), then the hidden manifest, aliases and deploy records."""
+    """Model card (shortened to ``max_card_chars``), then the hidden manifest, aliases, deploy records and
+    monitor states (``monitor``: their JSON text, "" for none)."""
     card = card.strip()
     if len(card) > max_card_chars:
         card = card[:max_card_chars].rsplit("\n", 1)[0] + "\n\n_… model card shortened; see model-card.md._"
     card = card.replace("<!-- mlops-actions:", "<!-- (quoted) mlops-actions:")
     text = f"{card}\n\n{manifest_block(manifest)}\n{aliases_block(aliases)}\n"
-    return text + f"{deploys_block(deploys)}\n" if deploys else text
+    text = text + f"{deploys_block(deploys)}\n" if deploys else text
+    return text + f"{monitor_block(monitor)}\n" if monitor else text
 
 
 def parse_deploys(description: str) -> list[dict[str, Any]]:
@@ -133,6 +165,7 @@ class DescribedReleases:
     description_field: ClassVar[str]  # the release's description key: "body" (GitHub), "description" (GitLab)
     max_card_chars: ClassVar[int] = MAX_CARD_CHARS
     max_description_chars: ClassVar[int] = MAX_DESCRIPTION_CHARS
+    max_monitor_chars: ClassVar[int] = MAX_MONITOR_STATES_CHARS  # the monitor line's own cap
 
     def _releases(self) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -162,13 +195,18 @@ class DescribedReleases:
         manifest: Mapping[str, Any],
         aliases: Mapping[str, str],
         deploys: Sequence[Mapping[str, Any]] = (),
+        monitor: str = "",
     ) -> str:
         return release_description(
-            card, manifest, aliases, max_card_chars=self.max_card_chars, deploys=deploys
+            card, manifest, aliases, max_card_chars=self.max_card_chars, deploys=deploys, monitor=monitor
         )
 
     def _deploys_of(self, release: Mapping[str, Any]) -> list[dict[str, Any]]:
         return parse_deploys(str(release.get(self.description_field) or ""))
+
+    def _monitor_of(self, release: Mapping[str, Any]) -> str:
+        """The JSON text of the release's monitor states, as stored ("" for none)."""
+        return parse_monitor_text(str(release.get(self.description_field) or ""))
 
     def _version_of(
         self, release: Mapping[str, Any], *, aliases: tuple[str, ...] = ()
@@ -236,15 +274,16 @@ class DescribedReleases:
         card, manifest, aliases = self._described(target)
         assert manifest is not None
         aliases[alias] = now_precise()
-        self._write_description(target, self._description(card, manifest, aliases, self._deploys_of(target)))
+        deploys, monitor = self._deploys_of(target), self._monitor_of(target)
+        self._write_description(target, self._description(card, manifest, aliases, deploys, monitor))
         for release in releases:  # then take it off the others, so one release holds it
             if release.get("tag_name") == tag or self._version_of(release) is None:
                 continue
             card, manifest, aliases = self._described(release)
             if alias in aliases and manifest is not None:
                 del aliases[alias]
-                deploys = self._deploys_of(release)
-                self._write_description(release, self._description(card, manifest, aliases, deploys))
+                deploys, monitor = self._deploys_of(release), self._monitor_of(release)
+                self._write_description(release, self._description(card, manifest, aliases, deploys, monitor))
 
     # -- deploy records ----------------------------------------------------------------------------
 
@@ -253,18 +292,40 @@ class DescribedReleases:
         release = self._release(version_tag(self.model, version))
         return release if release is not None and self._version_of(release) is not None else None
 
-    def _fitted_description(self, release: Mapping[str, Any], records: list[dict[str, Any]]) -> str:
-        """The release's description with ``records``, the oldest dropped until it fits the forge's limits."""
+    def _fitted_description(
+        self,
+        release: Mapping[str, Any],
+        records: list[dict[str, Any]],
+        states: list[dict[str, Any]] | None = None,
+    ) -> str:
+        """The release's description with ``records`` and the monitor ``states`` (None: those it holds), the
+        oldest dropped until it fits the forge's limits: monitor windows first, then deploy records."""
         card, manifest, aliases = self._described(release)
         assert manifest is not None
-        while True:
-            text = self._description(card, manifest, aliases, records)
-            too_long = (
-                len(deploys_block(records)) > MAX_DEPLOYS_CHARS or len(text) > self.max_description_chars
-            )
-            if not too_long or len(records) <= 1:
-                return text
+        monitor = (
+            self._monitor_of(release)
+            if states is None
+            else fitted_monitor_states(states, self.max_monitor_chars)
+        )
+        while len(deploys_block(records)) > MAX_DEPLOYS_CHARS and len(records) > 1:
             records = records[1:]
+        kept: list[dict[str, Any]] | None = None
+        while True:
+            text = self._description(card, manifest, aliases, records, monitor)
+            if len(text) <= self.max_description_chars:
+                return text
+            if monitor:
+                if kept is None:
+                    try:
+                        kept = parse_monitor_states(monitor, where=self.name)
+                    except RegistryError:
+                        kept = []  # unreadable: nothing worth keeping
+                kept = kept[1:]
+                monitor = monitor_states_text(kept) if kept else ""
+            elif len(records) > 1:
+                records = records[1:]
+            else:
+                return text
 
     def record_deploy(self, version: str, record: Mapping[str, Any]) -> None:
         """Add the record to the hidden deploy line of the version's release description. A write whose
@@ -305,3 +366,48 @@ class DescribedReleases:
             if listed is not None:
                 found.extend(r for r in self._deploys_of(release) if r.get("version") == listed.version)
         return stored_deploy_records(found)
+
+    # -- monitor states ----------------------------------------------------------------------------
+
+    def record_monitor_states(self, version: str, states: list[dict[str, Any]]) -> None:
+        """Replace the hidden monitor line of the version's release description. A write whose answer was
+        lost is checked by reading the release again before it is repeated."""
+        version = format_version(parse_version(version))
+        checked = check_monitor_states(version, states)
+        attempt = 0
+        while True:
+            attempt += 1
+            release = self._complete_release(version)
+            if release is None:
+                raise RegistryError(
+                    f"{self.name} registry: cannot record monitor states of missing version {version}"
+                )
+            text = self._fitted_description(release, self._deploys_of(release), checked)
+            if _states_in(parse_monitor_text(text)) == _states_in(self._monitor_of(release)):
+                return  # written already, by a write whose answer was lost (or nothing changes)
+            try:
+                self._write_description(release, text, retry=False)
+                return
+            except WriteOutcomeUnknown as error:
+                if attempt >= self.client.max_attempts:
+                    raise RegistryError(
+                        f"{error}; giving up after {attempt} attempts to record the monitor states of {version}"
+                    ) from None
+                self.client.pause_before_retry(attempt, error.wait)
+
+    def monitor_states(self, version: str) -> list[dict[str, Any]]:
+        version = format_version(parse_version(version))
+        release = self._complete_release(version)
+        text = "" if release is None else self._monitor_of(release)
+        where = f"{self.name} registry: release {version_tag(self.model, version)}"
+        return parse_monitor_states(text, where=where) if text else []
+
+
+def _states_in(text: str) -> list[dict[str, Any]] | None:
+    """The states of a monitor line's JSON text ([] for none, None when unreadable)."""
+    if not text:
+        return []
+    try:
+        return parse_monitor_states(text, where="")
+    except RegistryError:
+        return None

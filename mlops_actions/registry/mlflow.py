@@ -6,7 +6,9 @@ result, the data profile and ``manifest.json`` — are the artifacts (folder ``m
 experiment ``mlops-actions/churn`` (``registry.experiment``). Its tags carry the lineage:
 ``mlops.semver``, ``mlops.tag``, ``mlops.commit``, ``mlops.digest``, ``mlops.files`` (sha256 of each file),
 ``mlops.metrics`` and ``mlops.state``. Aliases such as ``production`` are MLflow aliases. The deploy records
-of a version are its tag ``mlops.deploys`` (a JSON list, oldest first).
+of a version are its tag ``mlops.deploys`` (a JSON list, oldest first); the monitor's window states its tag
+``mlops.monitor`` (compact JSON, oldest first, the oldest dropped to stay under 90,000 characters: MLflow 3
+keeps model version tag values of up to 100,000).
 
 MLflow numbers model versions itself (1, 2, 3...) and atomically. The semantic version is claimed this
 way: create the model version tagged with it, then look at every model version tagged with the same
@@ -41,6 +43,9 @@ from mlops_actions.registry.base import (
     ModelVersion,
     VersionTaken,
     check_deploy_record,
+    check_monitor_states,
+    fitted_monitor_states,
+    parse_monitor_states,
     prepare_publication,
     stored_deploy_records,
     with_deploy_record,
@@ -60,6 +65,7 @@ TAG = {
     "lineage": "mlops.lineage",
     "state": "mlops.state",
     "deploys": "mlops.deploys",
+    "monitor": "mlops.monitor",
 }
 MAX_DEPLOYS_TAG_CHARS = 90_000  # MLflow 3 stores model version tag values of at most 100,000 characters
 
@@ -508,3 +514,36 @@ class MlflowRegistry:
             seen.add(semver)
             found.extend(r for r in self._deploys_of(mv) if r.get("version") == semver)
         return stored_deploy_records(found)
+
+    # -- monitor states ------------------------------------------------------------------------------
+
+    def record_monitor_states(self, version: str, states: list[dict[str, Any]]) -> None:
+        """Replace the version's ``mlops.monitor`` tag. Setting a tag is idempotent; after a failed call the
+        tag is read again, and the call repeated only when it did not take effect."""
+        version = format_version(parse_version(version))
+        text = fitted_monitor_states(check_monitor_states(version, states))
+        for attempt in (1, 2):
+            mv = self._complete_model_version(version)
+            if mv is None:
+                raise RegistryError(
+                    f"mlflow registry: cannot record monitor states of missing version {version}"
+                )
+            if dict(mv.tags or {}).get(TAG["monitor"]) == text:
+                return  # written already, by a call whose answer was lost
+            try:
+                self.client.set_model_version_tag(
+                    self.registered_model, str(mv.version), TAG["monitor"], text
+                )
+                return
+            except Exception as error:
+                if attempt == 2:
+                    raise RegistryError(
+                        f"mlflow registry: recording the monitor states of {version}: {_mlflow_error(error)}"
+                    ) from None
+
+    def monitor_states(self, version: str) -> list[dict[str, Any]]:
+        version = format_version(parse_version(version))
+        mv = self._complete_model_version(version)
+        text = "" if mv is None else dict(mv.tags or {}).get(TAG["monitor"], "")
+        where = f"mlflow registry: tag {TAG['monitor']} of {version_tag(self.model, version)}"
+        return parse_monitor_states(text, where=where) if text else []

@@ -109,3 +109,68 @@ def test_a_malformed_log_line_is_named_by_file_and_line(served_log, capsys):
     path.write_text("\n".join([*lines[:5], "{broken", *lines[5:]]) + "\n")
     assert monitor(project, "--logs", str(path), "--ref", "production") == 2
     assert f"{path}:6: not valid JSON" in capsys.readouterr().err
+
+
+def shifted_log(log: Path, target: Path, days: int) -> Path:
+    """A copy of the server's log with every time ``days`` later (another window of the same traffic)."""
+    import datetime as dt
+
+    target.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for path in sorted(log.glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            when = dt.datetime.fromisoformat(record["time"].replace("Z", "+00:00")) + dt.timedelta(days=days)
+            record["time"] = when.isoformat().replace("+00:00", "Z")
+            lines.append(json.dumps(record))
+    (target / f"day-{days}.jsonl").write_text("\n".join(lines) + "\n")
+    return target / f"day-{days}.jsonl"
+
+
+def test_a_second_run_extends_the_trend_the_first_stored_with_the_version(served_log, capsys):
+    project = served_log.parent
+    config = str(project / "mlops.yaml")
+
+    def run(logs: str, out: str) -> dict:
+        assert (
+            main(["monitor", "-c", config, "--window", "1d", "--logs", logs, "--out", str(project / out)])
+            == 0
+        )
+        return json.loads((project / out / "monitor.json").read_text())
+
+    one = run(str(shifted_log(served_log, project / "logs", 0)), "one")
+    first = [w["start"] for w in one["windows"]]
+    assert [s["start"] for s in one["history"]] == first
+    stored = project / ".registry" / "tiny" / "versions" / "1.0.0" / "monitor-states.json"
+    assert [s["start"] for s in json.loads(stored.read_text())] == first
+
+    for days in (1, 2):
+        shifted_log(served_log, project / "logs", days)
+    two = run(str(project / "logs" / "day-[12].jsonl"), "two")
+    second = [w["start"] for w in two["windows"]]
+    assert len(second) >= 2 and min(second) > max(first)
+    assert [s["start"] for s in two["history"]] == [*first, *second]
+    assert [s["start"] for s in json.loads(stored.read_text())] == [*first, *second]
+    markdown = (project / "two" / "monitor.md").read_text()
+    assert f"The last {len(first) + len(second)} 1d windows" in markdown
+    assert f"{len(first)} of them from earlier runs" in markdown
+    page = (project / "two" / "monitor.html").read_text()
+    assert page.count('class="spark"') >= 3 and "<script" not in page
+
+
+def test_no_record_leaves_the_stored_states_alone(served_log, capsys):
+    project = served_log.parent
+    log = shifted_log(served_log, project / "logs", 0)
+    config = str(project / "mlops.yaml")
+    assert main(["monitor", "-c", config, "--logs", str(log), "--no-record", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["history"][0]["rows"] == 600
+    assert not (project / ".registry" / "tiny" / "versions" / "1.0.0" / "monitor-states.json").exists()
+
+
+def test_a_profile_file_as_the_reference_shows_the_runs_own_windows_as_the_history(served_log, capsys):
+    project = served_log.parent
+    profile = project / ".registry" / "tiny" / "versions" / "1.0.0" / "data-profile.json"
+    assert monitor(project, "--logs", str(served_log), "--reference", str(profile), "--json") == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [s["start"] for s in document["history"]] == [w["start"] for w in document["windows"]]
+    assert not (profile.parent / "monitor-states.json").exists()

@@ -5,7 +5,8 @@ A version ``1.2.0`` of model ``churn`` is
 - the lightweight tag ``churn@v1.2.0`` on the released commit, created with ``POST /git/refs``: the one
   atomic step that claims the version (GitHub refuses a second ref of the same name);
 - the published (non-draft) release of that tag, whose body is the model card followed by a hidden
-  manifest (digests and sizes of the files, commit, metrics, lineage) and the aliases that point at it;
+  manifest (digests and sizes of the files, commit, metrics, lineage) and the aliases that point at it
+  (then the version's deploy records and the monitor's window states);
 - the assets ``model.skops``, ``metadata.json``, ``model-card.md``, ``mlops-result.json``,
   ``data-profile.json`` (when given) and ``manifest.json``.
 
@@ -53,6 +54,7 @@ from mlops_actions.registry.described import DescribedReleases, WriteOutcomeUnkn
 
 MAX_CARD_CHARS = 40_000  # GitHub caps a release body at 125,000 characters
 MAX_BODY_CHARS = 125_000
+MAX_MONITOR_CHARS = 40_000  # the monitor states' line: room is left for the card and the deploy records
 ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
@@ -67,6 +69,7 @@ class GitHubReleasesRegistry(DescribedReleases):
     description_field = "body"
     max_card_chars = MAX_CARD_CHARS
     max_description_chars = MAX_BODY_CHARS
+    max_monitor_chars = MAX_MONITOR_CHARS
 
     def __init__(self, client: GitHubClient, model: str):
         self.client = client

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from mlops_actions.domain.data.io import file_sha256
-from mlops_actions.domain.model_io import path_errors, write_json_atomic, write_stream_atomic
+from mlops_actions.domain.model_io import (
+    path_errors,
+    write_json_atomic,
+    write_stream_atomic,
+    write_text_atomic,
+)
 from mlops_actions.domain.semver import format_version, parse_version, sort_versions, version_tag
 from mlops_actions.errors import MlopsError, PathError, RegistryError
 from mlops_actions.registry.base import (
@@ -24,6 +29,9 @@ from mlops_actions.registry.base import (
     Publication,
     VersionTaken,
     check_deploy_record,
+    check_monitor_states,
+    fitted_monitor_states,
+    parse_monitor_states,
     prepare_publication,
     stored_deploy_records,
     with_deploy_record,
@@ -31,6 +39,7 @@ from mlops_actions.registry.base import (
 
 ALIASES = "aliases.json"
 DEPLOYS = "deploys.json"  # in the version's folder: its deploy records
+MONITOR_STATES = "monitor-states.json"  # in the version's folder: the monitor's window states
 LOCK_FILE = ".release.lock"
 STAGING_PREFIX = ".staging-"
 CHUNK_BYTES = 1 << 20
@@ -51,7 +60,7 @@ def _expect(source: Path, digest: str) -> Callable[[str], None]:
 class LocalRegistry:
     """``<root>/<model>/versions/<version>/`` holds the files and a manifest with their digests.
 
-    Every write (publish, alias, deploy record) holds an exclusive lock on ``<root>/<model>/.release.lock``, released by
+    Every write (publish, alias, deploy record, monitor states) holds an exclusive lock on ``<root>/<model>/.release.lock``, released by
     the system when the process dies; so a staging folder found while holding it was left by a writer
     that was killed, and is removed.
     """
@@ -315,3 +324,25 @@ class LocalRegistry:
         for listed in self.list_versions():
             found.extend(self._deploys(listed.version))
         return stored_deploy_records(found)
+
+    def record_monitor_states(self, version: str, states: list[dict[str, Any]]) -> None:
+        """Replace ``versions/<version>/monitor-states.json``, written atomically under the registry's lock."""
+        version = format_version(parse_version(version))
+        checked = check_monitor_states(version, states)
+        with self.release_lock():
+            if self._read_manifest(self.versions_dir / version) is None:
+                raise RegistryError(
+                    f"registry {self.root}: cannot record monitor states of missing version {version}"
+                )
+            path = self.versions_dir / version / MONITOR_STATES
+            write_text_atomic(path, fitted_monitor_states(checked) + "\n", what=str(path))
+
+    def monitor_states(self, version: str) -> list[dict[str, Any]]:
+        path = self.versions_dir / format_version(parse_version(version)) / MONITOR_STATES
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as error:
+            raise PathError.of(error, path, "read the version's monitor states") from None
+        return parse_monitor_states(text, where=str(path))

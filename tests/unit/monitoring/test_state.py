@@ -54,3 +54,16 @@ def test_consecutive_breaches_count_the_newest_failing_windows_and_skip_insuffic
     ]
     assert consecutive_breaches(states, ["input_drift"]) == 2
     assert consecutive_breaches(states, ["stability"]) == 0
+
+
+def test_window_state_names_the_columns_whose_drift_score_is_a_p_value():
+    columns = {
+        "age": {"method": "ks", "score": 0.5, "drifted": False},
+        "region": {"method": "chi2", "score": 0.01, "drifted": True},
+        "income": {"method": "psi", "score": 0.3, "drifted": True},
+    }
+    window = WindowResult("a", "b", 50, (Finding("input_drift", FAIL, (), {"columns": columns}),))
+    state = window_state(window, None)
+    assert state.tested == ("age", "region")
+    assert WindowState.from_dict(state.to_dict()) == state
+    assert WindowState.from_dict({k: v for k, v in state.to_dict().items() if k != "tested"}).tested == ()
