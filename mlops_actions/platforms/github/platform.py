@@ -276,6 +276,10 @@ class _RepositoryIssues:
             url=str(item.get("html_url") or ""),
             state=str(item.get("state") or "open"),
             title=str(item.get("title") or ""),
+            labels=tuple(
+                str(label.get("name") if isinstance(label, Mapping) else label)
+                for label in item.get("labels") or []
+            ),
         )
         return issue, str(item.get("body") or ""), str(_mapping(item.get("user")).get("login") or "")
 
@@ -305,11 +309,14 @@ class _RepositoryIssues:
         )
         return self._answer(response, f"POST {self._path()}")
 
-    def update(self, issue: Issue, *, title: str, body: str) -> Issue:
+    def update(
+        self, issue: Issue, *, title: str, body: str, labels: tuple[str, ...] | None = None
+    ) -> Issue:
         path = self._path(f"/{issue.number}")
-        response = self.forge.client.request(
-            "PATCH", path, access=self._access, json={"title": title, "body": body}
-        )
+        document: dict[str, Any] = {"title": title, "body": body}
+        if labels is not None:
+            document["labels"] = list(labels)
+        response = self.forge.client.request("PATCH", path, access=self._access, json=document)
         return self._answer(response, f"PATCH {path}")
 
     def comment(self, issue: Issue, body: str) -> None:
