@@ -57,9 +57,7 @@ class IssueTracker(Protocol):
         """Create an issue (not retried: an ApiError when refused or when the outcome is unknown)."""
         ...
 
-    def update(
-        self, issue: Issue, *, title: str, body: str, labels: tuple[str, ...] | None = None
-    ) -> Issue:
+    def update(self, issue: Issue, *, title: str, body: str, labels: tuple[str, ...] | None = None) -> Issue:
         """Replace the title and body (and the labels, when given)."""
         ...
 

@@ -228,6 +228,7 @@ class GitHubPlatform(TrackedIssues):
                 client.repo_path(f"/actions/workflows/{target}/dispatches"),
                 access=WRITE_ACTIONS,
                 json={"ref": ref, "inputs": dict(inputs)},
+                retry=False,  # the answer holds no run to look for: a repeat could start a second run
             )
         return Dispatch(target=target, ref=ref, inputs=dict(inputs), location=client.repository)
 
@@ -309,9 +310,7 @@ class _RepositoryIssues:
         )
         return self._answer(response, f"POST {self._path()}")
 
-    def update(
-        self, issue: Issue, *, title: str, body: str, labels: tuple[str, ...] | None = None
-    ) -> Issue:
+    def update(self, issue: Issue, *, title: str, body: str, labels: tuple[str, ...] | None = None) -> Issue:
         path = self._path(f"/{issue.number}")
         document: dict[str, Any] = {"title": title, "body": body}
         if labels is not None:

@@ -254,9 +254,7 @@ class _ProjectIssues:
         response = self.client.request("POST", self._path(), access=self._access, json=document, retry=False)
         return self._answer(response, "POST /projects/:id/issues")
 
-    def update(
-        self, issue: Issue, *, title: str, body: str, labels: tuple[str, ...] | None = None
-    ) -> Issue:
+    def update(self, issue: Issue, *, title: str, body: str, labels: tuple[str, ...] | None = None) -> Issue:
         path = self._path(f"/{issue.number}")
         document: dict[str, Any] = {"title": title, "description": body}
         if labels is not None:
