@@ -135,7 +135,8 @@ def retrain_reason(model: str, decision: Mapping[str, Any]) -> str:
     span = f", {_when(windows[0]['start'])} to {_when(windows[-1]['end'])} UTC" if windows else ""
     return (
         f"{CONTROL.sub(' ', model)}: {describe_failing(decision['failing'], markdown=False)} at "
-        f"{decision['level']} or worse for {decision['breaches']} consecutive windows "
+        f"{decision['level']} or worse for {decision['breaches']} consecutive "
+        f"window{'' if decision['breaches'] == 1 else 's'} "
         f"(threshold {decision['after_windows']}){span}"
     )
 
