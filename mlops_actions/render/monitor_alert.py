@@ -105,8 +105,13 @@ def issue_body(
     return text
 
 
-def change_comment(document: Mapping[str, Any], before: Sequence[str] | None, after: Sequence[str]) -> str:
-    """The comment posted when the failing checks and columns change."""
+def change_comment(
+    document: Mapping[str, Any],
+    before: Sequence[str] | None,
+    after: Sequence[str],
+    retrain: Mapping[str, Any] | None = None,
+) -> str:
+    """The comment posted when the failing checks and columns change, or a retrain is dispatched."""
     from mlops_actions.render.monitor import verdict
 
     now = set(after)
@@ -119,6 +124,8 @@ def change_comment(document: Mapping[str, Any], before: Sequence[str] | None, af
             lines.append(f"- newly failing: {describe_failing(sorted(now - was))}")
         if was - now:
             lines.append(f"- passing again: {describe_failing(sorted(was - now))}")
+    if retrain and retrain["action"] in ("dispatched", "failed"):
+        lines.append(f"- {_retrain_line(retrain)}")
     return "\n".join(lines) + "\n"
 
 

@@ -187,11 +187,13 @@ def failing_items(document: Mapping[str, Any]) -> tuple[str, ...]:
         for finding in window.get("findings", []):
             if finding.get("status") != FAIL:
                 continue
-            columns = _failing_columns(finding)
-            items.update(f"{finding['check']}:{c}" for c in columns) if columns else items.add(
-                finding["check"]
-            )
+            items.update(_items(finding["check"], _failing_columns(finding)))
     return tuple(sorted(items))
+
+
+def _items(check: str, columns: Sequence[str]) -> list[str]:
+    """``check:column`` for each column; ``check`` alone when there are none."""
+    return [f"{check}:{c}" for c in columns] if columns else [check]
 
 
 def judged_status(document: Mapping[str, Any]) -> str:
@@ -233,7 +235,7 @@ def _breach_items(windows: Sequence[WindowState], checks: Sequence[str], level: 
                 columns = [c.removeprefix("output:") for c in state.drifted if c.startswith("output:")]
             else:
                 columns = []
-            items.update(f"{check}:{c}" for c in columns) if columns else items.add(check)
+            items.update(_items(check, columns))
     return tuple(sorted(items))
 
 
@@ -311,27 +313,34 @@ def sync_monitor_issue(
             platform, config, retrain, dispatched_at=stored.retrain_window if stored else None
         )
     status = judged_status(document)
-    failing = failing_items(document) if status == FAIL else ()
-    wanted = status == FAIL or (retrained is not None and retrained.action != "not-due")
-    if not wanted:
-        if status == INSUFFICIENT or existing is None:
-            return IssueOutcome("kept" if existing else "none", key, existing, retrain=retrained)
+    recorded = retrained is not None and retrained.action in ("dispatched", "failed")
+    # nothing judged (and no dispatch to record): the issue stays as the last judged run left it
+    if status == INSUFFICIENT and not recorded:
+        return IssueOutcome("kept" if existing else "none", key, existing, retrain=retrained)
+    if status == FAIL:
+        failing = failing_items(document)
+    else:
+        failing = stored.failing if stored and status == INSUFFICIENT else ()
+    kept_for_retrain = retrained is not None and retrained.action != "not-due"
+    if status not in (FAIL, INSUFFICIENT) and not kept_for_retrain:
+        if existing is None:
+            return IssueOutcome("none", key, None, retrain=retrained)
         closed = platform.close_issue(existing, comment=recovered_comment(document))
         return IssueOutcome("closed", key, closed, retrain=retrained)
     severity = severity_of(failing, settings.severity)
     labels = issue_labels(model, severity, settings.labels)
     retrain_window = stored.retrain_window if stored else None
-    if retrained is not None and retrained.action in ("dispatched", "failed"):
+    if retrained is not None and recorded:
         retrain_window = retrained.decision.windows[-1].start
     state = AlertState(failing, severity, retrain_window)
     retrain_view = None if retrained is None else retrained.to_dict()
     body = issue_body(document, state.to_line(), failing, severity, retrain_view)
     title = issue_title(model, failing, retrain_view)
     commented = False
-    if existing is not None and (stored is None or set(stored.failing) != set(failing)):
-        platform.comment_on_issue(
-            existing, change_comment(document, stored.failing if stored else None, failing)
-        )
+    changed = stored is None or set(stored.failing) != set(failing)
+    if existing is not None and (changed or recorded):
+        before = stored.failing if stored else None
+        platform.comment_on_issue(existing, change_comment(document, before, failing, retrain_view))
         commented = True
     issue = platform.open_issue(key, title=title, body=body, labels=labels)
     action = "updated" if existing is not None else "opened"

@@ -458,3 +458,27 @@ def test_dispatch_retrain_does_nothing_when_not_due(forge, config):
     decision = retrain_decision(config(RETRAIN), result_states(result_of(window(1, drift=("x1",)))))
     assert dispatch_retrain(forge.platform(), config(RETRAIN), decision).action == "not-due"
     assert forge.dispatches() == []
+
+
+def test_a_retrain_dispatched_on_an_open_issue_is_commented_and_a_thin_run_after_it_changes_nothing(
+    forge, config
+):
+    platform, settings = forge.platform(), config(RETRAIN)
+    sync_monitor_issue(platform, settings, document_of(window(1, drift=("x1",))))
+    due = result_of(*(window(d, drift=("x1",)) for d in (1, 2, 3)))
+    sync_monitor_issue(
+        platform, settings, due.to_dict(), retrain=retrain_decision(settings, result_states(due))
+    )
+    [issue] = forge.issues()
+    [comment] = forge.comments(issue["number"])
+    assert "- Retrain dispatched: `mlops-retrain.yml` on `main`" in comment
+    thin = result_of(*(window(d, drift=("x1",)) for d in (1, 2, 3)), window(4, few_rows=True))
+    outcome = sync_monitor_issue(
+        platform,
+        settings,
+        result_of(window(4, few_rows=True)).to_dict(),
+        retrain=retrain_decision(settings, result_states(thin)),
+    )
+    assert outcome.action == "kept" and outcome.retrain is not None and outcome.retrain.action == "already"
+    assert forge.issues() == [issue] and len(forge.comments(issue["number"])) == 1
+    assert len(forge.dispatches()) == 1
