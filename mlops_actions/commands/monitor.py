@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
 from mlops_actions.cli import add_env_option
 from mlops_actions.commands._common import add_config_option
+
+if TYPE_CHECKING:
+    from mlops_actions.domain.config import Config
 
 HELP = (
     "check prediction logs per time window: NaN outputs, schema, out-of-range inputs, input and output drift"
@@ -19,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=HELP,
         description=HELP
         + ", against the version's training-data profile stored at release (or --reference). "
-        "Exit 0 when no check fails, 1 when one does, 2 on bad input. See docs/monitoring.md.",
+        "Exit 0 when no check fails, 1 when one does, 2 on bad input or when --alert cannot reach the "
+        "forge. See docs/monitoring.md.",
     )
     add_config_option(parser)
     add_env_option(
@@ -61,7 +66,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="write monitor.json, monitor.md and monitor.html here",
     )
+    add_alert_options(parser)
     parser.set_defaults(func=run)
+
+
+def add_alert_options(parser: argparse.ArgumentParser) -> None:
+    """``--alert`` and ``--dispatch-retrain`` (env MLOPS_MONITOR_ALERT / MLOPS_MONITOR_RETRAIN), ``--platform``."""
+    from mlops_actions.cli import env_default
+    from mlops_actions.commands._common import add_platform_option
+
+    def flag(variable: str) -> bool:
+        return (env_default(variable, "") or "").strip().lower() in ("1", "true", "yes", "on")
+
+    parser.add_argument(
+        "--alert",
+        action="store_true",
+        default=flag("MLOPS_MONITOR_ALERT"),
+        help="keep the model's monitor issue: open or update it while a check fails, close it when they "
+        "pass; env MLOPS_MONITOR_ALERT",
+    )
+    parser.add_argument(
+        "--dispatch-retrain",
+        action="store_true",
+        default=flag("MLOPS_MONITOR_RETRAIN"),
+        help="start monitor.retrain.workflow after monitor.retrain.after_windows breaching windows in a row, "
+        "once per breach (recorded in the monitor issue, which it keeps too); env MLOPS_MONITOR_RETRAIN",
+    )
+    add_platform_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,4 +134,32 @@ def run(args: argparse.Namespace) -> int:
         print_json(document)
     else:
         sys.stdout.write(markdown)
-    return 1 if result.failed else 0
+    exit_code = 1 if result.failed else 0
+    if args.alert or args.dispatch_retrain:
+        exit_code = max(exit_code, alert(args, config, document, result))
+    return exit_code
+
+
+def alert(args: argparse.Namespace, config: Config, document: dict[str, Any], result: Any) -> int:
+    """Sync the monitor issue (and dispatch the retrain when asked); 2 when the forge fails (said in one
+    line), else 0."""
+    import sys
+
+    from mlops_actions.cli import print_error
+    from mlops_actions.commands._common import platform_of
+    from mlops_actions.errors import ForgeError
+    from mlops_actions.monitoring.state import WindowState, result_states
+    from mlops_actions.render.monitor_alert import outcome_lines
+    from mlops_actions.stages.monitor_alert import retrain_decision, sync_monitor_issue
+
+    history = document.get("history")
+    states = [WindowState.from_dict(s) for s in history] if history else result_states(result)
+    decision = retrain_decision(config, states) if args.dispatch_retrain else None
+    try:
+        outcome = sync_monitor_issue(platform_of(args), config, document, retrain=decision)
+    except ForgeError as error:
+        print_error(error)
+        return 2
+    for line in outcome_lines(outcome.to_dict()):
+        print(line, file=sys.stderr)
+    return 2 if outcome.retrain is not None and outcome.retrain.action == "failed" else 0

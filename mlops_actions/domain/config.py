@@ -445,6 +445,75 @@ DEFAULT_MONITOR: dict[str, float] = {
 }
 
 MONITOR_HISTORY_WINDOWS = 48  # window states the registry keeps per version (monitor.history_windows)
+SEVERITIES = ("high", "medium", "low")
+DEFAULT_ALERT_SEVERITY = {
+    "stability": "high",  # NaN, infinite or impossible outputs: the model answers nonsense
+    "performance": "high",
+    "schema": "medium",
+    "range": "medium",
+    "input_drift": "medium",
+    "prediction_drift": "medium",
+}  # a failing check not named here is low
+DEFAULT_RETRAIN_CHECKS = ("stability", "input_drift", "prediction_drift")
+
+_MONITOR_ALERT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "The monitor's issue (`monitor --alert`): one per model, opened while a check fails.",
+    "properties": {
+        "labels": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": 50, "pattern": "^[^,]+$"},
+            "default": [],
+            "description": "Labels added to `mlops`, the model name and `severity:<level>`.",
+        },
+        "severity": {
+            "type": "object",
+            "additionalProperties": {"enum": list(SEVERITIES)},
+            "description": "Severity of a failing check (the issue takes the highest); default: stability "
+            "and performance high, schema, range and drift medium, any other check low.",
+        },
+    },
+}
+
+_MONITOR_RETRAIN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "When `monitor --dispatch-retrain` starts the retrain workflow or pipeline.",
+    "properties": {
+        "after_windows": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 3,
+            "description": "Dispatch when this many consecutive windows breach (windows with too few "
+            "rows neither count nor break the run).",
+        },
+        "checks": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "minItems": 1,
+            "default": list(DEFAULT_RETRAIN_CHECKS),
+            "description": "The checks that count as a breach.",
+        },
+        "level": {
+            "enum": ["warn", "fail"],
+            "default": "fail",
+            "description": "The status a check must reach to count.",
+        },
+        "workflow": {
+            "type": "string",
+            "minLength": 1,
+            "default": "mlops-retrain.yml",
+            "description": "The workflow file (GitHub) or dispatch target (GitLab pipeline variable "
+            "MLOPS_DISPATCH) to start.",
+        },
+        "ref": {
+            "type": "string",
+            "minLength": 1,
+            "description": "The branch it runs on; default: `baseline.target_branch`.",
+        },
+    },
+}
 
 _MONITOR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -515,6 +584,8 @@ _MONITOR_SCHEMA: dict[str, Any] = {
             "description": "How many of the newest window states the registry keeps with the version, "
             "for the trend and for the retrain decision.",
         },
+        "alert": _MONITOR_ALERT_SCHEMA,
+        "retrain": _MONITOR_RETRAIN_SCHEMA,
     },
 }
 
@@ -550,6 +621,47 @@ def monitor_settings(doc: dict[str, Any]) -> MonitorSettings:
         constant_output_rows=int(values["constant_output_rows"]),
         drift_thresholds={str(k): float(v) for k, v in drift.items()},
         history_windows=int(monitor.get("history_windows", MONITOR_HISTORY_WINDOWS)),
+    )
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """The ``monitor.alert`` section: the issue's extra labels and the severity of each failing check."""
+
+    labels: tuple[str, ...] = ()
+    severity: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ALERT_SEVERITY))
+
+
+def alert_settings(doc: dict[str, Any]) -> AlertSettings:
+    """The typed ``monitor.alert`` section of a validated config document."""
+    alert = doc.get("monitor", {}).get("alert", {})
+    return AlertSettings(
+        labels=tuple(str(label) for label in alert.get("labels", ())),
+        severity={**DEFAULT_ALERT_SEVERITY, **{str(k): str(v) for k, v in alert.get("severity", {}).items()}},
+    )
+
+
+@dataclass(frozen=True)
+class RetrainSettings:
+    """The ``monitor.retrain`` section: which breaches, for how many windows, start which workflow where."""
+
+    after_windows: int = 3
+    checks: tuple[str, ...] = DEFAULT_RETRAIN_CHECKS
+    level: str = "fail"
+    workflow: str = "mlops-retrain.yml"
+    ref: str = "main"
+
+
+def retrain_settings(doc: dict[str, Any]) -> RetrainSettings:
+    """The typed ``monitor.retrain`` section of a validated config document (``ref`` defaults to the
+    production branch, ``baseline.target_branch``)."""
+    retrain = doc.get("monitor", {}).get("retrain", {})
+    return RetrainSettings(
+        after_windows=int(retrain.get("after_windows", 3)),
+        checks=tuple(str(c) for c in retrain.get("checks", DEFAULT_RETRAIN_CHECKS)),
+        level=str(retrain.get("level", "fail")),
+        workflow=str(retrain.get("workflow", "mlops-retrain.yml")),
+        ref=str(retrain.get("ref") or doc.get("baseline", {}).get("target_branch") or "main"),
     )
 
 

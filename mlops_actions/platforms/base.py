@@ -55,6 +55,8 @@ class Issue:
     url: str
     state: str  # "open" | "closed"
     title: str = ""
+    body: str = field(default="", compare=False)  # as the platform holds it, marker included
+    labels: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,10 @@ class Platform(Protocol):
 
     def close_issue(self, issue: Issue, *, comment: str = "") -> Issue:
         """Close ``issue``, after posting ``comment`` on it when given."""
+        ...
+
+    def comment_on_issue(self, issue: Issue, body: str) -> None:
+        """Post ``body`` as a comment on the open ``issue``."""
         ...
 
 

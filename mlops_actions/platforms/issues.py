@@ -3,11 +3,13 @@
 An issue carries a hidden marker naming its key as the first line of its body (:func:`issue_marker`); only
 an open issue written by this token's own identity counts, so a marker anyone typed elsewhere is ignored.
 A create whose outcome is unknown is not repeated blindly: the open issues are listed again first.
+An update sets labels only when asked to: a wanted label ``scope:value`` replaces the issue's other labels of
+that scope (e.g. ``severity:high`` replaces ``severity:low``), and labels someone else added stay.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from mlops_actions.errors import ForgeError
@@ -55,7 +57,9 @@ class IssueTracker(Protocol):
         """Create an issue (not retried: an ApiError when refused or when the outcome is unknown)."""
         ...
 
-    def update(self, issue: Issue, *, title: str, body: str) -> Issue: ...
+    def update(self, issue: Issue, *, title: str, body: str, labels: tuple[str, ...] | None = None) -> Issue:
+        """Replace the title and body (and the labels, when given)."""
+        ...
 
     def comment(self, issue: Issue, body: str) -> None: ...
 
@@ -74,7 +78,16 @@ def find_own_issue(tracker: IssueTracker, key: str) -> Issue | None:
         return None
     me = tracker.own_identity()
     own = [item for item in marked if item.author == me]
-    return own[0].issue if own else None
+    return replace(own[0].issue, body=own[0].body) if own else None
+
+
+def merged_labels(current: tuple[str, ...], wanted: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The labels an issue should carry: ``current`` with ``wanted`` added, a wanted ``scope:value``
+    replacing the current labels of its scope; None when nothing changes (or nothing is wanted)."""
+    scopes = {label.split(":", 1)[0] + ":" for label in wanted if ":" in label}
+    kept = [label for label in current if not any(label.startswith(scope) for scope in scopes)]
+    merged = tuple(dict.fromkeys([*kept, *wanted]))
+    return None if not wanted or set(merged) == set(current) else merged
 
 
 def upsert_issue(
@@ -86,7 +99,9 @@ def upsert_issue(
     for attempt in range(1, tracker.max_attempts + 1):
         existing = find_own_issue(tracker, key)
         if existing is not None:
-            return tracker.update(existing, title=title, body=text)
+            return tracker.update(
+                existing, title=title, body=text, labels=merged_labels(existing.labels, labels)
+            )
         try:
             return tracker.create(title=title, body=text, labels=labels)
         except ApiError as error:
@@ -126,3 +141,8 @@ class TrackedIssues:
         """Close ``issue``, after posting ``comment`` on it when given."""
         with as_forge_errors("issue"):
             return close_tracked_issue(self.issue_tracker(), issue, comment=comment)
+
+    def comment_on_issue(self, issue: Issue, body: str) -> None:
+        """Post ``body`` as a comment on ``issue``."""
+        with as_forge_errors("issue comment"):
+            self.issue_tracker().comment(issue, body)

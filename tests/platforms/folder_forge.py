@@ -232,6 +232,12 @@ class FolderForge:
         _write(path, json.dumps(stored, indent=2))
         return self._issue(path, stored)
 
+    def comment_on_issue(self, issue: Issue, body: str) -> None:
+        path = self.home / "issues" / f"{issue.number}.json"
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        stored["comments"].append(body)
+        _write(path, json.dumps(stored, indent=2))
+
     def _issue(self, path: Path, issue: Mapping[str, Any]) -> Issue:
         number = int(path.stem)
         return Issue(number, f"{self.server}/issues/{number}", issue["state"], issue["title"])

@@ -691,6 +691,9 @@ class GitHubStandIn:
             for field_name in ("title", "body"):
                 if field_name in body:
                     issue[field_name] = body[field_name]
+            if "labels" in body:  # replaces the issue's labels, as GitHub does
+                names = [name if isinstance(name, str) else name["name"] for name in body["labels"]]
+                issue["labels"] = [self._label(repo_name, str(name)) for name in names]
             if body.get("state") in ("open", "closed"):
                 issue["state"] = body["state"]
                 issue["closed_at"] = _now() if body["state"] == "closed" else None

@@ -228,6 +228,7 @@ class GitHubPlatform(TrackedIssues):
                 client.repo_path(f"/actions/workflows/{target}/dispatches"),
                 access=WRITE_ACTIONS,
                 json={"ref": ref, "inputs": dict(inputs)},
+                retry=False,  # the answer holds no run to look for: a repeat could start a second run
             )
         return Dispatch(target=target, ref=ref, inputs=dict(inputs), location=client.repository)
 
@@ -276,6 +277,10 @@ class _RepositoryIssues:
             url=str(item.get("html_url") or ""),
             state=str(item.get("state") or "open"),
             title=str(item.get("title") or ""),
+            labels=tuple(
+                str(label.get("name") if isinstance(label, Mapping) else label)
+                for label in item.get("labels") or []
+            ),
         )
         return issue, str(item.get("body") or ""), str(_mapping(item.get("user")).get("login") or "")
 
@@ -305,11 +310,12 @@ class _RepositoryIssues:
         )
         return self._answer(response, f"POST {self._path()}")
 
-    def update(self, issue: Issue, *, title: str, body: str) -> Issue:
+    def update(self, issue: Issue, *, title: str, body: str, labels: tuple[str, ...] | None = None) -> Issue:
         path = self._path(f"/{issue.number}")
-        response = self.forge.client.request(
-            "PATCH", path, access=self._access, json={"title": title, "body": body}
-        )
+        document: dict[str, Any] = {"title": title, "body": body}
+        if labels is not None:
+            document["labels"] = list(labels)
+        response = self.forge.client.request("PATCH", path, access=self._access, json=document)
         return self._answer(response, f"PATCH {path}")
 
     def comment(self, issue: Issue, body: str) -> None:

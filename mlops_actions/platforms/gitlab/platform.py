@@ -221,7 +221,11 @@ class _ProjectIssues:
         author_id = author.get("id") if isinstance(author, Mapping) else None
         state = "closed" if item.get("state") == "closed" else "open"
         issue = Issue(
-            number=iid, url=str(item.get("web_url") or ""), state=state, title=str(item.get("title") or "")
+            number=iid,
+            url=str(item.get("web_url") or ""),
+            state=state,
+            title=str(item.get("title") or ""),
+            labels=tuple(str(label) for label in item.get("labels") or []),
         )
         return issue, str(item.get("description") or ""), "" if author_id is None else str(author_id)
 
@@ -250,11 +254,12 @@ class _ProjectIssues:
         response = self.client.request("POST", self._path(), access=self._access, json=document, retry=False)
         return self._answer(response, "POST /projects/:id/issues")
 
-    def update(self, issue: Issue, *, title: str, body: str) -> Issue:
+    def update(self, issue: Issue, *, title: str, body: str, labels: tuple[str, ...] | None = None) -> Issue:
         path = self._path(f"/{issue.number}")
-        response = self.client.request(
-            "PUT", path, access=self._access, json={"title": title, "description": body}
-        )
+        document: dict[str, Any] = {"title": title, "description": body}
+        if labels is not None:
+            document["labels"] = ",".join(labels)
+        response = self.client.request("PUT", path, access=self._access, json=document)
         return self._answer(response, "PUT /projects/:id/issues/:issue_iid")
 
     def comment(self, issue: Issue, body: str) -> None:

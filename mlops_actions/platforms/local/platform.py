@@ -111,9 +111,10 @@ class LocalPlatform:
     # -- issues: one Markdown file per key -----------------------------------------------------------------
 
     def _issue_path(self, key: str) -> Path:
-        if not KEY_PATTERN.match(key):
+        scope, _, name = key.rpartition(":")  # "monitor:churn" -> issues/monitor--churn.md
+        if not KEY_PATTERN.match(name) or (scope and not KEY_PATTERN.match(scope)):
             raise MlopsError(f"issue key: expected a name like 'churn-model', got {key[:70]!r}")
-        return self.state_dir / "issues" / f"{key}.md"
+        return self.state_dir / "issues" / f"{scope + '--' if scope else ''}{name}.md"
 
     def _read(self, path: Path) -> Issue | None:
         try:
@@ -122,7 +123,15 @@ class LocalPlatform:
             return None
         state = STATE_LINE.search(text)
         title = next((line[2:] for line in text.splitlines() if line.startswith("# ")), "")
-        return Issue(number=1, url=str(path), state=state.group(1) if state else "open", title=title)
+        labels = next((line[8:] for line in text.splitlines() if line.startswith("labels: ")), "")
+        return Issue(
+            number=1,
+            url=str(path),
+            state=state.group(1) if state else "open",
+            title=title,
+            body=text,
+            labels=tuple(label.strip() for label in labels.split(",") if label.strip()),
+        )
 
     def find_issue(self, key: str) -> Issue | None:
         found = self._read(self._issue_path(key))
@@ -149,3 +158,11 @@ class LocalPlatform:
             text = text.rstrip("\n") + f"\n\n---\n\n{comment.rstrip()}\n"
         write_text_atomic(path, text)
         return Issue(number=issue.number, url=issue.url, state="closed", title=issue.title)
+
+    def comment_on_issue(self, issue: Issue, body: str) -> None:
+        """Append ``body`` to the issue's file, below a rule."""
+        from mlops_actions.domain.model_io import write_text_atomic
+
+        path = Path(issue.url)
+        text = path.read_text(encoding="utf-8").rstrip("\n") + f"\n\n---\n\n{body.rstrip()}\n"
+        write_text_atomic(path, text)

@@ -57,3 +57,17 @@ def test_the_issue_of_a_key_is_one_markdown_file_opened_updated_and_closed(tmp_p
 def test_an_issue_key_that_is_no_name_is_refused(tmp_path):
     with pytest.raises(MlopsError, match="issue key: expected a name"):
         LocalPlatform({}, state_dir=tmp_path).open_issue("../escape", title="t", body="b")
+
+
+def test_a_scoped_issue_key_is_one_file_whose_labels_body_and_comments_are_kept(tmp_path):
+    platform = LocalPlatform({}, state_dir=tmp_path)
+    platform.open_issue(
+        "monitor:churn", title="churn fails", body="window 1", labels=("mlops", "severity:high")
+    )
+    found = platform.find_issue("monitor:churn")
+    assert found is not None and found.labels == ("mlops", "severity:high") and "window 1" in found.body
+    platform.comment_on_issue(found, "newly failing: stability")
+    path = tmp_path / "issues" / "monitor--churn.md"
+    assert path.read_text().rstrip().endswith("newly failing: stability")
+    with pytest.raises(MlopsError, match="issue key: expected a name"):
+        platform.find_issue("../monitor:churn")
