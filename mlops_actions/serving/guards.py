@@ -10,7 +10,8 @@ and the model gave, never one a request chose. Without a profile the input guard
 counted whatever the version.
 
 Counting happens once per predict call, on the merged batch: a numeric column costs a min and a max
-(the exact count only when one of them is outside), a categorical column one ``Counter`` of its values.
+(the exact count only when one of them is outside), a categorical column one subset test of its values (a ``Counter`` only when one is unseen),
+the outputs one ``isfinite``.
 The predict thread is the only writer; every counter exists from the start, so ``/metrics`` reads them
 without a lock.
 """
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 NUMERIC_TYPES = ("int", "float")
 TEXT_TYPES = ("category", "string")
+SMALL_BATCH_ROWS = 64  # up to this many rows, a column's range is checked in Python (see _outside)
 
 
 @dataclass
@@ -48,6 +50,9 @@ class LiveGuards:
     def __post_init__(self) -> None:
         self.out_of_range = dict.fromkeys(self.ranges, 0)
         self.unseen = dict.fromkeys(self.categories, 0)
+        self._allowed = {
+            name: known | {None} for name, known in self.categories.items()
+        }  # missing: not unseen
 
     @classmethod
     def from_profile(
@@ -103,19 +108,13 @@ class LiveGuards:
         rows = len(outputs) if outputs is not None else 0
         for name, (low, high) in self.ranges.items():
             values = inputs.get(name)
-            if not isinstance(values, np.ndarray) or not len(values):
-                continue
-            if low <= values.min() and values.max() <= high:  # NaN compares false: counted exactly below
-                continue
-            with np.errstate(invalid="ignore"):
-                outside = int(np.count_nonzero((values < low) | (values > high)))
-            self.out_of_range[name] += outside
-        for name, known in self.categories.items():
+            if isinstance(values, np.ndarray) and len(values):
+                self.out_of_range[name] += _outside(values, low, high)
+        for name, allowed in self._allowed.items():
             given = inputs.get(name)
-            if given is None:
+            if given is None or allowed.issuperset(given):  # one pass in C, the common case
                 continue
-            unseen = sum(n for value, n in Counter(given).items() if value is not None and value not in known)
-            self.unseen[name] += unseen
+            self.unseen[name] += sum(n for value, n in Counter(given).items() if value not in allowed)
         self.nonfinite_rows += _nonfinite_rows(predictions, probabilities)
         self.rows += rows
 
@@ -127,26 +126,38 @@ class LiveGuards:
                 counts[name] = 0
 
 
+def _outside(values: np.ndarray, low: float, high: float) -> int:
+    """How many values are below ``low`` or above ``high`` (NaN is neither): a min and a max first, the
+    exact count only when one of them is outside. A small batch is compared in Python, where a numpy call
+    would cost more than the comparisons it saves."""
+    import numpy as np
+
+    if len(values) <= SMALL_BATCH_ROWS:
+        listed = values.tolist()
+        # Python's min and max skip a NaN unless it comes first, when the comparisons below are False
+        if low <= min(listed) and max(listed) <= high:
+            return 0
+        return sum(1 for value in listed if value < low or value > high)
+    if low <= values.min() and values.max() <= high:  # a NaN makes these False: counted exactly below
+        return 0
+    return int(np.count_nonzero((values < low) | (values > high)))
+
+
 def _nonfinite_rows(predictions: np.ndarray | None, probabilities: np.ndarray | None) -> int:
     """Rows with a NaN, infinite or missing output: a regressor's prediction, any class probability."""
     import numpy as np
 
     if probabilities is not None:
-        scores = np.asarray(probabilities, dtype=np.float64)
-        with np.errstate(over="ignore", invalid="ignore"):
-            if np.isfinite(scores.sum()):  # one sum for the common case; a NaN or inf makes it non-finite
-                return 0
-        return int(np.count_nonzero(~np.isfinite(scores).all(axis=1)))
+        finite = np.isfinite(np.asarray(probabilities, dtype=np.float64))
+        return 0 if finite.all() else int(np.count_nonzero(~finite.all(axis=1)))
     if predictions is None:
         return 0
     try:
         values = np.asarray(predictions, dtype=np.float64)
     except (TypeError, ValueError):  # not numbers: a missing one is None
         return sum(1 for value in predictions if value is None)
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(values.sum()):
-            return 0
-    return int(np.count_nonzero(~np.isfinite(values)))
+    finite = np.isfinite(values)
+    return 0 if finite.all() else int(np.count_nonzero(~finite))
 
 
 def served_guards(served: ServedModel) -> LiveGuards:

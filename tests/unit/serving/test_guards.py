@@ -204,3 +204,20 @@ def test_a_profile_without_category_counts_or_range_guards_nothing_for_that_colu
     profile.columns["x1"].min = None
     guards = LiveGuards.from_profile(profile, guarded.features, guarded.schema)
     assert guards.inputs_on and set(guards.ranges) == {"x2"} and guards.categories == {}
+
+
+@pytest.mark.parametrize("rows", [3, 64, 65, 5000])
+def test_small_and_large_batches_count_the_same_values_outside_the_range(rows):
+    rng = np.random.default_rng(rows)
+    values = rng.normal(size=rows)
+    values[rng.random(rows) < 0.1] = np.nan
+    values[0] = np.nan  # first: Python's min and max then answer NaN
+    values[1] = 5.0
+    guards = LiveGuards(ranges={"x": (-1.0, 1.5)}, inputs_on=True)
+    guards.observe({"x": values}, np.zeros(rows), None)
+    with np.errstate(invalid="ignore"):
+        expected = int(np.sum(values < -1.0) + np.sum(values > 1.5))
+    assert expected > 0 and guards.out_of_range == {"x": expected}
+    inside = np.clip(np.nan_to_num(values), -1.0, 1.5)
+    guards.observe({"x": inside}, np.zeros(rows), None)
+    assert guards.out_of_range == {"x": expected}
