@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from mlops_actions.domain.config import load_config
 from mlops_actions.domain.data.profile import profile_frame, save_profile
@@ -17,6 +19,7 @@ from mlops_actions.serving.guards import LiveGuards
 from mlops_actions.serving.metrics import ServerMetrics
 from mlops_actions.serving.server import start_server
 from mlops_actions.serving.source import RELEASE_PROFILE_FILE, load_served_model
+from tests.conftest import REPO_ROOT
 from tests.unit.serving.conftest import Client, metric_values
 
 ROW = {"x1": 0.3, "x2": -1.2, "group": "a"}
@@ -221,3 +224,35 @@ def test_small_and_large_batches_count_the_same_values_outside_the_range(rows):
     inside = np.clip(np.nan_to_num(values), -1.0, 1.5)
     guards.observe({"x": inside}, np.zeros(rows), None)
     assert guards.out_of_range == {"x": expected}
+
+
+ALERT_RULES = REPO_ROOT / "docs" / "prometheus" / "mlops-alerts.yml"
+METRIC_NAME = re.compile(r"\bmlops_[a-z0-9_]+\b")
+GROUPING = re.compile(r"\b(?:by|on)\s*\(([^)]*)\)")
+
+
+def test_the_alert_rules_parse_and_name_only_series_and_labels_a_served_model_exposes(
+    guarded, config, tmp_path
+):
+    document = yaml.safe_load(ALERT_RULES.read_text())
+    rules = [rule for group in document["groups"] for rule in group["rules"]]
+    assert {rule["alert"] for rule in rules} >= {
+        "MlopsServeNonFiniteOutputs",
+        "MlopsServeInputsOutOfRange",
+        "MlopsServeUnseenCategories",
+    }
+    with start_server(guarded, config.serve, log_dir=tmp_path / "log") as server:
+        _, values = metrics_of(server.url)
+    exposed: dict[str, set[str]] = {}
+    for key in values:
+        name, _, labels = key.partition("{")
+        exposed.setdefault(name, set()).update(re.findall(r'(\w+)="', labels))
+    for rule in rules:
+        expr = rule["expr"]
+        assert expr.count("(") == expr.count(")"), rule["alert"]
+        named = set(METRIC_NAME.findall(expr))
+        assert named and named <= set(exposed), (rule["alert"], named - set(exposed))
+        labels = {label.strip() for found in GROUPING.findall(expr) for label in found.split(",")}
+        carried = set().union(*(exposed[name] for name in named))
+        assert labels <= carried, (rule["alert"], labels - carried)
+        assert rule["labels"]["severity"] in ("high", "medium", "low")
