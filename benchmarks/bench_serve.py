@@ -243,9 +243,12 @@ def servers(workdir: Path, log: bool) -> Iterator[tuple[list[Target], Any, list[
     )
     sys.path[:0] = [str(REPO), str(project)]  # this checkout's package and the project's transformer module
     from mlops_actions.domain.config import load_config
-    from mlops_actions.serving.source import load_served_model
+    from mlops_actions.domain.data.profile import build_profile, save_profile
+    from mlops_actions.serving.source import RELEASE_PROFILE_FILE, load_served_model
 
     config = load_config(project / "mlops.yaml")
+    # the training-data profile beside the model, as a release stores it: the live guards are on
+    save_profile(build_profile(config.train_data), model_dir / RELEASE_PROFILE_FILE)
     served = load_served_model(config, model_dir=model_dir)
     evaluation = pd.read_csv(project / "data" / "eval.csv")
     features = evaluation[list(served.features)]

@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from mlops_actions.domain.config import load_config
     from mlops_actions.domain.secrets import user_code_environment
     from mlops_actions.errors import MlopsError
+    from mlops_actions.serving.guards import served_guards
     from mlops_actions.serving.server import serve_forever
     from mlops_actions.serving.source import USER_SCOPE, load_served_model
 
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+        print(served_guards(served).notice(served.label), file=sys.stderr, flush=True)
 
     with user_code_environment(config, USER_SCOPE):  # the project's code answers every request
         serve_forever(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 import uuid
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions.serving.batcher import Batcher, Overloaded, PredictFailed
+from mlops_actions.serving.guards import LiveGuards
 from mlops_actions.serving.inputs import InputChecker, InvalidInput, TooManyRows, parse_body
 from mlops_actions.serving.metrics import ServerMetrics
 from mlops_actions.serving.prediction_log import LoggedRequest, PredictionLog
@@ -28,13 +30,14 @@ WARM_UP_ROWS = 8
 
 @dataclass
 class ServingState:
-    """Everything the routes share: the model, the batcher, the log, the metrics, readiness."""
+    """Everything the routes share: the model, the batcher, the log, the metrics, the live guards, readiness."""
 
     served: ServedModel
     checker: InputChecker
     batcher: Batcher
     metrics: ServerMetrics
     log: PredictionLog | None = None
+    guards: LiveGuards = field(default_factory=LiveGuards)
     warm_up_sample: dict[str, list[Any]] | None = None
     ready: bool = False
     stopping: bool = False
@@ -46,13 +49,21 @@ async def _warm_up(state: ServingState) -> None:
     import asyncio
 
     if state.warm_up_sample:
-        try:
-            await asyncio.get_running_loop().run_in_executor(
-                None, state.batcher.warm_up, state.warm_up_sample
-            )
-        except Exception as error:  # the cost model then learns from the first batches instead
-            state.problems.append(f"warm-up failed: {type(error).__name__}: {error}")
+        await asyncio.get_running_loop().run_in_executor(None, warm_up_batcher, state)
     state.ready = True
+
+
+def warm_up_batcher(state: ServingState) -> None:
+    """Time the model on the warm-up sample (blocking); its rows are not counted by the live guards. A
+    failure is kept in ``state.problems``: the cost model then learns from the first batches instead."""
+    if not state.warm_up_sample:
+        return
+    try:
+        state.batcher.warm_up(state.warm_up_sample)
+    except Exception as error:
+        state.problems.append(f"warm-up failed: {type(error).__name__}: {error}")
+    finally:
+        state.guards.reset()
 
 
 def warm_up_sample(served: ServedModel, rows: int = WARM_UP_ROWS) -> dict[str, list[Any]] | None:
@@ -86,8 +97,22 @@ def warm_up_sample(served: ServedModel, rows: int = WARM_UP_ROWS) -> dict[str, l
 def _json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     from starlette.responses import Response
 
-    body = json.dumps(document, allow_nan=False, separators=(",", ":"), default=str)
+    try:
+        body = json.dumps(document, allow_nan=False, separators=(",", ":"), default=str)
+    except ValueError:  # a NaN or infinite output (counted by the live guards): JSON has none, null it is
+        body = json.dumps(_finite(document), allow_nan=False, separators=(",", ":"), default=str)
     return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def build_app(state: ServingState) -> Starlette:
@@ -183,7 +208,8 @@ def build_app(state: ServingState) -> Starlette:
     async def metrics(request: Request) -> Response:
         state.metrics.count_request("/metrics", 200)
         return PlainTextResponse(
-            state.metrics.render(state.batcher, state.log), media_type="text/plain; version=0.0.4"
+            state.metrics.render(state.batcher, state.log, state.guards),
+            media_type="text/plain; version=0.0.4",
         )
 
     @contextlib.asynccontextmanager

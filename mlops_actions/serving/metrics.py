@@ -1,4 +1,5 @@
-"""Prometheus text (exposition format 0.0.4) of the server: requests, latency, batches, model, log.
+"""Prometheus text (exposition format 0.0.4) of the server: requests, latency, batches, model, log, and
+the live guards' counters (non-finite outputs, inputs outside the trained range, unseen categories).
 
 Counters live in this process; with several workers each one answers ``/metrics`` for itself and labels
 its series with ``worker`` (Prometheus sums them).
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mlops_actions.serving.batcher import Batcher
+    from mlops_actions.serving.guards import LiveGuards
     from mlops_actions.serving.prediction_log import PredictionLog
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -46,6 +48,34 @@ class Histogram:
         yield f'{name}_bucket{{{labels}{sep}le="+Inf"}} {self.count}'
         yield f"{name}_sum{_braces(labels)} {_number(self.total)}"
         yield f"{name}_count{_braces(labels)} {self.count}"
+
+
+def _guard_lines(guards: LiveGuards, labels: str) -> Iterable[str]:
+    """The live guards' series, each labelled with the model and version (and the column)."""
+    families = (
+        ("input_guards_enabled", "gauge", "1 when the inputs are guarded against the training-data profile."),
+        ("input_rows_total", "counter", "Rows the live guards looked at (predicted rows)."),
+        ("output_nonfinite_total", "counter", "Rows with a NaN, infinite or missing output."),
+        ("input_out_of_range_total", "counter", "Input values outside the trained [min, max], by column."),
+        ("input_unseen_category_total", "counter", "Input categories training never had, by column."),
+    )
+    values: dict[str, list[tuple[str | None, int]]] = {
+        "input_guards_enabled": [(None, int(guards.inputs_on))],
+        "input_rows_total": [(None, guards.rows)],
+        "output_nonfinite_total": [(None, guards.nonfinite_rows)],
+        "input_out_of_range_total": sorted(guards.out_of_range.items()),
+        "input_unseen_category_total": sorted(guards.unseen.items()),
+    }
+    if not guards.inputs_on:
+        reason = (guards.off_reason or "").replace("\n", " ")
+        yield f"# {PREFIX}input guards off: {reason}"
+    for name, kind, help_text in families:
+        full = PREFIX + name
+        yield f"# HELP {full} {help_text}"
+        yield f"# TYPE {full} {kind}"
+        for column, count in values[name]:
+            shown = labels if column is None else f'{labels},column="{_label(column)}"'
+            yield f"{full}{{{shown}}} {count}"
 
 
 def _braces(labels: str) -> str:
@@ -83,7 +113,12 @@ class ServerMetrics:
         self.batch_seconds.observe(seconds)
         self.rows += rows
 
-    def render(self, batcher: Batcher | None = None, log: PredictionLog | None = None) -> str:
+    def render(
+        self,
+        batcher: Batcher | None = None,
+        log: PredictionLog | None = None,
+        guards: LiveGuards | None = None,
+    ) -> str:
         """The exposition text."""
         base = f'worker="{self.worker}"' if self.worker is not None else ""
         sep = "," if base else ""
@@ -129,4 +164,7 @@ class ServerMetrics:
             out.append(f'{name}{{{base}{sep}outcome="dropped"}} {log.dropped}')
             name = family("prediction_log_queued_rows", "gauge", "Rows waiting for the log writer.")
             out.append(f"{name}{_braces(base)} {log.queued}")
+        if guards is not None:
+            labels = f'{base}{sep}model="{_label(self.model)}",version="{_label(self.version)}"'
+            out.extend(_guard_lines(guards, labels))
         return "\n".join(out) + "\n"

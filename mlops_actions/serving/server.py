@@ -37,10 +37,13 @@ def build_state(
     worker: int | None = None,
     warm_up: bool = True,
 ) -> ServingState:
-    """The routes' shared state: input checker, batcher, metrics and (unless ``settings`` disable it) the
-    prediction log in ``log_dir`` (default ``settings.log_path``)."""
+    """The routes' shared state: input checker, batcher, metrics, live guards and (unless ``settings``
+    disable it) the prediction log in ``log_dir`` (default ``settings.log_path``)."""
+    import functools
+
     from mlops_actions.serving.app import ServingState, warm_up_sample
     from mlops_actions.serving.batcher import Batcher
+    from mlops_actions.serving.guards import served_guards
     from mlops_actions.serving.inputs import InputChecker
     from mlops_actions.serving.metrics import ServerMetrics
     from mlops_actions.serving.prediction_log import ParquetPredictionLog, PredictionLog
@@ -48,8 +51,9 @@ def build_state(
     metrics = ServerMetrics(
         model=served.model_name, version=served.label, digest=served.digest, worker=worker
     )
+    guards = served_guards(served)
     batcher = Batcher(
-        served.predict_columns,
+        functools.partial(served.predict_columns, observe=guards.observe),
         max_batch_size=settings.max_batch_size,
         max_latency_s=settings.max_latency_ms / 1000,
         on_batch=metrics.observe_batch,
@@ -77,6 +81,7 @@ def build_state(
         batcher=batcher,
         metrics=metrics,
         log=log,
+        guards=guards,
         warm_up_sample=warm_up_sample(served) if warm_up else None,
     )
 
@@ -245,12 +250,11 @@ def _warmed_state(
 ) -> ServingState:
     """The state of a foreground worker, warmed up before it accepts a connection: workers share one
     listening socket, so a request waits in its backlog for a ready worker instead of meeting a cold one."""
+    from mlops_actions.serving.app import warm_up_batcher
+
     state = build_state(served, settings, log_dir=log_dir, worker=worker)
     if state.warm_up_sample:
-        try:
-            state.batcher.warm_up(state.warm_up_sample)
-        except Exception as error:  # the cost model then learns from the first batches instead
-            state.problems.append(f"warm-up failed: {type(error).__name__}: {error}")
+        warm_up_batcher(state)
         state.warm_up_sample = None  # done: the app is ready as soon as it starts
     _freeze_heap()
     return state

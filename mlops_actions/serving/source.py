@@ -9,6 +9,7 @@ environment user code gets (``secrets.pass.deploy``; no forge token).
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,10 +18,14 @@ from mlops_actions.errors import ModelError, RegistryError
 
 if TYPE_CHECKING:
     from mlops_actions.domain.config import Config
+    from mlops_actions.domain.data.profile import Profile
     from mlops_actions.domain.data.schema import Schema
 
 USER_SCOPE = "deploy"  # the secrets.pass entry whose secrets the served project code may see
 RELEASE_PROFILE_FILE = "data-profile.json"  # the training-data profile a release stores with the version
+Observe = Callable[
+    [dict[str, Any], Any, Any], None
+]  # (inputs as the model read them, predictions, probabilities)
 
 
 @dataclass
@@ -41,28 +46,45 @@ class ServedModel:
     metrics: dict[str, Any] = field(default_factory=dict)
     lineage: dict[str, Any] = field(default_factory=dict)
     model_dir: Path | None = None
+    profile: Profile | None = None  # the training-data profile stored with the version, if any
 
     @property
     def label(self) -> str:
         """The version shown in answers, logs and metrics: the version number, else the digest's start."""
         return self.version or self.digest.removeprefix("sha256:")[:12]
 
-    def predict_columns(self, columns: dict[str, list[Any]]) -> tuple[list[Any], list[list[float]] | None]:
-        """Predictions (and class probabilities, in ``classes`` order) of rows given column by column.
+    def predict_columns(
+        self, columns: dict[str, list[Any]], observe: Observe | None = None
+    ) -> tuple[list[Any], list[list[float]] | None]:
+        """Predictions (and class probabilities, in ``classes`` order) of rows given column by column;
+        ``observe`` (the live guards) sees the inputs as the model read them and the raw outputs.
 
         A classifier is called once (``predict_proba``; the prediction is the most probable class), because
         every call pays the pipeline's fixed cost.
         """
-        frame = self._frame(columns)
+        import pandas as pd
+
+        data = self._arrays(columns)
+        frame = pd.DataFrame(data, columns=self.features)
         if self.classes is None:
-            return [_plain(v) for v in self.estimator.predict(frame).tolist()], None
+            predictions = self.estimator.predict(frame)
+            if observe is not None:
+                observe(data, predictions, None)
+            return [_plain(v) for v in predictions.tolist()], None
         probabilities = self.estimator.predict_proba(frame)
+        if observe is not None:
+            observe(data, None, probabilities)
         best = probabilities.argmax(axis=1).tolist()
         return [self.classes[i] for i in best], probabilities.tolist()
 
     def _frame(self, columns: dict[str, list[Any]]) -> Any:
-        import numpy as np
         import pandas as pd
+
+        return pd.DataFrame(self._arrays(columns), columns=self.features)
+
+    def _arrays(self, columns: dict[str, list[Any]]) -> dict[str, Any]:
+        """The model's columns: numbers the schema types as arrays, the others as given."""
+        import numpy as np
 
         data: dict[str, Any] = {}
         schema_columns = self.schema.columns if self.schema is not None else {}
@@ -76,7 +98,7 @@ class ServedModel:
                 )
             else:
                 data[name] = values
-        return pd.DataFrame(data, columns=self.features)
+        return data
 
     def describe(self) -> dict[str, Any]:
         """What ``GET /metadata`` answers: version, digest, metrics, schema, lineage."""
@@ -186,7 +208,8 @@ def _load(
         if found_classes is None or not hasattr(estimator, "predict_proba"):
             raise ModelError(f"{folder / MODEL_FILE}: a classifier to serve needs classes_ and predict_proba")
         classes = [_plain(c) for c in found_classes]
-    schema, schema_source = serving_schema(config, folder)
+    profile = release_profile(folder)
+    schema, schema_source = serving_schema(config, profile)
     return ServedModel(
         estimator=estimator,
         model_name=config.model_name,
@@ -202,21 +225,29 @@ def _load(
         metrics=dict(found.metrics) if found is not None else {},
         lineage=dict(found.lineage) if found is not None else lineage_of(metadata),
         model_dir=folder,
+        profile=profile,
     )
 
 
-def serving_schema(config: Config, folder: Path) -> tuple[Schema | None, str]:
+def release_profile(folder: Path) -> Profile | None:
+    """The training-data profile the release stored with the version (``data-profile.json``), if any."""
+    path = folder / RELEASE_PROFILE_FILE
+    if not path.is_file():
+        return None
+    from mlops_actions.domain.data.profile import load_profile
+
+    return load_profile(path)
+
+
+def serving_schema(config: Config, profile: Profile | None) -> tuple[Schema | None, str]:
     """The data schema requests are checked against, and where it came from: the config's reviewed
-    ``data.schema``; else one inferred (as ``data schema infer`` does) from the training-data profile the
-    release stored with the version; else none (only the model's columns are checked)."""
+    ``data.schema``; else one inferred (as ``data schema infer`` does) from the training-data ``profile``
+    the release stored with the version; else none (only the model's columns are checked)."""
     from mlops_actions.domain.data.schema import infer_schema, load_schema
 
     if config.schema_path is not None:
         return load_schema(config.schema_path), f"data.schema ({config.schema_path})"
-    profile_path = folder / RELEASE_PROFILE_FILE
-    if profile_path.is_file():
-        from mlops_actions.domain.data.profile import load_profile
-
-        schema = infer_schema([load_profile(profile_path)], target=config.target, id_column=config.id_column)
+    if profile is not None:
+        schema = infer_schema([profile], target=config.target, id_column=config.id_column)
         return schema, f"inferred from the version's training-data profile ({RELEASE_PROFILE_FILE})"
     return None, "none (the model's columns only)"

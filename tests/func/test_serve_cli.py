@@ -147,3 +147,40 @@ def test_two_workers_share_the_port_and_stop_together(released):
         assert proc.wait(timeout=30) == 0
     logged = sum(len(path.read_text().splitlines()) for path in (released / "log").glob("*.jsonl"))
     assert logged == 4
+
+
+def test_a_released_version_is_guarded_by_its_profile_and_a_folder_without_one_says_so_once(released):
+    profile = json.loads(
+        (released / ".registry" / "tiny" / "versions" / "1.0.0" / "data-profile.json").read_text()
+    )
+    proc = start(released, "--version-tag", "tiny@v1.0.0", "-o", "out", "--no-log")
+    try:
+        url = wait_listening(proc)
+        client = Client(url)
+        schema = client.request("GET", "/metadata")[2]["schema"]["columns"]
+        beyond = (profile["columns"]["x1"]["max"] + schema["x1"]["max"]) / 2
+        assert client.request("POST", "/predict", [ROW, {**ROW, "x1": beyond}])[0] == 200
+        values = metric_values(client.request("GET", "/metrics")[2])
+        client.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    err = proc.stderr.read()  # what follows the first line (read by wait_listening, so not communicate)
+    labels = 'model="tiny",version="1.0.0"'
+    assert values[f"mlops_serve_input_guards_enabled{{{labels}}}"] == 1
+    assert values[f'mlops_serve_input_out_of_range_total{{{labels},column="x1"}}'] == 1
+    assert values[f'mlops_serve_input_out_of_range_total{{{labels},column="x2"}}'] == 0
+    assert values[f"mlops_serve_input_rows_total{{{labels}}}"] == 2
+    assert "live guards: 2 numeric range(s) and 1 category set(s)" in err
+
+    folder = released / "mlops-out" / "model"
+    proc = start(released, "--model-dir", str(folder), "--workers", "2", "--no-log")
+    try:
+        url = wait_listening(proc)
+        text = Client(url).request("GET", "/metrics")[2]
+        assert "# mlops_serve_input guards off: the model folder has no data-profile.json" in text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    err = proc.stderr.read()
+    assert err.count("input guards off") == 1, err
