@@ -115,9 +115,7 @@ def test_a_scheduled_run_on_broken_logs_fails_and_still_reports_the_verdict(harn
     document = json.loads((folder / "monitor.json").read_text())
     assert document["model"] == MODEL and document["window"] == "1h"
     assert len(document["windows"]) == 12
-    failing = {
-        f["check"] for w in document["windows"] for f in w["findings"] if f["status"] == "fail"
-    }
+    failing = {f["check"] for w in document["windows"] for f in w["findings"] if f["status"] == "fail"}
     assert {"stability", "range", "input_drift", "schema", "prediction_drift"} <= failing
     verdict = (folder / "monitor.md").read_text().splitlines()[0]
     assert verdict.startswith(f"**{MODEL}") and "fail" in verdict, verdict

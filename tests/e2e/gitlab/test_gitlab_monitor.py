@@ -125,9 +125,7 @@ def test_a_pipeline_started_for_the_retrain_pushes_the_refreshed_data_with_merge
     origin = origin_of(pipelines)
     git("config", "receive.advertisePushOptions", "true", cwd=origin)
     hook = origin / "hooks" / "post-receive"
-    hook.write_text(
-        "#!/bin/sh\nenv | sed -n 's/^GIT_PUSH_OPTION_[0-9][0-9]*=//p' >> push-options.txt\n"
-    )
+    hook.write_text("#!/bin/sh\nenv | sed -n 's/^GIT_PUSH_OPTION_[0-9][0-9]*=//p' >> push-options.txt\n")
     hook.chmod(0o755)
 
     run = pipelines.run(
