@@ -4,12 +4,15 @@ A temporary git repository holds example_project with the copy-paste caller ci_t
 set to fetch generated production logs (known truth: tests/unit/monitoring/generate.py) with its logs command
 and to compare them with the training data's profile. A `schedule` event runs it: the monitor fails on the
 broken windows, and its report is still the job summary and the artifact, and the logs command saw no token.
+The retrain starter ci_templates/github/mlops-retrain.yml, dispatched with a reason, pushes the refreshed data
+to a new branch and opens the pull request with the GitHub CLI (a recording stand-in on PATH).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -137,3 +140,60 @@ def test_a_scheduled_run_on_broken_logs_fails_and_still_reports_the_verdict(harn
         [issue] = api.issues()
         assert issue["state"] == "open" and MODEL in issue["title"]
         assert {"mlops", MODEL} <= {label["name"] for label in issue["labels"]}
+
+
+RETRAIN_WORKFLOW = ".github/workflows/mlops-retrain.yml"
+REASON = "input_drift failed in 3 windows in a row (utilisation)"
+FAKE_GH = """#!/bin/sh
+# Test stand-in for the GitHub CLI: records its arguments and whether it got a token.
+{ echo "call: $*"; echo "token: ${GH_TOKEN:+set}"; } >> "$MLOPS_E2E_ARTIFACTS/gh-calls.txt"
+"""
+
+
+def test_the_retrain_starter_pushes_the_refreshed_data_and_opens_a_pull_request_with_the_reason(
+    act_env, api, tmp_path, monkeypatch
+):
+    repo = example_repository(tmp_path / "credit", {})
+    (repo / RETRAIN_WORKFLOW).write_text(
+        (REPO_ROOT / "ci_templates" / "github" / "mlops-retrain.yml").read_text()
+    )
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "Retrain on fresh data", cwd=repo)
+    fake_bin = tmp_path / "fake-bin"
+    fake_bin.mkdir()
+    (fake_bin / "gh").write_text(FAKE_GH)
+    (fake_bin / "gh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")  # act runs steps on the host
+    harness = ActHarness(
+        act=act_env.act,
+        repo=repo,
+        venv=act_env.venv,
+        artifacts=tmp_path / "artifacts",
+        cache=tmp_path / "act",
+        api_url=api.url,
+        token=TOKEN,
+    )
+    harness.artifacts.mkdir()
+    refresh = 'date -u > data/refreshed-at.txt && env > "$MLOPS_E2E_ARTIFACTS/refresh-command.env"'
+    payload = {
+        "inputs": {"reason": REASON, "refresh-command": refresh},
+        "ref": "refs/heads/main",
+        "repository": {"full_name": REPOSITORY, "default_branch": "main"},
+        "sender": {"login": "github-actions[bot]"},
+    }
+    run_id = next(RUN_IDS)
+    run = harness.run("workflow_dispatch", payload, workflow=RETRAIN_WORKFLOW, run_id=run_id)
+    assert run.succeeded, explain(run, api)
+
+    branch = f"mlops-retrain/{run_id}"
+    assert git("log", "-1", "--format=%B", branch, cwd=repo).splitlines()[-1] == REASON
+    assert git("diff", "--name-only", f"main...{branch}", cwd=repo).split() == ["data/refreshed-at.txt"]
+    calls = (harness.artifacts / "gh-calls.txt").read_text().splitlines()
+    assert calls[0] == "call: auth setup-git"
+    assert calls[2] == (
+        f"call: pr create --base main --head {branch} --title Retrain on refreshed data --body {REASON}"
+    )
+    assert set(calls[1::2]) == {"token: set"}
+    seen = (harness.artifacts / "refresh-command.env").read_text()
+    assert "GH_TOKEN=" not in seen and "GITHUB_TOKEN=" not in seen and TOKEN not in seen
+    assert TOKEN not in run.output
