@@ -32,6 +32,19 @@ STAGE_COMMANDS = {
     "mlops-check.yml": "mlops-actions check",
     "mlops-release.yml": "mlops-actions release",
     "mlops-deploy.yml": "mlops-actions deploy",
+    "mlops-monitor.yml": (
+        'mlops-actions monitor ${MLOPS_MONITOR_REF:+--ref "$MLOPS_MONITOR_REF"}'
+        ' ${MLOPS_MONITOR_REFERENCE:+--reference "$MLOPS_MONITOR_REFERENCE"}'
+    ),
+    "mlops-retrain.yml": (
+        "git add -A &&"
+        " if git diff --cached --quiet;"
+        ' then echo "The refreshed data is the same;'
+        ' no merge request.";'
+        ' else git -c user.name="mlops-actions" -c user.email="mlops-actions@noreply.invalid" commit -q -m "Retrain on refreshed data" -m "${MLOPS_REASON:-started by hand}" &&'
+        ' git push -o merge_request.create -o merge_request.target="$CI_DEFAULT_BRANCH" -o merge_request.remove_source_branch -o merge_request.title="Retrain on refreshed data" -o merge_request.description="${MLOPS_REASON:-started by hand}" "$MLOPS_RETRAIN_REMOTE" "HEAD:refs/heads/$MLOPS_RETRAIN_BRANCH";'
+        " fi"
+    ),
 }
 
 
@@ -87,8 +100,10 @@ def test_the_templates_exist():
     assert [p.name for p in TEMPLATES] == [
         "mlops-check.yml",
         "mlops-deploy.yml",
+        "mlops-monitor.yml",
         "mlops-pipeline.yml",
         "mlops-release.yml",
+        "mlops-retrain.yml",
     ]
 
 

@@ -45,12 +45,13 @@ def rel(paths: list[Path]) -> list[str]:
 def test_the_files_to_lint_exist():
     assert rel(WORKFLOWS) == [
         ".github/workflows/mlops-deploy.yml",
+        ".github/workflows/mlops-monitor.yml",
         ".github/workflows/mlops-pr-comment.yml",
         ".github/workflows/mlops-pr.yml",
         ".github/workflows/mlops-release.yml",
     ]
     assert (ROOT / "action.yml").is_file()
-    assert len(CALLERS) == 6
+    assert len(CALLERS) == 8
 
 
 def test_zizmor_finds_nothing_in_the_workflows_and_the_action():
