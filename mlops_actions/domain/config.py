@@ -505,6 +505,28 @@ _MONITOR_SCHEMA: dict[str, Any] = {
             "description": "Drift thresholds of the monitor (psi, jensenshannon, ks_pvalue, ...); "
             "default: data.drift_thresholds, else the data checks' defaults.",
         },
+        "drift_correction": {
+            "enum": ["holm", "none"],
+            "default": "holm",
+            "description": "Correction of a window's KS / chi-squared tests (small samples) for their "
+            "number: holm holds the chance of any false flag per window and check at the test level.",
+        },
+        "drift_min_psi": {
+            "type": ["number", "null"],
+            "minimum": 0,
+            "default": None,
+            "description": "A numeric feature of a small sample drifts only when its significant KS test "
+            "comes with at least this PSI (default: drift_thresholds.psi, as for large samples; 0: the "
+            "test alone).",
+        },
+        "drift_min_jensenshannon": {
+            "type": ["number", "null"],
+            "minimum": 0,
+            "default": None,
+            "description": "A categorical feature of a small sample drifts only when its significant "
+            "chi-squared test comes with at least this Jensen-Shannon distance (default: "
+            "drift_thresholds.jensenshannon; 0: the test alone).",
+        },
     },
 }
 
@@ -521,6 +543,9 @@ class MonitorSettings:
     min_window_rows: int = int(DEFAULT_MONITOR["min_window_rows"])
     constant_output_rows: int = int(DEFAULT_MONITOR["constant_output_rows"])
     drift_thresholds: dict[str, float] = field(default_factory=dict)  # overrides of the data checks' own
+    drift_correction: str = "holm"  # of a window's small-sample tests: "holm" or "none"
+    drift_min_psi: float | None = None  # least PSI of a small sample's drift (None: drift_thresholds' psi)
+    drift_min_jensenshannon: float | None = None  # the same for categories (None: jensenshannon's)
 
 
 def monitor_settings(doc: dict[str, Any]) -> MonitorSettings:
@@ -538,7 +563,14 @@ def monitor_settings(doc: dict[str, Any]) -> MonitorSettings:
         min_window_rows=int(values["min_window_rows"]),
         constant_output_rows=int(values["constant_output_rows"]),
         drift_thresholds={str(k): float(v) for k, v in drift.items()},
+        drift_correction=str(monitor.get("drift_correction", "holm")),
+        drift_min_psi=_optional_float(monitor.get("drift_min_psi")),
+        drift_min_jensenshannon=_optional_float(monitor.get("drift_min_jensenshannon")),
     )
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 CONFIG_SCHEMA: dict[str, Any] = {
