@@ -509,7 +509,16 @@ _MONITOR_SCHEMA: dict[str, Any] = {
             "enum": ["holm", "none"],
             "default": "holm",
             "description": "Correction of a window's KS / chi-squared tests (small samples) for their "
-            "number: holm holds the chance of any false flag per window and check at the test level.",
+            "number: holm holds the chance of any false flag per window and check at drift_family_level; "
+            "none tests each column at ks_pvalue / chi2_pvalue, as the data checks do.",
+        },
+        "drift_family_level": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1,
+            "default": 0.01,
+            "description": "With drift_correction holm: the chance that noise alone flags any column of a "
+            "window's drift check by its tests.",
         },
         "drift_min_psi": {
             "type": ["number", "null"],
@@ -544,6 +553,7 @@ class MonitorSettings:
     constant_output_rows: int = int(DEFAULT_MONITOR["constant_output_rows"])
     drift_thresholds: dict[str, float] = field(default_factory=dict)  # overrides of the data checks' own
     drift_correction: str = "holm"  # of a window's small-sample tests: "holm" or "none"
+    drift_family_level: float = 0.01  # with holm: the chance of any false flag by the tests of a check
     drift_min_psi: float | None = None  # least PSI of a small sample's drift (None: drift_thresholds' psi)
     drift_min_jensenshannon: float | None = None  # the same for categories (None: jensenshannon's)
 
@@ -564,6 +574,7 @@ def monitor_settings(doc: dict[str, Any]) -> MonitorSettings:
         constant_output_rows=int(values["constant_output_rows"]),
         drift_thresholds={str(k): float(v) for k, v in drift.items()},
         drift_correction=str(monitor.get("drift_correction", "holm")),
+        drift_family_level=float(monitor.get("drift_family_level", 0.01)),
         drift_min_psi=_optional_float(monitor.get("drift_min_psi")),
         drift_min_jensenshannon=_optional_float(monitor.get("drift_min_jensenshannon")),
     )

@@ -227,32 +227,61 @@ def holm_adjusted(pvalues: list[float]) -> list[float]:
 
 @dataclass(frozen=True)
 class DriftGate:
-    """What confirms a small sample's significant test (KS or chi-squared): Holm's correction over the
-    tested columns of the check (``holm``), and the least drift measure the column must also show (PSI for
-    numbers, the Jensen-Shannon distance for categories; None: the large-sample threshold of that measure)."""
+    """What confirms a small sample's significant test (KS or chi-squared): with ``holm``, Holm's correction
+    over the tested columns of the check, at the family's ``level`` (else each test at its own
+    ``ks_pvalue`` / ``chi2_pvalue``); and the least drift measure the column must also show (PSI for numbers,
+    the Jensen-Shannon distance for categories; None: the large-sample threshold of that measure)."""
 
     holm: bool = True
+    level: float = 0.01
     min_psi: float | None = None
     min_jensenshannon: float | None = None
 
 
-NO_GATE = DriftGate(holm=False, min_psi=0.0, min_jensenshannon=0.0)
+NO_GATE = DriftGate(holm=False, min_psi=0.0, min_jensenshannon=0.0)  # the data checks' own verdict
 
 
 def drift_gate(settings: MonitorSettings) -> DriftGate:
-    """The gate of the ``monitor:`` section (``drift_correction``, ``drift_min_psi``, ``drift_min_jensenshannon``)."""
+    """The gate of the ``monitor:`` section (``drift_correction``, ``drift_family_level``, ``drift_min_psi``,
+    ``drift_min_jensenshannon``)."""
     return DriftGate(
         holm=settings.drift_correction == "holm",
+        level=settings.drift_family_level,
         min_psi=settings.drift_min_psi,
         min_jensenshannon=settings.drift_min_jensenshannon,
     )
 
 
-def gated_verdicts(report: Any, thresholds: dict[str, float], gate: DriftGate) -> dict[str, dict[str, Any]]:
+def noise_level(reference: Any, current: Any) -> float:
+    """What sampling noise alone gives the drift measure on average when nothing changed: PSI about
+    (B - 1)(1/n + 1/N) over B non-empty reference bins, the squared Jensen-Shannon distance (base 2) about
+    (k - 1)(1/n + 1/N) / (8 ln 2) over k reference categories (n, N: the current and reference values)."""
+    import math
+
+    if isinstance(reference, NumericProfile):
+        bins = int((reference.decile_counts() > 0).sum()) + int(reference.missing + reference.infinite > 0)
+        n, big_n = current.count + current.missing + current.infinite, reference.count + reference.missing
+        big_n += reference.infinite
+        scale = 1.0
+    else:
+        bins = sum(1 for v in (reference.counts or {}).values() if v > 0) + int(reference.missing > 0)
+        n, big_n = current.count + current.missing, reference.count + reference.missing
+        scale = 1 / (8 * math.log(2))
+    if n <= 0 or big_n <= 0:
+        return 0.0
+    return max(0, bins - 1) * (1 / n + 1 / big_n) * scale
+
+
+def gated_verdicts(
+    report: Any, thresholds: dict[str, float], gate: DriftGate, reference: Profile, current: Profile
+) -> dict[str, dict[str, Any]]:
     """Column -> its figures and verdict. A column judged by a distance (a large sample) keeps the data
-    checks' verdict; one judged by a test flags only when the test is significant after the family's
-    correction and the distance reaches the gate's minimum: noise inflates a small sample's distances, and
-    one test in twenty of a healthy column is significant at 5%."""
+    checks' verdict. One judged by a test (a small sample) flags only when the test is significant after
+    the family's correction and the drift measure, less what noise gives it on average at this size
+    (``noise_level``), reaches the gate's minimum: one test in twenty of a healthy column is significant
+    at 5%, and noise inflates a small sample's distances."""
+    import math
+
     tested = [d for d in report.columns if d.method in ("ks", "chi2")]
     raw = [d.score if d.score == d.score else 1.0 for d in tested]  # a NaN p-value (no values) never rejects
     adjusted = dict(zip((d.column for d in tested), holm_adjusted(raw) if gate.holm else raw, strict=True))
@@ -264,14 +293,20 @@ def gated_verdicts(report: Any, thresholds: dict[str, float], gate: DriftGate) -
             measure = "psi" if numeric else "jensenshannon"
             least = gate.min_psi if numeric else gate.min_jensenshannon
             least = thresholds[measure] if least is None else least
-            effect = float(d.extras.get(measure) or 0.0)
+            value = float(d.extras.get(measure) or 0.0)
+            noise = noise_level(reference.columns[d.column], current.columns[d.column])
+            effect = max(0.0, value - noise) if numeric else math.sqrt(max(0.0, value**2 - noise))
             item.update(
                 adjusted_pvalue=adjusted[d.column],
                 correction="holm" if gate.holm else "none",
                 effect_measure=measure,
+                measured=value,
                 effect=effect,
                 effect_threshold=least,
-                drifted=bool(adjusted[d.column] < d.threshold and effect >= least),
+                level=gate.level if gate.holm else d.threshold,
+                drifted=bool(
+                    adjusted[d.column] < (gate.level if gate.holm else d.threshold) and effect >= least
+                ),
             )
         else:
             item["drifted"] = bool(d.drifted)
@@ -284,20 +319,29 @@ def _drift_problem(what: str, name: str, item: dict[str, Any]) -> str:
         after = " after Holm" if item["correction"] == "holm" else ""
         return (
             f"{what}{name} drifted ({item['method']} p {item['adjusted_pvalue']:.3g}{after} < "
-            f"{item['threshold']:g}, {item['effect_measure']} {item['effect']:.3g} >= {item['effect_threshold']:g})"
+            f"{item['level']:g}, {item['effect_measure']} {item['effect']:.3g} >= {item['effect_threshold']:g})"
         )
     sign = "<" if item["method"] in ("ks", "chi2") else ">="
     return f"{what}{name} drifted ({item['method']} {item['score']:.3g} {sign} {item['threshold']:g})"
 
 
 def _drift_finding(
-    check: str, report: Any, what: str, thresholds: dict[str, float], gate: DriftGate
+    check: str,
+    compared: tuple[Profile, Profile],
+    what: str,
+    thresholds: dict[str, float],
+    gate: DriftGate,
+    exclude: list[str] | None = None,
 ) -> Finding:
-    columns = gated_verdicts(report, thresholds, gate)
+    reference, current = compared
+    report = compare_profiles(reference, current, thresholds=thresholds, exclude=exclude or ())
+    columns = gated_verdicts(report, thresholds, gate, reference, current)
     drifted = [name for name, item in columns.items() if item["drifted"]]
     problems = [_drift_problem(what, name, columns[name]) for name in drifted]
     limits: dict[str, Any] = dict(report.thresholds)
     limits["correction"] = "holm" if gate.holm else "none"
+    if gate.holm:
+        limits["family_level"] = gate.level
     limits["min_psi"] = thresholds["psi"] if gate.min_psi is None else gate.min_psi
     limits["min_jensenshannon"] = (
         thresholds["jensenshannon"] if gate.min_jensenshannon is None else gate.min_jensenshannon
@@ -320,8 +364,8 @@ def input_drift(
     window: Window, reference: Profile, thresholds: dict[str, float], gate: DriftGate = DriftGate()
 ) -> Finding:
     """Per-feature drift against the training data (columns without any value are left to the schema check)."""
-    report = compare_profiles(reference, window.inputs, thresholds=thresholds, exclude=absent_columns(window))
-    return _drift_finding("input_drift", report, "", thresholds, gate)
+    compared = (reference, window.inputs)
+    return _drift_finding("input_drift", compared, "", thresholds, gate, absent_columns(window))
 
 
 def prediction_drift(
@@ -330,5 +374,5 @@ def prediction_drift(
     """Drift of the finite outputs against the baseline window (None: this window is the baseline)."""
     if baseline is None:
         return Finding("prediction_drift", OK, (), {"baseline": True}, dict(thresholds))
-    report = compare_profiles(finite_only(baseline), finite_only(window.outputs), thresholds=thresholds)
-    return _drift_finding("prediction_drift", report, "output ", thresholds, gate)
+    compared = (finite_only(baseline), finite_only(window.outputs))
+    return _drift_finding("prediction_drift", compared, "output ", thresholds, gate)
