@@ -7,9 +7,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 venv="${EVIDENTLY_VENV:-$here/.venv-evidently}"
 version="${EVIDENTLY_VERSION:-0.7.*}"
 python="${PYTHON:-python3}"
-if ! "$venv/bin/python" -c "import evidently" >/dev/null 2>&1; then
+if ! "$venv/bin/python" -c "import evidently.presets" >/dev/null 2>&1; then
   "$python" -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q "evidently==$version" pyarrow
+  "$venv/bin/pip" install -q "evidently==$version" "pandas<3" pyarrow  # evidently 0.7 needs pandas<3
 fi
 echo "$venv/bin/python"

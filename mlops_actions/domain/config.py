@@ -521,17 +521,15 @@ _MONITOR_SCHEMA: dict[str, Any] = {
             "window's drift check by its tests.",
         },
         "drift_min_psi": {
-            "type": ["number", "null"],
+            "type": "number",
             "minimum": 0,
-            "default": None,
             "description": "A numeric feature of a small sample drifts only when its significant KS test "
             "comes with at least this PSI (default: drift_thresholds.psi, as for large samples; 0: the "
             "test alone).",
         },
         "drift_min_jensenshannon": {
-            "type": ["number", "null"],
+            "type": "number",
             "minimum": 0,
-            "default": None,
             "description": "A categorical feature of a small sample drifts only when its significant "
             "chi-squared test comes with at least this Jensen-Shannon distance (default: "
             "drift_thresholds.jensenshannon; 0: the test alone).",
