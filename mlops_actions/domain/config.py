@@ -524,15 +524,15 @@ _MONITOR_SCHEMA: dict[str, Any] = {
             "type": "number",
             "minimum": 0,
             "description": "A numeric feature of a small sample drifts only when its significant KS test "
-            "comes with at least this PSI (default: drift_thresholds.psi, as for large samples; 0: the "
-            "test alone).",
+            "comes with at least this PSI, less the PSI noise alone gives at that size (default: "
+            "drift_thresholds.psi, as for large samples; 0: the test alone).",
         },
         "drift_min_jensenshannon": {
             "type": "number",
             "minimum": 0,
             "description": "A categorical feature of a small sample drifts only when its significant "
-            "chi-squared test comes with at least this Jensen-Shannon distance (default: "
-            "drift_thresholds.jensenshannon; 0: the test alone).",
+            "chi-squared test comes with at least this Jensen-Shannon distance, less its noise level "
+            "(default: drift_thresholds.jensenshannon; 0: the test alone).",
         },
     },
 }

@@ -2,7 +2,8 @@
 prediction drift, each a Finding with its status, figures and thresholds.
 
 Drift is measured by the data checks' own comparison of profiles (``domain/data/drift.py``): inputs on the
-reference's bins against the training data, outputs (their finite values) against a baseline window.
+reference's bins against the training data, outputs (their finite values) against a baseline window. The
+verdict of a column judged by a test (a small sample) is gated (``gated_verdicts``), so noise is not drift.
 """
 
 from __future__ import annotations
@@ -319,7 +320,8 @@ def _drift_problem(what: str, name: str, item: dict[str, Any]) -> str:
         after = " after Holm" if item["correction"] == "holm" else ""
         return (
             f"{what}{name} drifted ({item['method']} p {item['adjusted_pvalue']:.3g}{after} < "
-            f"{item['level']:g}, {item['effect_measure']} {item['effect']:.3g} >= {item['effect_threshold']:g})"
+            f"{item['level']:g}, {item['effect_measure']} less noise {item['effect']:.3g} >= "
+            f"{item['effect_threshold']:g})"
         )
     sign = "<" if item["method"] in ("ks", "chi2") else ">="
     return f"{what}{name} drifted ({item['method']} {item['score']:.3g} {sign} {item['threshold']:g})"
