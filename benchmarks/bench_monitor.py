@@ -193,6 +193,7 @@ def generate(folder: Path, jsonl_rows: int, parquet_rows: int, evidently: bool) 
     if jsonl_rows and evidently:
         write_parquet(folder / "evidently.parquet", jsonl_rows)  # the same rows as the JSON Lines
         cases[f"evidently DataDriftPreset, the same {jsonl_rows:,} rows"] = folder / "evidently.parquet"
+        cases[f"monitor on the same {jsonl_rows:,} rows as Parquet"] = folder / "evidently.parquet"
     if jsonl_rows:
         began = time.perf_counter()
         write_jsonl(folder / "predictions.jsonl", jsonl_rows)
@@ -232,13 +233,14 @@ def main() -> None:
         cases = {log.name: log for log in sorted(folder.glob("predictions.*"))}
         if evidently and (folder / "evidently.parquet").exists():
             cases["evidently DataDriftPreset"] = folder / "evidently.parquet"
+            cases["monitor on the same rows as Parquet"] = folder / "evidently.parquet"
     else:
         folder = Path(tempfile.mkdtemp(prefix="bench-monitor-"))
         write_project(folder)
         cases = generate(folder, args.jsonl_rows, args.parquet_rows, evidently)
     medians: dict[str, dict[str, float]] = {}
     for name, log in cases.items():
-        python = args.evidently_python if log.name == "evidently.parquet" else None
+        python = args.evidently_python if name.startswith("evidently") else None
         repeats = args.evidently_repeats if python else args.repeats
         runs = [measure(folder, log, python) for _ in range(repeats)]
         walls = ", ".join(f"{r['wall_s']:.2f}" for r in runs)
@@ -251,14 +253,16 @@ def main() -> None:
             f"peak RSS {median['peak_rss_mb']:.0f} MiB, {runs[0]['windows']} windows, {runs[0]['status']} "
             f"(median of {len(runs)}; walls {walls})"
         )
-        medians[log.name] = median
-    theirs, ours = medians.get("evidently.parquet"), medians.get("predictions.jsonl")
-    if theirs and ours:
-        print(
-            f"ratio Evidently DataDriftPreset / monitor on the same rows (JSON Lines): "
-            f"{theirs['wall_s'] / ours['wall_s']:.1f}x wall, {theirs['cpu_s'] / ours['cpu_s']:.1f}x CPU, "
-            f"{theirs['peak_rss_mb'] / ours['peak_rss_mb']:.1f}x peak RSS"
-        )
+        medians["evidently" if python else log.name] = median
+    theirs = medians.get("evidently")
+    for log_name, what in (("predictions.jsonl", "JSON Lines"), ("evidently.parquet", "Parquet")):
+        ours = medians.get(log_name)
+        if theirs and ours:
+            print(
+                f"ratio Evidently DataDriftPreset / monitor on the same rows ({what}): "
+                f"{theirs['wall_s'] / ours['wall_s']:.1f}x wall, {theirs['cpu_s'] / ours['cpu_s']:.1f}x CPU, "
+                f"{theirs['peak_rss_mb'] / ours['peak_rss_mb']:.1f}x peak RSS"
+            )
     print(f"load average after: {os.getloadavg()}")
     if args.keep:
         print(f"logs kept in {folder}")
