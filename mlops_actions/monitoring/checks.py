@@ -340,9 +340,8 @@ def _drift_finding(
     columns = gated_verdicts(report, thresholds, gate, reference, current)
     drifted = [name for name, item in columns.items() if item["drifted"]]
     problems = [_drift_problem(what, name, columns[name]) for name in drifted]
-    limits: dict[str, Any] = dict(report.thresholds)
-    limits["correction"] = "holm" if gate.holm else "none"
-    if gate.holm:
+    limits: dict[str, float] = dict(report.thresholds)
+    if gate.holm:  # the tests' level after Holm's correction (without it: ks_pvalue, chi2_pvalue)
         limits["family_level"] = gate.level
     limits["min_psi"] = thresholds["psi"] if gate.min_psi is None else gate.min_psi
     limits["min_jensenshannon"] = (
