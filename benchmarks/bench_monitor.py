@@ -2,9 +2,15 @@
 Parquet (flat columns), against a training-data profile of the same columns.
 
 Each case runs in a fresh process (``run_monitor`` on the log, daily windows) and its wall time and peak
-resident memory (``ru_maxrss`` of that process) are printed, the median of ``--repeats`` runs. The logs are
+resident memory (``VmHWM`` of that process) are printed, the median of ``--repeats`` runs. The logs are
 generated once into a temporary folder (kept with ``--keep``). Wall times depend on what else runs on the
 machine: the load average is printed before and after.
+
+Side by side, in the same run: Evidently's DataDriftPreset on the same rows as the JSON Lines case (the
+features of the same generated rows, read from Parquet with pandas, against the same training rows), in a
+virtualenv of its own (``benchmarks/install-evidently.sh`` makes ``benchmarks/.venv-evidently``; another with
+``--evidently-python``; ``--no-evidently`` leaves it out), and the ratios of its wall time and peak memory
+to the monitor's.
 
     .venv/bin/python benchmarks/bench_monitor.py                         # 1M JSONL rows, 10M Parquet rows
     .venv/bin/python benchmarks/bench_monitor.py --jsonl-rows 200000 --parquet-rows 1000000
@@ -28,6 +34,8 @@ TRAIN_ROWS = 100_000
 GENERATE_ROWS = 500_000
 START_NS = 1_796_083_200 * 10**9  # 2026-12-01T00:00:00Z
 SPAN_S = 7 * 86400  # the rows cover a week: seven daily windows
+EVIDENTLY_PYTHON = Path(__file__).resolve().parent / ".venv-evidently" / "bin" / "python"
+FEATURES = [f"num_{i}" for i in range(NUMERIC)] + [f"cat_{i}" for i in range(CATEGORICAL)]
 
 
 def feature_frame(rows: int, seed: int):
@@ -130,20 +138,44 @@ print(inside, peak, result.rows_read, len(result.windows), result.status)
 """
 
 
-def measure(folder: Path, log: Path) -> dict[str, float]:
-    """One run in a fresh process: wall time (process start to end), time inside run_monitor, CPU time of
-    the process (all threads), peak RSS."""
+EVIDENTLY_RUN = """
+import sys, time
+import pandas as pd
+began = time.perf_counter()
+features = sys.argv[3].split(",")
+reference = pd.read_csv(sys.argv[1], usecols=features)
+current = pd.read_parquet(sys.argv[2], columns=features)
+from evidently import Report
+from evidently.presets import DataDriftPreset
+snapshot = Report([DataDriftPreset()]).run(current, reference)
+inside = time.perf_counter() - began
+drifted = 0
+for metric in snapshot.dict()["metrics"]:
+    if metric["metric_name"].startswith("DriftedColumnsCount"):
+        drifted = metric["value"]["count"]
+with open("/proc/self/status") as status:
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(inside, peak, len(current), 1, f"{drifted:g}-drifted")
+"""
+
+
+def measure(folder: Path, log: Path, python: Path | None = None) -> dict[str, float]:
+    """One run in a fresh process: wall time (process start to end), time inside run_monitor (or reading
+    and Evidently's report, with ``python`` an Evidently virtualenv's), CPU time of the process (all
+    threads), peak RSS."""
     began = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", RUN, str(folder), str(log)], stdout=subprocess.PIPE, text=True, env=env
-    )
+    command = [sys.executable, "-c", RUN, str(folder), str(log)]
+    if python is not None:
+        command = [str(python), "-c", EVIDENTLY_RUN, str(folder / "train.csv"), str(log), ",".join(FEATURES)]
+        env.pop("PYTHONPATH")
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - began
     assert proc.stdout is not None
     inside, peak_kb, rows, windows, verdict = proc.stdout.read().split()
     if status != 0:
-        raise SystemExit(f"monitor run failed with status {status}")
+        raise SystemExit(f"{'evidently' if python else 'monitor'} run failed with status {status}")
     return {
         "wall_s": wall,
         "monitor_s": float(inside),
@@ -155,9 +187,13 @@ def measure(folder: Path, log: Path) -> dict[str, float]:
     }
 
 
-def generate(folder: Path, jsonl_rows: int, parquet_rows: int) -> dict[str, Path]:
-    """Write the logs; case name -> log file."""
+def generate(folder: Path, jsonl_rows: int, parquet_rows: int, evidently: bool) -> dict[str, Path]:
+    """Write the logs; case name -> log file (an Evidently case: the JSON Lines rows as Parquet)."""
     cases = {}
+    if jsonl_rows and evidently:
+        write_parquet(folder / "evidently.parquet", jsonl_rows)  # the same rows as the JSON Lines
+        cases[f"evidently DataDriftPreset, the same {jsonl_rows:,} rows"] = folder / "evidently.parquet"
+        cases[f"monitor on the same {jsonl_rows:,} rows as Parquet"] = folder / "evidently.parquet"
     if jsonl_rows:
         began = time.perf_counter()
         write_jsonl(folder / "predictions.jsonl", jsonl_rows)
@@ -184,27 +220,49 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the generated logs and print where")
     parser.add_argument("--logs-from", type=Path, help="reuse the logs a --keep run left in this folder")
+    parser.add_argument("--evidently-python", type=Path, default=EVIDENTLY_PYTHON)
+    parser.add_argument("--no-evidently", action="store_true")
+    parser.add_argument("--evidently-repeats", type=int, default=1, help="its runs take minutes")
     args = parser.parse_args()
+    evidently = not args.no_evidently and args.evidently_python.exists()
+    if not args.no_evidently and not evidently:
+        print(f"no {args.evidently_python}: Evidently left out (bash benchmarks/install-evidently.sh)")
     print(f"load average before: {os.getloadavg()}")
     if args.logs_from:
         folder, args.keep = args.logs_from, True
         cases = {log.name: log for log in sorted(folder.glob("predictions.*"))}
+        if evidently and (folder / "evidently.parquet").exists():
+            cases["evidently DataDriftPreset"] = folder / "evidently.parquet"
+            cases["monitor on the same rows as Parquet"] = folder / "evidently.parquet"
     else:
         folder = Path(tempfile.mkdtemp(prefix="bench-monitor-"))
         write_project(folder)
-        cases = generate(folder, args.jsonl_rows, args.parquet_rows)
+        cases = generate(folder, args.jsonl_rows, args.parquet_rows, evidently)
+    medians: dict[str, dict[str, float]] = {}
     for name, log in cases.items():
-        runs = [measure(folder, log) for _ in range(args.repeats)]
+        python = args.evidently_python if name.startswith("evidently") else None
+        repeats = args.evidently_repeats if python else args.repeats
+        runs = [measure(folder, log, python) for _ in range(repeats)]
         walls = ", ".join(f"{r['wall_s']:.2f}" for r in runs)
         median = {
             key: statistics.median(r[key] for r in runs)
             for key in ("wall_s", "monitor_s", "cpu_s", "peak_rss_mb")
         }
         print(
-            f"{name}: wall {median['wall_s']:.2f} s (monitor {median['monitor_s']:.2f} s, CPU {median['cpu_s']:.2f} s), "
+            f"{name}: wall {median['wall_s']:.2f} s (timed part {median['monitor_s']:.2f} s, CPU {median['cpu_s']:.2f} s), "
             f"peak RSS {median['peak_rss_mb']:.0f} MiB, {runs[0]['windows']} windows, {runs[0]['status']} "
             f"(median of {len(runs)}; walls {walls})"
         )
+        medians["evidently" if python else log.name] = median
+    theirs = medians.get("evidently")
+    for log_name, what in (("predictions.jsonl", "JSON Lines"), ("evidently.parquet", "Parquet")):
+        ours = medians.get(log_name)
+        if theirs and ours:
+            print(
+                f"ratio Evidently DataDriftPreset / monitor on the same rows ({what}): "
+                f"{theirs['wall_s'] / ours['wall_s']:.1f}x wall, {theirs['cpu_s'] / ours['cpu_s']:.1f}x CPU, "
+                f"{theirs['peak_rss_mb'] / ours['peak_rss_mb']:.1f}x peak RSS"
+            )
     print(f"load average after: {os.getloadavg()}")
     if args.keep:
         print(f"logs kept in {folder}")

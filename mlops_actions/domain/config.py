@@ -586,6 +586,35 @@ _MONITOR_SCHEMA: dict[str, Any] = {
         },
         "alert": _MONITOR_ALERT_SCHEMA,
         "retrain": _MONITOR_RETRAIN_SCHEMA,
+        "drift_correction": {
+            "enum": ["holm", "none"],
+            "default": "holm",
+            "description": "Correction of a window's KS / chi-squared tests (small samples) for their "
+            "number: holm holds the chance of any false flag per window and check at drift_family_level; "
+            "none tests each column at ks_pvalue / chi2_pvalue, as the data checks do.",
+        },
+        "drift_family_level": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1,
+            "default": 0.01,
+            "description": "With drift_correction holm: the chance that noise alone flags any column of a "
+            "window's drift check by its tests.",
+        },
+        "drift_min_psi": {
+            "type": "number",
+            "minimum": 0,
+            "description": "A numeric feature of a small sample drifts only when its significant KS test "
+            "comes with at least this PSI, less the PSI noise alone gives at that size (default: "
+            "drift_thresholds.psi, as for large samples; 0: the test alone).",
+        },
+        "drift_min_jensenshannon": {
+            "type": "number",
+            "minimum": 0,
+            "description": "A categorical feature of a small sample drifts only when its significant "
+            "chi-squared test comes with at least this Jensen-Shannon distance, less its noise level "
+            "(default: drift_thresholds.jensenshannon; 0: the test alone).",
+        },
     },
 }
 
@@ -603,6 +632,10 @@ class MonitorSettings:
     constant_output_rows: int = int(DEFAULT_MONITOR["constant_output_rows"])
     drift_thresholds: dict[str, float] = field(default_factory=dict)  # overrides of the data checks' own
     history_windows: int = MONITOR_HISTORY_WINDOWS
+    drift_correction: str = "holm"  # of a window's small-sample tests: "holm" or "none"
+    drift_family_level: float = 0.01  # with holm: the chance of any false flag by the tests of a check
+    drift_min_psi: float | None = None  # least PSI of a small sample's drift (None: drift_thresholds' psi)
+    drift_min_jensenshannon: float | None = None  # the same for categories (None: jensenshannon's)
 
 
 def monitor_settings(doc: dict[str, Any]) -> MonitorSettings:
@@ -621,6 +654,10 @@ def monitor_settings(doc: dict[str, Any]) -> MonitorSettings:
         constant_output_rows=int(values["constant_output_rows"]),
         drift_thresholds={str(k): float(v) for k, v in drift.items()},
         history_windows=int(monitor.get("history_windows", MONITOR_HISTORY_WINDOWS)),
+        drift_correction=str(monitor.get("drift_correction", "holm")),
+        drift_family_level=float(monitor.get("drift_family_level", 0.01)),
+        drift_min_psi=_optional_float(monitor.get("drift_min_psi")),
+        drift_min_jensenshannon=_optional_float(monitor.get("drift_min_jensenshannon")),
     )
 
 
@@ -663,6 +700,10 @@ def retrain_settings(doc: dict[str, Any]) -> RetrainSettings:
         workflow=str(retrain.get("workflow", "mlops-retrain.yml")),
         ref=str(retrain.get("ref") or doc.get("baseline", {}).get("target_branch") or "main"),
     )
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 CONFIG_SCHEMA: dict[str, Any] = {

@@ -2,7 +2,8 @@
 prediction drift, each a Finding with its status, figures and thresholds.
 
 Drift is measured by the data checks' own comparison of profiles (``domain/data/drift.py``): inputs on the
-reference's bins against the training data, outputs (their finite values) against a baseline window.
+reference's bins against the training data, outputs (their finite values) against a baseline window. The
+verdict of a column judged by a test (a small sample) is gated (``gated_verdicts``), so noise is not drift.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def judge_window(
         stability(window, settings),
         schema(window, reference, settings),
         out_of_range(window, reference, settings),
-        input_drift(window, reference, drift_thresholds),
-        prediction_drift(window, baseline, drift_thresholds),
+        input_drift(window, reference, drift_thresholds, drift_gate(settings)),
+        prediction_drift(window, baseline, drift_thresholds, drift_gate(settings)),
     )
     if window.counts.rows < settings.min_window_rows:
         note = f"{window.counts.rows} rows, fewer than monitor.min_window_rows ({settings.min_window_rows})"
@@ -213,39 +214,166 @@ def out_of_range(window: Window, reference: Profile, settings: MonitorSettings) 
     )
 
 
-def _drift_finding(check: str, report: Any, what: str) -> Finding:
-    columns = {
-        d.column: {"method": d.method, "score": d.score, "threshold": d.threshold, "drifted": bool(d.drifted)}
-        for d in report.columns
-    }
-    problems = []
+def holm_adjusted(pvalues: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (same order): each below a level means that test rejects with the
+    family-wise error rate of the whole family held at that level."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    adjusted = [1.0] * len(pvalues)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+@dataclass(frozen=True)
+class DriftGate:
+    """What confirms a small sample's significant test (KS or chi-squared): with ``holm``, Holm's correction
+    over the tested columns of the check, at the family's ``level`` (else each test at its own
+    ``ks_pvalue`` / ``chi2_pvalue``); and the least drift measure the column must also show (PSI for numbers,
+    the Jensen-Shannon distance for categories; None: the large-sample threshold of that measure)."""
+
+    holm: bool = True
+    level: float = 0.01
+    min_psi: float | None = None
+    min_jensenshannon: float | None = None
+
+
+NO_GATE = DriftGate(holm=False, min_psi=0.0, min_jensenshannon=0.0)  # the data checks' own verdict
+
+
+def drift_gate(settings: MonitorSettings) -> DriftGate:
+    """The gate of the ``monitor:`` section (``drift_correction``, ``drift_family_level``, ``drift_min_psi``,
+    ``drift_min_jensenshannon``)."""
+    return DriftGate(
+        holm=settings.drift_correction == "holm",
+        level=settings.drift_family_level,
+        min_psi=settings.drift_min_psi,
+        min_jensenshannon=settings.drift_min_jensenshannon,
+    )
+
+
+def noise_level(reference: Any, current: Any) -> float:
+    """What sampling noise alone gives the drift measure on average when nothing changed: PSI about
+    (B - 1)(1/n + 1/N) over B non-empty reference bins, the squared Jensen-Shannon distance (base 2) about
+    (k - 1)(1/n + 1/N) / (8 ln 2) over k reference categories (n, N: the current and reference values)."""
+    import math
+
+    if isinstance(reference, NumericProfile):
+        bins = int((reference.decile_counts() > 0).sum()) + int(reference.missing + reference.infinite > 0)
+        n, big_n = current.count + current.missing + current.infinite, reference.count + reference.missing
+        big_n += reference.infinite
+        scale = 1.0
+    else:
+        bins = sum(1 for v in (reference.counts or {}).values() if v > 0) + int(reference.missing > 0)
+        n, big_n = current.count + current.missing, reference.count + reference.missing
+        scale = 1 / (8 * math.log(2))
+    if n <= 0 or big_n <= 0:
+        return 0.0
+    return max(0, bins - 1) * (1 / n + 1 / big_n) * scale
+
+
+def gated_verdicts(
+    report: Any, thresholds: dict[str, float], gate: DriftGate, reference: Profile, current: Profile
+) -> dict[str, dict[str, Any]]:
+    """Column -> its figures and verdict. A column judged by a distance (a large sample) keeps the data
+    checks' verdict. One judged by a test (a small sample) flags only when the test is significant after
+    the family's correction and the drift measure, less what noise gives it on average at this size
+    (``noise_level``), reaches the gate's minimum: one test in twenty of a healthy column is significant
+    at 5%, and noise inflates a small sample's distances."""
+    import math
+
+    tested = [d for d in report.columns if d.method in ("ks", "chi2")]
+    raw = [d.score if d.score == d.score else 1.0 for d in tested]  # a NaN p-value (no values) never rejects
+    adjusted = dict(zip((d.column for d in tested), holm_adjusted(raw) if gate.holm else raw, strict=True))
+    verdicts: dict[str, dict[str, Any]] = {}
     for d in report.columns:
-        if d.drifted:
-            sign = "<" if d.method in ("ks", "chi2") else ">="
-            problems.append(f"{what}{d.column} drifted ({d.method} {d.score:.3g} {sign} {d.threshold:g})")
+        item: dict[str, Any] = {"method": d.method, "score": d.score, "threshold": d.threshold}
+        if d.column in adjusted:
+            numeric = d.method == "ks"
+            measure = "psi" if numeric else "jensenshannon"
+            least = gate.min_psi if numeric else gate.min_jensenshannon
+            least = thresholds[measure] if least is None else least
+            value = float(d.extras.get(measure) or 0.0)
+            noise = noise_level(reference.columns[d.column], current.columns[d.column])
+            effect = max(0.0, value - noise) if numeric else math.sqrt(max(0.0, value**2 - noise))
+            item.update(
+                adjusted_pvalue=adjusted[d.column],
+                correction="holm" if gate.holm else "none",
+                effect_measure=measure,
+                measured=value,
+                effect=effect,
+                effect_threshold=least,
+                level=gate.level if gate.holm else d.threshold,
+                drifted=bool(
+                    adjusted[d.column] < (gate.level if gate.holm else d.threshold) and effect >= least
+                ),
+            )
+        else:
+            item["drifted"] = bool(d.drifted)
+        verdicts[d.column] = item
+    return verdicts
+
+
+def _drift_problem(what: str, name: str, item: dict[str, Any]) -> str:
+    if "adjusted_pvalue" in item:
+        after = " after Holm" if item["correction"] == "holm" else ""
+        return (
+            f"{what}{name} drifted ({item['method']} p {item['adjusted_pvalue']:.3g}{after} < "
+            f"{item['level']:g}, {item['effect_measure']} less noise {item['effect']:.3g} >= "
+            f"{item['effect_threshold']:g})"
+        )
+    sign = "<" if item["method"] in ("ks", "chi2") else ">="
+    return f"{what}{name} drifted ({item['method']} {item['score']:.3g} {sign} {item['threshold']:g})"
+
+
+def _drift_finding(
+    check: str,
+    compared: tuple[Profile, Profile],
+    what: str,
+    thresholds: dict[str, float],
+    gate: DriftGate,
+    exclude: list[str] | None = None,
+) -> Finding:
+    reference, current = compared
+    report = compare_profiles(reference, current, thresholds=thresholds, exclude=exclude or ())
+    columns = gated_verdicts(report, thresholds, gate, reference, current)
+    drifted = [name for name, item in columns.items() if item["drifted"]]
+    problems = [_drift_problem(what, name, columns[name]) for name in drifted]
+    limits: dict[str, float] = dict(report.thresholds)
+    if gate.holm:  # the tests' level after Holm's correction (without it: ks_pvalue, chi2_pvalue)
+        limits["family_level"] = gate.level
+    limits["min_psi"] = thresholds["psi"] if gate.min_psi is None else gate.min_psi
+    limits["min_jensenshannon"] = (
+        thresholds["jensenshannon"] if gate.min_jensenshannon is None else gate.min_jensenshannon
+    )
     return Finding(
         check,
         FAIL if problems else OK,
         tuple(problems),
         {
             "columns": columns,
-            "drifted": [d.column for d in report.columns if d.drifted],
-            "share": report.share,
+            "drifted": drifted,
+            "share": len(drifted) / len(columns) if columns else 0.0,
             "skipped": report.skipped,
         },
-        dict(report.thresholds),
+        limits,
     )
 
 
-def input_drift(window: Window, reference: Profile, thresholds: dict[str, float]) -> Finding:
+def input_drift(
+    window: Window, reference: Profile, thresholds: dict[str, float], gate: DriftGate = DriftGate()
+) -> Finding:
     """Per-feature drift against the training data (columns without any value are left to the schema check)."""
-    report = compare_profiles(reference, window.inputs, thresholds=thresholds, exclude=absent_columns(window))
-    return _drift_finding("input_drift", report, "")
+    compared = (reference, window.inputs)
+    return _drift_finding("input_drift", compared, "", thresholds, gate, absent_columns(window))
 
 
-def prediction_drift(window: Window, baseline: Profile | None, thresholds: dict[str, float]) -> Finding:
+def prediction_drift(
+    window: Window, baseline: Profile | None, thresholds: dict[str, float], gate: DriftGate = DriftGate()
+) -> Finding:
     """Drift of the finite outputs against the baseline window (None: this window is the baseline)."""
     if baseline is None:
         return Finding("prediction_drift", OK, (), {"baseline": True}, dict(thresholds))
-    report = compare_profiles(finite_only(baseline), finite_only(window.outputs), thresholds=thresholds)
-    return _drift_finding("prediction_drift", report, "output ")
+    compared = (finite_only(baseline), finite_only(window.outputs))
+    return _drift_finding("prediction_drift", compared, "output ", thresholds, gate)

@@ -126,3 +126,37 @@ def test_the_monitor_drift_thresholds_default_to_the_data_checks(example_config)
     assert monitor_settings({"monitor": {"drift_thresholds": {"psi": 0.5}}, "data": {}}).drift_thresholds == {
         "psi": 0.5
     }
+
+
+def test_holm_adjusted_p_values_follow_the_step_down_rule():
+    from mlops_actions.monitoring.checks import holm_adjusted
+
+    assert holm_adjusted([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert holm_adjusted([0.2, 0.9]) == pytest.approx([0.4, 0.9]) and holm_adjusted([]) == []
+
+
+def test_the_drift_gate_comes_from_the_monitor_section():
+    from mlops_actions.monitoring.checks import DriftGate, drift_gate
+
+    assert drift_gate(monitor_settings({})) == DriftGate(
+        holm=True, level=0.01, min_psi=None, min_jensenshannon=None
+    )
+    custom = {
+        "drift_correction": "none",
+        "drift_family_level": 0.05,
+        "drift_min_psi": 0,
+        "drift_min_jensenshannon": 0.2,
+    }
+    assert drift_gate(monitor_settings({"monitor": custom})) == DriftGate(False, 0.05, 0.0, 0.2)
+
+
+def test_noise_alone_is_not_drift_in_a_small_window_but_a_real_shift_is(config, tmp_path):
+    frame = log_rows(rows=300)
+    quiet = monitor(config, frame, tmp_path).windows[0].finding("input_drift")
+    assert quiet.status == "ok" and quiet.figures["columns"]["x"]["method"] == "ks"
+    frame["x"] = frame["x"] + 1.0
+    shifted = monitor(config, frame, tmp_path).windows[0].finding("input_drift")
+    x = shifted.figures["columns"]["x"]
+    assert shifted.figures["drifted"] == ["x"] and x["adjusted_pvalue"] < 0.01
+    assert x["effect"] >= x["effect_threshold"] == 0.2
+    assert x["effect"] < x["measured"]  # the noise level is taken off the measured PSI
