@@ -50,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_env_option(
         parser, "--since", env="MLOPS_MONITOR_SINCE", help="only rows at or after this ISO 8601 time"
     )
+    add_env_option(
+        parser,
+        "--logs-command",
+        env="MLOPS_LOGS_COMMAND",
+        help="shell command that fetches the logs first (run without the forge's tokens or secrets)",
+    )
     parser.add_argument(
         "--json", action="store_true", help="print monitor.json instead of the Markdown report"
     )
@@ -114,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
             "monitor: --logs is required (a prediction log file, folder or glob; env MLOPS_PREDICTION_LOGS)"
         )
     config = load_config(args.config)
+    if args.logs_command:
+        from mlops_actions.monitoring.logs_command import fetch_logs
+
+        fetch_logs(config, args.logs_command, args.logs)
     if args.reference:
         reference = reference_from_file(args.reference)
     else:

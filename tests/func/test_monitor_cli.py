@@ -174,3 +174,34 @@ def test_a_profile_file_as_the_reference_shows_the_runs_own_windows_as_the_histo
     document = json.loads(capsys.readouterr().out)
     assert [s["start"] for s in document["history"]] == [w["start"] for w in document["windows"]]
     assert not (profile.parent / "monitor-states.json").exists()
+
+
+def test_the_logs_command_fetches_the_logs_first_without_the_forge_tokens(served_log, capsys, monkeypatch):
+    project = served_log.parent
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_monitorlogscommandtoken0123456789")
+    monkeypatch.setenv("MLOPS_LOGS_CREDENTIALS", "storage-key-0123456789abcdef")
+    command = 'mkdir -p fetched && cp log/*.jsonl fetched/ && env > fetched-env.txt && echo "key $MLOPS_LOGS_CREDENTIALS"'
+    code = monitor(project, "--logs", "fetched", "--logs-command", command, "--out", "mon")
+    assert code == 0
+    env = (project / "fetched-env.txt").read_text()
+    assert "GITHUB_TOKEN" not in env and "ghs_monitorlogscommandtoken" not in env
+    assert "MLOPS_LOGS_CREDENTIALS=storage-key-0123456789abcdef" in env
+    assert "MLOPS_PREDICTION_LOGS=fetched" in env
+    captured = capsys.readouterr()
+    assert "storage-key-0123456789abcdef" not in captured.err + captured.out  # its echo is scrubbed
+    assert json.loads((project / "mon" / "monitor.json").read_text())["rows_read"] > 0
+
+
+def test_a_failing_logs_command_is_one_line_and_exit_code_2_with_nothing_written(
+    served_log, capsys, monkeypatch
+):
+    project = served_log.parent
+    monkeypatch.chdir(project)
+    code = monitor(
+        project, "--logs", "log", "--logs-command", "echo 'bucket not found' >&2; exit 3", "--out", "mon"
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "mlops-actions: error: --logs-command exited with code 3: bucket not found"
+    assert not (project / "mon").exists()

@@ -40,11 +40,11 @@ def step_named(path: Path, job: str, prefix: str) -> dict[str, Any]:
     return step
 
 
-def test_the_monitor_job_asks_for_read_contents_issue_writes_and_the_dispatch_only():
+def test_the_monitor_job_asks_for_contents_for_its_history_issue_writes_and_the_dispatch_only():
     document = load(MONITOR_WORKFLOW)
     assert document["permissions"] == {}
     [job] = document["jobs"].values()
-    assert job["permissions"] == {"contents": "read", "issues": "write", "actions": "write"}
+    assert job["permissions"] == {"contents": "write", "issues": "write", "actions": "write"}
     assert job["concurrency"]["cancel-in-progress"] is False and "group" in job["concurrency"]
 
 
