@@ -232,6 +232,20 @@ def _score_histograms(classes: list[str], y_true: np.ndarray, columns: Columns) 
     return {"edges": edges.tolist(), "classes": per_class} if per_class else {}
 
 
+def _without_values(profile: Profile) -> Profile:
+    """The profile without the exact values it kept of small samples (bins and moments stay), so the file
+    stays small: drift against it is measured on the bins."""
+    import dataclasses
+
+    from mlops_actions.domain.data.profile import NumericProfile
+
+    columns = {
+        name: dataclasses.replace(column, values=None) if isinstance(column, NumericProfile) else column
+        for name, column in profile.columns.items()
+    }
+    return dataclasses.replace(profile, columns=columns)
+
+
 def build_eval_outputs(
     task: str,
     classes: list[Any] | None,
@@ -250,7 +264,7 @@ def build_eval_outputs(
     rows = len(y_true)
     names = [as_text(c) for c in classes] if classes is not None else None
     columns = _output_columns(task, names, predictions, rows)
-    profile = output_bins(columns).binning
+    profile = _without_values(output_bins(columns).binning)
     intervals = bootstrap_interval(
         list(metric_names),
         task,
