@@ -375,6 +375,16 @@ def _prediction_values(column: Any) -> np.ndarray:
     return names[np.where(column.codes >= 0, column.codes, len(names) - 1)]
 
 
+def _predicted_as(column: Any, name: str) -> np.ndarray:
+    """Which rows a log prediction column predicts as class ``name`` (compared on the codes)."""
+    import numpy as np
+
+    if isinstance(column, CategoricalColumn):
+        names = column.names()
+        return column.codes == names.index(name) if name in names else np.zeros(len(column.codes), dtype=bool)
+    return np.asarray(_prediction_values(column) == name, dtype=bool)
+
+
 @dataclass
 class PerformanceCollector:
     """Collects, chunk by chunk, what the performance check of each window needs (module docstring)."""
@@ -455,7 +465,7 @@ class PerformanceCollector:
             scores = self._positive_scores(columns)
             if scores is not None:
                 assert self.outputs is not None and self.outputs.classes is not None
-                predicted = _prediction_values(columns.prediction) == self.outputs.classes[1]
+                predicted = _predicted_as(columns.prediction, self.outputs.classes[1])
                 for start in np.unique(starts).tolist():
                     rows = starts == start
                     self.sums.setdefault(start, ScoreSums.empty()).add(scores[rows], predicted[rows])
