@@ -549,7 +549,7 @@ class PerformanceCollector:
             if best_worse_by > allowed:
                 status = FAIL
                 problems.append(
-                    f"{name} {value:.3f} (95% up to {best:.3f}), {worse_by:.3f} worse than at release "
+                    f"{name} {value:.3f} (95% interval to {best:.3f}), {worse_by:.3f} worse than at release "
                     f"({release:.3f}), more than {allowed:g}"
                 )
             elif worse_by > allowed:
