@@ -78,12 +78,13 @@ def _write_profile(config: Config, target: Path) -> None:
 
 
 def _smoke_files(config: Config, model_dir: Path, output_dir: Path) -> dict[str, Path]:
-    """``smoke.json``: eval rows and the released model's answers on them, for the deploy's smoke test."""
+    """The released model's answers on eval rows: ``smoke.json`` (eval rows and the answers, for the
+    deploy's smoke test) and ``eval-outputs.json`` (for the monitor). Both run the project's code."""
     from mlops_actions.stages.deploy.smoke import record_smoke
 
     target = output_dir / SMOKE_FILE
     write_text_atomic(target, json.dumps(record_smoke(config, model_dir), allow_nan=False) + "\n")
-    return {SMOKE_FILE: target}
+    return {SMOKE_FILE: target, **_eval_output_files(config, model_dir, output_dir)}
 
 
 def _eval_output_files(config: Config, model_dir: Path, output_dir: Path) -> dict[str, Path]:
@@ -153,7 +154,6 @@ def _stage_release(
     # served answers against it, whatever target the deploy config names then.
     extra_files = {RESULT_FILE: staged_result, PROFILE_FILE: profile}
     extra_files.update(_smoke_files(config, staged_model, output_dir))
-    extra_files.update(_eval_output_files(config, staged_model, output_dir))
     card = output_dir / CARD_FILE
     return StagedRelease(
         model_dir=staged_model,
