@@ -56,6 +56,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         env="MLOPS_LOGS_COMMAND",
         help="shell command that fetches the logs first (run without the forge's tokens or secrets)",
     )
+    add_env_option(
+        parser,
+        "--labels",
+        env="MLOPS_MONITOR_LABELS",
+        help="label file, folder or glob (CSV, JSON Lines or Parquet): rows of request_id or data.id, and "
+        "the target; joined to the logged rows for the performance check",
+    )
     parser.add_argument(
         "--json", action="store_true", help="print monitor.json instead of the Markdown report"
     )
@@ -128,7 +135,12 @@ def run(args: argparse.Namespace) -> int:
         reference = reference_from_file(args.reference)
     else:
         reference = reference_from_registry(config, ref=args.ref, version_tag=args.version_tag)
-    result = run_monitor(config, args.logs, reference, window=args.window, since=args.since)
+    labels = None
+    if args.labels:
+        from mlops_actions.monitoring.labels import read_labels
+
+        labels = read_labels(args.labels, config)
+    result = run_monitor(config, args.logs, reference, window=args.window, since=args.since, labels=labels)
     history = monitor_history(config, result, reference, record=not args.no_record)
     for warning in history.warnings:
         print(f"mlops-actions: warning: {warning}", file=sys.stderr)

@@ -515,6 +515,14 @@ _MONITOR_RETRAIN_SCHEMA: dict[str, Any] = {
     },
 }
 
+DEFAULT_PERFORMANCE: dict[str, float] = {
+    "allowed_drop": 0.02,
+    "min_labelled_rows": 100,
+    "max_calibration_error": 0.05,
+    "min_eval_rows": 1000,
+    "resamples": 200,
+}
+
 _MONITOR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -615,8 +623,91 @@ _MONITOR_SCHEMA: dict[str, Any] = {
             "chi-squared test comes with at least this Jensen-Shannon distance, less its noise level "
             "(default: drift_thresholds.jensenshannon; 0: the test alone).",
         },
+        "performance": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "The performance check: metrics on labelled rows (`monitor --labels`), else a "
+            "confidence-based estimate for binary classifiers (docs/monitoring.md).",
+            "properties": {
+                "allowed_drop": {
+                    "type": "number",
+                    "minimum": 0,
+                    "default": DEFAULT_PERFORMANCE["allowed_drop"],
+                    "description": "A window fails when a judged metric is confidently worse than at "
+                    "release by more than this (its whole interval beyond it).",
+                },
+                "metrics": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "The metrics judged (default: metrics.primary); every configured "
+                    "metric is reported.",
+                },
+                "min_labelled_rows": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "default": DEFAULT_PERFORMANCE["min_labelled_rows"],
+                    "description": "A window with fewer labelled rows is insufficient (or estimated).",
+                },
+                "estimate": {
+                    "type": "boolean",
+                    "default": True,
+                    "description": "Estimate a binary classifier's accuracy and ROC AUC from its scores "
+                    "where labels are absent (CBPE).",
+                },
+                "max_calibration_error": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1,
+                    "default": DEFAULT_PERFORMANCE["max_calibration_error"],
+                    "description": "The estimate is trusted only when the eval set's expected "
+                    "calibration error is at most this (else a warning).",
+                },
+                "min_eval_rows": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "default": DEFAULT_PERFORMANCE["min_eval_rows"],
+                    "description": "Eval rows needed to check the calibration; with fewer, no estimate "
+                    "is made.",
+                },
+                "resamples": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "default": DEFAULT_PERFORMANCE["resamples"],
+                    "description": "Bootstrap resamples of each window's metric intervals.",
+                },
+            },
+        },
     },
 }
+
+
+@dataclass(frozen=True)
+class PerformanceSettings:
+    """``monitor.performance``: how labelled metrics are judged and when an estimate is trusted."""
+
+    allowed_drop: float = DEFAULT_PERFORMANCE["allowed_drop"]
+    metrics: tuple[str, ...] = ()  # judged; empty: the primary metric
+    min_labelled_rows: int = int(DEFAULT_PERFORMANCE["min_labelled_rows"])
+    estimate: bool = True
+    max_calibration_error: float = DEFAULT_PERFORMANCE["max_calibration_error"]
+    min_eval_rows: int = int(DEFAULT_PERFORMANCE["min_eval_rows"])
+    resamples: int = int(DEFAULT_PERFORMANCE["resamples"])
+
+
+def performance_settings(doc: dict[str, Any]) -> PerformanceSettings:
+    """The typed ``monitor.performance`` section of a validated config document."""
+    section = doc.get("monitor", {}).get("performance", {})
+    return PerformanceSettings(
+        allowed_drop=float(section.get("allowed_drop", DEFAULT_PERFORMANCE["allowed_drop"])),
+        metrics=tuple(section.get("metrics", ())),
+        min_labelled_rows=int(section.get("min_labelled_rows", DEFAULT_PERFORMANCE["min_labelled_rows"])),
+        estimate=bool(section.get("estimate", True)),
+        max_calibration_error=float(
+            section.get("max_calibration_error", DEFAULT_PERFORMANCE["max_calibration_error"])
+        ),
+        min_eval_rows=int(section.get("min_eval_rows", DEFAULT_PERFORMANCE["min_eval_rows"])),
+        resamples=int(section.get("resamples", DEFAULT_PERFORMANCE["resamples"])),
+    )
 
 
 @dataclass(frozen=True)
@@ -1206,6 +1297,8 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     named += [
         (f"gate.rules[{i}].metric", r["metric"]) for i, r in enumerate(doc.get("gate", {}).get("rules", []))
     ]
+    judged = doc.get("monitor", {}).get("performance", {}).get("metrics", [])
+    named += [(f"monitor.performance.metrics[{i}]", m) for i, m in enumerate(judged)]
     for key, name in named:
         if name not in METRICS:
             problems.append(f"{key}: unknown metric {name!r}, expected one of {', '.join(valid)}")

@@ -46,8 +46,10 @@ def judge_window(
     settings: MonitorSettings,
     drift_thresholds: dict[str, float],
     baseline: Profile | None,
+    performance: Finding | None = None,
 ) -> WindowResult:
-    """Every check of one window; a window of fewer than ``min_window_rows`` rows is insufficient."""
+    """Every check of one window (``performance``: its finding, when the check applies, from
+    ``monitoring/performance.py``); a window of fewer than ``min_window_rows`` rows is insufficient."""
     findings: tuple[Finding, ...] = (
         stability(window, settings),
         schema(window, reference, settings),
@@ -55,6 +57,8 @@ def judge_window(
         input_drift(window, reference, drift_thresholds, drift_gate(settings)),
         prediction_drift(window, baseline, drift_thresholds, drift_gate(settings)),
     )
+    if performance is not None:
+        findings += (performance,)
     if window.counts.rows < settings.min_window_rows:
         note = f"{window.counts.rows} rows, fewer than monitor.min_window_rows ({settings.min_window_rows})"
         findings = tuple(Finding(f.check, INSUFFICIENT, (note,), f.figures, f.thresholds) for f in findings)

@@ -10,7 +10,7 @@ from typing import Any
 MONITOR_FORMAT = "mlops-actions/monitor"
 MONITOR_VERSION = 1
 OK, WARN, FAIL, INSUFFICIENT = "ok", "warn", "fail", "insufficient"
-CHECKS = ("stability", "schema", "range", "input_drift", "prediction_drift")
+CHECKS = ("stability", "schema", "range", "input_drift", "prediction_drift", "performance")
 SEVERITY = {OK: 0, INSUFFICIENT: 1, WARN: 2, FAIL: 3}
 
 
@@ -81,6 +81,7 @@ class MonitorResult:
     prediction_drift_reference: str
     windows: tuple[WindowResult, ...]
     settings: Mapping[str, Any] = field(default_factory=dict)
+    performance_basis: str = "none"  # what the performance check rests on (labels, an estimate, or none)
 
     @property
     def status(self) -> str:
@@ -105,6 +106,7 @@ class MonitorResult:
             "rows_before_since": self.rows_before_since,
             "partial_lines": self.partial_lines,
             "prediction_drift_reference": self.prediction_drift_reference,
+            "performance_basis": self.performance_basis,
             "settings": dict(self.settings),
             "windows": [w.to_dict() for w in self.windows],
         }

@@ -1,5 +1,6 @@
 """The monitor in order: read the logs chunk by chunk, cut the rows into windows, collect each window, then
-judge every window against the reference (and its outputs against the first full window)."""
+judge every window against the reference (its outputs against the release-time eval outputs, else the first
+full window; its performance on the labelled rows, else estimated)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops_actions.domain.config import Config, MonitorSettings, monitor_settings
+from mlops_actions.domain.config import Config, MonitorSettings, monitor_settings, performance_settings
 from mlops_actions.domain.data.drift import resolve_thresholds
 from mlops_actions.domain.data.profile import Profile
 from mlops_actions.errors import DataError, UsageError
@@ -23,11 +24,13 @@ from mlops_actions.monitoring.logs import (
     read_ahead,
     read_log,
 )
+from mlops_actions.monitoring.performance import EVAL_OUTPUTS_FILE, PerformanceCollector
 from mlops_actions.monitoring.reference import Reference
 from mlops_actions.monitoring.result import MonitorResult
 from mlops_actions.monitoring.windows import iso, parse_time, parse_window, split_by_window
 
 if TYPE_CHECKING:
+    from mlops_actions.monitoring.labels import Labels
     from mlops_actions.monitoring.logs import LogChunk
 
 BASELINE_WINDOW = "the first window with at least monitor.min_window_rows rows"
@@ -80,12 +83,14 @@ def _scan(
     chunk_bytes: int,
     chunk_rows: int,
     on_chunk: Callable[[LogChunk], None] | None,
+    outputs: Outputs | None = None,
+    performance: PerformanceCollector | None = None,
 ) -> Scan:
-    """Every chunk of every file, normalised, left out before ``since_ns``, added to its windows."""
+    """Every chunk of every file, normalised, left out before ``since_ns``, added to its windows (outputs
+    on the bins of ``outputs``, else of the first chunk; what ``performance`` needs, to it)."""
     import numpy as np
 
     scan = Scan()
-    outputs: Outputs | None = None
     for path in files:
         for chunk in read_ahead(
             read_log(path, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows, input_types=layout.features)
@@ -94,13 +99,17 @@ def _scan(
                 on_chunk(chunk)
             columns = normalise(chunk, layout)
             scan.rows_read += columns.rows
+            kept = None
             if since_ns is not None:
                 keep = columns.times >= since_ns
                 if not keep.all():
                     scan.before_since += int(np.count_nonzero(~keep))
-                    columns = columns.take(np.flatnonzero(keep))
+                    kept = np.flatnonzero(keep)
+                    columns = columns.take(kept)
             if columns.rows == 0:
                 continue
+            if performance is not None:
+                performance.add(chunk.table, columns, kept)
             if "version" in chunk.table.column_names:
                 scan.versions.update(_values(chunk.table.column("version")))
             if outputs is None:
@@ -126,8 +135,10 @@ def run_monitor(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_chunk: Callable[[LogChunk], None] | None = None,
+    labels: Labels | None = None,
 ) -> MonitorResult:
-    """Check the prediction logs ``logs`` (a file, folder or glob) window by window against ``reference``."""
+    """Check the prediction logs ``logs`` (a file, folder or glob) window by window against ``reference``;
+    ``labels`` (``monitoring/labels.py``) are joined to the logged rows for the performance check."""
     import importlib.util
 
     if importlib.util.find_spec("pyarrow") is None:
@@ -143,10 +154,33 @@ def run_monitor(
         sources=reference.profile.sources,
     )
     files = log_files(logs)
+    released = reference.outputs
+    outputs = Outputs(released.dtypes, released.profile) if released is not None else None
+    performance = PerformanceCollector(
+        task=config.task,
+        length=length,
+        settings=performance_settings(config.raw),
+        metric_names=tuple(config.metrics),
+        judged=performance_settings(config.raw).metrics or (config.primary_metric,),
+        labels=labels,
+        outputs=released,
+    )
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):  # BLAS threads only contend on these small products
-        scan = _scan(files, layout, trained, settings, length, since_ns, chunk_bytes, chunk_rows, on_chunk)
+        scan = _scan(
+            files,
+            layout,
+            trained,
+            settings,
+            length,
+            since_ns,
+            chunk_bytes,
+            chunk_rows,
+            on_chunk,
+            outputs,
+            performance,
+        )
     windows, rows_read, before_since, versions = (
         scan.windows,
         scan.rows_read,
@@ -161,12 +195,23 @@ def run_monitor(
         Window(iso(start), iso(start + length), *windows[start].finish()) for start in sorted(windows)
     ]
     baseline = next((w for w in collected if w.counts.rows >= settings.min_window_rows), None)
+    starts = sorted(windows)
+
+    def against(w: Window) -> Profile | None:
+        if released is not None:
+            return released.profile
+        return None if baseline is None or w is baseline else baseline.outputs
+
     results = tuple(
-        judge_window(
-            w, trained, settings, thresholds, None if baseline is None or w is baseline else baseline.outputs
-        )
-        for w in collected
+        judge_window(w, trained, settings, thresholds, against(w), performance.finding(start))
+        for w, start in zip(collected, starts, strict=True)
     )
+    if released is not None:
+        drift_reference = f"the release-time eval outputs ({EVAL_OUTPUTS_FILE}, {released.rows} rows)"
+    elif baseline is not None:
+        drift_reference = f"{BASELINE_WINDOW} ({baseline.start})"
+    else:
+        drift_reference = "none (no full window)"
     version = reference.version or (versions.most_common(1)[0][0] if versions else None)
     return MonitorResult(
         model=config.model_name,
@@ -178,9 +223,7 @@ def run_monitor(
         rows_read=rows_read,
         rows_before_since=before_since,
         partial_lines=sum(_unterminated(f) for f in files),
-        prediction_drift_reference=(
-            f"{BASELINE_WINDOW} ({baseline.start})" if baseline is not None else "none (no full window)"
-        ),
+        prediction_drift_reference=drift_reference,
         windows=results,
         settings={
             "nan_output_share": settings.nan_output_share,
@@ -192,6 +235,7 @@ def run_monitor(
             "constant_output_rows": settings.constant_output_rows,
             "drift_thresholds": thresholds,
         },
+        performance_basis=performance.basis(),
     )
 
 

@@ -18,6 +18,7 @@ CHECK_TITLES = {
     "range": "range",
     "input_drift": "input drift",
     "prediction_drift": "prediction drift",
+    "performance": "performance",
 }
 STATUS_MARKS = {"ok": "✅ ok", "warn": "⚠️ warn", "fail": "❌ fail", "insufficient": "· few rows"}
 VERDICT_PROBLEMS = 3
@@ -56,15 +57,56 @@ def verdict(document: dict[str, Any]) -> str:
     return f"{label}: {len(failing)} of {len(windows)} windows fail: {shown}{more}"
 
 
+def shown_checks(document: dict[str, Any]) -> list[str]:
+    """The checks of the window table: performance only when some window has its finding."""
+    judged = {f["check"] for w in document["windows"] for f in w["findings"]}
+    return [c for c in CHECK_TITLES if c != "performance" or c in judged]
+
+
+def performance_lines(document: dict[str, Any]) -> list[str]:
+    """What the performance check rests on, and the last window's metrics against release (with the
+    estimate's assumptions and calibration when estimated)."""
+    basis = document.get("performance_basis")
+    if not basis:
+        return []
+    lines = [f"- performance: {escape_md(basis)}"]
+    found = [f for w in document["windows"] for f in w["findings"] if f["check"] == "performance"]
+    last = next((f for f in reversed(found) if f["figures"].get("metrics")), None)
+    if last is None:
+        return lines
+    figures = last["figures"]
+    for name, m in figures["metrics"].items():
+        if m.get("value") is None:
+            continue
+        text = f"{m['value']:.3f}"
+        if m.get("low") is not None and m.get("high") is not None:
+            text += f" (95% {m['low']:.3f} to {m['high']:.3f})"
+        if m.get("release") is not None:
+            text += f", release {m['release']:.3f}, change {m['change']:+.3f}"
+        lines.append(f"  - {figures['mode']} {escape_md(name)} (last window): {text}")
+    if figures["mode"] == "estimated":
+        calibration = figures["calibration"]
+        ece = calibration["ece"]
+        verdict = "trusted" if calibration["trusted"] else "not trusted"
+        lines.append(
+            f"  - estimate {verdict}: eval-set calibration error "
+            + (f"{ece:.3f}" if ece is not None else "unknown")
+            + f" on {calibration['eval_rows']} rows; assumes "
+            + "; ".join(escape_md(a) for a in figures["assumptions"])
+        )
+    return lines
+
+
 def render_monitor_markdown(document: dict[str, Any]) -> str:
     """The Markdown report of a monitor run."""
     lines = [f"**{escape_md(verdict(document))}**", "", "## Windows", ""]
-    header = ["window (UTC)", "rows", *CHECK_TITLES.values()]
+    shown = shown_checks(document)
+    header = ["window (UTC)", "rows", *(CHECK_TITLES[check] for check in shown)]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for window in document["windows"]:
         statuses = {f["check"]: f["status"] for f in window["findings"]}
         cells = [_when(window["start"]), str(window["rows"])]
-        cells += [STATUS_MARKS.get(statuses.get(check, ""), "—") for check in CHECK_TITLES]
+        cells += [STATUS_MARKS.get(statuses.get(check, ""), "—") for check in shown]
         lines.append("| " + " | ".join(cells) + " |")
     flagged = [w for w in document["windows"] if w["status"] in ("fail", "warn")]
     if flagged:
@@ -87,6 +129,7 @@ def render_monitor_markdown(document: dict[str, Any]) -> str:
         "",
         f"- reference: {escape_md(document['reference'])}",
         f"- prediction drift against: {escape_md(document['prediction_drift_reference'])}",
+        *performance_lines(document),
         f"- logs: {len(document['files'])} file(s), {document['rows_read']} rows"
         + (
             f", {document['rows_before_since']} before {escape_md(document['since'])}"

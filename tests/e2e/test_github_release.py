@@ -125,6 +125,7 @@ def test_a_push_releases_the_model_and_the_dispatched_deploy_fetches_and_verifie
         "mlops-result.json",
         "data-profile.json",
         "smoke.json",
+        "eval-outputs.json",
     }
     for name, digest in manifest["files"].items():
         assert digest == "sha256:" + hashlib.sha256(assets[name]).hexdigest(), name

@@ -1,6 +1,6 @@
-"""What a release publishes with the model: the release lineage, the model card, the result, the data profile and
-(when the config's deploy smoke-tests its target) the smoke rows with the model's answers, written to the output
-folder before a version is claimed."""
+"""What a release publishes with the model: the release lineage, the model card, the result, the data profile,
+the smoke rows with the model's answers (for the deploy's smoke test) and the eval set's outputs (for the
+monitor), written to the output folder before a version is claimed."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 from mlops_actions.domain.config import Config
 from mlops_actions.domain.model_io import METADATA_FILE, path_errors, write_json_atomic, write_text_atomic
+from mlops_actions.monitoring.performance import EVAL_OUTPUTS_FILE
 from mlops_actions.stages.deploy.smoke import SMOKE_FILE
 from mlops_actions.stages.release.bump import BumpChoice
 from mlops_actions.stages.release.candidate import RESULT_FILE, Candidate
@@ -77,12 +78,41 @@ def _write_profile(config: Config, target: Path) -> None:
 
 
 def _smoke_files(config: Config, model_dir: Path, output_dir: Path) -> dict[str, Path]:
-    """``smoke.json``: eval rows and the released model's answers on them, for the deploy's smoke test."""
+    """The released model's answers on eval rows: ``smoke.json`` (eval rows and the answers, for the
+    deploy's smoke test) and ``eval-outputs.json`` (for the monitor). Both run the project's code."""
     from mlops_actions.stages.deploy.smoke import record_smoke
 
     target = output_dir / SMOKE_FILE
     write_text_atomic(target, json.dumps(record_smoke(config, model_dir), allow_nan=False) + "\n")
-    return {SMOKE_FILE: target}
+    return {SMOKE_FILE: target, **_eval_output_files(config, model_dir, output_dir)}
+
+
+def _eval_output_files(config: Config, model_dir: Path, output_dir: Path) -> dict[str, Path]:
+    """``eval-outputs.json``: the released model's outputs on the eval rows (their profile, score histograms,
+    metrics and calibration), the monitor's release-time reference for predictions and performance."""
+    from mlops_actions.domain.data.io import read_table
+    from mlops_actions.domain.evaluation import score_model
+    from mlops_actions.monitoring.performance import build_eval_outputs
+
+    if config.eval_data is not None:
+        frame, source = read_table(config.eval_data), str(config.eval_data)
+    else:
+        from mlops_actions.domain.datasets import load_datasets
+
+        frame, source = load_datasets(config).eval, f"{config.train_data} (eval split)"
+    scored = score_model(model_dir, frame, config, source=source)
+    outputs = build_eval_outputs(
+        scored.task,
+        scored.classes,
+        scored.y_true,
+        scored.predictions,
+        config.metrics,
+        resamples=config.resamples,
+        seed=config.seed,
+    )
+    target = output_dir / EVAL_OUTPUTS_FILE
+    write_text_atomic(target, json.dumps(outputs.to_dict(), allow_nan=False) + "\n")
+    return {EVAL_OUTPUTS_FILE: target}
 
 
 def _stage_model(source: Path, target: Path, release: dict[str, Any]) -> None:

@@ -92,6 +92,7 @@ def test_the_default_branch_creates_the_tag_the_release_and_the_package_files(re
         "mlops-result.json",
         "data-profile.json",
         "smoke.json",
+        "eval-outputs.json",
         "manifest.json",
     }
     assert {link["name"] for link in release["links"]} == set(files)

@@ -223,3 +223,18 @@ def _missing(value: Any) -> bool:
 
 def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
+
+
+def generate_labels(frame: Any, seed: int = 5) -> Any:
+    """The true labels of the generated rows (request_id, loan_id, defaulted), drawn from the outputs'
+    P(default) itself, so the logged scores are calibrated; rows without a finite score get none."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    p1 = frame["proba_1"].to_numpy(dtype=float)
+    known = np.isfinite(p1)
+    labels = (rng.random(len(frame)) < np.where(known, p1, 0.0)).astype(int)
+    return pd.DataFrame(
+        {"request_id": frame["request_id"], "loan_id": frame["loan_id"], "defaulted": labels}
+    ).loc[known]
