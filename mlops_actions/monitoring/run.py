@@ -234,6 +234,10 @@ def run_monitor(
             "min_window_rows": settings.min_window_rows,
             "constant_output_rows": settings.constant_output_rows,
             "drift_thresholds": thresholds,
+            "drift_correction": settings.drift_correction,
+            "drift_family_level": settings.drift_family_level,
+            "drift_min_psi": settings.drift_min_psi,
+            "drift_min_jensenshannon": settings.drift_min_jensenshannon,
         },
         performance_basis=performance.basis(),
     )
