@@ -116,35 +116,30 @@ def run(args: argparse.Namespace) -> int:
     from mlops_actions.domain.config import load_config
     from mlops_actions.domain.model_io import write_json_atomic, write_text_atomic
     from mlops_actions.errors import UsageError
-    from mlops_actions.monitoring.history import monitor_history
-    from mlops_actions.monitoring.reference import reference_from_file, reference_from_registry
-    from mlops_actions.monitoring.run import run_monitor
     from mlops_actions.render.monitor import render_monitor_markdown
     from mlops_actions.render.monitor_html import render_monitor_html
+    from mlops_actions.stages.monitor import monitor_logs
 
     if not args.logs:
         raise UsageError(
             "monitor: --logs is required (a prediction log file, folder or glob; env MLOPS_PREDICTION_LOGS)"
         )
     config = load_config(args.config)
-    if args.logs_command:
-        from mlops_actions.monitoring.logs_command import fetch_logs
-
-        fetch_logs(config, args.logs_command, args.logs)
-    if args.reference:
-        reference = reference_from_file(args.reference)
-    else:
-        reference = reference_from_registry(config, ref=args.ref, version_tag=args.version_tag)
-    labels = None
-    if args.labels:
-        from mlops_actions.monitoring.labels import read_labels
-
-        labels = read_labels(args.labels, config)
-    result = run_monitor(config, args.logs, reference, window=args.window, since=args.since, labels=labels)
-    history = monitor_history(config, result, reference, record=not args.no_record)
-    for warning in history.warnings:
+    done = monitor_logs(
+        config,
+        args.logs,
+        logs_command=args.logs_command,
+        reference_file=args.reference,
+        ref=args.ref,
+        version_tag=args.version_tag,
+        labels=args.labels,
+        window=args.window,
+        since=args.since,
+        record=not args.no_record,
+    )
+    for warning in done.warnings:
         print(f"mlops-actions: warning: {warning}", file=sys.stderr)
-    document = {**result.to_dict(), "history": history.to_list()}
+    result, document = done.result, done.document
     markdown = render_monitor_markdown(document)
     if args.out:
         out = Path(args.out)

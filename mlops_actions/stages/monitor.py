@@ -1,0 +1,60 @@
+"""The monitor in order, as the command runs it: fetch the logs (``--logs-command``), find the reference, read
+the labels, check every window, extend the stored history. Returns the monitor document (``monitor.json``)
+and the warnings to show; rendering, writing and alerting are left to the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlops_actions.domain.config import Config
+    from mlops_actions.monitoring.result import MonitorResult
+
+
+@dataclass(frozen=True)
+class MonitorRun:
+    """One monitor run: its result, its document (the result with its ``history``), warnings."""
+
+    result: MonitorResult
+    document: dict[str, Any]
+    warnings: tuple[str, ...]
+
+
+def monitor_logs(
+    config: Config,
+    logs: str,
+    *,
+    logs_command: str | None = None,
+    reference_file: str | None = None,
+    ref: str | None = None,
+    version_tag: str | None = None,
+    labels: str | None = None,
+    window: str = "1d",
+    since: str | None = None,
+    record: bool = True,
+) -> MonitorRun:
+    """Check ``logs`` against the release-time profile of ``version_tag`` / ``ref`` (or ``reference_file``),
+    with ``labels`` joined when given; the window states are stored with the version unless ``record`` is
+    False."""
+    from mlops_actions.monitoring.history import monitor_history
+    from mlops_actions.monitoring.reference import reference_from_file, reference_from_registry
+    from mlops_actions.monitoring.run import run_monitor
+
+    if logs_command:
+        from mlops_actions.monitoring.logs_command import fetch_logs
+
+        fetch_logs(config, logs_command, logs)
+    if reference_file:
+        reference = reference_from_file(reference_file)
+    else:
+        reference = reference_from_registry(config, ref=ref, version_tag=version_tag)
+    joined = None
+    if labels:
+        from mlops_actions.monitoring.labels import read_labels
+
+        joined = read_labels(labels, config)
+    result = run_monitor(config, logs, reference, window=window, since=since, labels=joined)
+    history = monitor_history(config, result, reference, record=record)
+    document = {**result.to_dict(), "history": history.to_list()}
+    return MonitorRun(result, document, tuple(history.warnings))
