@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from mlops_actions.domain.semver import format_version, parse_version, sort_versions, version_tag
@@ -327,32 +327,46 @@ class DescribedReleases:
             else:
                 return text
 
-    def record_deploy(self, version: str, record: Mapping[str, Any]) -> None:
-        """Add the record to the hidden deploy line of the version's release description. A write whose
-        answer was lost is checked by reading the release again before it is repeated."""
-        version = format_version(parse_version(version))
-        checked = check_deploy_record(version, record)
+    def _rewrite_description(
+        self, version: str, what: tuple[str, str], rewritten: Callable[[dict[str, Any]], str | None]
+    ) -> None:
+        """Write ``rewritten(release)`` as the description of ``version``'s release (None: written already,
+        by a write whose answer was lost, or nothing changes). A write whose answer was lost is checked by
+        reading the release again before it is repeated. ``what`` names the record both ways, e.g. ("a deploy",
+        "the deploy")."""
         attempt = 0
         while True:
             attempt += 1
             release = self._complete_release(version)
             if release is None:
                 raise RegistryError(
-                    f"{self.name} registry: cannot record a deploy of missing version {version}"
+                    f"{self.name} registry: cannot record {what[0]} of missing version {version}"
                 )
-            stored = self._deploys_of(release)
-            if checked in stored:
-                return  # written already, by a write whose answer was lost
-            text = self._fitted_description(release, with_deploy_record(stored, checked))
+            text = rewritten(release)
+            if text is None:
+                return
             try:
                 self._write_description(release, text, retry=False)
                 return
             except WriteOutcomeUnknown as error:
                 if attempt >= self.client.max_attempts:
                     raise RegistryError(
-                        f"{error}; giving up after {attempt} attempts to record the deploy of {version}"
+                        f"{error}; giving up after {attempt} attempts to record {what[1]} of {version}"
                     ) from None
                 self.client.pause_before_retry(attempt, error.wait)
+
+    def record_deploy(self, version: str, record: Mapping[str, Any]) -> None:
+        """Add the record to the hidden deploy line of the version's release description, once."""
+        version = format_version(parse_version(version))
+        checked = check_deploy_record(version, record)
+
+        def rewritten(release: dict[str, Any]) -> str | None:
+            stored = self._deploys_of(release)
+            if checked in stored:
+                return None
+            return self._fitted_description(release, with_deploy_record(stored, checked))
+
+        self._rewrite_description(version, ("a deploy", "the deploy"), rewritten)
 
     def deploy_records(self, version: str | None = None) -> list[dict[str, Any]]:
         if version is not None:
@@ -370,30 +384,17 @@ class DescribedReleases:
     # -- monitor states ----------------------------------------------------------------------------
 
     def record_monitor_states(self, version: str, states: list[dict[str, Any]]) -> None:
-        """Replace the hidden monitor line of the version's release description. A write whose answer was
-        lost is checked by reading the release again before it is repeated."""
+        """Replace the hidden monitor line of the version's release description."""
         version = format_version(parse_version(version))
         checked = check_monitor_states(version, states)
-        attempt = 0
-        while True:
-            attempt += 1
-            release = self._complete_release(version)
-            if release is None:
-                raise RegistryError(
-                    f"{self.name} registry: cannot record monitor states of missing version {version}"
-                )
+
+        def rewritten(release: dict[str, Any]) -> str | None:
             text = self._fitted_description(release, self._deploys_of(release), checked)
             if _states_in(parse_monitor_text(text)) == _states_in(self._monitor_of(release)):
-                return  # written already, by a write whose answer was lost (or nothing changes)
-            try:
-                self._write_description(release, text, retry=False)
-                return
-            except WriteOutcomeUnknown as error:
-                if attempt >= self.client.max_attempts:
-                    raise RegistryError(
-                        f"{error}; giving up after {attempt} attempts to record the monitor states of {version}"
-                    ) from None
-                self.client.pause_before_retry(attempt, error.wait)
+                return None
+            return text
+
+        self._rewrite_description(version, ("monitor states", "the monitor states"), rewritten)
 
     def monitor_states(self, version: str) -> list[dict[str, Any]]:
         version = format_version(parse_version(version))
