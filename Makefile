@@ -12,7 +12,7 @@ GITLAB_CI_LOCAL := tests/e2e/gitlab/node_modules/.bin/gitlab-ci-local
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,mlflow,serve,loadtest]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,mlflow,serve,loadtest,dask,spark,delta]'
 	touch $(STAMP)
 
 # gitlab-ci-local (pinned by tests/e2e/gitlab/package-lock.json) for the GitLab end-to-end tests

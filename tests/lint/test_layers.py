@@ -19,6 +19,7 @@ FORBIDDEN = {
     "stages": ("commands", "cli"),
     "serving": ("commands", "cli"),
     "monitoring": ("stages", "platforms", "serving", "commands", "cli"),
+    "engines": ("stages", "platforms", "registry", "render", "serving", "commands", "cli", "monitoring"),
 }
 
 
