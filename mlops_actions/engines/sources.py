@@ -233,8 +233,13 @@ def filesystem(location: str) -> tuple[Any, str]:
         raise DataError(
             f"{location}: reading {scheme}:// paths needs {package}: pip install {package.split()[0]}"
         ) from None
-    except ValueError as error:
-        raise DataError(f"{location}: {str(error).splitlines()[0]}") from None
+    except Exception as error:  # a filesystem that cannot start (no libhdfs, bad options)
+        raise DataError(f"{location}: cannot open the {scheme}:// filesystem: {_first_line(error)}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _filesystem_or_none(location: str) -> tuple[Any, str] | None:
@@ -271,6 +276,15 @@ def resolve_dataset(location: str, *, kind: str = "rows") -> Dataset:
         guessed = file_format(location.rstrip("/"), kind) or "parquet"
         return Dataset(location=location, format=guessed, scheme=scheme)
     fs, path = found
+    try:
+        return _resolve_remote(location, fs, path, scheme, kind)
+    except (DataError, ImportError):
+        raise
+    except Exception as error:  # credentials, network, permissions
+        raise DataError(f"{location}: cannot list the files: {_first_line(error)}") from None
+
+
+def _resolve_remote(location: str, fs: Any, path: str, scheme: str, kind: str) -> Dataset:
     if _is_glob(path):
         files = sorted(fs.unstrip_protocol(p) for p in fs.glob(path) if fs.isfile(p))
         return _dataset_of_files(location, files, fs.unstrip_protocol(_glob_root(path)), scheme, kind)
@@ -714,12 +728,18 @@ def dataset_head(dataset: Dataset, rows: int, info: TableInfo) -> Chunk:
 
 def _file_tables(dataset: Dataset, file: str, info: TableInfo, types: dict[str, str]) -> Iterator[Any]:
     """A file's rows in file order as Arrow tables of the selected columns (partition columns appended)."""
+    import pyarrow as pa
+
     selected = list(info.dtypes)
     if dataset.format in ("parquet", "delta"):
         parquet = parquet_file(file)
         present = [name for name in selected if name in parquet.schema_arrow.names]
-        for group in range(parquet.metadata.num_row_groups):
-            yield with_partitions(parquet.read_row_group(group, columns=present), dataset, file, types)
+        if not present:  # only partition columns: the rows still count
+            for group in range(parquet.metadata.num_row_groups):
+                yield with_partitions(parquet.read_row_group(group, columns=[]), dataset, file, types)
+            return
+        for batch in parquet.iter_batches(batch_size=1 << 16, columns=present):
+            yield with_partitions(pa.Table.from_batches([batch]), dataset, file, types)
     else:
         header = header_line(file)
         for body in _text_blocks(file, "csv", DEFAULT_CHUNK_BYTES):
@@ -732,8 +752,9 @@ def _file_tables(dataset: Dataset, file: str, info: TableInfo, types: dict[str, 
 @dataclass(frozen=True)
 class Unit:
     """One read unit of a dataset: a Parquet row group (``row_group``, its ``rows``, ``first_row`` in the
-    file), or the whole lines of a CSV or JSON Lines file between the bytes ``start`` and ``end`` (``end``
-    None: to the end; gzip files are one unit)."""
+    file, 0-based), or the whole lines of a CSV or JSON Lines file between the bytes ``start`` and ``end``
+    (``end`` None: to the end of the file; a gzip file is one unit), ``first_line`` the 1-based line number
+    of its first line when known (the file's first unit)."""
 
     file: str
     format: str
@@ -742,6 +763,7 @@ class Unit:
     first_row: int = 0
     start: int = 0
     end: int | None = None
+    first_line: int | None = None
 
 
 def dataset_units(dataset: Dataset, *, unit_bytes: int = UNIT_BYTES) -> list[Unit]:
@@ -762,15 +784,16 @@ def dataset_units(dataset: Dataset, *, unit_bytes: int = UNIT_BYTES) -> list[Uni
 
 def _text_units(file: str, fmt: str, unit_bytes: int) -> list[Unit]:
     """Byte ranges of about unit_bytes, each ending at a line end (gzip files: one unit)."""
+    first_line = 2 if fmt == "csv" else 1
     if _gzipped(file):
-        return [Unit(file, fmt)]
+        return [Unit(file, fmt, first_line=first_line)]
     size = _file_size(file)
     with open_binary(file) as handle:
         start = len(handle.readline()) if fmt == "csv" else 0
-        units = []
+        units: list[Unit] = []
         while start < size:
             end = _line_end_after(handle, start + max(1, unit_bytes) - 1, size)
-            units.append(Unit(file, fmt, start=start, end=end))
+            units.append(Unit(file, fmt, start=start, end=end, first_line=first_line if not units else None))
             start = end
     return units
 
@@ -799,14 +822,19 @@ def shard_units(units: Sequence[Unit], shard: Shard | None) -> list[Unit]:
 
 
 def unit_text(unit: Unit) -> bytes:
-    """A CSV or JSON Lines unit's whole lines."""
-    with _open_text_source(unit.file) as handle:
-        if unit.end is None:
-            if unit.format == "csv":
-                handle.readline()
-            return bytes(handle.read())
+    """A CSV or JSON Lines unit's whole lines (a gzip file's all at once: see unit_text_blocks)."""
+    return b"".join(unit_text_blocks(unit))
+
+
+def unit_text_blocks(unit: Unit, block_bytes: int = UNIT_BYTES) -> Iterator[bytes]:
+    """A CSV or JSON Lines unit's whole lines, in blocks: the byte range at once, a gzip file's blocks of
+    about ``block_bytes``."""
+    if unit.end is None:
+        yield from _text_blocks(unit.file, unit.format, block_bytes)
+        return
+    with open_binary(unit.file) as handle:
         handle.seek(unit.start)
-        return bytes(handle.read(unit.end - unit.start))
+        yield bytes(handle.read(unit.end - unit.start))
 
 
 def unit_table(dataset: Dataset, unit: Unit, info: TableInfo, *, header: bytes | None = None) -> Any:
@@ -829,7 +857,9 @@ def unit_batch(unit: Unit, *, header: bytes | None = None) -> Batch:
         table = parquet_file(unit.file).read_row_group(unit.row_group)
         return Batch(origin=unit.file, format="parquet", table=table, first_line=unit.first_row + 1)
     head = header if header is not None else (header_line(unit.file) if unit.format == "csv" else None)
-    return Batch(origin=unit.file, format=unit.format, text=unit_text(unit), header=head)
+    return Batch(
+        origin=unit.file, format=unit.format, text=unit_text(unit), header=head, first_line=unit.first_line
+    )
 
 
 def table_slices(table: Any, rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Any]:

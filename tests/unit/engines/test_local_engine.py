@@ -387,3 +387,36 @@ def test_logs_of_csv_files_carry_the_header_and_parquet_logs_a_table(tmp_path: P
     assert next(batch.first_line for batch in tables) == 1
     merged = pa.concat_tables([batch.table for batch in tables])
     assert merged.column("prediction").to_pylist() == list(range(50))
+
+
+def test_gzip_csv_files_are_read_block_by_block_with_the_same_answer(tmp_path: Path, table: pa.Table) -> None:
+    import gzip
+
+    folder = tmp_path / "gz"
+    folder.mkdir()
+    for index, offset in enumerate(range(0, table.num_rows, 16_000)):
+        sink = pa.BufferOutputStream()
+        pcsv.write_csv(table.slice(offset, 16_000), sink)
+        (folder / f"part-{index}.csv.gz").write_bytes(gzip.compress(sink.getvalue().to_pybytes()))
+    dataset = resolve_dataset(str(folder))
+    expected = float(np.nansum(table.column("x").to_numpy(zero_copy_only=False)))
+    for partitions in (None, 7):
+        engine = LocalEngine(EngineOptions(partitions=partitions), unit_bytes=32 << 10)
+        summary = engine.run(dataset, RowsJob(engine.table_info(dataset)))
+        assert summary is not None
+        assert summary[0] == table.num_rows
+        assert len(summary[2]) > 20  # blocks, not whole files
+        assert math.isclose(summary[1], expected, rel_tol=1e-12)
+
+
+def test_a_logs_shard_that_starts_inside_a_file_does_not_claim_line_numbers(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text("".join(f'{{"i": {i}}}\n' for i in range(100)))
+    dataset = resolve_dataset(str(tmp_path / "a.jsonl"), kind="logs")
+    engine = LocalEngine(unit_bytes=200)
+    first = engine.run(dataset, LogsJob(), shard=Shard(1, 2))
+    second = engine.run(dataset, LogsJob(), shard=Shard(2, 2))
+    assert first is not None
+    assert second is not None
+    assert [batch.first_line for batch in first][:2] == [1, 1 + first[0].text.count(b"\n")]
+    assert {batch.first_line for batch in second} == {None}
+    assert b"".join(batch.text for batch in first + second) == (tmp_path / "a.jsonl").read_bytes()

@@ -397,3 +397,9 @@ def test_csv_and_parquet_of_the_same_rows_give_the_same_head(tmp_path: Path) -> 
         heads.append(dataset_head(dataset, 100, dataset_table_info(dataset)))
     assert np.allclose(heads[0].columns["x"].values, heads[1].columns["x"].values, rtol=1e-15)
     assert heads[0].columns["n"].values.tolist() == heads[1].columns["n"].values.tolist()
+
+
+def test_a_uri_with_nothing_there_is_a_data_error_naming_it() -> None:
+    pytest.importorskip("fsspec")
+    with pytest.raises(DataError, match=r"^memory://sources-test-none/x: no such data file or folder$"):
+        resolve_dataset("memory://sources-test-none/x")
