@@ -90,6 +90,13 @@ class LocalEngine:
         (lines) cut at the partitions' bounds, each partition merged in order, the partitions as a tree."""
         units = shard_units(dataset_units(dataset, unit_bytes=self.unit_bytes), shard)
         reader = _UnitReader(dataset, job, self.unit_bytes)
+        try:
+            return self._summarise_units(reader, units)
+        finally:
+            reader.close()
+
+    def _summarise_units(self, reader: _UnitReader, units: list[Unit]) -> Any:
+        job = reader.job
         count = self.options.partitions
         if count is None:
             summary = None
@@ -196,11 +203,25 @@ class _UnitReader:
         self.headers: dict[str, bytes] = {}
         self.next_line: dict[str, int | None] = {}
         self.piece_line: int | None = None
+        self.opened: tuple[str, Any] | None = None
 
     def header(self, file: str) -> bytes:
         if file not in self.headers:
             self.headers[file] = header_line(file)
         return self.headers[file]
+
+    def close(self) -> None:
+        if self.opened is not None:
+            self.opened[1].close()
+            self.opened = None
+
+    def parquet(self, file: str) -> Any:
+        """The file's ParquetFile, opened once while its units are read."""
+        if self.opened is None or self.opened[0] != file:
+            if self.opened is not None:
+                self.opened[1].close()
+            self.opened = (file, parquet_file(file))
+        return self.opened[1]
 
     def length(self, unit: Unit) -> int:
         """Rows of a Parquet unit, lines of a text unit (read and counted)."""
@@ -211,7 +232,7 @@ class _UnitReader:
     def pieces(self, unit: Unit, *, track: bool = True) -> Iterator[Any]:
         """The unit's pieces in order."""
         if unit.format == "parquet":
-            parquet = parquet_file(unit.file)
+            parquet = self.parquet(unit.file)
             if self.job.reads == "rows":
                 present = [name for name in self.job.info.dtypes if name in parquet.schema_arrow.names]
                 yield _Rows(parquet.read_row_group(unit.row_group, columns=present))

@@ -374,23 +374,32 @@ def partition_root(dataset: Dataset) -> str:
     if _is_glob(location):
         return _glob_root(location)
     if dataset.format == "delta":
-        return str(Path(location).absolute())
+        return os.path.realpath(location)  # as deltalake names its files
     return str(Path(location))
 
 
 def partition_keys(dataset: Dataset) -> list[str]:
     """The partition columns of a dataset (Hive folder keys), in folder order."""
-    if not dataset.hive or not dataset.files:
+    if not dataset.hive:
+        return []
+    if dataset.format == "delta":
+        return list(_delta_table(dataset.location).metadata().partition_columns)
+    if not dataset.files:
         return []
     return _hive_keys(partition_root(dataset), dataset.files[:1], dataset.location)
 
 
 def partition_values(dataset: Dataset, file: str) -> dict[str, str | None]:
-    """The partition values of one file of a Hive or Delta dataset (``key=value`` folders, unescaped)."""
+    """The partition values of one file of a Hive or Delta dataset: its last ``key=value`` folders (below
+    the dataset's folder), unescaped."""
     if not dataset.hive:
         return {}
+    folders = _relative_folders(partition_root(dataset), file)
+    first = len(folders)
+    while first > 0 and "=" in folders[first - 1]:
+        first -= 1
     values: dict[str, str | None] = {}
-    for part in _relative_folders(partition_root(dataset), file):
+    for part in folders[first:]:
         key, _, value = part.partition("=")
         text = unquote(value)
         values[key] = None if text == HIVE_NULL else text
@@ -452,12 +461,15 @@ def _gzipped(file: str) -> bool:
 
 
 def _open_text_source(file: str) -> Any:
-    handle = open_binary(file)
-    if _gzipped(file):
-        import gzip
+    """A binary file object of a text file's bytes (decompressed when gzip; closing it closes the file)."""
+    if not _gzipped(file):
+        return open_binary(file)
+    import gzip
 
-        return gzip.GzipFile(fileobj=handle, mode="rb")
-    return handle
+    if uri_scheme(file) in ("", "file"):
+        return gzip.open(_local_path(file), "rb")
+    fs, path = filesystem(file)
+    return fs.open(path, "rb", compression="gzip")
 
 
 def header_line(file: str) -> bytes:
@@ -599,6 +611,8 @@ def parquet_file(file: str) -> Any:
     import pyarrow.parquet as pq
 
     try:
+        if uri_scheme(file) in ("", "file"):
+            return pq.ParquetFile(_local_path(file))  # pyarrow's own reader: no Python file object
         return pq.ParquetFile(open_binary(file))
     except DataError:
         raise

@@ -420,3 +420,27 @@ def test_a_logs_shard_that_starts_inside_a_file_does_not_claim_line_numbers(tmp_
     assert [batch.first_line for batch in first][:2] == [1, 1 + first[0].text.count(b"\n")]
     assert {batch.first_line for batch in second} == {None}
     assert b"".join(batch.text for batch in first + second) == (tmp_path / "a.jsonl").read_bytes()
+
+
+def test_csv_files_behind_a_uri_run_end_to_end_through_fsspec() -> None:
+    import gzip
+
+    fsspec = pytest.importorskip("fsspec")
+    memory = fsspec.filesystem("memory")
+    text = "x,s\n" + "".join(f"{i},v{i % 5}\n" for i in range(3000))
+    with memory.open("/engine-test/d/a.csv", "wb") as handle:
+        handle.write(text.encode())
+    with memory.open("/engine-test/d/b.csv.gz", "wb") as handle:
+        handle.write(gzip.compress(text.encode()))
+    try:
+        dataset = resolve_dataset("memory://engine-test/d")
+        assert dataset.scheme == "memory"
+        assert len(dataset.files) == 2
+        for partitions in (None, 7):
+            engine = LocalEngine(EngineOptions(partitions=partitions), unit_bytes=4096)
+            summary = engine.run(dataset, RowsJob(engine.table_info(dataset)))
+            assert summary is not None
+            assert summary[0] == 6000
+            assert summary[1] == 2 * sum(range(3000))
+    finally:
+        memory.rm("/engine-test", recursive=True)

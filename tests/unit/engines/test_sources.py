@@ -403,3 +403,23 @@ def test_a_uri_with_nothing_there_is_a_data_error_naming_it() -> None:
     pytest.importorskip("fsspec")
     with pytest.raises(DataError, match=r"^memory://sources-test-none/x: no such data file or folder$"):
         resolve_dataset("memory://sources-test-none/x")
+
+
+def test_a_delta_table_through_a_symlink_and_a_relative_path_keeps_its_escaped_partition_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deltalake = pytest.importorskip("deltalake")
+    real = tmp_path / "real" / "delta"
+    real.parent.mkdir()
+    deltalake.write_deltalake(
+        str(real), pa.table({"x": [1.0, 2.0, 3.0], "city": ["a b", "c/d", "a b"]}), partition_by=["city"]
+    )
+    (tmp_path / "link").symlink_to(real)
+    monkeypatch.chdir(tmp_path)
+    for location in ("link", "real/delta", str(tmp_path / "link")):
+        dataset = resolve_dataset(location)
+        info = dataset_table_info(dataset)
+        assert info.columns == ["x", "city"]
+        head = dataset_head(dataset, 10, info)
+        city = head.columns["city"]
+        assert sorted(city.names()[code] for code in city.codes) == ["a b", "a b", "c/d"]  # type: ignore[union-attr]
