@@ -27,6 +27,7 @@ from mlops_actions.engines.sources import (
     info_types,
     job_with_info,
     parquet_file,
+    partition_types,
     run_with_wider_types,
     shard_units,
     table_chunk,
@@ -204,6 +205,7 @@ class _UnitReader:
         self.next_line: dict[str, int | None] = {}
         self.piece_line: int | None = None
         self.opened: tuple[str, Any] | None = None
+        self.partition_types = partition_types(dataset) if job.reads == "logs" and dataset.hive else {}
 
     def header(self, file: str) -> bytes:
         if file not in self.headers:
@@ -272,6 +274,8 @@ class _UnitReader:
     def _batch(self, unit: Unit, piece: Any, low: int, high: int) -> Batch:
         if unit.format == "parquet":
             table = piece.between(low, high)
+            if self.partition_types:
+                table = with_partitions(table, self.dataset, unit.file, self.partition_types)
             return Batch(origin=unit.file, format="parquet", table=table, first_line=unit.first_row + low + 1)
         return Batch(
             origin=unit.file,

@@ -537,7 +537,7 @@ def csv_text_table(text: bytes, header: bytes, info_types: dict[str, Any], *, or
     names = header_names(header)
     selected = [name for name in info_types if name in names]
     types = {name: arrow_type(info_types[name]) for name in selected}
-    if not bytes(text).strip():
+    if not len(text):
         return _empty_table(selected, types)
     try:
         table = read_csv_range(text, names, selected, types)
@@ -638,6 +638,12 @@ def _delta_partition_types(dataset: Dataset) -> dict[str, str]:
     table = _delta_table(dataset.location)
     schema = pa.schema(table.schema().to_arrow())
     return {name: str(schema.field(name).type) for name in table.metadata().partition_columns}
+
+
+def partition_types(dataset: Dataset) -> dict[str, str]:
+    """The Arrow types (as text) of a dataset's partition columns: strings, a Delta table's own types."""
+    delta = _delta_partition_types(dataset)
+    return {key: delta.get(key, "string") for key in partition_keys(dataset)}
 
 
 def dataset_table_info(
@@ -865,10 +871,19 @@ def unit_table(dataset: Dataset, unit: Unit, info: TableInfo, *, header: bytes |
     return with_partitions(table, dataset, unit.file, types)
 
 
-def unit_batch(unit: Unit, *, header: bytes | None = None) -> Batch:
-    """A unit as a Batch for "logs" jobs: an Arrow table (Parquet) or whole lines of text (CSV, JSON Lines)."""
+def unit_batch(
+    unit: Unit,
+    *,
+    header: bytes | None = None,
+    dataset: Dataset | None = None,
+    types: dict[str, str] | None = None,
+) -> Batch:
+    """A unit as a Batch for "logs" jobs: an Arrow table (Parquet; with the partition columns of ``dataset``
+    when given, in ``types`` or else ``partition_types(dataset)``) or whole lines of text (CSV, JSON Lines)."""
     if unit.format == "parquet":
         table = parquet_file(unit.file).read_row_group(unit.row_group)
+        if dataset is not None and dataset.hive:
+            table = with_partitions(table, dataset, unit.file, types or partition_types(dataset))
         return Batch(origin=unit.file, format="parquet", table=table, first_line=unit.first_row + 1)
     head = header if header is not None else (header_line(unit.file) if unit.format == "csv" else None)
     return Batch(
