@@ -547,7 +547,10 @@ def csv_text_table(text: bytes, header: bytes, info_types: dict[str, Any], *, or
             return _empty_table(selected, types)
         if "conversion error" not in message:
             raise DataError(f"{origin}: cannot read csv: {message}") from None
-        loose = read_csv_range(text, names, selected, {})
+        try:
+            loose = read_csv_range(text, names, selected, {})
+        except Exception:
+            raise DataError(f"{origin}: cannot read csv: {message}") from None
         widened = {name: arrow_type(info_types[name]) for name in info_types}
         for name in selected:
             widened[name] = common_type(types[name], loose.schema.field(name).type)
@@ -570,7 +573,6 @@ def csv_text_table(text: bytes, header: bytes, info_types: dict[str, Any], *, or
 
 def with_partitions(table: Any, dataset: Dataset, file: str, types: dict[str, Any]) -> Any:
     """The table with the file's partition columns appended (constant; cast to ``types``, default string)."""
-    import pyarrow as pa
 
     values = partition_values(dataset, file)
     for key, value in values.items():
@@ -579,14 +581,23 @@ def with_partitions(table: Any, dataset: Dataset, file: str, types: dict[str, An
         if key in table.column_names:  # the folder's value, not the file's
             table = table.drop_columns([key])
         kind = arrow_type(types.get(key) or "string")
-        column = pa.array([value] * table.num_rows, type=pa.string())
-        if not kind.equals(pa.string()):
-            try:
-                column = column.cast(kind)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise DataError(f"{file}: partition {key}={value} is not {kind}") from None
-        table = table.append_column(key, column)
+        table = table.append_column(
+            key, _constant_column(value, kind, table.num_rows, f"{file}: partition {key}")
+        )
     return table
+
+
+def _constant_column(value: str | None, kind: Any, rows: int, where: str) -> Any:
+    """``rows`` times the value, of the type ``kind``."""
+    import pyarrow as pa
+
+    if value is None:
+        return pa.nulls(rows, kind)
+    try:
+        scalar = pa.scalar(value, type=pa.string()).cast(kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise DataError(f"{where}={value} is not {kind}") from None
+    return pa.repeat(scalar, rows)
 
 
 def table_chunk(table: Any, info: TableInfo, start: int = 0) -> Chunk:

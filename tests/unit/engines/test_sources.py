@@ -423,3 +423,16 @@ def test_a_delta_table_through_a_symlink_and_a_relative_path_keeps_its_escaped_p
         head = dataset_head(dataset, 10, info)
         city = head.columns["city"]
         assert sorted(city.names()[code] for code in city.codes) == ["a b", "a b", "c/d"]  # type: ignore[union-attr]
+
+
+def test_the_hive_default_partition_is_a_missing_value(tmp_path: Path) -> None:
+    write_parquet(tmp_path / "t" / "k=__HIVE_DEFAULT_PARTITION__" / "p.parquet", pa.table({"x": [1.0]}))
+    write_parquet(tmp_path / "t" / "k=a" / "p.parquet", pa.table({"x": [2.0]}))
+    dataset = resolve_dataset(str(tmp_path / "t"))
+    head = dataset_head(dataset, 10, dataset_table_info(dataset))
+    assert head.columns["k"].codes.tolist() == [-1, 0]  # type: ignore[union-attr]
+
+
+def test_csv_text_that_neither_fits_nor_parses_is_a_data_error() -> None:
+    with pytest.raises(DataError, match=r"^a\.csv: cannot read csv"):
+        csv_text_table(b"1.5,a\n1,2,3\n", b"x,s\n", {"x": "int64", "s": "string"}, origin="a.csv")
