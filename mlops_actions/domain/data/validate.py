@@ -279,7 +279,7 @@ class SchemaValidator:
         return state_violations(self.state, self.schema, self.info)
 
 
-@dataclass(frozen=True)
+@dataclass
 class ValidationJob:
     """Validation against a schema as an engine job (reads rows with the dtypes of ``info``): each chunk's
     ValidationState, merged with ``merge_validation_states``; ``violations`` judges the merged state."""

@@ -16,7 +16,7 @@ from mlops_actions.domain.data.profile.merge import merge_profiles
 from mlops_actions.domain.data.profile.summaries import DEFAULT_EDGE_ROWS, Profile
 
 
-@dataclass(frozen=True)
+@dataclass
 class ProfileJob:
     """The profile of a dataset's rows (columns and dtypes of ``info``), on the bins of ``edges_from``.
 
