@@ -451,3 +451,57 @@ def test_a_missing_data_file_is_named_as_the_single_file_commands_name_it(tmp_pa
     assert data_dataset(f"{tmp_path}/./x.csv") == Dataset(
         location=str(tmp_path / "x.csv"), format="csv", files=(str(tmp_path / "x.csv"),)
     )
+
+
+def local_engine(partitions: int | None, unit_bytes: int = 16384) -> Any:
+    from mlops_actions.engines.local import LocalEngine
+
+    return LocalEngine(EngineOptions(partitions=partitions), unit_bytes=unit_bytes)
+
+
+@pytest.mark.parametrize("name", ["reference.csv", "reference.parquet"])
+@pytest.mark.parametrize("partitions", [1, 7, 64])
+def test_local_engine_partitions_give_the_one_pass_profile_validation_and_drift(files, name, partitions):
+    engine = local_engine(partitions)
+    data = dataset(files[name])
+    assert single_pass_file(engine, data) is None
+    assert_close(
+        profile_to_dict(profile_dataset(engine, data, edge_rows=700)),
+        profile_to_dict(build_profile(files[name], edge_rows=700)),
+    )
+    schema = schema_from_dict(SCHEMA)
+    result, whole = validate_dataset(engine, data, schema), validate_file(files[name], schema)
+    assert [(v.column, v.kind, v.count, v.message) for v in result.violations] == [
+        (v.column, v.kind, v.count, v.message) for v in whole.violations
+    ]
+    current = dataset(files[name.replace("reference", "current")])
+    assert_close(
+        drift_to_dict(drift_dataset(engine, data, current)),
+        drift_to_dict(drift_files(files[name], files[name.replace("reference", "current")])),
+    )
+
+
+def test_local_engine_shards_of_a_csv_file_merge_into_the_whole(files):
+    engine = local_engine(None, unit_bytes=8192)
+    data = dataset(files["current.csv"])
+    parts = []
+    for index in (2, 3, 1):
+        profile = profile_dataset(engine, data, shard=Shard(index, 3))
+        assert 0 < profile.rows < ROWS
+        parts.append((f"part-{index}.json", shard_profile_document(profile, Shard(index, 3), data)))
+    merged = merge_profile_documents(parts)
+    assert_close(profile_to_dict(merged), profile_to_dict(build_profile(files["current.csv"])))
+
+
+def test_local_engine_on_a_folder_of_parquet_files_profiles_them_in_path_order(files, tmp_path):
+    frame = table(2)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for index, start in enumerate(range(0, ROWS, 700)):
+        frame.iloc[start : start + 700].to_parquet(folder / f"part-{index:02d}.parquet", index=False)
+    frame.to_parquet(tmp_path / "whole.parquet", index=False)
+    profile = profile_dataset(local_engine(None), data_dataset(str(folder)), edge_rows=1000)
+    whole = build_profile(tmp_path / "whole.parquet", edge_rows=1000)
+    assert profile.sources == [str(folder)]
+    whole.sources = profile.sources
+    assert_close(profile_to_dict(profile), profile_to_dict(whole))
