@@ -95,7 +95,7 @@ def profile_dataset(
     if profile is None:
         if shard is None:
             raise DataError(f"{dataset.location}: data file has no rows, expected at least one")
-        profile = job.builder().finish()
+        profile = job.empty()
     profile.edge_rows = edge_rows
     profile.sources = [dataset.location]
     return profile

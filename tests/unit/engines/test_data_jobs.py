@@ -505,3 +505,23 @@ def test_local_engine_on_a_folder_of_parquet_files_profiles_them_in_path_order(f
     assert profile.sources == [str(folder)]
     whole.sources = profile.sources
     assert_close(profile_to_dict(profile), profile_to_dict(whole))
+
+
+def test_the_empty_summaries_are_the_identity_of_the_merges(files):
+    engine = PartitionEngine(1)
+    data = dataset(files["reference.csv"])
+    info = engine.table_info(data)
+    chunk = engine.head(data, 400, info)
+    profiles = ProfileJob(info, edges_from=bins_profile(engine, data, info, None, 400), edge_rows=400)
+    one = profiles.summarise(chunk)
+    for merged in (profiles.merge(profiles.empty(), one), profiles.merge(one, profiles.empty())):
+        assert profile_to_dict(merged) == profile_to_dict(one)
+    validation = ValidationJob(schema_from_dict(SCHEMA), info)
+    state = validation.summarise(chunk)
+    for merged_state in (
+        validation.merge(validation.empty(), state),
+        validation.merge(state, validation.empty()),
+    ):
+        assert [v.to_dict() for v in validation.violations(merged_state)] == [
+            v.to_dict() for v in validation.violations(state)
+        ]

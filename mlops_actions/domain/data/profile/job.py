@@ -40,6 +40,10 @@ class ProfileJob:
         builder.source = ""
         return builder
 
+    def empty(self) -> Profile:
+        """The profile of no rows: merging it changes nothing (the merge's identity)."""
+        return self.builder().finish()
+
     def summarise(self, batch: Chunk) -> Profile:
         """The profile of one chunk's rows (no sources: the driver names the dataset once)."""
         builder = self.builder()
