@@ -5,6 +5,7 @@ with labels, with eval outputs and with --since."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import pickle
 import random
@@ -34,7 +35,7 @@ def batches(path: Path, parts: int) -> list[Batch]:
         bounds = np.linspace(0, table.num_rows, parts + 1).astype(int)
         return [
             Batch(str(path), "parquet", table=table.slice(a, b - a), first_line=int(a) + 1)
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+            for a, b in itertools.pairwise(bounds)
         ]
     lines = path.read_bytes().splitlines(keepends=True)
     header = b""
@@ -50,7 +51,7 @@ def batches(path: Path, parts: int) -> list[Batch]:
             header=header or None,
             first_line=first + int(a),
         )
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        for a, b in itertools.pairwise(bounds)
     ]
 
 
@@ -110,7 +111,9 @@ def assert_same(found: Any, expected: Any, where: str = "result") -> None:
         if math.isnan(expected):
             assert math.isnan(found), where
         else:
-            assert math.isclose(found, expected, rel_tol=1e-9, abs_tol=1e-12), f"{where}: {found} != {expected}"
+            assert math.isclose(found, expected, rel_tol=1e-9, abs_tol=1e-12), (
+                f"{where}: {found} != {expected}"
+            )
     else:
         assert found == expected, f"{where}: {found!r} != {expected!r}"
 
