@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from mlops_actions.domain.data.profile import Profile
-    from mlops_actions.engines.base import Batch
+    from mlops_actions.engines.base import Batch, Dataset
 
 Position = tuple[str, int, int]  # (origin, first line of the batch, row in it): where a row was read
 
@@ -100,6 +100,7 @@ def batch_chunk(batch: Batch, input_types: dict[str, str] | None = None) -> LogC
         from mlops_actions.monitoring.jsonl import Block, input_schema, parse_block
 
         line = 1 if first is None else first
+        text = text[: text.rfind(b"\n") + 1]  # a last line without its newline is being written: left out
         table = parse_block(path, Block(line, text), input_schema(input_types)) if text.strip() else None
         return LogChunk(path, "jsonl", line, pa.table({}) if table is None else table)
     raise DataError(f"{batch.origin}: unknown log format {batch.format!r}, expected jsonl, csv or parquet")
@@ -196,7 +197,7 @@ def _count_versions(summary: MonitorSummary, column: Any, kept: np.ndarray | Non
 
 
 def first_outputs(
-    files: Sequence[str],
+    dataset: Dataset,
     layout: Layout,
     since_ns: int | None,
     *,
@@ -204,19 +205,35 @@ def first_outputs(
     chunk_rows: int,
 ) -> Outputs | None:
     """The output bins of a run in order, found on the driver: from the rows at or after ``since_ns`` of the
-    first chunk of the logs (``files`` in read order, cut by the monitor's reader) that holds any; None when
-    no row is at or after it. The same for every engine and partitioning."""
-    from mlops_actions.monitoring.logs import read_log
+    first chunk of the logs that holds any (files in read order, cut as the monitor's reader cuts them);
+    None when no row is at or after it. So they are the same for every engine and partitioning."""
+    import numpy as np
 
-    for name in files:
-        for chunk in read_log(
-            Path(name), chunk_bytes=chunk_bytes, chunk_rows=chunk_rows, input_types=layout.features
-        ):
-            columns = normalise(chunk, layout)
-            if since_ns is not None:
-                import numpy as np
-
-                columns = columns.take(np.flatnonzero(columns.times >= since_ns))
-            if columns.rows:
-                return output_bins(columns)
+    for chunk in _driver_chunks(dataset, layout, chunk_bytes, chunk_rows):
+        columns = normalise(chunk, layout)
+        if since_ns is not None:
+            columns = columns.take(np.flatnonzero(columns.times >= since_ns))
+        if columns.rows:
+            return output_bins(columns)
     return None
+
+
+def _driver_chunks(dataset: Dataset, layout: Layout, chunk_bytes: int, chunk_rows: int) -> Iterator[LogChunk]:
+    """The logs' chunks in read order, read here: local log files by the monitor's reader, other files
+    (URIs, a Delta table's) read unit by unit (``engines/sources.py``), at most ``chunk_rows`` rows each."""
+    from mlops_actions.engines.sources import dataset_files, dataset_units, unit_batch
+    from mlops_actions.monitoring.logs import LOG_FORMATS, read_log
+
+    for name in dataset_files(dataset):
+        path = Path(name)
+        if dataset.scheme == "" and path.suffix.lower() in LOG_FORMATS and path.is_file():
+            yield from read_log(
+                path, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows, input_types=layout.features
+            )
+            continue
+        for unit in dataset_units(dataclasses.replace(dataset, files=(name,))):
+            chunk = batch_chunk(unit_batch(unit), layout.features)
+            for offset in range(0, chunk.table.num_rows, max(1, chunk_rows)):
+                yield LogChunk(
+                    chunk.path, chunk.format, chunk.first_row + offset, chunk.table.slice(offset, chunk_rows)
+                )

@@ -30,7 +30,7 @@ from mlops_actions.monitoring.result import MonitorResult
 from mlops_actions.monitoring.windows import iso, parse_time, parse_window, split_by_window
 
 if TYPE_CHECKING:
-    from mlops_actions.engines.base import Dataset, Engine
+    from mlops_actions.engines.base import Engine
     from mlops_actions.monitoring.labels import Labels
     from mlops_actions.monitoring.logs import LogChunk
 
@@ -191,13 +191,14 @@ def run_monitor(
             logged = scan.versions.most_common(1)[0][0] if scan.versions else None
             listed = [str(f) for f in files]
         else:
+            from mlops_actions.engines.sources import resolve_dataset
             from mlops_actions.monitoring.job import MonitorJob, first_outputs
 
-            dataset = log_dataset(logs)
-            listed = list(dataset.files)
+            dataset = resolve_dataset(logs, kind="logs")
+            listed = list(dataset.files) or [logs]
             if outputs is None:
                 outputs = first_outputs(
-                    listed, layout, since_ns, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows
+                    dataset, layout, since_ns, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows
                 )
             job = MonitorJob(
                 layout, trained, outputs, settings.probability_tolerance, length, since_ns, performance
@@ -261,16 +262,6 @@ def run_monitor(
         },
         performance_basis=performance.basis(),
     )
-
-
-def log_dataset(logs: str) -> Dataset:
-    """The logs as an engine's Dataset: their files in read order (``log_files``)."""
-    from mlops_actions.engines.base import Dataset
-    from mlops_actions.monitoring.logs import LOG_FORMATS
-
-    files = log_files(logs)
-    formats = {LOG_FORMATS[f.suffix.lower()] for f in files}
-    return Dataset(logs, formats.pop() if len(formats) == 1 else "mixed", files=tuple(str(f) for f in files))
 
 
 def _values(column: object) -> dict[str, int]:

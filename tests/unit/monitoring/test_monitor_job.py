@@ -283,3 +283,33 @@ def test_a_batch_of_csv_lines_reads_as_the_streaming_reader_reads_the_file(truth
     assert sum(p.table.num_rows for p in pieces) == whole.table.num_rows
     assert pieces[0].table.slice(0, 5).to_pylist() == whole.table.slice(0, 5).to_pylist()
     assert pieces[3].first_row == batches(path, 7)[3].first_line
+
+
+@pytest.mark.parametrize("partitions", [None, *PARTS])
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_on_the_local_engine_any_partitioning_gives_the_result_of_the_monitor_read_in_order(
+    fmt, partitions, truth_logs, example_config, reference, in_order
+):
+    from mlops_actions.engines.base import EngineOptions
+    from mlops_actions.engines.local import LocalEngine
+
+    engine = LocalEngine(EngineOptions(partitions=partitions))
+    found = run_monitor(example_config, str(truth_logs[fmt]), reference, window="1h", engine=engine)
+    assert_same(found.to_dict(), in_order[fmt])
+
+
+def test_a_json_lines_log_being_written_leaves_out_its_last_line_on_an_engine(
+    tmp_path, truth_logs, example_config, reference
+):
+    from mlops_actions.engines.base import EngineOptions
+    from mlops_actions.engines.local import LocalEngine
+
+    path = tmp_path / "predictions.jsonl"
+    text = truth_logs["jsonl"].read_bytes()
+    path.write_bytes(text + text.splitlines(keepends=True)[-1][:40])
+    expected = run_monitor(example_config, str(path), reference, window="1h")
+    assert expected.partial_lines == 1
+    for partitions in (None, 7):
+        engine = LocalEngine(EngineOptions(partitions=partitions))
+        found = run_monitor(example_config, str(path), reference, window="1h", engine=engine)
+        assert_same(found.to_dict(), expected.to_dict())
