@@ -313,3 +313,50 @@ def test_a_json_lines_log_being_written_leaves_out_its_last_line_on_an_engine(
         engine = LocalEngine(EngineOptions(partitions=partitions))
         found = run_monitor(example_config, str(path), reference, window="1h", engine=engine)
         assert_same(found.to_dict(), expected.to_dict())
+
+
+def monitor_command(truth_logs, capsys, *extra: str) -> tuple[int, Any]:
+    import json
+
+    from mlops_actions.cli import main
+    from tests.unit.monitoring.generate import CONFIG
+
+    argv = ["monitor", "-c", str(CONFIG), "--logs", str(truth_logs["csv"])]
+    argv += ["--reference", str(truth_logs["reference"]), "--window", "1h", "--no-record", "--json", *extra]
+    code = main(argv)
+    printed = capsys.readouterr().out
+    return code, json.loads(printed) if printed.strip().startswith("{") else printed
+
+
+def test_the_monitor_command_on_the_local_engine_in_partitions_prints_the_same_document(truth_logs, capsys):
+    code, expected = monitor_command(truth_logs, capsys)
+    found_code, found = monitor_command(truth_logs, capsys, "--engine", "local", "--partitions", "7")
+    assert code == found_code == 1
+    assert_same(found, expected)
+
+
+def test_the_monitor_command_closes_its_engine_when_the_run_fails(truth_logs, capsys, monkeypatch):
+    import mlops_actions.engines.base as base
+
+    closed: list[str] = []
+
+    class Failing(SplitEngine):
+        def run(self, dataset, job, *, shard=None):
+            raise RuntimeError("the cluster went away")
+
+        def close(self) -> None:
+            closed.append("closed")
+
+    monkeypatch.setattr(base, "open_engine", lambda options: Failing(options.partitions or 1))
+    with pytest.raises(RuntimeError, match="the cluster went away"):
+        monitor_command(truth_logs, capsys, "--engine", "dask")
+    assert closed == ["closed"]
+
+
+def test_the_monitor_command_names_a_bad_partition_count(truth_logs, capsys):
+    from mlops_actions.cli import main
+    from tests.unit.monitoring.generate import CONFIG
+
+    argv = ["monitor", "-c", str(CONFIG), "--logs", str(truth_logs["csv"]), "--partitions", "0"]
+    assert main(argv) == 2
+    assert "--partitions must be at least 1" in capsys.readouterr().err
