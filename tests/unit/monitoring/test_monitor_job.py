@@ -360,3 +360,40 @@ def test_the_monitor_command_names_a_bad_partition_count(truth_logs, capsys):
     argv = ["monitor", "-c", str(CONFIG), "--logs", str(truth_logs["csv"]), "--partitions", "0"]
     assert main(argv) == 2
     assert "--partitions must be at least 1" in capsys.readouterr().err
+
+
+def test_merges_in_any_order_give_window_profiles_with_their_categories_in_one_order(truth_logs):
+    from mlops_actions.domain.data.profile import CategoricalProfile
+
+    captured: list[Any] = []
+
+    class Capture(SplitEngine):
+        def run(self, dataset, job, *, shard=None):
+            captured.append(job)
+            return super().run(dataset, job)
+
+    from mlops_actions.domain.config import load_config
+    from tests.unit.monitoring.generate import CONFIG
+
+    path = truth_logs["parquet"]
+    run_monitor(
+        load_config(CONFIG),
+        str(path),
+        reference_from_file(truth_logs["reference"]),
+        window="1h",
+        engine=Capture(1),
+    )
+    job = captured[0]
+    summaries = [job.summarise(batch) for batch in batches(path, 64)]
+    first, second = (job.collected(shuffled_merge(job, summaries, seed)) for seed in (1, 2))
+    orders = [
+        [
+            (start, name, list(column.counts))
+            for start, (inputs, outputs, _) in sorted(found.items())
+            for profile in (inputs, outputs)
+            for name, column in profile.columns.items()
+            if isinstance(column, CategoricalProfile) and column.counts
+        ]
+        for found in (first, second)
+    ]
+    assert orders[0] == orders[1] and len(orders[0]) > 12
