@@ -397,3 +397,47 @@ def test_merges_in_any_order_give_window_profiles_with_their_categories_in_one_o
         for found in (first, second)
     ]
     assert orders[0] == orders[1] and len(orders[0]) > 12
+
+
+def without_files(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in document.items() if key != "files"}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_logs_behind_a_uri_are_read_through_the_engine_with_the_same_result(
+    fmt, truth_logs, example_config, reference, in_order
+):
+    """The driver reads the first rows (the output bins) of a URI unit by unit, the engine the rest."""
+    import fsspec
+
+    from mlops_actions.engines.base import EngineOptions
+    from mlops_actions.engines.local import LocalEngine
+
+    memory = fsspec.filesystem("memory")
+    uri = f"memory://monitor-job/predictions.{fmt}"
+    memory.pipe(uri, truth_logs[fmt].read_bytes())
+    try:
+        engine = LocalEngine(EngineOptions(partitions=7))
+        found = run_monitor(example_config, uri, reference, window="1h", engine=engine)
+    finally:
+        memory.rm(uri)
+    assert len(found.files) == 1 and found.files[0].endswith(f"monitor-job/predictions.{fmt}")
+    assert_same(without_files(found.to_dict()), without_files(in_order[fmt]))
+
+
+def test_logs_in_a_delta_table_give_the_result_of_its_parquet_files_read_in_order(
+    tmp_path, truth_logs, example_config, reference
+):
+    import pyarrow.parquet as pq
+    from deltalake import DeltaTable, write_deltalake
+
+    from mlops_actions.engines.base import EngineOptions
+    from mlops_actions.engines.local import LocalEngine
+
+    write_deltalake(str(tmp_path / "logs"), pq.read_table(truth_logs["parquet"]))
+    [file] = DeltaTable(str(tmp_path / "logs")).file_uris()
+    expected = run_monitor(example_config, file, reference, window="1h")
+    engine = LocalEngine(EngineOptions(partitions=7))
+    found = run_monitor(example_config, str(tmp_path / "logs"), reference, window="1h", engine=engine)
+    assert [w.rows for w in found.windows] == [s.rows for s in SCENARIOS]
+    assert_same(found.to_dict(), expected.to_dict())
