@@ -213,6 +213,13 @@ def _count_versions(summary: MonitorSummary, column: Any, kept: np.ndarray | Non
         summary.first_read.setdefault(str(value), (position[0], position[1], int(row)))
 
 
+def needs_engine(logs: str) -> bool:
+    """Whether only an engine's readers read these logs: a URI (``s3://``...) or a Delta table."""
+    from mlops_actions.engines.sources import uri_scheme
+
+    return uri_scheme(logs) != "" or (Path(logs) / "_delta_log").is_dir()
+
+
 def first_outputs(
     dataset: Dataset,
     layout: Layout,

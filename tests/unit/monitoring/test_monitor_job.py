@@ -441,3 +441,20 @@ def test_logs_in_a_delta_table_give_the_result_of_its_parquet_files_read_in_orde
     found = run_monitor(example_config, str(tmp_path / "logs"), reference, window="1h", engine=engine)
     assert [w.rows for w in found.windows] == [s.rows for s in SCENARIOS]
     assert_same(found.to_dict(), expected.to_dict())
+
+
+def test_the_monitor_command_reads_a_delta_table_on_the_default_engine(tmp_path, truth_logs, capsys):
+    import json
+
+    import pyarrow.parquet as pq
+    from deltalake import write_deltalake
+
+    from mlops_actions.cli import main
+    from tests.unit.monitoring.generate import CONFIG
+
+    write_deltalake(str(tmp_path / "logs"), pq.read_table(truth_logs["parquet"]))
+    argv = ["monitor", "-c", str(CONFIG), "--logs", str(tmp_path / "logs"), "--window", "1h"]
+    argv += ["--reference", str(truth_logs["reference"]), "--no-record", "--json"]
+    assert main(argv) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert [w["rows"] for w in document["windows"]] == [s.rows for s in SCENARIOS]
