@@ -9,6 +9,7 @@ import itertools
 import math
 import pickle
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +74,8 @@ class SplitEngine:
 
     name = "split"
 
-    def __init__(self, parts: int, seed: int = 0):
-        self.parts, self.seed, self.runs = parts, seed, 0
+    def __init__(self, parts: int, seed: int = 0, *, numbered: bool = True):
+        self.parts, self.seed, self.runs, self.numbered = parts, seed, 0, numbered
 
     def table_info(self, dataset: Dataset, columns: Any = None) -> Any:
         raise NotImplementedError
@@ -86,7 +87,9 @@ class SplitEngine:
         self.runs += 1
         job = pickle.loads(pickle.dumps(job))
         summaries = [
-            pickle.loads(pickle.dumps(job.summarise(batch)))
+            pickle.loads(
+                pickle.dumps(job.summarise(batch if self.numbered else replace(batch, first_line=None)))
+            )
             for name in dataset.files
             for batch in batches(Path(name), self.parts)
         ]
@@ -177,6 +180,16 @@ def test_labelled_windows_get_the_same_bootstrap_intervals_whatever_the_partitio
     assert_same(found.to_dict(), expected.to_dict())
 
 
+def test_batches_without_line_numbers_keep_time_ordered_labelled_rows_in_read_order(
+    truth_logs, example_config, reference, labels
+):
+    path = str(truth_logs["parquet"])
+    expected = run_monitor(example_config, path, reference, window="1h", labels=labels)
+    engine = SplitEngine(64, 5, numbered=False)
+    found = run_monitor(example_config, path, reference, window="1h", labels=labels, engine=engine)
+    assert_same(found.to_dict(), expected.to_dict())
+
+
 @pytest.mark.parametrize("parts", PARTS)
 def test_with_eval_outputs_the_estimate_and_prediction_drift_are_the_same(
     parts, truth_logs, example_config, reference
@@ -241,7 +254,7 @@ def test_window_counts_merge_by_adding_every_count():
 
 def test_labelled_rows_merged_in_any_order_are_in_read_order():
     parts = [
-        LabelledRows([np.array([f"l{i}"])], [np.array([f"p{i}"])], [{}], [("logs.jsonl", 1 + 10 * i, 0)])
+        LabelledRows([np.array([f"l{i}"])], [np.array([f"p{i}"])], [{}], [("logs.jsonl", 1 + 10 * i, 0, 0)])
         for i in range(5)
     ]
     merged = PerformancePartial({0: parts[3]}).merge(PerformancePartial({0: parts[0]}))
