@@ -1,6 +1,7 @@
-"""The monitor in order: read the logs chunk by chunk, cut the rows into windows, collect each window, then
-judge every window against the reference (its outputs against the release-time eval outputs, else the first
-full window; its performance on the labelled rows, else estimated)."""
+"""The monitor: read the logs chunk by chunk (or run the monitor job on an engine, ``monitoring/job.py``),
+cut the rows into windows, collect each window, then judge every window against the reference (its outputs
+against the release-time eval outputs, else the first full window; its performance on the labelled rows,
+else estimated)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ from mlops_actions.monitoring.result import MonitorResult
 from mlops_actions.monitoring.windows import iso, parse_time, parse_window, split_by_window
 
 if TYPE_CHECKING:
+    from mlops_actions.engines.base import Engine
+    from mlops_actions.monitoring.accumulate import WindowCounts
     from mlops_actions.monitoring.labels import Labels
     from mlops_actions.monitoring.logs import LogChunk
 
@@ -125,6 +128,97 @@ def _scan(
     return scan
 
 
+@dataclass
+class Collected:
+    """What a run collected, in order or on an engine: per window start its input profile, output profile
+    and counts; the rows read and those before ``--since``; the version logged most often; the files and
+    how many end in a line being written."""
+
+    windows: dict[int, tuple[Profile, Profile, WindowCounts]]
+    rows_read: int
+    before_since: int
+    version: str | None
+    files: list[str]
+    partial_lines: int  # files whose last line is being written (left out)
+
+
+def _in_order(
+    logs: str,
+    layout: Layout,
+    trained: Profile,
+    settings: MonitorSettings,
+    length: int,
+    since_ns: int | None,
+    chunk_bytes: int,
+    chunk_rows: int,
+    on_chunk: Callable[[LogChunk], None] | None,
+    outputs: Outputs | None,
+    performance: PerformanceCollector,
+) -> Collected:
+    """The logs read here, file after file, chunk after chunk."""
+    files = log_files(logs)
+    scan = _scan(
+        files,
+        layout,
+        trained,
+        settings,
+        length,
+        since_ns,
+        chunk_bytes,
+        chunk_rows,
+        on_chunk,
+        outputs,
+        performance,
+    )
+    return Collected(
+        windows={start: accumulator.finish() for start, accumulator in scan.windows.items()},
+        rows_read=scan.rows_read,
+        before_since=scan.before_since,
+        version=scan.versions.most_common(1)[0][0] if scan.versions else None,
+        files=[str(f) for f in files],
+        partial_lines=sum(_unterminated(f) for f in files),
+    )
+
+
+def _on_engine(
+    engine: Engine,
+    logs: str,
+    layout: Layout,
+    trained: Profile,
+    settings: MonitorSettings,
+    length: int,
+    since_ns: int | None,
+    chunk_bytes: int,
+    chunk_rows: int,
+    outputs: Outputs | None,
+    performance: PerformanceCollector,
+) -> Collected:
+    """The monitor as a job on ``engine`` (``monitoring/job.py``): the output bins, when the release has none,
+    from the first chunk read here; the performance collector given the merged partial."""
+    from mlops_actions.engines.sources import resolve_dataset
+    from mlops_actions.monitoring.job import MonitorJob, first_outputs, partial_last_lines
+
+    dataset = resolve_dataset(logs, kind="logs")
+    if outputs is None:
+        outputs = first_outputs(dataset, layout, since_ns, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows)
+    partial = partial_last_lines(dataset)
+    job = MonitorJob(
+        layout, trained, outputs, settings.probability_tolerance, length, since_ns, performance, partial
+    )
+    summary = engine.run(dataset, job)
+    if summary is None:
+        raise DataError(f"{logs}: the prediction logs hold no rows")
+    performance.absorb(summary.performance)
+    return Collected(
+        windows=job.collected(summary),
+        rows_read=summary.rows_read,
+        before_since=summary.before_since,
+        version=summary.most_common_version(),
+        files=list(dataset.files) or [logs],
+        partial_lines=len(partial),
+    )
+
+
 def run_monitor(
     config: Config,
     logs: str,
@@ -136,9 +230,12 @@ def run_monitor(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_chunk: Callable[[LogChunk], None] | None = None,
     labels: Labels | None = None,
+    engine: Engine | None = None,
 ) -> MonitorResult:
     """Check the prediction logs ``logs`` (a file, folder or glob) window by window against ``reference``;
-    ``labels`` (``monitoring/labels.py``) are joined to the logged rows for the performance check."""
+    ``labels`` (``monitoring/labels.py``) are joined to the logged rows for the performance check. Without
+    an ``engine`` the logs are read here, in order; with one, the monitor runs on it as a job
+    (``monitoring/job.py``), with the same result."""
     import importlib.util
 
     if importlib.util.find_spec("pyarrow") is None:
@@ -153,7 +250,6 @@ def run_monitor(
         columns={n: reference.profile.columns[n] for n in layout.features},
         sources=reference.profile.sources,
     )
-    files = log_files(logs)
     released = reference.outputs
     outputs = Outputs(released.dtypes, released.profile) if released is not None else None
     performance = PerformanceCollector(
@@ -168,32 +264,40 @@ def run_monitor(
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):  # BLAS threads only contend on these small products
-        scan = _scan(
-            files,
-            layout,
-            trained,
-            settings,
-            length,
-            since_ns,
-            chunk_bytes,
-            chunk_rows,
-            on_chunk,
-            outputs,
-            performance,
-        )
-    windows, rows_read, before_since, versions = (
-        scan.windows,
-        scan.rows_read,
-        scan.before_since,
-        scan.versions,
-    )
-    if rows_read == 0:
+        if engine is None:
+            found = _in_order(
+                logs,
+                layout,
+                trained,
+                settings,
+                length,
+                since_ns,
+                chunk_bytes,
+                chunk_rows,
+                on_chunk,
+                outputs,
+                performance,
+            )
+        else:
+            found = _on_engine(
+                engine,
+                logs,
+                layout,
+                trained,
+                settings,
+                length,
+                since_ns,
+                chunk_bytes,
+                chunk_rows,
+                outputs,
+                performance,
+            )
+    windows = found.windows
+    if found.rows_read == 0:
         raise DataError(f"{logs}: the prediction logs hold no rows")
     if not windows:
         raise DataError(f"{logs}: no rows at or after --since {since}")
-    collected = [
-        Window(iso(start), iso(start + length), *windows[start].finish()) for start in sorted(windows)
-    ]
+    collected = [Window(iso(start), iso(start + length), *windows[start]) for start in sorted(windows)]
     baseline = next((w for w in collected if w.counts.rows >= settings.min_window_rows), None)
     starts = sorted(windows)
 
@@ -212,17 +316,17 @@ def run_monitor(
         drift_reference = f"{BASELINE_WINDOW} ({baseline.start})"
     else:
         drift_reference = "none (no full window)"
-    version = reference.version or (versions.most_common(1)[0][0] if versions else None)
+    version = reference.version or found.version
     return MonitorResult(
         model=config.model_name,
         version=version,
         reference=reference.source,
         window=window,
         since=since,
-        files=tuple(str(f) for f in files),
-        rows_read=rows_read,
-        rows_before_since=before_since,
-        partial_lines=sum(_unterminated(f) for f in files),
+        files=tuple(found.files),
+        rows_read=found.rows_read,
+        rows_before_since=found.before_since,
+        partial_lines=found.partial_lines,
         prediction_drift_reference=drift_reference,
         windows=results,
         settings={
