@@ -24,7 +24,6 @@ from mlops_actions.errors import DataError, UsageError
 
 SPLIT_EVERY = 8  # summaries merged together at each node of the reduction tree
 CONNECT_SECONDS = 30  # deadline to reach a scheduler, and for a local cluster's workers to start
-TEXT_BLOCK_BYTES = 64 << 20  # CSV / JSON Lines block size when no partition count is asked for
 
 
 class DaskEngine:
@@ -33,14 +32,17 @@ class DaskEngine:
     name = "dask"
 
     def __init__(self, options: EngineOptions, *, unit_bytes: int | None = None) -> None:
-        """Connect to ``options.dask_scheduler``, else start a local cluster; ``unit_bytes`` sizes the text
-        read units of shards (``sources.dataset_units``; the local engine's default when None)."""
+        """Connect to ``options.dask_scheduler``, else start a local cluster. ``unit_bytes`` is the local
+        engine's: the CSV block the driver infers dtypes from, the size of text read units (of shards) and of
+        the blocks Dask reads text in (``sources.UNIT_BYTES`` when None)."""
         from distributed import Client, LocalCluster
+
+        from mlops_actions.engines.sources import UNIT_BYTES
 
         if options.partitions is not None and options.partitions < 1:
             raise UsageError(f"--partitions {options.partitions}: expected a number >= 1")
         self.options = options
-        self.unit_bytes = unit_bytes
+        self.unit_bytes = unit_bytes or UNIT_BYTES
         self.cluster: Any = None
         if options.dask_scheduler:
             try:
@@ -66,7 +68,7 @@ class DaskEngine:
         """The dataset's TableInfo, read on the driver as every engine does (``sources.dataset_table_info``)."""
         from mlops_actions.engines.sources import dataset_table_info
 
-        return dataset_table_info(dataset, columns)
+        return dataset_table_info(dataset, columns, block_bytes=self.unit_bytes)
 
     def head(self, dataset: Dataset, rows: int, info: Any) -> Any:
         """The dataset's first rows in read order, read on the driver (``sources.dataset_head``)."""
@@ -126,8 +128,7 @@ class DaskEngine:
 
         from mlops_actions.engines.sources import dataset_units, shard_units
 
-        sizes = {} if self.unit_bytes is None else {"unit_bytes": self.unit_bytes}
-        units = shard_units(dataset_units(dataset, **sizes), shard)
+        units = shard_units(dataset_units(dataset, unit_bytes=self.unit_bytes), shard)
         return [delayed(_summarise_unit, pure=True)(job_key, dataset, unit) for unit in units]
 
     def _parquet_partitions(self, dataset: Dataset, job: Job[Any], job_key: Any) -> list[Any]:
@@ -175,7 +176,7 @@ class DaskEngine:
         if not files:
             raise DataError(f"{dataset.location}: no data files")
         wanted = self.options.partitions
-        blocksize: int | None = TEXT_BLOCK_BYTES
+        blocksize: int | None = self.unit_bytes
         if any(file.lower().endswith(".gz") for file in files):
             blocksize = None  # a compressed file is one block
         elif wanted:

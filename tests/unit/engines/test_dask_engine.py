@@ -84,14 +84,15 @@ class LineJob:
         return first + second
 
 
-def local_cluster(workers: int) -> Any:
-    """A cluster of worker processes on 127.0.0.1, as the engine starts one."""
+def local_cluster(workers: int, *, processes: bool = True) -> Any:
+    """A cluster of worker processes (or threads) on 127.0.0.1, as the engine starts one."""
     from distributed import LocalCluster
 
     return LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
-        processes=True,
+        processes=processes,
+        protocol="tcp",
         dashboard_address=None,
         host="127.0.0.1",
         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
@@ -215,21 +216,20 @@ def test_a_delta_tables_current_files_are_read_with_its_partition_columns(engine
 
 
 def test_a_value_wider_than_the_drivers_dtype_runs_the_job_again_with_the_wider_type(cluster, tmp_path):
-    whole = tmp_path / "whole.csv"
-    whole.write_text("x,y\n" + "".join(f"{i},{i % 7}\n" for i in range(8_000)))
-    mixed = tmp_path / "mixed.csv"
-    mixed.write_text("x,y\n" + "".join(f"{i + 0.5 if i == 6_000 else i},{i % 7}\n" for i in range(8_000)))
-    info = LocalEngine(EngineOptions()).table_info(resolve_dataset(str(whole)))
-    assert info.dtypes == {"x": "int", "y": "int"}
-    engine_ = on(cluster, 7)
+    path = tmp_path / "mixed.csv"
+    path.write_text("x,y\n" + "".join(f"{i + 0.5 if i == 6_000 else i},{i % 7}\n" for i in range(8_000)))
+    dataset = resolve_dataset(str(path))
+    options = EngineOptions(name="dask", dask_scheduler=cluster.scheduler_address, partitions=7)
+    engine_ = DaskEngine(options, unit_bytes=1_000)
     try:
-        got = engine_.run(resolve_dataset(str(mixed)), TallyJob(info))
+        info = engine_.table_info(dataset)
+        assert info.dtypes == {"x": "int", "y": "int"}  # from the first 1 000 bytes
+        got = engine_.run(dataset, TallyJob(info))
     finally:
         engine_.close()
     assert got is not None and got.dtypes == {"x": "float", "y": "int"}
     assert got.rows == 8_000 and got.sums["x"] == sum(range(8_000)) + 0.5
-    expected = LocalEngine(EngineOptions(partitions=7)).run(resolve_dataset(str(mixed)), TallyJob(info))
-    assert_same_tally(got, expected)
+    assert_same_tally(got, LocalEngine(EngineOptions(), unit_bytes=1_000).run(dataset, TallyJob(info)))
 
 
 @pytest.mark.parametrize("name", ["rows.parquet", "rows.csv"])
@@ -302,7 +302,7 @@ def test_close_stops_the_local_cluster_the_engine_started():
 def test_close_leaves_an_external_cluster_running():
     from distributed import Client
 
-    with local_cluster(1) as external:
+    with local_cluster(1, processes=False) as external:
         DaskEngine(EngineOptions(name="dask", dask_scheduler=external.scheduler_address)).close()
         assert external.status.name == "running"
         with Client(external.scheduler_address, set_as_default=False, timeout=30) as client:
@@ -313,7 +313,7 @@ def test_an_unreachable_scheduler_is_a_one_line_usage_error(monkeypatch):
     from mlops_actions.engines import dask_engine
     from mlops_actions.errors import UsageError
 
-    monkeypatch.setattr(dask_engine, "CONNECT_SECONDS", 2)
+    monkeypatch.setattr(dask_engine, "CONNECT_SECONDS", 1)
     with pytest.raises(
         UsageError, match=r"^--dask-scheduler 'tcp://127\.0\.0\.1:9': cannot reach the scheduler"
     ):
