@@ -182,21 +182,36 @@ def test_without_a_partition_count_the_readers_partitions_give_the_same_answer(e
         assert_same_tally(tally(engine, location), tally(LocalEngine(EngineOptions()), location))
 
 
-def test_a_hive_partitioned_folder_adds_its_folder_names_as_string_columns(engine, tmp_path):
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_a_hive_partitioned_folder_adds_its_folder_names_as_string_columns(engine, tmp_path, suffix):
     import pyarrow as pa
+    import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
     for year, month, rows in (("2024", "01", 300), ("2024", "12", 200), ("2025", "01", 100)):
         folder = tmp_path / "sales" / f"year={year}" / f"month={month}"
         folder.mkdir(parents=True)
-        pq.write_table(
-            pa.table({"amount": pa.array(np.arange(rows, dtype=float))}), folder / "part-0.parquet"
-        )
+        table = pa.table({"amount": pa.array(np.arange(rows, dtype=float))})
+        (pq.write_table if suffix == "parquet" else pcsv.write_csv)(table, folder / f"part-0.{suffix}")
     location = str(tmp_path / "sales")
     got = tally(engine, location)
     assert got.values["month"] == Counter({"01": 400, "12": 200})
     assert got.values["year"] == Counter({"2024": 500, "2025": 100})
     assert_same_tally(got, tally(LocalEngine(EngineOptions()), location))
+
+
+def test_a_gzip_csv_file_is_one_block_cut_into_the_partitions(cluster, tables, tmp_path):
+    import gzip
+
+    path = tmp_path / "rows.csv.gz"
+    path.write_bytes(gzip.compress((tables / "rows.csv").read_bytes()))
+    engine_ = on(cluster, 7)
+    try:
+        got = tally(engine_, str(path))
+    finally:
+        engine_.close()
+    assert got.batches == 7
+    assert_same_tally(got, tally(LocalEngine(EngineOptions()), str(tables / "rows.csv")))
 
 
 def test_a_delta_tables_current_files_are_read_with_its_partition_columns(engine, tmp_path):
