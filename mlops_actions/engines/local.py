@@ -10,6 +10,7 @@ to test that the answer does not depend on them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from mlops_actions.domain.data.chunks import Chunk, TableInfo
@@ -26,11 +27,12 @@ from mlops_actions.engines.sources import (
     info_types,
     job_with_info,
     parquet_file,
+    partition_types,
     run_with_wider_types,
     shard_units,
     table_chunk,
     table_slices,
-    unit_text,
+    unit_text_blocks,
     with_partitions,
 )
 from mlops_actions.errors import UsageError
@@ -85,27 +87,36 @@ class LocalEngine:
         return summariser.summary
 
     def _run_units(self, dataset: Dataset, job: Any, shard: Shard | None) -> Any:
+        """Unit by unit, piece by piece (a row group, a block of lines); with partitions, the pieces' rows
+        (lines) cut at the partitions' bounds, each partition merged in order, the partitions as a tree."""
         units = shard_units(dataset_units(dataset, unit_bytes=self.unit_bytes), shard)
-        reader = _UnitReader(dataset, job)
-        if self.options.partitions is None:
+        reader = _UnitReader(dataset, job, self.unit_bytes)
+        try:
+            return self._summarise_units(reader, units)
+        finally:
+            reader.close()
+
+    def _summarise_units(self, reader: _UnitReader, units: list[Unit]) -> Any:
+        job = reader.job
+        count = self.options.partitions
+        if count is None:
             summary = None
             for unit in units:
-                summary = _merged(job, summary, reader.summarise(unit, None))
+                for piece in reader.pieces(unit):
+                    summary = _merged(job, summary, reader.summarise(unit, piece, None))
             return summary
-        lengths = [reader.length(unit) for unit in units]
-        total = sum(lengths)
-        count = self.options.partitions
+        total = sum(reader.length(unit) for unit in units)
         bounds = [index * total // count for index in range(count + 1)]
         parts: list[Any] = [None] * count
         offset = 0
-        for unit, length in zip(units, lengths, strict=True):
-            for index in range(count):
-                low, high = max(bounds[index], offset), min(bounds[index + 1], offset + length)
-                if low < high:
-                    piece = reader.summarise(unit, (low - offset, high - offset))
-                    parts[index] = _merged(job, parts[index], piece)
-            offset += length
-            reader.forget()
+        for unit in units:
+            for piece in reader.pieces(unit):
+                for index in range(count):
+                    low, high = max(bounds[index], offset), min(bounds[index + 1], offset + piece.count)
+                    if low < high:
+                        summary = reader.summarise(unit, piece, (low - offset, high - offset))
+                        parts[index] = _merged(job, parts[index], summary)
+                offset += piece.count
         return tree_merge(job, parts)
 
 
@@ -151,86 +162,15 @@ def _retyped(info: TableInfo, scanned: TableInfo) -> DatasetInfo:
     )
 
 
-class _UnitReader:
-    """Reads the units of one run (a unit's data kept while its pieces are summarised)."""
+class _Rows:
+    """A Parquet row group's rows."""
 
-    def __init__(self, dataset: Dataset, job: Any):
-        self.dataset = dataset
-        self.job = job
-        self.headers: dict[str, bytes] = {}
-        self.rows_in_file: dict[str, int] = {}
-        self.lines_in_file: dict[str, int] = {}
-        self.cached: tuple[Unit, Any] | None = None
+    def __init__(self, table: Any):
+        self.table = table
+        self.count = table.num_rows
 
-    def header(self, file: str) -> bytes:
-        if file not in self.headers:
-            self.headers[file] = header_line(file)
-        return self.headers[file]
-
-    def forget(self) -> None:
-        self.cached = None
-
-    def _data(self, unit: Unit) -> Any:
-        """The unit's Parquet table (every column for logs) or its text and line offsets."""
-        if self.cached is not None and self.cached[0] == unit:
-            return self.cached[1]
-        if unit.format == "parquet":
-            parquet = parquet_file(unit.file)
-            if self.job.reads == "rows":
-                present = [name for name in self.job.info.dtypes if name in parquet.schema_arrow.names]
-                data = parquet.read_row_group(unit.row_group, columns=present)
-            else:
-                data = parquet.read_row_group(unit.row_group)
-        else:
-            data = _Lines(unit_text(unit))
-        self.cached = (unit, data)
-        return data
-
-    def length(self, unit: Unit) -> int:
-        """Rows of a Parquet unit, lines of a text unit."""
-        if unit.format == "parquet" and unit.rows is not None:
-            return unit.rows
-        data = self._data(unit)
-        return data.num_rows if unit.format == "parquet" else data.count
-
-    def summarise(self, unit: Unit, span: tuple[int, int] | None) -> Any:
-        """The job's summary of a unit's rows (lines) ``span`` (all of them when None)."""
-        data = self._data(unit)
-        if self.job.reads == "logs":
-            return self.job.summarise(self._batch(unit, data, span))
-        types = info_types(self.job.info)
-        if unit.format == "parquet":
-            low = 0 if span is None else span[0]
-            table = data if span is None else data.slice(low, span[1] - low)
-            start = unit.first_row + low
-        else:
-            text = data.text if span is None else data.between(*span)
-            table = csv_text_table(text, self.header(unit.file), types, origin=unit.file)
-            start = self.rows_in_file.get(unit.file, 0)
-            self.rows_in_file[unit.file] = start + table.num_rows
-        table = with_partitions(table, self.dataset, unit.file, types)
-        summary = None
-        for piece in table_slices(table):
-            summary = _merged(self.job, summary, self.job.summarise(table_chunk(piece, self.job.info, start)))
-            start += piece.num_rows
-        return summary
-
-    def _batch(self, unit: Unit, data: Any, span: tuple[int, int] | None) -> Batch:
-        if unit.format == "parquet":
-            low = 0 if span is None else span[0]
-            table = data if span is None else data.slice(low, span[1] - low)
-            return Batch(origin=unit.file, format="parquet", table=table, first_line=unit.first_row + low + 1)
-        low, high = (0, data.count) if span is None else span
-        header = self.header(unit.file) if unit.format == "csv" else None
-        before = self.lines_in_file.get(unit.file, 1 if unit.format == "csv" else 0)
-        self.lines_in_file[unit.file] = before + (high - low)
-        return Batch(
-            origin=unit.file,
-            format=unit.format,
-            text=data.between(low, high),
-            header=header,
-            first_line=before + 1,
-        )
+    def between(self, low: int, high: int) -> Any:
+        return self.table if (low, high) == (0, self.count) else self.table.slice(low, high - low)
 
 
 class _Lines:
@@ -248,4 +188,99 @@ class _Lines:
 
     def between(self, low: int, high: int) -> bytes:
         """Lines low..high-1 (0-based)."""
+        if (low, high) == (0, self.count):
+            return self.text
         return self.text[int(self.starts[low]) : int(self.starts[high])]
+
+
+class _UnitReader:
+    """Reads the units of one run as pieces (a row group; a block of whole lines) and summarises them, with
+    the line numbers of text pieces when known (a run that starts inside a file does not know them)."""
+
+    def __init__(self, dataset: Dataset, job: Any, block_bytes: int):
+        self.dataset = dataset
+        self.job = job
+        self.block_bytes = block_bytes
+        self.headers: dict[str, bytes] = {}
+        self.next_line: dict[str, int | None] = {}
+        self.piece_line: int | None = None
+        self.opened: tuple[str, Any] | None = None
+        self.partition_types = partition_types(dataset) if job.reads == "logs" and dataset.hive else {}
+
+    def header(self, file: str) -> bytes:
+        if file not in self.headers:
+            self.headers[file] = header_line(file)
+        return self.headers[file]
+
+    def close(self) -> None:
+        if self.opened is not None:
+            self.opened[1].close()
+            self.opened = None
+
+    def parquet(self, file: str) -> Any:
+        """The file's ParquetFile, opened once while its units are read."""
+        if self.opened is None or self.opened[0] != file:
+            if self.opened is not None:
+                self.opened[1].close()
+            self.opened = (file, parquet_file(file))
+        return self.opened[1]
+
+    def length(self, unit: Unit) -> int:
+        """Rows of a Parquet unit, lines of a text unit (read and counted)."""
+        if unit.format == "parquet" and unit.rows is not None:
+            return unit.rows
+        return sum(piece.count for piece in self.pieces(unit, track=False))
+
+    def pieces(self, unit: Unit, *, track: bool = True) -> Iterator[Any]:
+        """The unit's pieces in order."""
+        if unit.format == "parquet":
+            parquet = self.parquet(unit.file)
+            if self.job.reads == "rows":
+                present = [name for name in self.job.info.dtypes if name in parquet.schema_arrow.names]
+                yield _Rows(parquet.read_row_group(unit.row_group, columns=present))
+            else:
+                yield _Rows(parquet.read_row_group(unit.row_group))
+            return
+        if track and unit.file not in self.next_line:
+            self.next_line[unit.file] = unit.first_line
+        for block in unit_text_blocks(unit, self.block_bytes):
+            piece = _Lines(block)
+            if track:
+                self.piece_line = self.next_line[unit.file]
+            yield piece
+            if track and self.piece_line is not None:
+                self.next_line[unit.file] = self.piece_line + piece.count
+
+    def summarise(self, unit: Unit, piece: Any, span: tuple[int, int] | None) -> Any:
+        """The job's summary of a piece's rows (lines) ``span`` (all of them when None)."""
+        low, high = (0, piece.count) if span is None else span
+        if self.job.reads == "logs":
+            return self.job.summarise(self._batch(unit, piece, low, high))
+        types = info_types(self.job.info)
+        if unit.format == "parquet":
+            table = piece.between(low, high)
+            start = unit.first_row + low
+        else:
+            text = piece.between(low, high)
+            table = csv_text_table(text, self.header(unit.file), types, origin=unit.file)
+            start = 0 if self.piece_line is None else self.piece_line - 2 + low
+        table = with_partitions(table, self.dataset, unit.file, types)
+        summary = None
+        for part in table_slices(table):
+            summary = _merged(self.job, summary, self.job.summarise(table_chunk(part, self.job.info, start)))
+            start += part.num_rows
+        return summary
+
+    def _batch(self, unit: Unit, piece: Any, low: int, high: int) -> Batch:
+        if unit.format == "parquet":
+            table = piece.between(low, high)
+            if self.partition_types:
+                table = with_partitions(table, self.dataset, unit.file, self.partition_types)
+            return Batch(origin=unit.file, format="parquet", table=table, first_line=unit.first_row + low + 1)
+        return Batch(
+            origin=unit.file,
+            format=unit.format,
+            text=piece.between(low, high),
+            header=self.header(unit.file) if unit.format == "csv" else None,
+            first_line=None if self.piece_line is None else self.piece_line + low,
+        )
