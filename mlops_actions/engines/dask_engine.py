@@ -138,7 +138,7 @@ class DaskEngine:
         import pyarrow as pa
         from dask import delayed
 
-        from mlops_actions.engines.sources import dataset_files, info_types, partition_keys
+        from mlops_actions.engines.sources import dataset_files, info_types, partition_keys, partition_types
 
         keys = partition_keys(dataset)
         types = info_types(job.info) if job.reads == "rows" else {}  # type: ignore[attr-defined]
@@ -155,10 +155,14 @@ class DaskEngine:
         )
         if self.options.partitions:
             frame = frame.repartition(npartitions=self.options.partitions)
-        partition_types = {key: types[key] for key in keys if key in types}
+        # partition columns in the driver's types ("rows"), or the dataset's own (strings, Delta's types)
+        if job.reads == "rows":
+            folder_types = {key: types[key] for key in keys if key in types}
+        else:
+            folder_types = partition_types(dataset)
         return [
             delayed(_summarise_frame, pure=True)(
-                job_key, part, f"{dataset.location} (partition {number})", partition_types
+                job_key, part, f"{dataset.location} (partition {number})", folder_types
             )
             for number, part in enumerate(frame.to_delayed(), start=1)
         ]
@@ -320,7 +324,7 @@ def _summarise_unit(job: Job[S], dataset: Dataset, unit: Any) -> S | None:
     try:
         if job.reads == "rows":
             return _summarise_rows(job, unit_table(dataset, unit, job.info))  # type: ignore[attr-defined]
-        return job.summarise(unit_batch(unit))
+        return job.summarise(unit_batch(unit, dataset=dataset))
     except Exception as error:
         raise _worker_error(unit.file, error) from None
 

@@ -99,6 +99,22 @@ def local_cluster(workers: int, *, processes: bool = True) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class ColumnsJob:
+    """A "logs" job that counts the rows of each column name, type and value of Parquet batches."""
+
+    reads: str = "logs"
+
+    def summarise(self, batch: Any) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for name, column in zip(batch.table.column_names, batch.table.columns, strict=True):
+            counts.update(f"{name}:{column.type}:{value}" for value in column.to_pylist())
+        return counts
+
+    def merge(self, first: Counter[str], second: Counter[str]) -> Counter[str]:
+        return first + second
+
+
 @pytest.fixture(scope="module")
 def cluster():
     with local_cluster(2) as running:
@@ -228,6 +244,19 @@ def test_a_delta_tables_current_files_are_read_with_its_partition_columns(engine
     got = tally(engine, location)
     assert got.rows == 4 and got.values["region"] == Counter({"north": 2, "south": 1, "east": 1})
     assert_same_tally(got, tally(LocalEngine(EngineOptions()), location))
+
+
+def test_a_logs_job_gets_a_delta_tables_partition_columns_in_the_tables_types(engine, tmp_path):
+    deltalake = pytest.importorskip("deltalake")
+    import pyarrow as pa
+
+    location = str(tmp_path / "delta")
+    logs = pa.table({"score": pa.array([0.5, 0.25, 0.125]), "year": pa.array([2024, 2025, 2025], pa.int32())})
+    deltalake.write_deltalake(location, logs, partition_by=["year"])
+    dataset = resolve_dataset(location, kind="logs")
+    got = engine.run(dataset, ColumnsJob())
+    assert got is not None and got["year:int32:2025"] == 2 and got["score:double:0.5"] == 1
+    assert got == LocalEngine(EngineOptions()).run(dataset, ColumnsJob())
 
 
 def test_a_value_wider_than_the_drivers_dtype_runs_the_job_again_with_the_wider_type(cluster, tmp_path):
