@@ -14,6 +14,7 @@ Jobs travel to the workers pickled, and so do the summaries they send back.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from mlops_actions.errors import DataError, UsageError
 
 SPLIT_EVERY = 8  # summaries merged together at each node of the reduction tree
 CONNECT_SECONDS = 30  # deadline to reach a scheduler, and for a local cluster's workers to start
+WORKERS_SEE_FILES = (
+    "the workers read the files themselves, so they need the driver's folder or a URI (s3://...)"
+)
 
 
 class DaskEngine:
@@ -60,6 +64,7 @@ class DaskEngine:
             host="127.0.0.1",
             # no dashboard; the scheduler's health routes listen on the loopback, on any free port
             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            silence_logs=logging.CRITICAL,  # a task's failure comes back to the driver as one line
             timeout=CONNECT_SECONDS,
         )
         self.client = Client(self.cluster, timeout=CONNECT_SECONDS, set_as_default=False)
@@ -354,7 +359,11 @@ def _worker_error(origin: str, error: Exception) -> Exception:
 
 
 def _line(error: BaseException) -> str:
-    """An error's message on one line, without Dask's wrapping or a KeyError's quotes."""
+    """An error's message on one line, without Dask's wrapping or a KeyError's quotes; a file the workers
+    cannot find says that they must reach the driver's files."""
+    if isinstance(error, FileNotFoundError):
+        missing = error.filename or str(error)
+        return f"a Dask worker cannot find {missing}: {WORKERS_SEE_FILES}"
     text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
     if "Original Message:" in text:
         text = text.split("Original Message:", 1)[1]

@@ -335,6 +335,18 @@ def test_an_unreadable_csv_line_becomes_one_line_naming_the_file(engine, tmp_pat
     assert "\n" not in str(raised.value) and str(path) in str(raised.value)
 
 
+def test_a_file_the_workers_cannot_see_is_named_with_what_they_need(engine):
+    fsspec = pytest.importorskip("fsspec")
+    location = "memory://only-on-the-driver/logs.jsonl"  # this process's memory: the workers have their own
+    with fsspec.open(location, "wb") as handle:
+        handle.write(b'{"i": 1}\n')
+    with pytest.raises(DataError) as raised:
+        engine.run(resolve_dataset(location, kind="logs"), LineJob())
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "a Dask worker cannot find" in message and "only-on-the-driver/logs.jsonl" in message
+
+
 def test_close_stops_the_local_cluster_the_engine_started():
     started = DaskEngine(EngineOptions(name="dask", workers=1))
     cluster = started.cluster
