@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_actions.engines.base import Batch, Dataset, EngineOptions, Job, S, Shard, tree_merge
-from mlops_actions.errors import DataError, UsageError
+from mlops_actions.errors import DataError, MlopsError, UsageError
 
 SPLIT_EVERY = 8  # summaries merged together at each node of the reduction tree
 CONNECT_SECONDS = 30  # deadline to reach a scheduler, and for a local cluster's workers to start
@@ -56,17 +56,20 @@ class DaskEngine:
                     f"--dask-scheduler {options.dask_scheduler!r}: cannot reach the scheduler: {_line(error)}"
                 ) from None
             return
-        self.cluster = LocalCluster(
-            n_workers=options.workers or 2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            host="127.0.0.1",
-            # no dashboard; the scheduler's health routes listen on the loopback, on any free port
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-            silence_logs=logging.CRITICAL,  # a task's failure comes back to the driver as one line
-            timeout=CONNECT_SECONDS,
-        )
+        try:
+            self.cluster = LocalCluster(
+                n_workers=options.workers or 2,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                host="127.0.0.1",
+                # no dashboard; the scheduler's health routes listen on the loopback, on any free port
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                silence_logs=logging.CRITICAL,  # a task's failure comes back to the driver as one line
+                timeout=CONNECT_SECONDS,
+            )
+        except (OSError, TimeoutError, RuntimeError) as error:
+            raise MlopsError(f"--engine dask: cannot start a local Dask cluster: {_line(error)}") from None
         self.client = Client(self.cluster, timeout=CONNECT_SECONDS, set_as_default=False)
 
     def table_info(self, dataset: Dataset, columns: Sequence[str] | None = None) -> Any:
