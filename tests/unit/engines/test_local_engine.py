@@ -466,3 +466,20 @@ def test_logs_of_a_partitioned_delta_table_carry_its_partition_column(tmp_path: 
     ]
     direct = [unit_batch(unit, dataset=dataset).table for unit in dataset_units(dataset)]
     assert sum(part.column("day").to_pylist() == [8] for part in direct) == 1
+
+
+def test_a_job_that_fails_stops_the_reader_thread_and_its_error_surfaces(files: dict[str, Path]) -> None:
+    import threading
+
+    @dataclass(frozen=True)
+    class Failing(RowsJob):
+        def summarise(self, chunk: Chunk) -> Any:
+            if chunk.start > 0:
+                raise DataError("the second chunk is refused")
+            return super().summarise(chunk)
+
+    dataset = resolve_dataset(str(files["parts"]))
+    engine = LocalEngine()
+    with pytest.raises(DataError, match="the second chunk is refused"):
+        engine.run(dataset, Failing(engine.table_info(dataset)))
+    assert [t.name for t in threading.enumerate() if t.name == "mlops-engine-reader"] == []
