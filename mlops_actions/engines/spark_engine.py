@@ -180,12 +180,13 @@ class SparkEngine:
         headers = {file_key(name): header_line(name) for name in files} if fmt == "csv" else {}
         originals = {file_key(name): name for name in files}
         types = info_types(job.info) if job.reads == "rows" else {}  # type: ignore[attr-defined]
-        positional = not self.options.partitions
-        if not positional:
+        partitions = self.options.partitions
+        positional = not partitions
+        if partitions:
             lines = (
                 map_in_arrow(frame, without_headers, "value string, file string") if fmt == "csv" else frame
             )
-            frame = lines.select("value", "file").repartition(self.options.partitions)
+            frame = lines.select("value", "file").repartition(partitions)
         return map_in_arrow(
             frame,
             lambda batches: summarise_lines(
