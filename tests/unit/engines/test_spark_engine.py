@@ -65,6 +65,22 @@ class FailingJob:
         return first + second
 
 
+@dataclass(frozen=True)
+class LineJob:
+    """A "logs" job: the rows of every Batch, and the headers CSV batches came with."""
+
+    reads: str = "logs"
+
+    def summarise(self, batch: Any) -> dict[str, Any]:
+        if batch.table is not None:
+            return {"rows": batch.table.num_rows, "headers": Counter()}
+        lines = [line for line in batch.text.splitlines() if line.strip()]
+        return {"rows": len(lines), "headers": Counter({batch.header: len(lines)})}
+
+    def merge(self, first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+        return {"rows": first["rows"] + second["rows"], "headers": first["headers"] + second["headers"]}
+
+
 def assert_same_answer(got: dict[str, Any], expected: dict[str, Any]) -> None:
     assert got.keys() == expected.keys()
     for name, value in expected.items():
@@ -147,6 +163,31 @@ def test_a_hive_folder_adds_its_folder_values_as_a_string_column(spark, data):
     got = spark_engine().run(resolve_dataset(str(data / "hive")), job)
     assert_same_answer(got, expected)
     assert got["k"] == Counter({"a": 1000, "b": ROWS - 1000})
+
+
+def test_a_delta_table_is_read_from_its_current_files_when_the_session_has_no_delta(spark, data, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from deltalake import write_deltalake
+
+    table = pq.read_table(data / "rows.parquet")
+    table = table.append_column("g", pa.array(np.arange(ROWS) % 2))
+    write_deltalake(str(tmp_path / "delta"), table.slice(0, 500), partition_by=["g"])
+    write_deltalake(str(tmp_path / "delta"), table, mode="overwrite", partition_by=["g"])
+    job, expected = local_answer(str(tmp_path / "delta"))
+    assert job.info.dtypes["g"] == "int"  # the table's type, not the folder name's text
+    got = spark_engine(7).run(resolve_dataset(str(tmp_path / "delta")), job)
+    assert_same_answer(got, expected)
+    assert got["rows"] == ROWS and got["g"] == (ROWS, ROWS // 2)
+
+
+@pytest.mark.parametrize("name", ["rows.csv", "rows.parquet"])
+def test_a_logs_job_gets_the_local_engines_batches_lines_and_headers(spark, data, name):
+    dataset = resolve_dataset(str(data / name), kind="logs")
+    expected = LocalEngine(EngineOptions()).run(dataset, LineJob())
+    assert expected["rows"] == ROWS
+    got = spark_engine(7).run(dataset, LineJob())
+    assert got == expected
 
 
 def test_a_file_uri_is_read_by_spark(spark, data):
