@@ -503,7 +503,8 @@ def spark_errors(location: str) -> Iterator[None]:
 def one_line_error(location: str, message: str) -> str:
     """One line saying why a Spark run failed: a worker's exception by the last line of its Python traceback
     (our own errors by their message alone), a JVM error by its first line, SQLSTATE left out."""
-    raised = [found for found in PYTHON_ERROR.findall(message) if " " not in found[0]]
+    message = message.split("\n\nJVM stacktrace:", 1)[0]
+    raised = PYTHON_ERROR.findall(message)
     if "Traceback (most recent call last)" in message and raised:
         kind, text = raised[-1]
         kind = kind.rsplit(".", 1)[-1]

@@ -247,6 +247,18 @@ def test_a_jvm_error_keeps_its_first_line_without_sqlstate():
     )
 
 
+def test_a_worker_traceback_keeps_its_last_exception_without_the_jvm_stacktrace():
+    from mlops_actions.engines.spark_engine import one_line_error
+
+    message = (
+        "An exception was thrown from the Python worker:\nTraceback (most recent call last):\n"
+        '  File "job.py", line 3, in summarise\n    raise DataError(reason)\n'
+        "mlops_actions.errors.DataError: /data/x.csv: cannot read csv: bad row\nmore\n\n"
+        "JVM stacktrace:\norg.apache.spark.SparkException: Job aborted\n\tat org.apache.spark.Foo"
+    )
+    assert one_line_error("/data/x.csv", message) == "/data/x.csv: cannot read csv: bad row"
+
+
 def test_without_java_the_engine_names_the_package_to_install(monkeypatch, tmp_path):
     from mlops_actions.engines.spark_engine import java_home, require_java
 
