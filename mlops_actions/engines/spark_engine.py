@@ -10,6 +10,11 @@ Python workers each partition's rows become ``Chunk``s with the job's dtypes ("r
 the driver, which merges them as a tree (``tree_merge``). A summary is small (a profile: counts, moments
 and bin counts per column), so the driver's memory grows with the partitions, not with the rows.
 
+A "logs" job's Batch holds consecutive rows of one file and names the file and the line (Parquet: the row)
+of its first row, as the local engine's do: the monitor puts labelled rows back in read order by them.
+Parquet gives the row index; for text, a first pass in the JVM counts each file block's lines. With
+``options.partitions`` logs are cut into ranges in read order, "rows" jobs' rows dealt round-robin.
+
 The dtypes and the numeric bins are fixed on the driver before the run, so whatever the partitioning the
 merged summary is the local engine's. A CSV part whose values do not fit the fixed types fails the run with
 ``WiderTypes`` (Spark hands the driver only the worker's message, which carries them); the driver then runs
