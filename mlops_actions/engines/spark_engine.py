@@ -140,7 +140,11 @@ class SparkEngine:
         from mlops_actions.engines.sources import dataset_files
 
         files = dataset_files(dataset)
-        with spark_errors(dataset.location):
+        # nanosecond timestamps read as their int64 values, turned back into the file's type on the workers
+        with (
+            spark_errors(dataset.location),
+            spark_conf(self.spark, "spark.sql.legacy.parquet.nanosAsLong", "true"),
+        ):
             if dataset.format in ("csv", "jsonl"):
                 summaries = self._text_summaries(dataset, files, job)
             else:
@@ -150,7 +154,7 @@ class SparkEngine:
     def _arrow_summaries(self, dataset: Dataset, files: list[str], job: Job[S]) -> Any:
         from pyspark.sql import functions as F
 
-        from mlops_actions.engines.sources import info_types
+        from mlops_actions.engines.sources import info_types, parquet_file
 
         spark_delta = dataset.format == "delta" and session_has_delta(self.spark)
         if spark_delta:
@@ -171,8 +175,9 @@ class SparkEngine:
         originals = {file_key(name): name for name in files}
         types = {} if logs else info_types(job.info)  # type: ignore[attr-defined]
         fmt = dataset.format
+        schema = None if spark_delta else parquet_file(files[0]).schema_arrow
         return map_in_arrow(
-            frame, lambda batches: summarise_arrow(job, dataset, originals, types, fmt, batches)
+            frame, lambda batches: summarise_arrow(job, dataset, originals, types, fmt, schema, batches)
         )
 
     def _text_summaries(self, dataset: Dataset, files: list[str], job: Job[S]) -> Any:
@@ -367,6 +372,7 @@ def summarise_arrow(
     originals: dict[str, str],
     types: dict[str, str],
     fmt: str,
+    schema: Any,
     batches: Iterator[Any],
 ) -> Iterator[S]:
     """(worker) A partition of Arrow batches as one summary: chunks with the job's dtypes for a "rows" job
@@ -377,6 +383,7 @@ def summarise_arrow(
     summary: S | None = None
     start = 0
     for table in arrow_tables(batches):
+        table = as_file_types(table, schema)
         pieces = file_slices(table) if FILE_COLUMN in table.column_names else [("", table)]
         for file, rows in pieces:
             origin = originals.get(file_key(file), file) if file else ""
@@ -394,6 +401,39 @@ def summarise_arrow(
                 start += part.num_rows
     if summary is not None:
         yield summary
+
+
+def as_file_types(table: Any, schema: Any) -> Any:
+    """The table's columns in the types the Parquet file holds (Spark reads timestamps as microseconds in the
+    session's time zone, nanoseconds as int64), where a cast can give them back; the others as they are."""
+    import pyarrow as pa
+
+    if schema is None:
+        return table
+    for index, name in enumerate(table.column_names):
+        if name not in schema.names:
+            continue
+        wanted = schema.field(name).type
+        column = table.column(index)
+        if column.type.equals(wanted) or not (pa.types.is_timestamp(wanted) or pa.types.is_date(wanted)):
+            continue
+        with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            table = table.set_column(index, name, column.cast(wanted))
+    return table
+
+
+@contextlib.contextmanager
+def spark_conf(spark: Any, key: str, value: str) -> Iterator[None]:
+    """A runtime SQL setting for the block, given back its value after."""
+    previous = spark.conf.get(key, None)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        if previous is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, previous)
 
 
 def block_first_lines(frame: Any) -> dict[tuple[str, int], int]:
