@@ -199,6 +199,29 @@ def test_a_logs_job_gets_batches_that_say_where_their_rows_were_read(spark, data
     assert got == expected
 
 
+@dataclass(frozen=True)
+class TypesJob:
+    reads: str = "logs"
+
+    def summarise(self, batch: Any) -> set[str]:
+        return {f"{field.name}: {field.type}" for field in batch.table.schema}
+
+    def merge(self, first: set[str], second: set[str]) -> set[str]:
+        return first | second
+
+
+def test_a_logs_job_gets_parquet_timestamps_in_the_files_own_types(spark, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    times = pa.array(np.arange(50, dtype=np.int64) * 1_000_000_007, pa.timestamp("ns", tz="UTC"))
+    days = pa.array(np.arange(50, dtype=np.int64), pa.timestamp("ms"))
+    pq.write_table(pa.table({"at": times, "day": days}), tmp_path / "logs.parquet")
+    dataset = resolve_dataset(str(tmp_path / "logs.parquet"), kind="logs")
+    got = spark_engine().run(dataset, TypesJob())
+    assert got == {"at: timestamp[ns, tz=UTC]", "day: timestamp[ms]"}
+
+
 def test_a_file_uri_is_read_by_spark(spark, data):
     uri = (data / "rows.csv").as_uri()
     job, expected = local_answer(uri)
