@@ -10,8 +10,9 @@ to test that the answer does not depend on them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import contextlib
+from collections.abc import Generator, Iterator
+from typing import Any, TypeVar
 
 from mlops_actions.domain.data.chunks import Chunk, TableInfo
 from mlops_actions.engines.base import Batch, Dataset, EngineOptions, Job, S, Shard, tree_merge
@@ -27,6 +28,7 @@ from mlops_actions.engines.sources import (
     info_types,
     job_with_info,
     parquet_file,
+    partition_types,
     run_with_wider_types,
     shard_units,
     table_chunk,
@@ -35,6 +37,8 @@ from mlops_actions.engines.sources import (
     with_partitions,
 )
 from mlops_actions.errors import UsageError
+
+T = TypeVar("T")
 
 
 class LocalEngine:
@@ -96,27 +100,81 @@ class LocalEngine:
             reader.close()
 
     def _summarise_units(self, reader: _UnitReader, units: list[Unit]) -> Any:
+        """The pieces read and parsed by a thread one ahead of the job (pyarrow releases the GIL), as the
+        chunked scan does; each summary merged into its partition's."""
         job = reader.job
         count = self.options.partitions
+        parts: list[Any] = [None] * (count or 1)
+        with contextlib.closing(_read_ahead(self._payloads(reader, units))) as payloads:
+            for index, payload in payloads:
+                parts[index] = _merged(job, parts[index], reader.summary(payload))
+        return parts[0] if count is None else tree_merge(job, parts)
+
+    def _payloads(self, reader: _UnitReader, units: list[Unit]) -> Iterator[tuple[int, Any]]:
+        """(partition, what the job reads) in read order: every piece whole without partitions, else the
+        pieces' rows (lines) cut at the bounds of N nearly equal partitions."""
+        count = self.options.partitions
         if count is None:
-            summary = None
             for unit in units:
                 for piece in reader.pieces(unit):
-                    summary = _merged(job, summary, reader.summarise(unit, piece, None))
-            return summary
+                    yield 0, reader.payload(unit, piece, None)
+            return
         total = sum(reader.length(unit) for unit in units)
         bounds = [index * total // count for index in range(count + 1)]
-        parts: list[Any] = [None] * count
         offset = 0
         for unit in units:
             for piece in reader.pieces(unit):
                 for index in range(count):
                     low, high = max(bounds[index], offset), min(bounds[index + 1], offset + piece.count)
                     if low < high:
-                        summary = reader.summarise(unit, piece, (low - offset, high - offset))
-                        parts[index] = _merged(job, parts[index], summary)
+                        yield index, reader.payload(unit, piece, (low - offset, high - offset))
                 offset += piece.count
-        return tree_merge(job, parts)
+
+
+def _read_ahead(items: Iterator[T], depth: int = 1) -> Generator[T, None, None]:
+    """The same items, produced by a thread at most ``depth`` ahead of the consumer; the producer's error is
+    raised where its item would have been, and the producer stops when the consumer does."""
+    import queue
+    import threading
+
+    waiting: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand_over(kind: str, item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put((kind, item), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not hand_over("item", item):
+                    return
+            hand_over("end", None)
+        except BaseException as error:  # handed to the consumer
+            hand_over("error", error)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="mlops-engine-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = waiting.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _merged(job: Any, summary: Any, part: Any) -> Any:
@@ -204,6 +262,7 @@ class _UnitReader:
         self.next_line: dict[str, int | None] = {}
         self.piece_line: int | None = None
         self.opened: tuple[str, Any] | None = None
+        self.partition_types = partition_types(dataset) if job.reads == "logs" and dataset.hive else {}
 
     def header(self, file: str) -> bytes:
         if file not in self.headers:
@@ -249,11 +308,12 @@ class _UnitReader:
             if track and self.piece_line is not None:
                 self.next_line[unit.file] = self.piece_line + piece.count
 
-    def summarise(self, unit: Unit, piece: Any, span: tuple[int, int] | None) -> Any:
-        """The job's summary of a piece's rows (lines) ``span`` (all of them when None)."""
+    def payload(self, unit: Unit, piece: Any, span: tuple[int, int] | None) -> Any:
+        """What the job reads of a piece's rows (lines) ``span`` (all when None): a Batch for "logs" jobs,
+        else the rows parsed with the job's types as (Arrow table, index of its first row)."""
         low, high = (0, piece.count) if span is None else span
         if self.job.reads == "logs":
-            return self.job.summarise(self._batch(unit, piece, low, high))
+            return self._batch(unit, piece, low, high)
         types = info_types(self.job.info)
         if unit.format == "parquet":
             table = piece.between(low, high)
@@ -262,7 +322,13 @@ class _UnitReader:
             text = piece.between(low, high)
             table = csv_text_table(text, self.header(unit.file), types, origin=unit.file)
             start = 0 if self.piece_line is None else self.piece_line - 2 + low
-        table = with_partitions(table, self.dataset, unit.file, types)
+        return with_partitions(table, self.dataset, unit.file, types), start
+
+    def summary(self, payload: Any) -> Any:
+        """The job's summary of a payload (a Batch; a table cut into chunks of at most DEFAULT_CHUNK_ROWS)."""
+        if self.job.reads == "logs":
+            return self.job.summarise(payload)
+        table, start = payload
         summary = None
         for part in table_slices(table):
             summary = _merged(self.job, summary, self.job.summarise(table_chunk(part, self.job.info, start)))
@@ -272,6 +338,8 @@ class _UnitReader:
     def _batch(self, unit: Unit, piece: Any, low: int, high: int) -> Batch:
         if unit.format == "parquet":
             table = piece.between(low, high)
+            if self.partition_types:
+                table = with_partitions(table, self.dataset, unit.file, self.partition_types)
             return Batch(origin=unit.file, format="parquet", table=table, first_line=unit.first_row + low + 1)
         return Batch(
             origin=unit.file,

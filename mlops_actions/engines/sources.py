@@ -175,7 +175,10 @@ def run_with_wider_types(job: Any, run_once: Callable[[Any], S]) -> S:
             wider = WiderTypes.of(error)
             if wider is None:
                 raise
-            job = job_with_info(job, with_types(job.info, wider.types))
+            widened = with_types(job.info, wider.types)
+            if info_types(widened) == info_types(job.info):
+                raise DataError(f"{info.path}: column types do not fit and cannot be widened") from None
+            job = job_with_info(job, widened)
     raise DataError(f"{info.path}: column types keep changing between parts of the data")
 
 
@@ -537,7 +540,7 @@ def csv_text_table(text: bytes, header: bytes, info_types: dict[str, Any], *, or
     names = header_names(header)
     selected = [name for name in info_types if name in names]
     types = {name: arrow_type(info_types[name]) for name in selected}
-    if not bytes(text).strip():
+    if not len(text):
         return _empty_table(selected, types)
     try:
         table = read_csv_range(text, names, selected, types)
@@ -547,7 +550,10 @@ def csv_text_table(text: bytes, header: bytes, info_types: dict[str, Any], *, or
             return _empty_table(selected, types)
         if "conversion error" not in message:
             raise DataError(f"{origin}: cannot read csv: {message}") from None
-        loose = read_csv_range(text, names, selected, {})
+        try:
+            loose = read_csv_range(text, names, selected, {})
+        except Exception:
+            raise DataError(f"{origin}: cannot read csv: {message}") from None
         widened = {name: arrow_type(info_types[name]) for name in info_types}
         for name in selected:
             widened[name] = common_type(types[name], loose.schema.field(name).type)
@@ -570,7 +576,6 @@ def csv_text_table(text: bytes, header: bytes, info_types: dict[str, Any], *, or
 
 def with_partitions(table: Any, dataset: Dataset, file: str, types: dict[str, Any]) -> Any:
     """The table with the file's partition columns appended (constant; cast to ``types``, default string)."""
-    import pyarrow as pa
 
     values = partition_values(dataset, file)
     for key, value in values.items():
@@ -579,14 +584,23 @@ def with_partitions(table: Any, dataset: Dataset, file: str, types: dict[str, An
         if key in table.column_names:  # the folder's value, not the file's
             table = table.drop_columns([key])
         kind = arrow_type(types.get(key) or "string")
-        column = pa.array([value] * table.num_rows, type=pa.string())
-        if not kind.equals(pa.string()):
-            try:
-                column = column.cast(kind)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise DataError(f"{file}: partition {key}={value} is not {kind}") from None
-        table = table.append_column(key, column)
+        table = table.append_column(
+            key, _constant_column(value, kind, table.num_rows, f"{file}: partition {key}")
+        )
     return table
+
+
+def _constant_column(value: str | None, kind: Any, rows: int, where: str) -> Any:
+    """``rows`` times the value, of the type ``kind``."""
+    import pyarrow as pa
+
+    if value is None:
+        return pa.nulls(rows, kind)
+    try:
+        scalar = pa.scalar(value, type=pa.string()).cast(kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise DataError(f"{where}={value} is not {kind}") from None
+    return pa.repeat(scalar, rows)
 
 
 def table_chunk(table: Any, info: TableInfo, start: int = 0) -> Chunk:
@@ -638,6 +652,12 @@ def _delta_partition_types(dataset: Dataset) -> dict[str, str]:
     table = _delta_table(dataset.location)
     schema = pa.schema(table.schema().to_arrow())
     return {name: str(schema.field(name).type) for name in table.metadata().partition_columns}
+
+
+def partition_types(dataset: Dataset) -> dict[str, str]:
+    """The Arrow types (as text) of a dataset's partition columns: strings, a Delta table's own types."""
+    delta = _delta_partition_types(dataset)
+    return {key: delta.get(key, "string") for key in partition_keys(dataset)}
 
 
 def dataset_table_info(
@@ -865,10 +885,19 @@ def unit_table(dataset: Dataset, unit: Unit, info: TableInfo, *, header: bytes |
     return with_partitions(table, dataset, unit.file, types)
 
 
-def unit_batch(unit: Unit, *, header: bytes | None = None) -> Batch:
-    """A unit as a Batch for "logs" jobs: an Arrow table (Parquet) or whole lines of text (CSV, JSON Lines)."""
+def unit_batch(
+    unit: Unit,
+    *,
+    header: bytes | None = None,
+    dataset: Dataset | None = None,
+    types: dict[str, str] | None = None,
+) -> Batch:
+    """A unit as a Batch for "logs" jobs: an Arrow table (Parquet; with the partition columns of ``dataset``
+    when given, in ``types`` or else ``partition_types(dataset)``) or whole lines of text (CSV, JSON Lines)."""
     if unit.format == "parquet":
         table = parquet_file(unit.file).read_row_group(unit.row_group)
+        if dataset is not None and dataset.hive:
+            table = with_partitions(table, dataset, unit.file, types or partition_types(dataset))
         return Batch(origin=unit.file, format="parquet", table=table, first_line=unit.first_row + 1)
     head = header if header is not None else (header_line(unit.file) if unit.format == "csv" else None)
     return Batch(

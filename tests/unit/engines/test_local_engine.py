@@ -444,3 +444,42 @@ def test_csv_files_behind_a_uri_run_end_to_end_through_fsspec() -> None:
             assert summary[1] == 2 * sum(range(3000))
     finally:
         memory.rm("/engine-test", recursive=True)
+
+
+def test_logs_of_a_partitioned_delta_table_carry_its_partition_column(tmp_path: Path) -> None:
+    deltalake = pytest.importorskip("deltalake")
+    from mlops_actions.engines.sources import dataset_units, unit_batch
+
+    table = pa.table({"prediction": [1.0, 2.0, 3.0], "day": [7, 7, 8]})
+    deltalake.write_deltalake(str(tmp_path / "logs"), table, partition_by=["day"])
+    dataset = resolve_dataset(str(tmp_path / "logs"), kind="logs")
+    batches = LocalEngine(EngineOptions(partitions=2)).run(dataset, LogsJob())
+    assert batches is not None
+    merged = pa.concat_tables([batch.table for batch in batches])
+    assert merged.schema.field("day").type == pa.int64()
+    assert sorted(
+        zip(merged.column("day").to_pylist(), merged.column("prediction").to_pylist(), strict=True)
+    ) == [
+        (7, 1.0),
+        (7, 2.0),
+        (8, 3.0),
+    ]
+    direct = [unit_batch(unit, dataset=dataset).table for unit in dataset_units(dataset)]
+    assert sum(part.column("day").to_pylist() == [8] for part in direct) == 1
+
+
+def test_a_job_that_fails_stops_the_reader_thread_and_its_error_surfaces(files: dict[str, Path]) -> None:
+    import threading
+
+    @dataclass(frozen=True)
+    class Failing(RowsJob):
+        def summarise(self, chunk: Chunk) -> Any:
+            if chunk.start > 0:
+                raise DataError("the second chunk is refused")
+            return super().summarise(chunk)
+
+    dataset = resolve_dataset(str(files["parts"]))
+    engine = LocalEngine()
+    with pytest.raises(DataError, match="the second chunk is refused"):
+        engine.run(dataset, Failing(engine.table_info(dataset)))
+    assert [t.name for t in threading.enumerate() if t.name == "mlops-engine-reader"] == []
