@@ -154,7 +154,7 @@ class SparkEngine:
     def _arrow_summaries(self, dataset: Dataset, files: list[str], job: Job[S]) -> Any:
         from pyspark.sql import functions as F
 
-        from mlops_actions.engines.sources import info_types, parquet_file
+        from mlops_actions.engines.sources import info_types, parquet_file, partition_types
 
         spark_delta = dataset.format == "delta" and session_has_delta(self.spark)
         if spark_delta:
@@ -173,7 +173,10 @@ class SparkEngine:
             columns.append(F.col("_metadata.row_index").alias(LINE_COLUMN))
         frame = self._partitioned(frame.select(*columns), logs)
         originals = {file_key(name): name for name in files}
-        types = {} if logs else info_types(job.info)  # type: ignore[attr-defined]
+        if logs:  # a Delta table's partition columns, as the local engine adds them
+            types = partition_types(dataset) if dataset.hive and not spark_delta else {}
+        else:
+            types = info_types(job.info)  # type: ignore[attr-defined]
         fmt = dataset.format
         schema = None if spark_delta else parquet_file(files[0]).schema_arrow
         return map_in_arrow(
@@ -389,9 +392,10 @@ def summarise_arrow(
             origin = originals.get(file_key(file), file) if file else ""
             if job.reads == "logs":
                 first = rows.column(LINE_COLUMN)[0].as_py() + 1
-                batch = Batch(
-                    origin=origin, format=fmt, table=rows.drop_columns([LINE_COLUMN]), first_line=first
-                )
+                rows = rows.drop_columns([LINE_COLUMN])
+                if types:
+                    rows = with_partitions(rows, dataset, origin, types)
+                batch = Batch(origin=origin, format=fmt, table=rows, first_line=first)
                 summary = merged(job, summary, job.summarise(batch))
                 continue
             if origin:

@@ -86,6 +86,17 @@ class LineJob:
         return {"at": {**first["at"], **second["at"]}, "headers": first["headers"] + second["headers"]}
 
 
+@dataclass(frozen=True)
+class TypesJob:
+    reads: str = "logs"
+
+    def summarise(self, batch: Any) -> set[str]:
+        return {f"{field.name}: {field.type}" for field in batch.table.schema}
+
+    def merge(self, first: set[str], second: set[str]) -> set[str]:
+        return first | second
+
+
 def assert_same_answer(got: dict[str, Any], expected: dict[str, Any]) -> None:
     assert got.keys() == expected.keys()
     for name, value in expected.items():
@@ -187,6 +198,10 @@ def test_a_delta_table_is_read_from_its_current_files_when_the_session_has_no_de
     got = spark_engine(7).run(resolve_dataset(str(tmp_path / "delta")), job)
     assert_same_answer(got, expected)
     assert got["rows"] == ROWS and got["g"] == (ROWS, ROWS // 2)
+    logs = resolve_dataset(str(tmp_path / "delta"), kind="logs")
+    columns = LocalEngine(EngineOptions()).run(logs, TypesJob())
+    assert "g: int64" in columns  # the partition column, in the table's type
+    assert spark_engine().run(logs, TypesJob()) == columns
 
 
 @pytest.mark.parametrize("partitions", [None, 7])
@@ -197,17 +212,6 @@ def test_a_logs_job_gets_batches_that_say_where_their_rows_were_read(spark, data
     assert len(expected["at"]) == ROWS
     got = spark_engine(partitions).run(dataset, LineJob())
     assert got == expected
-
-
-@dataclass(frozen=True)
-class TypesJob:
-    reads: str = "logs"
-
-    def summarise(self, batch: Any) -> set[str]:
-        return {f"{field.name}: {field.type}" for field in batch.table.schema}
-
-    def merge(self, first: set[str], second: set[str]) -> set[str]:
-        return first | second
 
 
 def test_a_logs_job_gets_parquet_timestamps_in_the_files_own_types(spark, tmp_path):
