@@ -169,9 +169,10 @@ class SparkEngine:
         partitioned = dataset.hive and not spark_delta and not logs
         if partitioned or logs:
             columns.append(F.col("_metadata.file_path").alias(FILE_COLUMN))
-        if logs:
+        numbered = logs and not spark_delta  # Parquet's row index (Delta's reader may not give one)
+        if numbered:
             columns.append(F.col("_metadata.row_index").alias(LINE_COLUMN))
-        frame = self._partitioned(frame.select(*columns), logs)
+        frame = self._partitioned(frame.select(*columns), numbered)
         originals = {file_key(name): name for name in files}
         if logs:  # a Delta table's partition columns, as the local engine adds them
             types = partition_types(dataset) if dataset.hive and not spark_delta else {}
@@ -391,8 +392,10 @@ def summarise_arrow(
         for file, rows in pieces:
             origin = originals.get(file_key(file), file) if file else ""
             if job.reads == "logs":
-                first = rows.column(LINE_COLUMN)[0].as_py() + 1
-                rows = rows.drop_columns([LINE_COLUMN])
+                first = None
+                if LINE_COLUMN in rows.column_names:
+                    first = rows.column(LINE_COLUMN)[0].as_py() + 1
+                    rows = rows.drop_columns([LINE_COLUMN])
                 if types:
                     rows = with_partitions(rows, dataset, origin, types)
                 batch = Batch(origin=origin, format=fmt, table=rows, first_line=first)
