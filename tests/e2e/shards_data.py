@@ -64,7 +64,9 @@ def cli(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def one_job(venv: Path, repo: Path, out: Path) -> tuple[dict[str, Any], dict[str, Any], int]:
     """What one job on the whole file gives: its profile on the reference's bins, the drift report, the exit."""
     profile = out / "whole-profile.json"
-    done = cli(venv, "data", "profile", CURRENT, "--bins-from", REFERENCE_PROFILE, "-o", str(profile), cwd=repo)
+    done = cli(
+        venv, "data", "profile", CURRENT, "--bins-from", REFERENCE_PROFILE, "-o", str(profile), cwd=repo
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(profile.read_text()), *drift_json(venv, repo, profile)
 

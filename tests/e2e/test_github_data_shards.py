@@ -56,7 +56,9 @@ class ShardedRun:
 def sharded(act_env: Prepared, tmp_path_factory: pytest.TempPathFactory) -> ShardedRun:
     root = tmp_path_factory.mktemp("github-shards")
     repo = example_repository(root / "credit", {})
-    (repo / WORKFLOW).write_text((REPO_ROOT / "ci_templates" / "github" / "mlops-data-shards.yml").read_text())
+    (repo / WORKFLOW).write_text(
+        (REPO_ROOT / "ci_templates" / "github" / "mlops-data-shards.yml").read_text()
+    )
     write_shard_data(repo)
     git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", "Check the current data in shards", cwd=repo)
@@ -106,7 +108,10 @@ def test_drift_fails_the_final_job_with_the_verdict_of_one_job_on_the_whole_file
     merged, merged_code = drift_json(act_env.venv, sharded.harness.repo, folder / "current-profile.json")
     _whole, report, whole_code = one_job(act_env.venv, sharded.harness.repo, sharded.whole)
     assert merged_code == whole_code == 1
-    (merged_drifted, merged_columns, merged_details), (drifted, columns, details) = verdict(merged), verdict(report)
+    (merged_drifted, merged_columns, merged_details), (drifted, columns, details) = (
+        verdict(merged),
+        verdict(report),
+    )
     assert merged_drifted is drifted is True
     assert merged_columns == columns == DRIFTED
     assert_close(merged_details, details, "drift columns")

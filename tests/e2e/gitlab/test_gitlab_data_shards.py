@@ -55,8 +55,12 @@ class ShardedPipeline:
 
     def parts(self) -> list[dict]:
         """The partial profiles the shard jobs kept as artifacts, by shard index."""
-        found = sorted((self.pipelines.repo / ".gitlab-ci-local" / "artifacts").glob("*/mlops-out/part-*.json"))
-        return [json.loads(path.read_text()) for path in sorted(found, key=lambda p: int(p.stem.split("-")[1]))]
+        found = sorted(
+            (self.pipelines.repo / ".gitlab-ci-local" / "artifacts").glob("*/mlops-out/part-*.json")
+        )
+        return [
+            json.loads(path.read_text()) for path in sorted(found, key=lambda p: int(p.stem.split("-")[1]))
+        ]
 
 
 @pytest.fixture(scope="module")
