@@ -117,13 +117,18 @@ TINY_CONFIG = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def tiny_project(tmp_path: Path) -> Path:
-    """A git repo with a small binary-classification project on branch main."""
-    project = tmp_path / "tiny"
+def make_tiny_project(parent: Path) -> Path:
+    """``parent/tiny``: a git repo with a small binary-classification project on branch main."""
+    project = parent / "tiny"
     project.mkdir()
     (project / "tiny_model.py").write_text(TINY_MODEL)
     (project / "mlops.yaml").write_text(TINY_CONFIG)
     (project / ".gitignore").write_text(".registry/\nmlops-out/\n.mlops/\n__pycache__/\n")
     write_tiny_data(project)
     return init_repo(project)
+
+
+@pytest.fixture
+def tiny_project(tmp_path: Path) -> Path:
+    """A git repo with a small binary-classification project on branch main."""
+    return make_tiny_project(tmp_path)
