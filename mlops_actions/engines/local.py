@@ -42,6 +42,7 @@ class LocalEngine:
     name = "local"
 
     def __init__(self, options: EngineOptions | None = None, *, unit_bytes: int = UNIT_BYTES):
+        """``unit_bytes``: the size of a CSV read unit, and of the scan's (and the driver's first) block."""
         self.options = options or EngineOptions()
         if self.options.partitions is not None and self.options.partitions < 1:
             raise UsageError(f"--partitions {self.options.partitions}: expected a number >= 1")
@@ -49,7 +50,7 @@ class LocalEngine:
 
     def table_info(self, dataset: Dataset, columns: Any = None) -> DatasetInfo:
         """The dataset's TableInfo (``sources.dataset_table_info``)."""
-        return dataset_table_info(dataset, columns)
+        return dataset_table_info(dataset, columns, block_bytes=self.unit_bytes)
 
     def head(self, dataset: Dataset, rows: int, info: TableInfo) -> Chunk:
         """The dataset's first rows in read order (``sources.dataset_head``)."""
@@ -70,7 +71,7 @@ class LocalEngine:
         scannable = (
             shard is None
             and self.options.partitions is None
-            and dataset.scheme == ""
+            and dataset.scheme in ("", "file")
             and dataset.format in ("csv", "parquet")
             and not dataset.hive
             and len(dataset.files) == 1
@@ -80,7 +81,7 @@ class LocalEngine:
         from mlops_actions.domain.data.chunks import scan_table
 
         summariser = _Summariser(job)
-        scan_table(dataset.files[0], [summariser], columns=list(job.info.dtypes))
+        scan_table(dataset.files[0], [summariser], columns=list(job.info.dtypes), chunk_bytes=self.unit_bytes)
         return summariser.summary
 
     def _run_units(self, dataset: Dataset, job: Any, shard: Shard | None) -> Any:

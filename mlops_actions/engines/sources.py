@@ -271,18 +271,17 @@ def resolve_dataset(location: str, *, kind: str = "rows") -> Dataset:
         guessed = file_format(location.rstrip("/"), kind) or "parquet"
         return Dataset(location=location, format=guessed, scheme=scheme)
     fs, path = found
-    prefix = f"{scheme}://"
     if _is_glob(path):
-        files = [prefix + p for p in sorted(fs.glob(path)) if fs.isfile(p)]
-        return _dataset_of_files(location, files, prefix + _glob_root(path), scheme, kind)
+        files = sorted(fs.unstrip_protocol(p) for p in fs.glob(path) if fs.isfile(p))
+        return _dataset_of_files(location, files, fs.unstrip_protocol(_glob_root(path)), scheme, kind)
     if fs.isdir(path):
         if fs.isdir(path.rstrip("/") + "/_delta_log"):
             return _delta_dataset(location, scheme)
         root = path.rstrip("/")
-        files = [prefix + p for p in sorted(fs.find(path)) if not _hidden(p[len(root) :])]
-        return _dataset_of_files(location, files, prefix + root, scheme, kind, folder=True)
+        files = sorted(fs.unstrip_protocol(p) for p in fs.find(path) if not _hidden(p[len(root) :]))
+        return _dataset_of_files(location, files, fs.unstrip_protocol(root), scheme, kind, folder=True)
     if fs.isfile(path):
-        return _dataset_of_files(location, [location], "", scheme, kind)
+        return _dataset_of_files(location, [fs.unstrip_protocol(path)], "", scheme, kind)
     raise DataError(f"{location}: no such data file or folder")
 
 
@@ -355,9 +354,8 @@ def _hive_keys(root: str, files: Sequence[str], location: str) -> list[str]:
 def partition_root(dataset: Dataset) -> str:
     """The folder the partition folders of a dataset's files are relative to."""
     if dataset.scheme not in ("", "file"):
-        _fs, path = filesystem(dataset.location)
-        prefix = f"{dataset.scheme}://"
-        return prefix + (_glob_root(path) if _is_glob(path) else path.rstrip("/"))
+        fs, path = filesystem(dataset.location)
+        return str(fs.unstrip_protocol(_glob_root(path) if _is_glob(path) else path.rstrip("/")))
     location = _local_path(dataset.location)
     if _is_glob(location):
         return _glob_root(location)
@@ -550,8 +548,10 @@ def with_partitions(table: Any, dataset: Dataset, file: str, types: dict[str, An
 
     values = partition_values(dataset, file)
     for key, value in values.items():
-        if key in table.column_names or key not in types:
+        if key not in types:
             continue
+        if key in table.column_names:  # the folder's value, not the file's
+            table = table.drop_columns([key])
         kind = arrow_type(types.get(key) or "string")
         column = pa.array([value] * table.num_rows, type=pa.string())
         if not kind.equals(pa.string()):
@@ -612,10 +612,13 @@ def _delta_partition_types(dataset: Dataset) -> dict[str, str]:
     return {name: str(schema.field(name).type) for name in table.metadata().partition_columns}
 
 
-def dataset_table_info(dataset: Dataset, columns: Sequence[str] | None = None) -> DatasetInfo:
+def dataset_table_info(
+    dataset: Dataset, columns: Sequence[str] | None = None, *, block_bytes: int = DEFAULT_CHUNK_BYTES
+) -> DatasetInfo:
     """The dataset's columns and the selected ones' dtypes, fixed on the driver: Parquet and Delta from the
-    first file's schema, CSV from its first block as the local scan does; partition columns last (strings,
-    Delta's in the table's types). A DataError names the dataset when it is unreadable or lacks a column."""
+    first file's schema, CSV from its first block of ``block_bytes`` as the local scan does; partition
+    columns last (strings, Delta's in the table's types). A DataError names the dataset when it is
+    unreadable or lacks a column."""
     from collections import Counter
 
     import pyarrow as pa
@@ -632,7 +635,7 @@ def dataset_table_info(dataset: Dataset, columns: Sequence[str] | None = None) -
             raise DataError(f"{dataset.location}: no data files")
         names = header_names(header_line(files[0]))
         types = {name: pa.null() for name in names}
-        first = _first_csv_types(files, names)
+        first = _first_csv_types(files, names, block_bytes)
         types.update(first)
     else:
         raise DataError(f"{dataset.location}: {dataset.format} files hold prediction logs, not a table")
@@ -668,7 +671,7 @@ def _info_path(dataset: Dataset) -> str:
     return dataset.location
 
 
-def _first_csv_types(files: list[str], names: list[str]) -> dict[str, Any]:
+def _first_csv_types(files: list[str], names: list[str], block_bytes: int) -> dict[str, Any]:
     """The types pyarrow infers from the first non-empty block (the local scan's first range)."""
     import pyarrow as pa
 
@@ -676,7 +679,7 @@ def _first_csv_types(files: list[str], names: list[str]) -> dict[str, Any]:
 
     for file in files:
         these = header_names(header_line(file))
-        for body in _first_csv_block(file, DEFAULT_CHUNK_BYTES):
+        for body in _first_csv_block(file, block_bytes):
             try:
                 table = read_csv_range(body, these, [n for n in names if n in these], {})
             except pa.ArrowInvalid as error:
