@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import textwrap
 from pathlib import Path
@@ -117,13 +118,26 @@ TINY_CONFIG = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def tiny_project(tmp_path: Path) -> Path:
-    """A git repo with a small binary-classification project on branch main."""
-    project = tmp_path / "tiny"
+def make_tiny_project(parent: Path) -> Path:
+    """``parent/tiny``: a git repo with a small binary-classification project on branch main."""
+    project = parent / "tiny"
     project.mkdir()
     (project / "tiny_model.py").write_text(TINY_MODEL)
     (project / "mlops.yaml").write_text(TINY_CONFIG)
     (project / ".gitignore").write_text(".registry/\nmlops-out/\n.mlops/\n__pycache__/\n")
     write_tiny_data(project)
     return init_repo(project)
+
+
+@pytest.fixture(scope="session")
+def _tiny_project_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny project made once; each test gets a copy (generating the data and committing cost more)."""
+    return make_tiny_project(tmp_path_factory.mktemp("tiny-template"))
+
+
+@pytest.fixture
+def tiny_project(_tiny_project_template: Path, tmp_path: Path) -> Path:
+    """A git repo with a small binary-classification project on branch main."""
+    project = tmp_path / "tiny"
+    shutil.copytree(_tiny_project_template, project, symlinks=True)
+    return project

@@ -3,44 +3,22 @@ the verdict line first, monitor.json and monitor.md written, exit codes 0, 1 and
 
 from __future__ import annotations
 
-import csv
 import json
-import signal
+import shutil
 from pathlib import Path
 
 import pytest
 
 from mlops_actions.cli import main
-from tests.func.test_serve_cli import start, wait_listening
-from tests.unit.serving.conftest import Client
-
-REQUEST_ROWS = 30
 
 
 @pytest.fixture
-def served_log(tiny_project: Path) -> Path:
-    """The prediction log of the released tiny model answering every row of its training data (inside the trained range)."""
-    config = tiny_project / "mlops.yaml"
-    assert main(["release", "--config", str(config), "--output-dir", str(tiny_project / "mlops-out")]) == 0
-    with open(tiny_project / "train.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    proc = start(tiny_project, "--ref", "production", "-o", "out", "--log-dir", "log")
-    try:
-        client = Client(wait_listening(proc))
-        for begin in range(0, len(rows), REQUEST_ROWS):
-            part = rows[begin : begin + REQUEST_ROWS]
-            body = {
-                "row_id": [int(r["row_id"]) for r in part],
-                "x1": [float(r["x1"]) for r in part],
-                "x2": [float(r["x2"]) for r in part],
-                "group": [r["group"] for r in part],
-            }
-            assert client.request("POST", "/predict", body)[0] == 200
-        client.close()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
-    return tiny_project / "log"
+def served_log(served_tiny_project: Path, tmp_path: Path) -> Path:
+    """The prediction log of the released tiny model answering every row of its training data (inside the
+    trained range), in this test's own copy of the released project (tests/func/conftest.py)."""
+    project = tmp_path / "tiny"
+    shutil.copytree(served_tiny_project, project, symlinks=True)
+    return project / "log"
 
 
 def monitor(project: Path, *args: str) -> int:

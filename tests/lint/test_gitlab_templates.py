@@ -32,6 +32,14 @@ STAGE_COMMANDS = {
     "mlops-check.yml": "mlops-actions check",
     "mlops-release.yml": "mlops-actions release",
     "mlops-deploy.yml": "mlops-actions deploy",
+    "mlops-data-shard.yml": (
+        'mlops-actions data profile "$MLOPS_DATA" --shard "$CI_NODE_INDEX/$CI_NODE_TOTAL"'
+        ' --bins-from "$MLOPS_DATA_REFERENCE" -o "$MLOPS_OUTPUT_DIR/part-$CI_NODE_INDEX.json"'
+    ),
+    "mlops-data-merge.yml": (
+        'mlops-actions data merge "$MLOPS_OUTPUT_DIR"/part-*.json -o "$MLOPS_OUTPUT_DIR/current-profile.json"'
+        ' && mlops-actions data drift "$MLOPS_DATA_REFERENCE" "$MLOPS_OUTPUT_DIR/current-profile.json"'
+    ),
     "mlops-monitor.yml": (
         'mlops-actions monitor ${MLOPS_MONITOR_REF:+--ref "$MLOPS_MONITOR_REF"}'
         ' ${MLOPS_MONITOR_REFERENCE:+--reference "$MLOPS_MONITOR_REFERENCE"}'
@@ -99,6 +107,8 @@ def validate(documents: dict[str, Any], tmp_path: Path) -> subprocess.CompletedP
 def test_the_templates_exist():
     assert [p.name for p in TEMPLATES] == [
         "mlops-check.yml",
+        "mlops-data-merge.yml",
+        "mlops-data-shard.yml",
         "mlops-deploy.yml",
         "mlops-monitor.yml",
         "mlops-pipeline.yml",

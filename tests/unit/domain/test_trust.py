@@ -33,19 +33,52 @@ def genuine() -> bytes:
     return real_model_bytes()
 
 
+# One Python process loads every payload's model in turn (importing skops costs more than the loads); the
+# planted module is forgotten between payloads, so each import payload imports its own and creates its canary.
+TRUSTING_LOADER = """\
+import importlib, json, sys
+import skops.io as sio
+for folder, trusted in json.loads(sys.argv[1]):
+    sys.path.insert(0, folder)
+    sys.modules.pop(sys.argv[2], None)
+    importlib.invalidate_caches()
+    data = open(folder + "/model.skops", "rb").read()
+    try:
+        sio.loads(data, trusted=trusted)
+    except Exception:
+        pass
+    sys.path.remove(folder)
+import time; time.sleep(0.2)
+"""
+
+
+@pytest.fixture(scope="module")
+def canaries_of_a_trusting_loader(
+    genuine: bytes, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """payload -> its canary, after skops was told to trust what it reports in each payload's model."""
+    import json
+
+    root = tmp_path_factory.mktemp("trusting-loader")
+    canaries, runs = {}, []
+    for payload in sorted(PAYLOADS):
+        folder = root / payload
+        folder.mkdir()
+        canaries[payload] = folder / "canary"
+        data = hostile_model_bytes(payload, canaries[payload], base=genuine)
+        (folder / "model.skops").write_bytes(data)
+        plant_module(folder, canaries[payload])
+        runs.append([str(folder), reported_types(data)])
+    code = [sys.executable, "-c", TRUSTING_LOADER, json.dumps(runs), IMPORT_MODULE]
+    subprocess.run(code, check=True, timeout=120)
+    return canaries
+
+
 @pytest.mark.parametrize("payload", sorted(PAYLOADS))
-def test_every_payload_runs_when_skops_is_told_to_trust_what_it_reports(payload, genuine, tmp_path):
-    canary = tmp_path / "canary"
-    data = hostile_model_bytes(payload, canary, base=genuine)
-    (tmp_path / "model.skops").write_bytes(data)
-    plant_module(tmp_path, canary)
-    code = (
-        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import skops.io as sio\n"
-        f"data = open({str(tmp_path / 'model.skops')!r}, 'rb').read()\n"
-        f"try:\n    sio.loads(data, trusted={reported_types(data)!r})\nexcept Exception:\n    pass\n"
-        "import time; time.sleep(0.2)\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+def test_every_payload_runs_when_skops_is_told_to_trust_what_it_reports(
+    payload, canaries_of_a_trusting_loader
+):
+    canary = canaries_of_a_trusting_loader[payload]
     assert canary.exists(), f"the {payload} payload did not run; the refusal tests would prove nothing"
 
 
