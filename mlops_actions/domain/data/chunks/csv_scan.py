@@ -39,7 +39,9 @@ def scan_csv(
     raise DataError(f"{path}: column types keep changing between parts of the file")  # pragma: no cover
 
 
-def _read_csv_range(body: Any, names: list[str], selected: list[str], types: dict[str, Any]) -> Any:
+def read_csv_range(body: Any, names: list[str], selected: list[str], types: dict[str, Any]) -> Any:
+    """Whole CSV lines (no header; ``names`` are the header's) as an Arrow table of the selected columns,
+    with the fixed ``types`` (a null type is inferred)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -56,7 +58,7 @@ def _read_csv_range(body: Any, names: list[str], selected: list[str], types: dic
     )
 
 
-def _common_type(first: Any, second: Any) -> Any:
+def common_type(first: Any, second: Any) -> Any:
     """The narrowest type holding both (int -> float -> string)."""
     import pyarrow as pa
 
@@ -84,16 +86,16 @@ def _parse_range(
     import pyarrow as pa
 
     try:
-        return _read_csv_range(body, available, selected, types)
+        return read_csv_range(body, available, selected, types)
     except pa.ArrowInvalid as error:
         if "Empty CSV file" in str(error):
             return None
         if "conversion error" not in str(error) or not types:
             raise DataError(f"{path}: cannot read csv: {str(error).splitlines()[0]}") from None
-        table = _read_csv_range(body, available, selected, {})
+        table = read_csv_range(body, available, selected, {})
         widened = dict(types)
         for name in selected:
-            widened[name] = _common_type(types.get(name, pa.null()), table.schema.field(name).type)
+            widened[name] = common_type(types.get(name, pa.null()), table.schema.field(name).type)
         if all(widened[name].equals(types.get(name, pa.null())) for name in selected):
             raise DataError(f"{path}: cannot read csv: {str(error).splitlines()[0]}") from None
         raise _TypesWidened(widened) from None
@@ -130,7 +132,7 @@ def _scan_csv_once(
             )
             if table is not None and info is None:
                 for name in selected:
-                    types[name] = _common_type(types.get(name, pa.null()), table.schema.field(name).type)
+                    types[name] = common_type(types.get(name, pa.null()), table.schema.field(name).type)
                 info = TableInfo(
                     path=str(path),
                     format="csv",
