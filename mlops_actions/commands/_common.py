@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from mlops_actions.cli import add_env_option
 
 if TYPE_CHECKING:
+    from mlops_actions.engines.base import EngineOptions
     from mlops_actions.platforms.base import Platform
     from mlops_actions.progress import Progress
 
@@ -94,3 +95,53 @@ def progress_of(args: argparse.Namespace, platform: Platform | None = None) -> P
     if platform is None:
         return Progress.from_environment(os.environ, quiet=quiet)
     return Progress.for_platform(platform.name, quiet=quiet)
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """``--engine`` (env MLOPS_ENGINE, default local), ``--dask-scheduler``, ``--spark-master`` and
+    ``--partitions``: where the rows are read and summarised (see ``engines/base.py``)."""
+    add_env_option(
+        parser,
+        "--engine",
+        env="MLOPS_ENGINE",
+        default="local",
+        choices=("local", "dask", "spark"),
+        help="where the rows are read and summarised: local (this machine, chunk by chunk), "
+        "dask (a Dask cluster, pip install 'mlops-actions[dask]') or spark ('mlops-actions[spark]')",
+    )
+    add_env_option(
+        parser,
+        "--dask-scheduler",
+        env="MLOPS_DASK_SCHEDULER",
+        metavar="ADDRESS",
+        help="Dask scheduler to connect to, e.g. tcp://10.0.0.5:8786 (default: a local cluster)",
+    )
+    add_env_option(
+        parser,
+        "--spark-master",
+        env="MLOPS_SPARK_MASTER",
+        metavar="URL",
+        help="Spark master URL, e.g. spark://host:7077 or local[4] (default: the active SparkSession, "
+        "else a local one)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        metavar="N",
+        help="cut the rows into N partitions (any N gives the same answer; default: the reader's)",
+    )
+
+
+def engine_options(args: argparse.Namespace) -> EngineOptions:
+    """The EngineOptions of ``add_engine_options``'s arguments; a UsageError for a bad ``--partitions``."""
+    from mlops_actions.engines.base import EngineOptions
+    from mlops_actions.errors import UsageError
+
+    if args.partitions is not None and args.partitions < 1:
+        raise UsageError(f"--partitions must be at least 1, got {args.partitions}")
+    return EngineOptions(
+        name=args.engine,
+        dask_scheduler=args.dask_scheduler or None,
+        spark_master=args.spark_master or None,
+        partitions=args.partitions,
+    )

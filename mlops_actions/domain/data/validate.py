@@ -1,4 +1,9 @@
-"""Validating data files against a schema in one pass: every violation with column, kind, count, examples."""
+"""Validating data files against a schema in one pass: every violation with column, kind, count, examples.
+
+What a validator counts is a ValidationState, and two states merge (counts add, examples keep the first
+ones in merge order), so a ValidationJob can validate a dataset's partitions apart on an engine and judge
+the merged state: the same verdicts and counts as one pass over the whole table.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from mlops_actions.domain.data.chunks import (
     scan_table,
 )
 from mlops_actions.domain.data.schema import ColumnSchema, Schema
+from mlops_actions.errors import DataError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,6 +51,7 @@ VIOLATION_KINDS = (
     TOO_MANY_ROWS,
 )
 MAX_EXAMPLES = 5
+MAX_UNSEEN_TRACKED = 1000  # distinct unseen categories counted one by one (all of them count in the total)
 TRUE_TEXT = {"true", "1", "yes", "t", "y"}
 FALSE_TEXT = {"false", "0", "no", "f", "n"}
 
@@ -100,6 +107,17 @@ class _Examples:
     def __init__(self) -> None:
         self.items: list[str] = []
 
+    def merged(self, other: _Examples) -> _Examples:
+        """These examples, then the other's not already here (at most MAX_EXAMPLES)."""
+        merged = _Examples()
+        merged.items = list(self.items)
+        for text in other.items:
+            if len(merged.items) >= MAX_EXAMPLES:
+                break
+            if text not in merged.items:
+                merged.items.append(text)
+        return merged
+
     def add(self, values: Any) -> None:
         for value in values:
             if len(self.items) >= MAX_EXAMPLES:
@@ -126,6 +144,119 @@ class _ColumnState:
     unseen_total: int = 0
 
 
+@dataclass
+class ValidationState:
+    """What a validator has counted over some rows (mergeable): the rows, every schema column's counts
+    and examples, and examples of the columns the schema lacks. ``merge_validation_states`` adds two."""
+
+    rows: int
+    columns: dict[str, _ColumnState]
+    new_examples: dict[str, _Examples]
+
+
+def new_validation_state(schema: Schema, info: TableInfo) -> ValidationState:
+    """The state of no rows yet, for the columns of ``info``."""
+    return ValidationState(
+        rows=0,
+        columns={
+            name: _ColumnState(schema.columns[name], dtype)
+            for name, dtype in info.dtypes.items()
+            if name in schema.columns
+        },
+        new_examples={name: _Examples() for name in info.dtypes if name not in schema.columns},
+    )
+
+
+def update_validation_state(state: ValidationState, chunk: Chunk) -> None:
+    """Count one chunk's rows into the state."""
+    state.rows += chunk.rows
+    for name, column in state.columns.items():
+        _check_column(column, chunk.columns[name])
+    for name, examples in state.new_examples.items():
+        if len(examples.items) < 3:
+            examples.add(_present_values(chunk.columns[name], 3))
+
+
+def merge_validation_states(first: ValidationState, second: ValidationState) -> ValidationState:
+    """The state of both states' rows: counts add, lowest and highest combine, examples keep the first
+    ones in merge order (first's, then second's). Both must cover the same columns."""
+    if list(first.columns) != list(second.columns) or list(first.new_examples) != list(second.new_examples):
+        raise DataError("cannot merge validation states of different columns")
+    return ValidationState(
+        rows=first.rows + second.rows,
+        columns={
+            name: _merge_column_states(column, second.columns[name]) for name, column in first.columns.items()
+        },
+        new_examples={
+            name: examples.merged(second.new_examples[name]) for name, examples in first.new_examples.items()
+        },
+    )
+
+
+def _merge_column_states(first: _ColumnState, second: _ColumnState) -> _ColumnState:
+    unseen = dict(first.unseen)
+    for name, tally in second.unseen.items():
+        if name in unseen or len(unseen) < MAX_UNSEEN_TRACKED:
+            unseen[name] = unseen.get(name, 0) + tally
+    return _ColumnState(
+        schema=first.schema,
+        data_dtype=first.data_dtype,
+        missing=first.missing + second.missing,
+        infinite=first.infinite + second.infinite,
+        inf_examples=first.inf_examples.merged(second.inf_examples),
+        wrong=first.wrong + second.wrong,
+        wrong_examples=first.wrong_examples.merged(second.wrong_examples),
+        out_of_range=first.out_of_range + second.out_of_range,
+        range_examples=first.range_examples.merged(second.range_examples),
+        lowest=_pick(min, first.lowest, second.lowest),
+        highest=_pick(max, first.highest, second.highest),
+        unseen=unseen,
+        unseen_total=first.unseen_total + second.unseen_total,
+    )
+
+
+def _pick(choose: Any, first: float | None, second: float | None) -> float | None:
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return float(choose(first, second))
+
+
+def state_violations(state: ValidationState, schema: Schema, info: TableInfo) -> list[Violation]:
+    """The violations a state shows against the schema (``info``: the table's columns)."""
+    violations: list[Violation] = []
+    for name in schema.columns:
+        if name not in info.dtypes:
+            violations.append(
+                Violation(
+                    name, MISSING_COLUMN, 1, [], f"column '{name}' is in the schema but not in the data"
+                )
+            )
+    for name, examples in state.new_examples.items():
+        violations.append(
+            Violation(
+                name,
+                NEW_COLUMN,
+                1,
+                examples.items[:3],
+                f"column '{name}' is not in the schema; add it to the schema if it is expected",
+            )
+        )
+    rows = state.rows
+    for name, column in state.columns.items():
+        violations.extend(_column_violations(name, column, rows))
+    if schema.min_rows is not None and rows < schema.min_rows:
+        violations.append(
+            Violation(None, TOO_FEW_ROWS, rows, [], f"{rows} rows, expected at least {schema.min_rows}")
+        )
+    if schema.max_rows is not None and rows > schema.max_rows:
+        violations.append(
+            Violation(None, TOO_MANY_ROWS, rows, [], f"{rows} rows, expected at most {schema.max_rows}")
+        )
+    return violations
+
+
 class SchemaValidator:
     """Chunk consumer that checks every scanned column against the schema (see scan_table)."""
 
@@ -134,68 +265,42 @@ class SchemaValidator:
 
     def start(self, info: TableInfo) -> None:
         self.info = info
-        self.rows = 0
-        self.states = {
-            name: _ColumnState(self.schema.columns[name], dtype)
-            for name, dtype in info.dtypes.items()
-            if name in self.schema.columns
-        }
-        self.new_columns = [name for name in info.dtypes if name not in self.schema.columns]
-        self.new_examples = {name: _Examples() for name in self.new_columns}
+        self.state = new_validation_state(self.schema, info)
+
+    @property
+    def rows(self) -> int:
+        return self.state.rows
 
     def update(self, chunk: Chunk) -> None:
-        self.rows += chunk.rows
-        for name, state in self.states.items():
-            _check_column(state, chunk.columns[name])
-        for name in self.new_columns:
-            examples = self.new_examples[name]
-            if len(examples.items) < 3:
-                examples.add(_present_values(chunk.columns[name], 3))
+        update_validation_state(self.state, chunk)
 
     def finish(self) -> list[Violation]:
         """The violations found since start()."""
-        violations: list[Violation] = []
-        schema = self.schema
-        for name in schema.columns:
-            if name not in self.info.dtypes:
-                violations.append(
-                    Violation(
-                        name, MISSING_COLUMN, 1, [], f"column '{name}' is in the schema but not in the data"
-                    )
-                )
-        for name in self.new_columns:
-            violations.append(
-                Violation(
-                    name,
-                    NEW_COLUMN,
-                    1,
-                    self.new_examples[name].items[:3],
-                    f"column '{name}' is not in the schema; add it to the schema if it is expected",
-                )
-            )
-        for name, state in self.states.items():
-            violations.extend(_column_violations(name, state, self.rows))
-        if schema.min_rows is not None and self.rows < schema.min_rows:
-            violations.append(
-                Violation(
-                    None,
-                    TOO_FEW_ROWS,
-                    self.rows,
-                    [],
-                    f"{self.rows} rows, expected at least {schema.min_rows}",
-                )
-            )
-        if schema.max_rows is not None and self.rows > schema.max_rows:
-            violations.append(
-                Violation(
-                    None,
-                    TOO_MANY_ROWS,
-                    self.rows,
-                    [],
-                    f"{self.rows} rows, expected at most {schema.max_rows}",
-                )
-            )
-        return violations
+        return state_violations(self.state, self.schema, self.info)
+
+
+@dataclass
+class ValidationJob:
+    """Validation against a schema as an engine job (reads rows with the dtypes of ``info``): each chunk's
+    ValidationState, merged with ``merge_validation_states``; ``violations`` judges the merged state."""
+
+    schema: Schema
+    info: TableInfo
+    reads: str = "rows"
+
+    def summarise(self, batch: Chunk) -> ValidationState:
+        """The state of one chunk's rows."""
+        state = new_validation_state(self.schema, self.info)
+        update_validation_state(state, batch)
+        return state
+
+    def merge(self, first: ValidationState, second: ValidationState) -> ValidationState:
+        """The state of both states' rows."""
+        return merge_validation_states(first, second)
+
+    def violations(self, state: ValidationState | None) -> list[Violation]:
+        """The violations of the merged state (None: no rows)."""
+        return state_violations(state or new_validation_state(self.schema, self.info), self.schema, self.info)
 
 
 def _present_values(column: Any, limit: int) -> list[Any]:
@@ -328,7 +433,7 @@ def _check_names(state: _ColumnState, column: CategoricalColumn, accepts: Any, k
             state.wrong_examples.add([name])
         else:
             state.unseen_total += tally
-            if name in state.unseen or len(state.unseen) < 1000:
+            if name in state.unseen or len(state.unseen) < MAX_UNSEEN_TRACKED:
                 state.unseen[name] = state.unseen.get(name, 0) + tally
 
 
@@ -343,7 +448,7 @@ def _check_numeric_categories(state: _ColumnState, column: NumericColumn, allowe
         text = format_value(float(value))
         if text not in allowed:
             state.unseen_total += tally
-            if text in state.unseen or len(state.unseen) < 1000:
+            if text in state.unseen or len(state.unseen) < MAX_UNSEEN_TRACKED:
                 state.unseen[text] = state.unseen.get(text, 0) + tally
 
 

@@ -30,6 +30,7 @@ from mlops_actions.domain.data.profile.serialisation import (
     load_profile,
     profile_from_dict,
     profile_to_dict,
+    read_profile_document,
     save_profile,
 )
 from mlops_actions.domain.data.profile.summaries import (
@@ -66,5 +67,6 @@ __all__ = [
     "profile_frame",
     "profile_from_dict",
     "profile_to_dict",
+    "read_profile_document",
     "save_profile",
 ]

@@ -158,11 +158,16 @@ def save_profile(profile: Profile, path: str | Path) -> None:
 
 def load_profile(path: str | Path) -> Profile:
     """Read a profile JSON file; a DataError names the file when it is missing or malformed."""
+    return profile_from_dict(read_profile_document(path), str(Path(path)))
+
+
+def read_profile_document(path: str | Path) -> Any:
+    """A profile file's parsed JSON (not yet checked); a DataError names the file when it is missing or
+    not JSON."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: profile file not found")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise DataError(f"{path}: cannot read profile JSON: {error}") from None
-    return profile_from_dict(data, str(path))
