@@ -6,10 +6,11 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions.cli import add_env_option
-from mlops_actions.commands._common import add_config_option
+from mlops_actions.commands._common import add_config_option, add_engine_options
 
 if TYPE_CHECKING:
     from mlops_actions.domain.config import Config
+    from mlops_actions.engines.base import Engine
 
 HELP = (
     "check prediction logs per time window: NaN outputs, schema, out-of-range inputs, input and output drift"
@@ -32,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--logs",
         env="MLOPS_PREDICTION_LOGS",
         required=False,
-        help="prediction log file, folder or glob (JSON Lines, CSV or Parquet)",
+        help="prediction log file, folder or glob (JSON Lines, CSV or Parquet), or a URI (s3://, gs://, "
+        "abfs://, hdfs://) or a Delta table with --engine",
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument(
@@ -79,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="write monitor.json, monitor.md and monitor.html here",
     )
+    add_engine_options(parser)
     add_alert_options(parser)
     parser.set_defaults(func=run)
 
@@ -125,18 +128,24 @@ def run(args: argparse.Namespace) -> int:
             "monitor: --logs is required (a prediction log file, folder or glob; env MLOPS_PREDICTION_LOGS)"
         )
     config = load_config(args.config)
-    done = monitor_logs(
-        config,
-        args.logs,
-        logs_command=args.logs_command,
-        reference_file=args.reference,
-        ref=args.ref,
-        version_tag=args.version_tag,
-        labels=args.labels,
-        window=args.window,
-        since=args.since,
-        record=not args.no_record,
-    )
+    engine = monitor_engine(args)
+    try:
+        done = monitor_logs(
+            config,
+            args.logs,
+            logs_command=args.logs_command,
+            reference_file=args.reference,
+            ref=args.ref,
+            version_tag=args.version_tag,
+            labels=args.labels,
+            window=args.window,
+            since=args.since,
+            record=not args.no_record,
+            engine=engine,
+        )
+    finally:
+        if engine is not None:
+            engine.close()
     for warning in done.warnings:
         print(f"mlops-actions: warning: {warning}", file=sys.stderr)
     result, document = done.result, done.document
@@ -155,6 +164,18 @@ def run(args: argparse.Namespace) -> int:
     if args.alert or args.dispatch_retrain:
         exit_code = max(exit_code, alert(args, config, document, result))
     return exit_code
+
+
+def monitor_engine(args: argparse.Namespace) -> Engine | None:
+    """The engine the monitor runs on: None for the local engine without ``--partitions`` (the logs are
+    read in order, here, as fast as they can be), else the engine ``--engine`` names."""
+    from mlops_actions.commands._common import engine_options
+    from mlops_actions.engines.base import open_engine
+
+    options = engine_options(args)
+    if options.name == "local" and options.partitions is None:
+        return None
+    return open_engine(options)
 
 
 def alert(args: argparse.Namespace, config: Config, document: dict[str, Any], result: Any) -> int:

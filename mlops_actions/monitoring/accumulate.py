@@ -6,14 +6,16 @@ columns the reference does not know). Memory is bounded by the profile, whatever
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from mlops_actions.domain.data.chunks import CategoricalColumn, Chunk, NumericColumn, TableInfo
-from mlops_actions.domain.data.profile import ColumnProfile, NumericProfile, Profile, ProfileBuilder
+from mlops_actions.domain.data.profile import (
+    ColumnProfile,
+    NumericProfile,
+    Profile,
+    ProfileBuilder,
+    merge_profiles,
+)
 from mlops_actions.monitoring.columns import PREDICTION, Columns, Layout
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,47 @@ class WindowCounts:
     out_of_range: dict[str, int] = field(default_factory=dict)
     wrong_type: dict[str, int] = field(default_factory=dict)
     new_columns: dict[str, int] = field(default_factory=dict)
+
+
+def merge_window_counts(first: WindowCounts, second: WindowCounts) -> WindowCounts:
+    """The counts of both windows' rows: every count added (associative and commutative; the keys of
+    ``first`` come first)."""
+
+    def added(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+        total = dict(a)
+        for name, count in b.items():
+            total[name] = total.get(name, 0) + count
+        return total
+
+    return WindowCounts(
+        rows=first.rows + second.rows,
+        nonfinite_rows=first.nonfinite_rows + second.nonfinite_rows,
+        infinite_rows=first.infinite_rows + second.infinite_rows,
+        outside_unit_rows=first.outside_unit_rows + second.outside_unit_rows,
+        sum_off_rows=first.sum_off_rows + second.sum_off_rows,
+        out_of_range=added(first.out_of_range, second.out_of_range),
+        wrong_type=added(first.wrong_type, second.wrong_type),
+        new_columns=added(first.new_columns, second.new_columns),
+    )
+
+
+@dataclass
+class WindowPartial:
+    """What a window collected from some of its rows: its input profile, output profile and counts. Two
+    partials of one window merge into the partial of both's rows (profiles by ``merge_profiles``, counts
+    added), so a window may be collected in pieces, anywhere, and merged in any order."""
+
+    inputs: Profile
+    outputs: Profile
+    counts: WindowCounts
+
+    def merge(self, other: WindowPartial) -> WindowPartial:
+        """The partial of both partials' rows."""
+        return WindowPartial(
+            merge_profiles(self.inputs, other.inputs),
+            merge_profiles(self.outputs, other.outputs),
+            merge_window_counts(self.counts, other.counts),
+        )
 
 
 class WindowAccumulator:
@@ -144,6 +187,10 @@ class WindowAccumulator:
     def finish(self) -> tuple[Profile, Profile, WindowCounts]:
         """The window's input profile, output profile and counts."""
         return self.inputs.finish(), self.output_profile.finish(), self.counts
+
+    def partial(self) -> WindowPartial:
+        """What the window collected so far, as a mergeable partial (see WindowPartial)."""
+        return WindowPartial(*self.finish())
 
 
 def finite_only(profile: Profile) -> Profile:

@@ -87,7 +87,7 @@ def _csv_chunks(path: Path, chunk_bytes: int) -> Iterator[LogChunk]:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    from mlops_actions.domain.data.chunks import NULL_VALUES, read_header
+    from mlops_actions.domain.data.chunks import read_header
 
     names = read_header(path)
     if not names:
@@ -96,11 +96,7 @@ def _csv_chunks(path: Path, chunk_bytes: int) -> Iterator[LogChunk]:
         reader = pcsv.open_csv(
             path,
             read_options=pcsv.ReadOptions(block_size=chunk_bytes),
-            convert_options=pcsv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
-                null_values=NULL_VALUES,
-                strings_can_be_null=True,
-            ),
+            convert_options=_csv_text_options(names),
         )
         line = 2
         for batch in reader:
@@ -108,6 +104,41 @@ def _csv_chunks(path: Path, chunk_bytes: int) -> Iterator[LogChunk]:
             line += batch.num_rows
     except (pa.ArrowInvalid, OSError) as error:
         raise DataError(f"{path}: cannot read CSV: {str(error).splitlines()[0]}") from None
+
+
+def _csv_text_options(names: list[str]) -> Any:
+    """Every column read as text, with the data checks' null values."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    from mlops_actions.domain.data.chunks import NULL_VALUES
+
+    return pcsv.ConvertOptions(
+        column_types={name: pa.string() for name in names},
+        null_values=NULL_VALUES,
+        strings_can_be_null=True,
+    )
+
+
+def csv_lines_table(origin: str, header: bytes, lines: bytes, first_line: int = 2) -> Any:
+    """Whole lines of a CSV log (``header``: its header line) as the flat table of text columns the
+    streaming reader reads; a DataError names the file and the lines when they are no CSV."""
+    import csv
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    text = header.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+    names = next(csv.reader([text]), []) if text else []
+    if not names:
+        raise DataError(f"{origin}:1: no header line")
+    if not header.endswith(b"\n"):
+        header += b"\n"
+    try:
+        return pcsv.read_csv(io.BytesIO(header + lines), convert_options=_csv_text_options(names))
+    except (pa.ArrowInvalid, OSError) as error:
+        raise DataError(f"{origin}:{first_line}: cannot read CSV: {str(error).splitlines()[0]}") from None
 
 
 def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[LogChunk]:

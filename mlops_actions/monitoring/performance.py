@@ -322,6 +322,15 @@ class ScoreSums:
         self.correct += float(right.sum())
         self.correct_variance += float((right * (1.0 - right)).sum())
 
+    def merge(self, other: ScoreSums) -> ScoreSums:
+        """The sums of both windows' rows (every sum added)."""
+        return ScoreSums(
+            self.counts + other.counts,
+            self.score_sums + other.score_sums,
+            self.correct + other.correct,
+            self.correct_variance + other.correct_variance,
+        )
+
     def estimate(self) -> dict[str, dict[str, float | None]]:
         """Expected accuracy (with a normal interval of its sampling error) and expected ROC AUC."""
         import numpy as np
@@ -359,10 +368,31 @@ class LabelledRows:
     labels: list[np.ndarray] = field(default_factory=list)
     predictions: list[np.ndarray] = field(default_factory=list)
     scores: list[dict[str, np.ndarray]] = field(default_factory=list)
+    positions: list[tuple[str, int, int]] = field(default_factory=list)  # where each part was read
 
     @property
     def rows(self) -> int:
         return sum(len(part) for part in self.labels)
+
+    def merge(self, other: LabelledRows) -> LabelledRows:
+        """Both windows' labelled rows, the parts in read order (by their positions: the bootstrap resamples
+        rows by their index, so the order is the one a read in order gives, whatever the merge order)."""
+        parts = sorted(
+            zip(
+                self.positions + other.positions,
+                self.labels + other.labels,
+                self.predictions + other.predictions,
+                self.scores + other.scores,
+                strict=True,
+            ),
+            key=lambda part: part[0],
+        )
+        return LabelledRows(
+            labels=[part[1] for part in parts],
+            predictions=[part[2] for part in parts],
+            scores=[part[3] for part in parts],
+            positions=[part[0] for part in parts],
+        )
 
 
 def _prediction_values(column: Any) -> np.ndarray:
@@ -383,6 +413,34 @@ def _predicted_as(column: Any, name: str) -> np.ndarray:
         names = column.names()
         return column.codes == names.index(name) if name in names else np.zeros(len(column.codes), dtype=bool)
     return np.asarray(_prediction_values(column) == name, dtype=bool)
+
+
+@dataclass
+class PerformancePartial:
+    """What the performance check collected from some rows: per window the labelled rows and the score
+    sums, the labelled rows counted, the probability columns seen. Partials merge in any order (sums and
+    counts added, labelled rows put in read order); the labelled rows themselves travel with the partial,
+    so an engine brings every labelled row to the driver (labels are few beside the logs)."""
+
+    labelled: dict[int, LabelledRows] = field(default_factory=dict)
+    sums: dict[int, ScoreSums] = field(default_factory=dict)
+    matched: int = 0
+    probability_names: frozenset[str] = frozenset()
+
+    def merge(self, other: PerformancePartial) -> PerformancePartial:
+        """The partial of both partials' rows."""
+        labelled = dict(self.labelled)
+        for start, rows in other.labelled.items():
+            labelled[start] = labelled[start].merge(rows) if start in labelled else rows
+        sums = dict(self.sums)
+        for start, found in other.sums.items():
+            sums[start] = sums[start].merge(found) if start in sums else found
+        return PerformancePartial(
+            labelled=labelled,
+            sums=sums,
+            matched=self.matched + other.matched,
+            probability_names=self.probability_names | other.probability_names,
+        )
 
 
 @dataclass
@@ -453,8 +511,28 @@ class PerformanceCollector:
             found = 1.0 - columns.probabilities[probability_column(negative)]
         return found
 
-    def add(self, table: Any, columns: Columns, kept: np.ndarray | None) -> None:
-        """Add a chunk: ``columns`` are its normalised rows, ``kept`` the table rows they are (None: all)."""
+    def partial(self) -> PerformancePartial:
+        """What the collector holds, as a mergeable partial."""
+        return PerformancePartial(
+            dict(self.labelled), dict(self.sums), self.matched, frozenset(self.probability_names)
+        )
+
+    def absorb(self, partial: PerformancePartial) -> None:
+        """Take a (merged) partial as the collector's state, to judge the windows from it."""
+        self.labelled = dict(partial.labelled)
+        self.sums = dict(partial.sums)
+        self.matched = partial.matched
+        self.probability_names = set(partial.probability_names)
+
+    def add(
+        self,
+        table: Any,
+        columns: Columns,
+        kept: np.ndarray | None,
+        position: tuple[str, int] | None = None,
+    ) -> None:
+        """Add a chunk: ``columns`` are its normalised rows, ``kept`` the table rows they are (None: all);
+        ``position`` (origin, first line) says where the chunk was read, to merge partials in read order."""
         import numpy as np
 
         if not self.applies or columns.rows == 0:
@@ -489,6 +567,8 @@ class PerformanceCollector:
             part.labels.append(found[rows])
             part.predictions.append(predictions[rows])
             part.scores.append({name: values_[rows] for name, values_ in columns.probabilities.items()})
+            if position is not None:
+                part.positions.append((position[0], position[1], int(rows[0])))
 
     # -- judging --
 

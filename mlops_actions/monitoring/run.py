@@ -30,6 +30,7 @@ from mlops_actions.monitoring.result import MonitorResult
 from mlops_actions.monitoring.windows import iso, parse_time, parse_window, split_by_window
 
 if TYPE_CHECKING:
+    from mlops_actions.engines.base import Engine
     from mlops_actions.monitoring.labels import Labels
     from mlops_actions.monitoring.logs import LogChunk
 
@@ -136,9 +137,12 @@ def run_monitor(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_chunk: Callable[[LogChunk], None] | None = None,
     labels: Labels | None = None,
+    engine: Engine | None = None,
 ) -> MonitorResult:
     """Check the prediction logs ``logs`` (a file, folder or glob) window by window against ``reference``;
-    ``labels`` (``monitoring/labels.py``) are joined to the logged rows for the performance check."""
+    ``labels`` (``monitoring/labels.py``) are joined to the logged rows for the performance check. Without
+    an ``engine`` the logs are read here, in order; with one, the monitor runs on it as a job
+    (``monitoring/job.py``), with the same result."""
     import importlib.util
 
     if importlib.util.find_spec("pyarrow") is None:
@@ -153,7 +157,6 @@ def run_monitor(
         columns={n: reference.profile.columns[n] for n in layout.features},
         sources=reference.profile.sources,
     )
-    files = log_files(logs)
     released = reference.outputs
     outputs = Outputs(released.dtypes, released.profile) if released is not None else None
     performance = PerformanceCollector(
@@ -168,32 +171,50 @@ def run_monitor(
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):  # BLAS threads only contend on these small products
-        scan = _scan(
-            files,
-            layout,
-            trained,
-            settings,
-            length,
-            since_ns,
-            chunk_bytes,
-            chunk_rows,
-            on_chunk,
-            outputs,
-            performance,
-        )
-    windows, rows_read, before_since, versions = (
-        scan.windows,
-        scan.rows_read,
-        scan.before_since,
-        scan.versions,
-    )
+        if engine is None:
+            files = log_files(logs)
+            scan = _scan(
+                files,
+                layout,
+                trained,
+                settings,
+                length,
+                since_ns,
+                chunk_bytes,
+                chunk_rows,
+                on_chunk,
+                outputs,
+                performance,
+            )
+            windows = {start: accumulator.finish() for start, accumulator in scan.windows.items()}
+            rows_read, before_since = scan.rows_read, scan.before_since
+            logged = scan.versions.most_common(1)[0][0] if scan.versions else None
+            listed = [str(f) for f in files]
+        else:
+            from mlops_actions.engines.sources import resolve_dataset
+            from mlops_actions.monitoring.job import MonitorJob, first_outputs
+
+            dataset = resolve_dataset(logs, kind="logs")
+            listed = list(dataset.files) or [logs]
+            if outputs is None:
+                outputs = first_outputs(
+                    dataset, layout, since_ns, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows
+                )
+            job = MonitorJob(
+                layout, trained, outputs, settings.probability_tolerance, length, since_ns, performance
+            )
+            summary = engine.run(dataset, job)
+            if summary is None:
+                raise DataError(f"{logs}: the prediction logs hold no rows")
+            windows = job.collected(summary)
+            rows_read, before_since = summary.rows_read, summary.before_since
+            logged = summary.most_common_version()
+            performance.absorb(summary.performance)
     if rows_read == 0:
         raise DataError(f"{logs}: the prediction logs hold no rows")
     if not windows:
         raise DataError(f"{logs}: no rows at or after --since {since}")
-    collected = [
-        Window(iso(start), iso(start + length), *windows[start].finish()) for start in sorted(windows)
-    ]
+    collected = [Window(iso(start), iso(start + length), *windows[start]) for start in sorted(windows)]
     baseline = next((w for w in collected if w.counts.rows >= settings.min_window_rows), None)
     starts = sorted(windows)
 
@@ -212,17 +233,17 @@ def run_monitor(
         drift_reference = f"{BASELINE_WINDOW} ({baseline.start})"
     else:
         drift_reference = "none (no full window)"
-    version = reference.version or (versions.most_common(1)[0][0] if versions else None)
+    version = reference.version or logged
     return MonitorResult(
         model=config.model_name,
         version=version,
         reference=reference.source,
         window=window,
         since=since,
-        files=tuple(str(f) for f in files),
+        files=tuple(listed),
         rows_read=rows_read,
         rows_before_since=before_since,
-        partial_lines=sum(_unterminated(f) for f in files),
+        partial_lines=sum(_unterminated(Path(f)) for f in listed if Path(f).is_file()),
         prediction_drift_reference=drift_reference,
         windows=results,
         settings={

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mlops_actions.domain.config import Config
+    from mlops_actions.engines.base import Engine
     from mlops_actions.monitoring.result import MonitorResult
 
 
@@ -33,10 +34,11 @@ def monitor_logs(
     window: str = "1d",
     since: str | None = None,
     record: bool = True,
+    engine: Engine | None = None,
 ) -> MonitorRun:
     """Check ``logs`` against the release-time profile of ``version_tag`` / ``ref`` (or ``reference_file``),
-    with ``labels`` joined when given; the window states are stored with the version unless ``record`` is
-    False."""
+    with ``labels`` joined when given, on ``engine`` when given (else read here, in order); the window
+    states are stored with the version unless ``record`` is False."""
     from mlops_actions.monitoring.history import monitor_history
     from mlops_actions.monitoring.reference import reference_from_file, reference_from_registry
     from mlops_actions.monitoring.run import run_monitor
@@ -54,7 +56,7 @@ def monitor_logs(
         from mlops_actions.monitoring.labels import read_labels
 
         joined = read_labels(labels, config)
-    result = run_monitor(config, logs, reference, window=window, since=since, labels=joined)
+    result = run_monitor(config, logs, reference, window=window, since=since, labels=joined, engine=engine)
     history = monitor_history(config, result, reference, record=record)
     document = {**result.to_dict(), "history": history.to_list()}
     return MonitorRun(result, document, tuple(history.warnings))
