@@ -91,3 +91,61 @@ def assert_same_profile(a: Profile, b: Profile) -> None:
     assert_close_arrays(
         first.comoment, second.comoment, second.n * np.outer(size, size), "correlation comoment"
     )
+
+
+def assert_same_validation_state(a: Any, b: Any, *, examples: bool = True) -> None:
+    """Two ValidationStates of the same rows: every count, bound and tally equal; with ``examples`` the
+    examples too (they keep the first ones in merge order, so only merges in the same order agree)."""
+    assert a.rows == b.rows
+    assert list(a.columns) == list(b.columns)
+    assert list(a.new_examples) == list(b.new_examples)
+    for name, first in a.columns.items():
+        second = b.columns[name]
+        for field in ("data_dtype", "missing", "infinite", "wrong", "out_of_range", "unseen_total"):
+            assert getattr(first, field) == getattr(second, field), f"{name}: {field}"
+        assert (first.lowest, first.highest) == (second.lowest, second.highest), name
+        assert first.unseen == second.unseen, name
+        if examples:
+            for field in ("inf_examples", "wrong_examples", "range_examples"):
+                assert getattr(first, field).items == getattr(second, field).items, f"{name}: {field}"
+    if examples:
+        for name, found in a.new_examples.items():
+            assert found.items == b.new_examples[name].items, name
+
+
+def _concatenated(parts: list[Any]) -> Any:
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def assert_same_monitor_summary(a: Any, b: Any) -> None:
+    """Two MonitorSummaries of the same log rows: per window the same profiles (see assert_same_profile)
+    and counts, the same rows read, versions and where each was first read, and the same performance
+    partial (labelled rows in the same order, sums within 1e-9 relative)."""
+    assert sorted(a.windows) == sorted(b.windows)
+    for start, first in a.windows.items():
+        second = b.windows[start]
+        assert_same_profile(first.inputs, second.inputs)
+        assert_same_profile(first.outputs, second.outputs)
+        assert first.counts == second.counts, start
+    assert (a.rows_read, a.before_since) == (b.rows_read, b.before_since)
+    assert a.versions == b.versions
+    assert a.first_read == b.first_read
+    found, expected = a.performance, b.performance
+    assert found.matched == expected.matched
+    assert found.probability_names == expected.probability_names
+    assert sorted(found.labelled) == sorted(expected.labelled)
+    for start, rows in found.labelled.items():
+        other = expected.labelled[start]
+        assert np.array_equal(_concatenated(rows.labels), _concatenated(other.labels)), start
+        assert np.array_equal(_concatenated(rows.predictions), _concatenated(other.predictions)), start
+        names = {name for part in rows.scores + other.scores for name in part}
+        for name in names:
+            left = _concatenated([part[name] for part in rows.scores if name in part])
+            right = _concatenated([part[name] for part in other.scores if name in part])
+            assert_close_arrays(left, right, 0.0, f"window {start}: scores {name}")
+    assert sorted(found.sums) == sorted(expected.sums)
+    for start, sums in found.sums.items():
+        other = expected.sums[start]
+        for field in ("counts", "score_sums", "correct", "correct_variance"):
+            size = np.abs(np.asarray(getattr(other, field), dtype=float))
+            assert_close_arrays(getattr(sums, field), getattr(other, field), size, f"{start}: {field}")

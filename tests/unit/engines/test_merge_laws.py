@@ -1,6 +1,7 @@
 """The merge laws every engine relies on: profiles of partitions merge associatively and commutatively, the
 profile of no rows (on the same bins) is the identity, and shards merged in any order equal the profile
-of the whole table.
+of the whole table. The same laws for the validation states (whose examples keep the first ones in merge
+order: associative, and commutative in everything but the examples) and for the monitor's summaries.
 
 Tables are generated with numeric columns holding NaN and ±inf, integers with nulls, strings, booleans,
 dates and an all-empty column; they are cut at random points (empty shards included) and profiled as an
@@ -37,7 +38,11 @@ from mlops_actions.domain.data.profile import (
 )
 from mlops_actions.engines.base import tree_merge
 from mlops_actions.errors import DataError
-from tests.unit.engines.equality import assert_same_profile
+from tests.unit.engines.equality import (
+    assert_same_monitor_summary,
+    assert_same_profile,
+    assert_same_validation_state,
+)
 
 numbers = st.one_of(
     st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
@@ -156,7 +161,7 @@ def exact_form(part: Profile) -> str:
     return json.dumps(document, sort_keys=True)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(data=st.data(), cut=cut_tables())
 def test_shards_merged_in_any_order_and_grouping_equal_the_whole_table_profile(data, cut):
     table, shards, head_rows = cut
@@ -173,7 +178,7 @@ def test_shards_merged_in_any_order_and_grouping_equal_the_whole_table_profile(d
     assert_same_profile(tree_merge(ProfileMerge(), shuffled), whole)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(cut=cut_tables(min_cuts=1, max_cuts=1))
 def test_merging_two_profiles_is_commutative(cut):
     table, shards, head_rows = cut
@@ -182,7 +187,7 @@ def test_merging_two_profiles_is_commutative(cut):
     assert_same_profile(merge_profiles(first, second), merge_profiles(second, first))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(cut=cut_tables(min_cuts=2, max_cuts=2))
 def test_merging_three_profiles_is_associative(cut):
     table, shards, head_rows = cut
@@ -190,7 +195,7 @@ def test_merging_three_profiles_is_associative(cut):
     assert_same_profile(merge_profiles(merge_profiles(a, b), c), merge_profiles(a, merge_profiles(b, c)))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(cut=cut_tables(max_cuts=0))
 def test_the_profile_of_no_rows_on_the_same_bins_is_the_identity_bit_for_bit(cut):
     table, _, head_rows = cut
@@ -239,3 +244,209 @@ def test_exact_values_past_the_limit_are_dropped_alike_whatever_the_split(rows, 
     assert merged is not None
     assert (merged.columns["x"].values is None) == (rows > EXACT_VALUES_LIMIT)
     assert_same_profile(merged, profile(table, table_info(table), edge_rows=1000))
+
+
+# -- validation states --
+
+
+def validation_setup(table: Any, head_rows: int) -> tuple[Any, TableInfo]:
+    """A job checking the table against the schema inferred from its first rows (so later rows break it:
+    out of range, unseen categories, missing values), the schema lacking one column (a new column)."""
+    from mlops_actions.domain.data.schema import infer_schema
+    from mlops_actions.domain.data.validate import ValidationJob
+
+    info = table_info(table)
+    schema = infer_schema([profile(table.slice(0, head_rows), info, edge_rows=head_rows)])
+    del schema.columns["flag"]
+    return ValidationJob(schema, info), info
+
+
+def validation_states(job: Any, info: TableInfo, shards: list[Any]) -> list[Any]:
+    from mlops_actions.engines.sources import table_chunk
+
+    return [pickle.loads(pickle.dumps(job.summarise(table_chunk(shard, info)))) for shard in shards]
+
+
+def one_pass_validation(job: Any, info: TableInfo, chunks: list[Any]) -> Any:
+    """The state the single-file validator reaches reading these slices as its successive chunks."""
+    from mlops_actions.domain.data.validate import SchemaValidator
+    from mlops_actions.engines.sources import table_chunk
+
+    validator = SchemaValidator(job.schema)
+    validator.start(info)
+    for chunk in chunks:
+        validator.update(table_chunk(chunk, info))
+    return validator.state
+
+
+def merge_states_in_tree(job: Any, parts: list[Any], draw: Any) -> Any:
+    if len(parts) == 1:
+        return parts[0]
+    cut = draw(st.integers(min_value=1, max_value=len(parts) - 1))
+    return job.merge(
+        merge_states_in_tree(job, parts[:cut], draw), merge_states_in_tree(job, parts[cut:], draw)
+    )
+
+
+def verdict(job: Any, state: Any) -> list[tuple[Any, str, int]]:
+    return [(v.column, v.kind, v.count) for v in job.violations(state)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), cut=cut_tables())
+def test_validation_states_of_shards_merged_in_read_order_equal_one_pass_over_them_examples_included(
+    data, cut
+):
+    """Examples are the first ones read, so they follow the chunks: merged in read order, the shards'
+    states equal a scan that reads the shards as its chunks."""
+    table, shards, head_rows = cut
+    job, info = validation_setup(table, head_rows)
+    whole = one_pass_validation(job, info, shards)
+    merged = merge_states_in_tree(job, validation_states(job, info, shards), data.draw)
+    assert_same_validation_state(merged, whole)
+    assert [v.to_dict() for v in job.violations(merged)] == [v.to_dict() for v in job.violations(whole)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), cut=cut_tables())
+def test_validation_states_merged_in_any_order_give_the_counts_and_verdict_of_one_pass(data, cut):
+    table, shards, head_rows = cut
+    job, info = validation_setup(table, head_rows)
+    whole = one_pass_validation(job, info, [table])
+    parts = validation_states(job, info, shards)
+    shuffled = [parts[i] for i in data.draw(st.permutations(range(len(parts))))]
+    merged = merge_states_in_tree(job, shuffled, data.draw)
+    assert_same_validation_state(merged, whole, examples=False)
+    assert verdict(job, merged) == verdict(job, whole)
+
+
+@settings(max_examples=40, deadline=None)
+@given(cut=cut_tables(min_cuts=2, max_cuts=2))
+def test_merging_validation_states_is_associative_and_commutative_but_for_examples(cut):
+    table, shards, head_rows = cut
+    job, info = validation_setup(table, head_rows)
+    a, b, c = validation_states(job, info, shards)
+    assert_same_validation_state(job.merge(job.merge(a, b), c), job.merge(a, job.merge(b, c)))
+    assert_same_validation_state(job.merge(a, b), job.merge(b, a), examples=False)
+
+
+@settings(max_examples=30, deadline=None)
+@given(cut=cut_tables(max_cuts=0))
+def test_the_validation_state_of_no_rows_is_the_identity(cut):
+    from mlops_actions.domain.data.validate import new_validation_state
+
+    table, _, head_rows = cut
+    job, info = validation_setup(table, head_rows)
+    (state,) = validation_states(job, info, [table])
+    nothing = new_validation_state(job.schema, info)
+    assert_same_validation_state(job.merge(state, nothing), state)
+    assert_same_validation_state(job.merge(nothing, state), state)
+
+
+# -- monitor summaries --
+
+LOG_ROWS = 3000  # the first rows of the truth logs: several windows, labelled rows among them
+
+
+@pytest.fixture(scope="module")
+def monitor_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    """The monitor's job on the truth logs (with labels), as run_monitor hands it to an engine, and the
+    logs' first LOG_ROWS rows as one Arrow table."""
+    import pyarrow.parquet as pq
+
+    from mlops_actions.domain.config import load_config
+    from mlops_actions.domain.data.profile import build_profile, save_profile
+    from mlops_actions.engines.base import Batch
+    from mlops_actions.monitoring.labels import read_labels
+    from mlops_actions.monitoring.reference import reference_from_file
+    from mlops_actions.monitoring.run import run_monitor
+    from tests.unit.monitoring.generate import CONFIG, TRAIN, generate_labels, generate_rows, write_flat
+
+    folder = tmp_path_factory.mktemp("monitor-laws")
+    frame = generate_rows().iloc[:LOG_ROWS]
+    logs = write_flat(frame, folder / "predictions.parquet")
+    generate_labels(frame).to_csv(folder / "labels.csv", index=False)
+    save_profile(build_profile(TRAIN), folder / "data-profile.json")
+    config = load_config(CONFIG)
+    table = pq.read_table(logs)
+    jobs: list[Any] = []
+
+    class Capture:
+        """An engine that keeps the job and summarises the logs in one batch."""
+
+        name = "capture"
+
+        def run(self, dataset: Any, job: Any, *, shard: Any = None) -> Any:
+            jobs.append(job)
+            return job.summarise(Batch(str(logs), "parquet", table=table, first_line=1))
+
+        def close(self) -> None:
+            pass
+
+    labels = read_labels(str(folder / "labels.csv"), config)
+    reference = reference_from_file(folder / "data-profile.json")
+    run_monitor(config, str(logs), reference, window="1h", labels=labels, engine=Capture())  # type: ignore[arg-type]
+    return jobs[0], table
+
+
+def log_batches(table: Any, cuts: list[int], origin: str = "predictions.parquet") -> list[Any]:
+    """The logs cut into batches as an engine hands them to the job (first_line: the batch's first row)."""
+    from mlops_actions.engines.base import Batch
+
+    bounds = [0, *sorted(cuts), table.num_rows]
+    return [
+        Batch(origin, "parquet", table=table.slice(start, end - start), first_line=start + 1)
+        for start, end in itertools.pairwise(bounds)
+    ]
+
+
+log_cuts = st.lists(st.integers(min_value=0, max_value=LOG_ROWS), min_size=0, max_size=6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data(), cuts=log_cuts)
+def test_monitor_summaries_merged_in_any_order_equal_the_summary_of_the_logs_read_in_one(
+    monitor_logs, data, cuts
+):
+    job, table = monitor_logs
+    whole = job.summarise(log_batches(table, [])[0])
+    assert whole.performance.labelled, "the truth logs have labelled rows"
+    parts = [pickle.loads(pickle.dumps(job.summarise(batch))) for batch in log_batches(table, cuts)]
+    shuffled = [parts[i] for i in data.draw(st.permutations(range(len(parts))))]
+    merged = shuffled[0]
+    grouped = merge_monitor_in_tree(job, shuffled, data.draw)
+    for part in shuffled[1:]:
+        merged = job.merge(part, merged)
+    assert_same_monitor_summary(merged, whole)
+    assert_same_monitor_summary(grouped, whole)
+
+
+def merge_monitor_in_tree(job: Any, parts: list[Any], draw: Any) -> Any:
+    if len(parts) == 1:
+        return parts[0]
+    cut = draw(st.integers(min_value=1, max_value=len(parts) - 1))
+    return job.merge(
+        merge_monitor_in_tree(job, parts[:cut], draw), merge_monitor_in_tree(job, parts[cut:], draw)
+    )
+
+
+@settings(max_examples=10, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=0, max_value=LOG_ROWS), min_size=2, max_size=2))
+def test_merging_monitor_summaries_is_associative_and_commutative(monitor_logs, cuts):
+    job, table = monitor_logs
+    a, b, c = (job.summarise(batch) for batch in log_batches(table, cuts))
+    assert_same_monitor_summary(job.merge(job.merge(a, b), c), job.merge(a, job.merge(b, c)))
+    assert_same_monitor_summary(job.merge(a, b), job.merge(b, a))
+
+
+def test_the_empty_monitor_summary_is_the_identity(monitor_logs):
+    from mlops_actions.monitoring.job import MonitorSummary
+
+    job, table = monitor_logs
+    for batch in log_batches(table, [LOG_ROWS // 3]):
+        summary = job.summarise(batch)
+        assert_same_monitor_summary(job.merge(summary, MonitorSummary()), summary)
+        assert_same_monitor_summary(job.merge(MonitorSummary(), summary), summary)
+    empty = job.summarise(log_batches(table, [0])[0])
+    assert empty.rows_read == 0
+    assert_same_monitor_summary(job.merge(empty, summary), summary)
