@@ -167,13 +167,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def monitor_engine(args: argparse.Namespace) -> Engine | None:
-    """The engine the monitor runs on: None for the local engine without ``--partitions`` (the logs are
-    read in order, here, as fast as they can be), else the engine ``--engine`` names."""
+    """The engine the monitor runs on: None for the local engine without ``--partitions`` on local log files
+    (they are read in order, here, as fast as they can be), else the engine ``--engine`` names."""
     from mlops_actions.commands._common import engine_options
     from mlops_actions.engines.base import open_engine
+    from mlops_actions.monitoring.job import needs_engine
 
     options = engine_options(args)
-    if options.name == "local" and options.partitions is None:
+    if options.name == "local" and options.partitions is None and not needs_engine(args.logs):
         return None
     return open_engine(options)
 

@@ -165,8 +165,9 @@ class MonitorJob:
         return merge_summaries(first, second)
 
     def collected(self, summary: MonitorSummary) -> dict[int, tuple[Profile, Profile, WindowCounts]]:
-        """Per window start, its input profile, output profile and counts, in the form a read in order
-        gives them (values of a wrong type listed in the features' order)."""
+        """Per window start, its input profile, output profile and counts, as a read in order gives them,
+        in an order that no merge order changes: features with values of a wrong type in the features'
+        order, each category count in the order of the categories' names."""
         found = {}
         for start, partial in summary.windows.items():
             wrong = partial.counts.wrong_type
@@ -174,10 +175,26 @@ class MonitorJob:
                 partial.counts,
                 wrong_type={n: wrong[n] for n in self.layout.features if n in wrong},
             )
-            inputs = dataclasses.replace(partial.inputs, sources=["window"])
-            outputs = dataclasses.replace(partial.outputs, sources=["outputs"])
-            found[start] = (inputs, outputs, counts)
+            found[start] = (
+                _in_order(partial.inputs, "window"),
+                _in_order(partial.outputs, "outputs"),
+                counts,
+            )
         return found
+
+
+def _in_order(profile: Profile, source: str) -> Profile:
+    """The profile with its category counts ordered by name (merges add them in any order), named as a
+    window's profile is."""
+    from mlops_actions.domain.data.profile import CategoricalProfile
+
+    columns = {
+        name: dataclasses.replace(column, counts=dict(sorted(column.counts.items())))
+        if isinstance(column, CategoricalProfile) and column.counts is not None
+        else column
+        for name, column in profile.columns.items()
+    }
+    return dataclasses.replace(profile, columns=columns, sources=[source])
 
 
 def _count_versions(summary: MonitorSummary, column: Any, kept: np.ndarray | None, position: Any) -> None:
@@ -194,6 +211,13 @@ def _count_versions(summary: MonitorSummary, column: Any, kept: np.ndarray | Non
         row = pc.index(column, value).as_py()
         summary.versions[str(value)] += int(item["counts"])
         summary.first_read.setdefault(str(value), (position[0], position[1], int(row)))
+
+
+def needs_engine(logs: str) -> bool:
+    """Whether only an engine's readers read these logs: a URI (``s3://``...) or a Delta table."""
+    from mlops_actions.engines.sources import uri_scheme
+
+    return uri_scheme(logs) != "" or (Path(logs) / "_delta_log").is_dir()
 
 
 def first_outputs(

@@ -368,7 +368,8 @@ class LabelledRows:
     labels: list[np.ndarray] = field(default_factory=list)
     predictions: list[np.ndarray] = field(default_factory=list)
     scores: list[dict[str, np.ndarray]] = field(default_factory=list)
-    positions: list[tuple[str, int, int]] = field(default_factory=list)  # where each part was read
+    # where each part was read: (origin, first line of its chunk, time of its first row, its first row)
+    positions: list[tuple[str, int, int, int]] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -568,7 +569,7 @@ class PerformanceCollector:
             part.predictions.append(predictions[rows])
             part.scores.append({name: values_[rows] for name, values_ in columns.probabilities.items()})
             if position is not None:
-                part.positions.append((position[0], position[1], int(rows[0])))
+                part.positions.append((position[0], position[1], int(columns.times[rows[0]]), int(rows[0])))
 
     # -- judging --
 

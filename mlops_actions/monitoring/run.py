@@ -1,6 +1,7 @@
-"""The monitor in order: read the logs chunk by chunk, cut the rows into windows, collect each window, then
-judge every window against the reference (its outputs against the release-time eval outputs, else the first
-full window; its performance on the labelled rows, else estimated)."""
+"""The monitor: read the logs chunk by chunk (or run the monitor job on an engine, ``monitoring/job.py``),
+cut the rows into windows, collect each window, then judge every window against the reference (its outputs
+against the release-time eval outputs, else the first full window; its performance on the labelled rows,
+else estimated)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from mlops_actions.monitoring.windows import iso, parse_time, parse_window, spli
 
 if TYPE_CHECKING:
     from mlops_actions.engines.base import Engine
+    from mlops_actions.monitoring.accumulate import WindowCounts
     from mlops_actions.monitoring.labels import Labels
     from mlops_actions.monitoring.logs import LogChunk
 
@@ -126,6 +128,90 @@ def _scan(
     return scan
 
 
+@dataclass
+class Collected:
+    """What a run collected, in order or on an engine: per window start its input profile, output profile
+    and counts; the rows read and those before ``--since``; the version logged most often; the files."""
+
+    windows: dict[int, tuple[Profile, Profile, WindowCounts]]
+    rows_read: int
+    before_since: int
+    version: str | None
+    files: list[str]
+
+
+def _in_order(
+    logs: str,
+    layout: Layout,
+    trained: Profile,
+    settings: MonitorSettings,
+    length: int,
+    since_ns: int | None,
+    chunk_bytes: int,
+    chunk_rows: int,
+    on_chunk: Callable[[LogChunk], None] | None,
+    outputs: Outputs | None,
+    performance: PerformanceCollector,
+) -> Collected:
+    """The logs read here, file after file, chunk after chunk."""
+    files = log_files(logs)
+    scan = _scan(
+        files,
+        layout,
+        trained,
+        settings,
+        length,
+        since_ns,
+        chunk_bytes,
+        chunk_rows,
+        on_chunk,
+        outputs,
+        performance,
+    )
+    return Collected(
+        windows={start: accumulator.finish() for start, accumulator in scan.windows.items()},
+        rows_read=scan.rows_read,
+        before_since=scan.before_since,
+        version=scan.versions.most_common(1)[0][0] if scan.versions else None,
+        files=[str(f) for f in files],
+    )
+
+
+def _on_engine(
+    engine: Engine,
+    logs: str,
+    layout: Layout,
+    trained: Profile,
+    settings: MonitorSettings,
+    length: int,
+    since_ns: int | None,
+    chunk_bytes: int,
+    chunk_rows: int,
+    outputs: Outputs | None,
+    performance: PerformanceCollector,
+) -> Collected:
+    """The monitor as a job on ``engine`` (``monitoring/job.py``): the output bins, when the release has none,
+    from the first chunk read here; the performance collector given the merged partial."""
+    from mlops_actions.engines.sources import resolve_dataset
+    from mlops_actions.monitoring.job import MonitorJob, first_outputs
+
+    dataset = resolve_dataset(logs, kind="logs")
+    if outputs is None:
+        outputs = first_outputs(dataset, layout, since_ns, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows)
+    job = MonitorJob(layout, trained, outputs, settings.probability_tolerance, length, since_ns, performance)
+    summary = engine.run(dataset, job)
+    if summary is None:
+        raise DataError(f"{logs}: the prediction logs hold no rows")
+    performance.absorb(summary.performance)
+    return Collected(
+        windows=job.collected(summary),
+        rows_read=summary.rows_read,
+        before_since=summary.before_since,
+        version=summary.most_common_version(),
+        files=list(dataset.files) or [logs],
+    )
+
+
 def run_monitor(
     config: Config,
     logs: str,
@@ -172,9 +258,8 @@ def run_monitor(
 
     with threadpool_limits(limits=1, user_api="blas"):  # BLAS threads only contend on these small products
         if engine is None:
-            files = log_files(logs)
-            scan = _scan(
-                files,
+            found = _in_order(
+                logs,
                 layout,
                 trained,
                 settings,
@@ -186,31 +271,22 @@ def run_monitor(
                 outputs,
                 performance,
             )
-            windows = {start: accumulator.finish() for start, accumulator in scan.windows.items()}
-            rows_read, before_since = scan.rows_read, scan.before_since
-            logged = scan.versions.most_common(1)[0][0] if scan.versions else None
-            listed = [str(f) for f in files]
         else:
-            from mlops_actions.engines.sources import resolve_dataset
-            from mlops_actions.monitoring.job import MonitorJob, first_outputs
-
-            dataset = resolve_dataset(logs, kind="logs")
-            listed = list(dataset.files) or [logs]
-            if outputs is None:
-                outputs = first_outputs(
-                    dataset, layout, since_ns, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows
-                )
-            job = MonitorJob(
-                layout, trained, outputs, settings.probability_tolerance, length, since_ns, performance
+            found = _on_engine(
+                engine,
+                logs,
+                layout,
+                trained,
+                settings,
+                length,
+                since_ns,
+                chunk_bytes,
+                chunk_rows,
+                outputs,
+                performance,
             )
-            summary = engine.run(dataset, job)
-            if summary is None:
-                raise DataError(f"{logs}: the prediction logs hold no rows")
-            windows = job.collected(summary)
-            rows_read, before_since = summary.rows_read, summary.before_since
-            logged = summary.most_common_version()
-            performance.absorb(summary.performance)
-    if rows_read == 0:
+    windows = found.windows
+    if found.rows_read == 0:
         raise DataError(f"{logs}: the prediction logs hold no rows")
     if not windows:
         raise DataError(f"{logs}: no rows at or after --since {since}")
@@ -233,17 +309,17 @@ def run_monitor(
         drift_reference = f"{BASELINE_WINDOW} ({baseline.start})"
     else:
         drift_reference = "none (no full window)"
-    version = reference.version or logged
+    version = reference.version or found.version
     return MonitorResult(
         model=config.model_name,
         version=version,
         reference=reference.source,
         window=window,
         since=since,
-        files=tuple(listed),
-        rows_read=rows_read,
-        rows_before_since=before_since,
-        partial_lines=sum(_unterminated(Path(f)) for f in listed if Path(f).is_file()),
+        files=tuple(found.files),
+        rows_read=found.rows_read,
+        rows_before_since=found.before_since,
+        partial_lines=sum(_unterminated(Path(f)) for f in found.files if Path(f).is_file()),
         prediction_drift_reference=drift_reference,
         windows=results,
         settings={

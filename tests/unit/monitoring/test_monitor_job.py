@@ -9,6 +9,7 @@ import itertools
 import math
 import pickle
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +74,8 @@ class SplitEngine:
 
     name = "split"
 
-    def __init__(self, parts: int, seed: int = 0):
-        self.parts, self.seed, self.runs = parts, seed, 0
+    def __init__(self, parts: int, seed: int = 0, *, numbered: bool = True):
+        self.parts, self.seed, self.runs, self.numbered = parts, seed, 0, numbered
 
     def table_info(self, dataset: Dataset, columns: Any = None) -> Any:
         raise NotImplementedError
@@ -86,7 +87,9 @@ class SplitEngine:
         self.runs += 1
         job = pickle.loads(pickle.dumps(job))
         summaries = [
-            pickle.loads(pickle.dumps(job.summarise(batch)))
+            pickle.loads(
+                pickle.dumps(job.summarise(batch if self.numbered else replace(batch, first_line=None)))
+            )
             for name in dataset.files
             for batch in batches(Path(name), self.parts)
         ]
@@ -177,6 +180,16 @@ def test_labelled_windows_get_the_same_bootstrap_intervals_whatever_the_partitio
     assert_same(found.to_dict(), expected.to_dict())
 
 
+def test_batches_without_line_numbers_keep_time_ordered_labelled_rows_in_read_order(
+    truth_logs, example_config, reference, labels
+):
+    path = str(truth_logs["parquet"])
+    expected = run_monitor(example_config, path, reference, window="1h", labels=labels)
+    engine = SplitEngine(64, 5, numbered=False)
+    found = run_monitor(example_config, path, reference, window="1h", labels=labels, engine=engine)
+    assert_same(found.to_dict(), expected.to_dict())
+
+
 @pytest.mark.parametrize("parts", PARTS)
 def test_with_eval_outputs_the_estimate_and_prediction_drift_are_the_same(
     parts, truth_logs, example_config, reference
@@ -241,7 +254,7 @@ def test_window_counts_merge_by_adding_every_count():
 
 def test_labelled_rows_merged_in_any_order_are_in_read_order():
     parts = [
-        LabelledRows([np.array([f"l{i}"])], [np.array([f"p{i}"])], [{}], [("logs.jsonl", 1 + 10 * i, 0)])
+        LabelledRows([np.array([f"l{i}"])], [np.array([f"p{i}"])], [{}], [("logs.jsonl", 1 + 10 * i, 0, 0)])
         for i in range(5)
     ]
     merged = PerformancePartial({0: parts[3]}).merge(PerformancePartial({0: parts[0]}))
@@ -360,3 +373,101 @@ def test_the_monitor_command_names_a_bad_partition_count(truth_logs, capsys):
     argv = ["monitor", "-c", str(CONFIG), "--logs", str(truth_logs["csv"]), "--partitions", "0"]
     assert main(argv) == 2
     assert "--partitions must be at least 1" in capsys.readouterr().err
+
+
+def test_merges_in_any_order_give_window_profiles_with_their_categories_in_one_order(truth_logs):
+    from mlops_actions.domain.data.profile import CategoricalProfile
+
+    captured: list[Any] = []
+
+    class Capture(SplitEngine):
+        def run(self, dataset, job, *, shard=None):
+            captured.append(job)
+            return super().run(dataset, job)
+
+    from mlops_actions.domain.config import load_config
+    from tests.unit.monitoring.generate import CONFIG
+
+    path = truth_logs["parquet"]
+    run_monitor(
+        load_config(CONFIG),
+        str(path),
+        reference_from_file(truth_logs["reference"]),
+        window="1h",
+        engine=Capture(1),
+    )
+    job = captured[0]
+    summaries = [job.summarise(batch) for batch in batches(path, 64)]
+    first, second = (job.collected(shuffled_merge(job, summaries, seed)) for seed in (1, 2))
+    orders = [
+        [
+            (start, name, list(column.counts))
+            for start, (inputs, outputs, _) in sorted(found.items())
+            for profile in (inputs, outputs)
+            for name, column in profile.columns.items()
+            if isinstance(column, CategoricalProfile) and column.counts
+        ]
+        for found in (first, second)
+    ]
+    assert orders[0] == orders[1] and len(orders[0]) > 12
+
+
+def without_files(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in document.items() if key != "files"}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_logs_behind_a_uri_are_read_through_the_engine_with_the_same_result(
+    fmt, truth_logs, example_config, reference, in_order
+):
+    """The driver reads the first rows (the output bins) of a URI unit by unit, the engine the rest."""
+    import fsspec
+
+    from mlops_actions.engines.base import EngineOptions
+    from mlops_actions.engines.local import LocalEngine
+
+    memory = fsspec.filesystem("memory")
+    uri = f"memory://monitor-job/predictions.{fmt}"
+    memory.pipe(uri, truth_logs[fmt].read_bytes())
+    try:
+        engine = LocalEngine(EngineOptions(partitions=7))
+        found = run_monitor(example_config, uri, reference, window="1h", engine=engine)
+    finally:
+        memory.rm(uri)
+    assert len(found.files) == 1 and found.files[0].endswith(f"monitor-job/predictions.{fmt}")
+    assert_same(without_files(found.to_dict()), without_files(in_order[fmt]))
+
+
+def test_logs_in_a_delta_table_give_the_result_of_its_parquet_files_read_in_order(
+    tmp_path, truth_logs, example_config, reference
+):
+    import pyarrow.parquet as pq
+    from deltalake import DeltaTable, write_deltalake
+
+    from mlops_actions.engines.base import EngineOptions
+    from mlops_actions.engines.local import LocalEngine
+
+    write_deltalake(str(tmp_path / "logs"), pq.read_table(truth_logs["parquet"]))
+    [file] = DeltaTable(str(tmp_path / "logs")).file_uris()
+    expected = run_monitor(example_config, file, reference, window="1h")
+    engine = LocalEngine(EngineOptions(partitions=7))
+    found = run_monitor(example_config, str(tmp_path / "logs"), reference, window="1h", engine=engine)
+    assert [w.rows for w in found.windows] == [s.rows for s in SCENARIOS]
+    assert_same(found.to_dict(), expected.to_dict())
+
+
+def test_the_monitor_command_reads_a_delta_table_on_the_default_engine(tmp_path, truth_logs, capsys):
+    import json
+
+    import pyarrow.parquet as pq
+    from deltalake import write_deltalake
+
+    from mlops_actions.cli import main
+    from tests.unit.monitoring.generate import CONFIG
+
+    write_deltalake(str(tmp_path / "logs"), pq.read_table(truth_logs["parquet"]))
+    argv = ["monitor", "-c", str(CONFIG), "--logs", str(tmp_path / "logs"), "--window", "1h"]
+    argv += ["--reference", str(truth_logs["reference"]), "--no-record", "--json"]
+    assert main(argv) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert [w["rows"] for w in document["windows"]] == [s.rows for s in SCENARIOS]
