@@ -22,7 +22,7 @@ $(GITLAB_CI_LOCAL): tests/e2e/gitlab/package-lock.json
 
 install: $(STAMP)
 
-# git, make, rsync, node/npm (apt-get when run as root; otherwise says what to install)
+# git, make, rsync, node/npm, Java for Spark (apt-get when run as root; otherwise says what to install)
 system-deps:
 	bash .ci/install-system-deps.sh
 
