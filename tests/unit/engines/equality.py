@@ -149,3 +149,27 @@ def assert_same_monitor_summary(a: Any, b: Any) -> None:
         for field in ("counts", "score_sums", "correct", "correct_variance"):
             size = np.abs(np.asarray(getattr(other, field), dtype=float))
             assert_close_arrays(getattr(sums, field), getattr(other, field), size, f"{start}: {field}")
+
+
+def assert_same_document(found: Any, expected: Any, where: str = "document") -> None:
+    """Two JSON-like documents (a command's ``--json`` output, a result's ``to_dict``): the same keys,
+    lengths, texts and integers; floats within 1e-9 relative (or 1e-12 apart, for values near zero)."""
+    if isinstance(expected, dict):
+        assert isinstance(found, dict), where
+        assert sorted(found) == sorted(expected), f"{where}: keys {sorted(found)} != {sorted(expected)}"
+        for key in expected:
+            assert_same_document(found[key], expected[key], f"{where}.{key}")
+    elif isinstance(expected, (list, tuple)):
+        assert isinstance(found, (list, tuple)) and len(found) == len(expected), where
+        for index, (a, b) in enumerate(zip(found, expected, strict=True)):
+            assert_same_document(a, b, f"{where}[{index}]")
+    elif isinstance(expected, float) and not isinstance(found, bool):
+        assert isinstance(found, (int, float)), f"{where}: {found!r} is no number"
+        if math.isnan(expected) or math.isinf(expected):
+            assert found == expected or (math.isnan(found) and math.isnan(expected)), where
+        else:
+            assert math.isclose(found, expected, rel_tol=RELATIVE, abs_tol=1e-12), (
+                f"{where}: {found!r} != {expected!r}"
+            )
+    else:
+        assert found == expected, f"{where}: {found!r} != {expected!r}"
