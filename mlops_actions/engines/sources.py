@@ -175,7 +175,10 @@ def run_with_wider_types(job: Any, run_once: Callable[[Any], S]) -> S:
             wider = WiderTypes.of(error)
             if wider is None:
                 raise
-            job = job_with_info(job, with_types(job.info, wider.types))
+            widened = with_types(job.info, wider.types)
+            if info_types(widened) == info_types(job.info):
+                raise DataError(f"{info.path}: column types do not fit and cannot be widened") from None
+            job = job_with_info(job, widened)
     raise DataError(f"{info.path}: column types keep changing between parts of the data")
 
 

@@ -436,3 +436,32 @@ def test_the_hive_default_partition_is_a_missing_value(tmp_path: Path) -> None:
 def test_csv_text_that_neither_fits_nor_parses_is_a_data_error() -> None:
     with pytest.raises(DataError, match=r"^a\.csv: cannot read csv"):
         csv_text_table(b"1.5,a\n1,2,3\n", b"x,s\n", {"x": "int64", "s": "string"}, origin="a.csv")
+
+
+def test_a_run_restarts_with_wider_types_until_they_fit_and_stops_when_they_cannot_widen() -> None:
+    from dataclasses import dataclass
+
+    from mlops_actions.engines.sources import run_with_wider_types
+
+    @dataclass(frozen=True)
+    class Job:
+        info: TableInfo
+        reads: str = "rows"
+
+    info = DatasetInfo(path="d", format="csv", columns=["x"], dtypes={"x": "int"}, types={"x": "int64"})
+    seen: list[str] = []
+
+    def run_once(job: Job) -> str:
+        seen.append(job.info.dtypes["x"])
+        if job.info.dtypes["x"] == "int":
+            raise RuntimeError(f"worker failed: {WiderTypes({'x': 'double'})}")
+        return "done"
+
+    assert run_with_wider_types(Job(info), run_once) == "done"
+    assert seen == ["int", "float"]
+
+    def never_fits(job: Job) -> str:
+        raise WiderTypes({"x": "int64"})
+
+    with pytest.raises(DataError, match=r"^d: column types do not fit"):
+        run_with_wider_types(Job(info), never_fits)
