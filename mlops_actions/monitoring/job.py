@@ -77,10 +77,13 @@ def merge_summaries(first: MonitorSummary, second: MonitorSummary) -> MonitorSum
     )
 
 
-def batch_chunk(batch: Batch, input_types: dict[str, str] | None = None) -> LogChunk:
+def batch_chunk(
+    batch: Batch, input_types: dict[str, str] | None = None, partial_line: bytes | None = None
+) -> LogChunk:
     """A Batch of the logs as the flat table the monitor's readers make of the same rows: Parquet as it
     is, CSV lines read as text, JSON Lines parsed by ``monitoring/jsonl.py`` (``input_types`` typing the
-    inputs)."""
+    inputs). A JSON Lines file's last line without its newline (``partial_line``, found on the driver) is
+    being written: left out, also when the engine handed it with a newline."""
     import pyarrow as pa
 
     path = Path(batch.origin)
@@ -100,7 +103,10 @@ def batch_chunk(batch: Batch, input_types: dict[str, str] | None = None) -> LogC
         from mlops_actions.monitoring.jsonl import Block, input_schema, parse_block
 
         line = 1 if first is None else first
-        text = text[: text.rfind(b"\n") + 1]  # a last line without its newline is being written: left out
+        if not text.endswith(b"\n"):
+            text = text[: text.rfind(b"\n") + 1]
+        elif partial_line and (text == partial_line + b"\n" or text.endswith(b"\n" + partial_line + b"\n")):
+            text = text[: len(text) - len(partial_line) - 1]
         table = parse_block(path, Block(line, text), input_schema(input_types)) if text.strip() else None
         return LogChunk(path, "jsonl", line, pa.table({}) if table is None else table)
     raise DataError(f"{batch.origin}: unknown log format {batch.format!r}, expected jsonl, csv or parquet")
@@ -119,13 +125,14 @@ class MonitorJob:
     length: int
     since_ns: int | None
     performance: PerformanceCollector
+    partial_lines: dict[str, bytes] = field(default_factory=dict)  # file -> its last line, without newline
     reads: str = "logs"
 
     def summarise(self, batch: Batch) -> MonitorSummary:
         """What one batch holds for the monitor."""
         import numpy as np
 
-        chunk = batch_chunk(batch, self.layout.features)
+        chunk = batch_chunk(batch, self.layout.features, self.partial_lines.get(batch.origin))
         summary = MonitorSummary()
         if chunk.table.num_rows == 0:
             return summary
@@ -211,6 +218,32 @@ def _count_versions(summary: MonitorSummary, column: Any, kept: np.ndarray | Non
         row = pc.index(column, value).as_py()
         summary.versions[str(value)] += int(item["counts"])
         summary.first_read.setdefault(str(value), (position[0], position[1], int(row)))
+
+
+TAIL_BYTES = 1 << 16
+
+
+def partial_last_lines(dataset: Dataset) -> dict[str, bytes]:
+    """The last line of each JSON Lines file that does not end with a newline (the server is writing it),
+    read here from the end of the file."""
+    from mlops_actions.engines.sources import dataset_files, open_binary
+
+    if dataset.format != "jsonl":
+        return {}
+    found = {}
+    for name in dataset_files(dataset):
+        if name.lower().endswith(".gz"):
+            continue
+        with open_binary(name) as handle:
+            size = handle.seek(0, 2)
+            tail, reach = b"", 0
+            while reach < size and b"\n" not in tail:
+                reach = min(size, max(TAIL_BYTES, 2 * reach))
+                handle.seek(size - reach)
+                tail = handle.read(reach)
+        if tail and not tail.endswith(b"\n"):
+            found[name] = tail[tail.rfind(b"\n") + 1 :]
+    return found
 
 
 def needs_engine(logs: str) -> bool:

@@ -131,13 +131,15 @@ def _scan(
 @dataclass
 class Collected:
     """What a run collected, in order or on an engine: per window start its input profile, output profile
-    and counts; the rows read and those before ``--since``; the version logged most often; the files."""
+    and counts; the rows read and those before ``--since``; the version logged most often; the files and
+    how many end in a line being written."""
 
     windows: dict[int, tuple[Profile, Profile, WindowCounts]]
     rows_read: int
     before_since: int
     version: str | None
     files: list[str]
+    partial_lines: int  # files whose last line is being written (left out)
 
 
 def _in_order(
@@ -174,6 +176,7 @@ def _in_order(
         before_since=scan.before_since,
         version=scan.versions.most_common(1)[0][0] if scan.versions else None,
         files=[str(f) for f in files],
+        partial_lines=sum(_unterminated(f) for f in files),
     )
 
 
@@ -193,12 +196,15 @@ def _on_engine(
     """The monitor as a job on ``engine`` (``monitoring/job.py``): the output bins, when the release has none,
     from the first chunk read here; the performance collector given the merged partial."""
     from mlops_actions.engines.sources import resolve_dataset
-    from mlops_actions.monitoring.job import MonitorJob, first_outputs
+    from mlops_actions.monitoring.job import MonitorJob, first_outputs, partial_last_lines
 
     dataset = resolve_dataset(logs, kind="logs")
     if outputs is None:
         outputs = first_outputs(dataset, layout, since_ns, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows)
-    job = MonitorJob(layout, trained, outputs, settings.probability_tolerance, length, since_ns, performance)
+    partial = partial_last_lines(dataset)
+    job = MonitorJob(
+        layout, trained, outputs, settings.probability_tolerance, length, since_ns, performance, partial
+    )
     summary = engine.run(dataset, job)
     if summary is None:
         raise DataError(f"{logs}: the prediction logs hold no rows")
@@ -209,6 +215,7 @@ def _on_engine(
         before_since=summary.before_since,
         version=summary.most_common_version(),
         files=list(dataset.files) or [logs],
+        partial_lines=len(partial),
     )
 
 
@@ -319,7 +326,7 @@ def run_monitor(
         files=tuple(found.files),
         rows_read=found.rows_read,
         rows_before_since=found.before_since,
-        partial_lines=sum(_unterminated(Path(f)) for f in found.files if Path(f).is_file()),
+        partial_lines=found.partial_lines,
         prediction_drift_reference=drift_reference,
         windows=results,
         settings={

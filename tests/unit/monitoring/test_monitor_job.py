@@ -322,8 +322,20 @@ def test_a_json_lines_log_being_written_leaves_out_its_last_line_on_an_engine(
     path.write_bytes(text + text.splitlines(keepends=True)[-1][:40])
     expected = run_monitor(example_config, str(path), reference, window="1h")
     assert expected.partial_lines == 1
-    for partitions in (None, 7):
-        engine = LocalEngine(EngineOptions(partitions=partitions))
+
+    class Terminating(SplitEngine):
+        """Hands every line with a newline, as an engine that reads lines and joins them does."""
+
+        def run(self, dataset, job, *, shard=None):
+            summaries = [
+                job.summarise(replace(batch, text=batch.text + b"\n"))
+                if not batch.text.endswith(b"\n")
+                else job.summarise(batch)
+                for batch in batches(Path(dataset.files[0]), self.parts)
+            ]
+            return shuffled_merge(job, summaries, 0)
+
+    for engine in (LocalEngine(EngineOptions()), LocalEngine(EngineOptions(partitions=7)), Terminating(7)):
         found = run_monitor(example_config, str(path), reference, window="1h", engine=engine)
         assert_same(found.to_dict(), expected.to_dict())
 
