@@ -14,16 +14,21 @@ Jobs travel to the workers pickled, and so do the summaries they send back.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mlops_actions.engines.base import Batch, Dataset, EngineOptions, Job, S, Shard, tree_merge
-from mlops_actions.errors import DataError, UsageError
+from mlops_actions.errors import DataError, MlopsError, UsageError
 
 SPLIT_EVERY = 8  # summaries merged together at each node of the reduction tree
 CONNECT_SECONDS = 30  # deadline to reach a scheduler, and for a local cluster's workers to start
+WORKERS_IMPORT = "the workers need the driver's packages (mlops-actions[dask] and the job's own modules)"
+WORKERS_SEE_FILES = (
+    "the workers read the files themselves, so they need the driver's folder or a URI (s3://...)"
+)
 
 
 class DaskEngine:
@@ -44,6 +49,7 @@ class DaskEngine:
         self.options = options
         self.unit_bytes = unit_bytes or UNIT_BYTES
         self.cluster: Any = None
+        self._checked: set[tuple[str, ...]] = set()
         if options.dask_scheduler:
             try:
                 self.client = Client(options.dask_scheduler, timeout=CONNECT_SECONDS, set_as_default=False)
@@ -52,16 +58,20 @@ class DaskEngine:
                     f"--dask-scheduler {options.dask_scheduler!r}: cannot reach the scheduler: {_line(error)}"
                 ) from None
             return
-        self.cluster = LocalCluster(
-            n_workers=options.workers or 2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            host="127.0.0.1",
-            # no dashboard; the scheduler's health routes listen on the loopback, on any free port
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-            timeout=CONNECT_SECONDS,
-        )
+        try:
+            self.cluster = LocalCluster(
+                n_workers=options.workers or 2,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                host="127.0.0.1",
+                # no dashboard; the scheduler's health routes listen on the loopback, on any free port
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                silence_logs=logging.CRITICAL,  # a task's failure comes back to the driver as one line
+                timeout=CONNECT_SECONDS,
+            )
+        except (OSError, TimeoutError, RuntimeError) as error:
+            raise MlopsError(f"--engine dask: cannot start a local Dask cluster: {_line(error)}") from None
         self.client = Client(self.cluster, timeout=CONNECT_SECONDS, set_as_default=False)
 
     def table_info(self, dataset: Dataset, columns: Sequence[str] | None = None) -> Any:
@@ -84,6 +94,7 @@ class DaskEngine:
 
         if job.reads not in ("rows", "logs"):
             raise UsageError(f"a job reads 'rows' or 'logs', not {job.reads!r}")
+        self._check_workers(dataset, job)
         try:
             if job.reads == "rows":
                 return run_with_wider_types(job, lambda current: self._run_once(dataset, current, shard))
@@ -99,6 +110,23 @@ class DaskEngine:
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None
+
+    def _check_workers(self, dataset: Dataset, job: Job[Any]) -> None:
+        """A DataError naming what a worker cannot import (a task a worker cannot unpickle would wait
+        forever), checked once per job module."""
+        names = (__name__, type(job).__module__)
+        if names in self._checked:
+            return
+        try:
+            missing = self.client.run(_missing_modules, list(names))
+        except Exception:  # the check itself could not be unpickled: no mlops-actions there
+            missing = {"a worker": ["mlops_actions"]}
+        absent = sorted({name for names_of_worker in missing.values() for name in names_of_worker})
+        if absent:
+            raise DataError(
+                f"{dataset.location}: a Dask worker cannot import {', '.join(absent)}: {WORKERS_IMPORT}"
+            )
+        self._checked.add(names)
 
     def _run_once(self, dataset: Dataset, job: Job[S], shard: Shard | None) -> S | None:
         """One run: a summary task per partition, then merges of SPLIT_EVERY summaries, level by level."""
@@ -337,6 +365,21 @@ def _summarise_rows(job: Job[S], table: Any) -> S | None:
     return tree_merge(job, summaries)
 
 
+def _missing_modules(names: list[str]) -> list[str]:
+    """The modules of ``names`` this worker cannot import (runs on every worker)."""
+    import importlib.util
+
+    missing = []
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ImportError:
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
 def _merge_summaries(job: Job[S], summaries: list[S | None]) -> S | None:
     """A node of the reduction tree: its children's summaries merged (runs on a worker)."""
     return tree_merge(job, summaries)
@@ -354,7 +397,13 @@ def _worker_error(origin: str, error: Exception) -> Exception:
 
 
 def _line(error: BaseException) -> str:
-    """An error's message on one line, without Dask's wrapping or a KeyError's quotes."""
+    """An error's message on one line, without Dask's wrapping or a KeyError's quotes; a file or a module
+    the workers lack says what they need."""
+    if isinstance(error, FileNotFoundError):
+        missing = error.filename or str(error)
+        return f"a Dask worker cannot find {missing}: {WORKERS_SEE_FILES}"
+    if isinstance(error, ModuleNotFoundError):
+        return f"a Dask worker cannot import {error.name}: {WORKERS_IMPORT}"
     text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
     if "Original Message:" in text:
         text = text.split("Original Message:", 1)[1]

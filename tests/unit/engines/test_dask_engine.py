@@ -1,5 +1,6 @@
 """The Dask engine on a real ``distributed.LocalCluster`` of 2 worker processes: the local engine's answers
-whatever the partitioning, Hive folders and ``file://`` URIs, one-line worker errors, and a ``close`` that
+at 1, 7 and 64 partitions, on Parquet, CSV (plain, gzip, widened types), Hive folders, Delta tables and
+``file://`` URIs; the local engine's shards; worker errors as one line naming the file; and a ``close`` that
 stops only the cluster the engine started."""
 
 from __future__ import annotations
@@ -333,6 +334,38 @@ def test_an_unreadable_csv_line_becomes_one_line_naming_the_file(engine, tmp_pat
     with pytest.raises(DataError) as raised:
         engine.run(dataset, TallyJob(engine.table_info(dataset)))
     assert "\n" not in str(raised.value) and str(path) in str(raised.value)
+
+
+def test_a_file_the_workers_cannot_see_is_named_with_what_they_need(engine):
+    fsspec = pytest.importorskip("fsspec")
+    location = "memory://only-on-the-driver/logs.jsonl"  # this process's memory: the workers have their own
+    with fsspec.open(location, "wb") as handle:
+        handle.write(b'{"i": 1}\n')
+    with pytest.raises(DataError) as raised:
+        engine.run(resolve_dataset(location, kind="logs"), LineJob())
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "a Dask worker cannot find" in message and "only-on-the-driver/logs.jsonl" in message
+
+
+def test_a_job_the_workers_cannot_import_says_what_they_need(engine, tables, tmp_path, monkeypatch):
+    (tmp_path / "driver_only_jobs.py").write_text(
+        "from dataclasses import dataclass\n\n\n"
+        "@dataclass(frozen=True)\n"
+        "class RowsJob:\n"
+        "    reads: str = 'logs'\n\n"
+        "    def summarise(self, batch):\n"
+        "        return 1\n\n"
+        "    def merge(self, first, second):\n"
+        "        return first + second\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))  # the driver's path only: the workers started before
+    from driver_only_jobs import RowsJob
+
+    with pytest.raises(DataError) as raised:
+        engine.run(resolve_dataset(str(tables / "rows.csv"), kind="logs"), RowsJob())
+    message = str(raised.value)
+    assert "\n" not in message and "a Dask worker cannot import driver_only_jobs" in message
 
 
 def test_close_stops_the_local_cluster_the_engine_started():
