@@ -10,6 +10,11 @@ Python workers each partition's rows become ``Chunk``s with the job's dtypes ("r
 the driver, which merges them as a tree (``tree_merge``). A summary is small (a profile: counts, moments
 and bin counts per column), so the driver's memory grows with the partitions, not with the rows.
 
+A "logs" job's Batch holds consecutive rows of one file and names the file and the line (Parquet: the row)
+of its first row, as the local engine's do: the monitor puts labelled rows back in read order by them.
+Parquet gives the row index; for text, a first pass in the JVM counts each file block's lines. With
+``options.partitions`` logs are cut into ranges in read order, "rows" jobs' rows dealt round-robin.
+
 The dtypes and the numeric bins are fixed on the driver before the run, so whatever the partitioning the
 merged summary is the local engine's. A CSV part whose values do not fit the fixed types fails the run with
 ``WiderTypes`` (Spark hands the driver only the worker's message, which carries them); the driver then runs
@@ -40,6 +45,7 @@ CHUNK_ROWS = 1 << 18  # rows of Arrow batches gathered into one chunk
 TEXT_BLOCK_BYTES = 8 << 20  # bytes of CSV / JSON Lines lines parsed at once
 SUMMARY_SCHEMA = "summary binary"
 FILE_COLUMN = "__mlops_file__"
+LINE_COLUMN = "__mlops_line__"
 LOG4J2_QUIET = """\
 rootLogger.level = error
 rootLogger.appenderRef.stderr.ref = console
@@ -52,6 +58,8 @@ logger.executor.name = org.apache.spark.executor.Executor
 logger.executor.level = off
 logger.tasks.name = org.apache.spark.scheduler.TaskSetManager
 logger.tasks.level = off
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
 """
 
 
@@ -132,7 +140,11 @@ class SparkEngine:
         from mlops_actions.engines.sources import dataset_files
 
         files = dataset_files(dataset)
-        with spark_errors(dataset.location):
+        # nanosecond timestamps read as their int64 values, turned back into the file's type on the workers
+        with (
+            spark_errors(dataset.location),
+            spark_conf(self.spark, "spark.sql.legacy.parquet.nanosAsLong", "true"),
+        ):
             if dataset.format in ("csv", "jsonl"):
                 summaries = self._text_summaries(dataset, files, job)
             else:
@@ -142,7 +154,7 @@ class SparkEngine:
     def _arrow_summaries(self, dataset: Dataset, files: list[str], job: Job[S]) -> Any:
         from pyspark.sql import functions as F
 
-        from mlops_actions.engines.sources import info_types
+        from mlops_actions.engines.sources import info_types, parquet_file, partition_types
 
         spark_delta = dataset.format == "delta" and session_has_delta(self.spark)
         if spark_delta:
@@ -150,20 +162,25 @@ class SparkEngine:
         else:
             frame = self.spark.read.parquet(*files)
         columns = [column_ref(name) for name in frame.columns]
-        if job.reads == "rows":
+        logs = job.reads == "logs"
+        if not logs:
             wanted = [column_ref(name) for name in job.info.dtypes if name in frame.columns]  # type: ignore[attr-defined]
             columns = wanted or columns[:1]
-        partitioned = dataset.hive and not spark_delta and job.reads == "rows"
-        if partitioned:
+        partitioned = dataset.hive and not spark_delta and not logs
+        if partitioned or logs:
             columns.append(F.col("_metadata.file_path").alias(FILE_COLUMN))
-        frame = frame.select(*columns)
-        if self.options.partitions:
-            frame = frame.repartition(self.options.partitions)
-        originals = {file_key(name): name for name in files} if partitioned else {}
-        types = info_types(job.info) if job.reads == "rows" else {}  # type: ignore[attr-defined]
-        location, fmt = dataset.location, dataset.format
+        if logs:
+            columns.append(F.col("_metadata.row_index").alias(LINE_COLUMN))
+        frame = self._partitioned(frame.select(*columns), logs)
+        originals = {file_key(name): name for name in files}
+        if logs:  # a Delta table's partition columns, as the local engine adds them
+            types = partition_types(dataset) if dataset.hive and not spark_delta else {}
+        else:
+            types = info_types(job.info)  # type: ignore[attr-defined]
+        fmt = dataset.format
+        schema = None if spark_delta else parquet_file(files[0]).schema_arrow
         return map_in_arrow(
-            frame, lambda batches: summarise_arrow(job, dataset, originals, types, location, fmt, batches)
+            frame, lambda batches: summarise_arrow(job, dataset, originals, types, fmt, schema, batches)
         )
 
     def _text_summaries(self, dataset: Dataset, files: list[str], job: Job[S]) -> Any:
@@ -173,25 +190,39 @@ class SparkEngine:
 
         frame = self.spark.read.text(files).select(
             F.col("value"),
-            F.col("_metadata.file_path").alias("file"),
+            F.col("_metadata.file_path").alias(FILE_COLUMN),
             F.col("_metadata.file_block_start").alias("block"),
         )
         fmt = dataset.format
+        logs = job.reads == "logs"
+        starts = block_first_lines(frame) if logs else {}
+        lines = map_in_arrow(
+            frame,
+            lambda batches: numbered_lines(batches, fmt == "csv", starts),
+            f"value string, {FILE_COLUMN} string, {LINE_COLUMN} long",
+        )
+        lines = self._partitioned(lines, logs)
         headers = {file_key(name): header_line(name) for name in files} if fmt == "csv" else {}
         originals = {file_key(name): name for name in files}
-        types = info_types(job.info) if job.reads == "rows" else {}  # type: ignore[attr-defined]
-        partitions = self.options.partitions
-        positional = not partitions
-        if partitions:
-            lines = (
-                map_in_arrow(frame, without_headers, "value string, file string") if fmt == "csv" else frame
-            )
-            frame = lines.select("value", "file").repartition(partitions)
+        types = {} if logs else info_types(job.info)  # type: ignore[attr-defined]
         return map_in_arrow(
-            frame,
+            lines,
             lambda batches: summarise_lines(
-                job, dataset, originals, headers, types, text_blocks(batches, fmt, positional)
+                job, dataset, originals, headers, types, text_blocks(batches, logs)
             ),
+        )
+
+    def _partitioned(self, frame: Any, in_order: bool) -> Any:
+        """The frame in ``options.partitions`` partitions: for "logs" jobs ranges of rows in read order (each
+        partition's rows contiguous and sorted, so a batch's first line says where all its rows are), for
+        "rows" jobs dealt round-robin."""
+        partitions = self.options.partitions
+        if not partitions:
+            return frame
+        if not in_order:
+            return frame.repartition(partitions)
+        return frame.repartitionByRange(partitions, FILE_COLUMN, LINE_COLUMN).sortWithinPartitions(
+            FILE_COLUMN, LINE_COLUMN
         )
 
 
@@ -343,104 +374,171 @@ def summarise_arrow(
     dataset: Dataset,
     originals: dict[str, str],
     types: dict[str, str],
-    location: str,
     fmt: str,
+    schema: Any,
     batches: Iterator[Any],
 ) -> Iterator[S]:
     """(worker) A partition of Arrow batches as one summary: chunks with the job's dtypes for a "rows" job
-    (Hive partition values added per file, as on the driver), Batches for a "logs" job."""
+    (Hive partition values added per file, as on the driver); for a "logs" job, Batches of one file's
+    consecutive rows, named by the file and the 1-based row of their first row, as the local engine's."""
     from mlops_actions.engines.sources import table_chunk, table_slices, with_partitions
 
     summary: S | None = None
     start = 0
     for table in arrow_tables(batches):
-        if job.reads == "logs":
-            summary = merged(
-                job, summary, job.summarise(Batch(origin=partition_name(location), format=fmt, table=table))
-            )
-            continue
-        if originals:
-            pieces = [
-                with_partitions(rows, dataset, originals.get(file_key(file), file), types)
-                for file, rows in file_slices(table)
-            ]
-        else:
-            pieces = [table]
-        for piece in pieces:
-            for part in table_slices(piece, CHUNK_ROWS):
+        table = as_file_types(table, schema)
+        pieces = file_slices(table) if FILE_COLUMN in table.column_names else [("", table)]
+        for file, rows in pieces:
+            origin = originals.get(file_key(file), file) if file else ""
+            if job.reads == "logs":
+                first = rows.column(LINE_COLUMN)[0].as_py() + 1
+                rows = rows.drop_columns([LINE_COLUMN])
+                if types:
+                    rows = with_partitions(rows, dataset, origin, types)
+                batch = Batch(origin=origin, format=fmt, table=rows, first_line=first)
+                summary = merged(job, summary, job.summarise(batch))
+                continue
+            if origin:
+                rows = with_partitions(rows, dataset, origin, types)
+            for part in table_slices(rows, CHUNK_ROWS):
                 summary = merged(job, summary, job.summarise(table_chunk(part, job.info, start)))  # type: ignore[attr-defined]
                 start += part.num_rows
     if summary is not None:
         yield summary
 
 
-def partition_name(origin: str) -> str:
-    """``origin (partition N)`` on a worker, naming the Spark partition."""
-    from pyspark import TaskContext
+def as_file_types(table: Any, schema: Any) -> Any:
+    """The table's columns in the types the Parquet file holds (Spark reads timestamps as microseconds in the
+    session's time zone, nanoseconds as int64), where a cast can give them back; the others as they are."""
+    import pyarrow as pa
 
-    context = TaskContext.get()
-    return f"{origin} (partition {context.partitionId()})" if context is not None else origin
-
-
-def line_runs(batches: Iterator[Any]) -> Iterator[tuple[str, int, list[str]]]:
-    """(file, block start, lines) of the consecutive lines of one file block, in the order Spark read them
-    (block start -1 when the lines were shuffled)."""
-    for batch in batches:
-        values = batch.column(0).to_pylist()
-        files = batch.column(1).to_pylist()
-        blocks = batch.column(2).to_pylist() if batch.num_columns > 2 else [-1] * len(files)
-        begin = 0
-        for index in range(1, len(values) + 1):
-            if index == len(values) or files[index] != files[begin] or blocks[index] != blocks[begin]:
-                yield files[begin], blocks[begin], values[begin:index]
-                begin = index
+    if schema is None:
+        return table
+    for index, name in enumerate(table.column_names):
+        if name not in schema.names:
+            continue
+        wanted = schema.field(name).type
+        column = table.column(index)
+        if column.type.equals(wanted) or not (pa.types.is_timestamp(wanted) or pa.types.is_date(wanted)):
+            continue
+        with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            table = table.set_column(index, name, column.cast(wanted))
+    return table
 
 
-def without_headers(batches: Iterator[Any]) -> Iterator[Any]:
-    """(worker) CSV lines with their file, each file's first line (its header) left out."""
+@contextlib.contextmanager
+def spark_conf(spark: Any, key: str, value: str) -> Iterator[None]:
+    """A runtime SQL setting for the block, given back its value after."""
+    previous = spark.conf.get(key, None)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        if previous is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, previous)
+
+
+def block_first_lines(frame: Any) -> dict[tuple[str, int], int]:
+    """(file, block start) -> the 1-based line number of the block's first line, from the lines Spark counts
+    in each block of each file (a pass over the text in the JVM, for "logs" jobs, whose batches name their
+    first line)."""
+    counts: dict[str, list[tuple[int, int]]] = {}
+    for row in frame.groupBy(FILE_COLUMN, "block").count().collect():
+        counts.setdefault(row[0], []).append((row[1], row[2]))
+    starts = {}
+    for file, blocks in counts.items():
+        line = 1
+        for block, lines in sorted(blocks):
+            starts[(file, block)] = line
+            line += lines
+    return starts
+
+
+def numbered_lines(batches: Iterator[Any], csv: bool, starts: dict[tuple[str, int], int]) -> Iterator[Any]:
+    """(worker) The lines with their file and 1-based line number (-1 when the blocks were not counted), each
+    CSV file's first line (its header) left out. Spark reads a block's lines in order, so a line's number is
+    its block's first line plus the lines of the block before it."""
+    import numpy as np
     import pyarrow as pa
 
     current: tuple[str, int] | None = None
-    for file, block, lines in line_runs(batches):
-        if (file, block) != current and block == 0:
-            lines = lines[1:]
-        current = (file, block)
-        if lines:
-            yield pa.RecordBatch.from_pydict({"value": lines, "file": [file] * len(lines)})
+    seen = 0  # lines of the current block before this batch
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        files = batch.column(1).to_pylist()
+        blocks = batch.column(2).to_pylist()
+        offsets = np.empty(batch.num_rows, dtype=np.int64)
+        lines = np.empty(batch.num_rows, dtype=np.int64)
+        begin = 0
+        for index in range(1, batch.num_rows + 1):
+            if index < batch.num_rows and (files[index], blocks[index]) == (files[begin], blocks[begin]):
+                continue
+            key = (files[begin], blocks[begin])
+            if key != current:
+                current, seen = key, 0
+            offsets[begin:index] = np.arange(seen, seen + index - begin)
+            first = starts.get(key)
+            lines[begin:index] = -1 if first is None else first + offsets[begin:index]
+            seen += index - begin
+            begin = index
+        keep = ~((offsets == 0) & (np.asarray(blocks) == 0)) if csv else np.ones(batch.num_rows, dtype=bool)
+        yield pa.RecordBatch.from_arrays(
+            [
+                batch.column(0).filter(pa.array(keep)),
+                batch.column(1).filter(pa.array(keep)),
+                pa.array(lines[keep]),
+            ],
+            names=["value", FILE_COLUMN, LINE_COLUMN],
+        )
 
 
-def text_blocks(
-    batches: Iterator[Any], fmt: str, positional: bool
-) -> Iterator[tuple[str, bytes, int | None]]:
-    """(file, whole lines, 1-based line number of the first when known) of about TEXT_BLOCK_BYTES each.
-    ``positional``: the lines come as Spark read them, so a file's first line is a CSV file's header."""
-    current: tuple[str, int] | None = None
-    line = 0  # line number of the next line, 0 when unknown
+def line_runs(batches: Iterator[Any], in_order: bool) -> Iterator[tuple[str, int, list[str]]]:
+    """(file, line number of the first, lines) of consecutive lines of one file; ``in_order``: a run also
+    ends where the line numbers jump."""
+    import numpy as np
+
+    for batch in batches:
+        values = batch.column(0).to_pylist()
+        files = batch.column(1).to_pylist()
+        numbers = batch.column(2).to_numpy()
+        jumps = np.flatnonzero(np.diff(numbers) != 1) + 1 if in_order else np.array([], dtype=np.int64)
+        ends = set(jumps.tolist())
+        begin = 0
+        for index in range(1, len(values) + 1):
+            if index == len(values) or files[index] != files[begin] or index in ends:
+                yield files[begin], int(numbers[begin]), values[begin:index]
+                begin = index
+
+
+def text_blocks(batches: Iterator[Any], in_order: bool) -> Iterator[tuple[str, bytes, int | None]]:
+    """(file, whole lines, 1-based line number of the first when known) of about TEXT_BLOCK_BYTES each, each
+    block consecutive lines of one file."""
     pending: list[str] = []
     size = 0
     pending_file = ""
     pending_line: int | None = None
-    for file, block, lines in line_runs(batches):
-        if positional and (file, block) != current:
-            line = 1 if block == 0 else 0
-            if block == 0 and fmt == "csv":
-                lines, line = lines[1:], 2
-            current = (file, block)
-        if pending and file != pending_file:
-            yield pending_file, "".join(value + "\n" for value in pending).encode("utf-8"), pending_line
+    next_line = -1
+
+    def text() -> bytes:
+        return "".join(value + "\n" for value in pending).encode("utf-8")
+
+    for file, first, lines in line_runs(batches, in_order):
+        if pending and (file != pending_file or (in_order and first != next_line)):
+            yield pending_file, text(), pending_line
             pending, size = [], 0
-        if not lines:
-            continue
         if not pending:
-            pending_file, pending_line = file, line or None
+            pending_file, pending_line = file, (first if first > 0 else None)
         pending.extend(lines)
+        next_line = first + len(lines)
         size += sum(len(value) + 1 for value in lines)
-        line = line + len(lines) if line else 0
         if size >= TEXT_BLOCK_BYTES:
-            yield pending_file, "".join(value + "\n" for value in pending).encode("utf-8"), pending_line
+            yield pending_file, text(), pending_line
             pending, size = [], 0
     if pending:
-        yield pending_file, "".join(value + "\n" for value in pending).encode("utf-8"), pending_line
+        yield pending_file, text(), pending_line
 
 
 def summarise_lines(

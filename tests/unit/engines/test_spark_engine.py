@@ -67,18 +67,34 @@ class FailingJob:
 
 @dataclass(frozen=True)
 class LineJob:
-    """A "logs" job: the rows of every Batch, and the headers CSV batches came with."""
+    """A "logs" job: every row by where its Batch says it was read, (file, line or row number) -> its text
+    (CSV, JSON Lines) or its value of ``n`` (Parquet), and the headers CSV batches came with."""
 
     reads: str = "logs"
 
     def summarise(self, batch: Any) -> dict[str, Any]:
+        first = batch.first_line
         if batch.table is not None:
-            return {"rows": batch.table.num_rows, "headers": Counter()}
-        lines = [line for line in batch.text.splitlines() if line.strip()]
-        return {"rows": len(lines), "headers": Counter({batch.header: len(lines)})}
+            values = batch.table.column("n").to_pylist()
+            return {"at": {(batch.origin, first + i): v for i, v in enumerate(values)}, "headers": Counter()}
+        lines = batch.text.decode().splitlines()
+        at = {(batch.origin, first + i): line for i, line in enumerate(lines)}
+        return {"at": at, "headers": Counter({batch.header: len(lines)})}
 
     def merge(self, first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
-        return {"rows": first["rows"] + second["rows"], "headers": first["headers"] + second["headers"]}
+        assert not first["at"].keys() & second["at"].keys()  # every row read once
+        return {"at": {**first["at"], **second["at"]}, "headers": first["headers"] + second["headers"]}
+
+
+@dataclass(frozen=True)
+class TypesJob:
+    reads: str = "logs"
+
+    def summarise(self, batch: Any) -> set[str]:
+        return {f"{field.name}: {field.type}" for field in batch.table.schema}
+
+    def merge(self, first: set[str], second: set[str]) -> set[str]:
+        return first | second
 
 
 def assert_same_answer(got: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -182,15 +198,32 @@ def test_a_delta_table_is_read_from_its_current_files_when_the_session_has_no_de
     got = spark_engine(7).run(resolve_dataset(str(tmp_path / "delta")), job)
     assert_same_answer(got, expected)
     assert got["rows"] == ROWS and got["g"] == (ROWS, ROWS // 2)
+    logs = resolve_dataset(str(tmp_path / "delta"), kind="logs")
+    columns = LocalEngine(EngineOptions()).run(logs, TypesJob())
+    assert "g: int64" in columns  # the partition column, in the table's type
+    assert spark_engine().run(logs, TypesJob()) == columns
 
 
+@pytest.mark.parametrize("partitions", [None, 7])
 @pytest.mark.parametrize("name", ["rows.csv", "rows.parquet"])
-def test_a_logs_job_gets_the_local_engines_batches_lines_and_headers(spark, data, name):
+def test_a_logs_job_gets_batches_that_say_where_their_rows_were_read(spark, data, name, partitions):
     dataset = resolve_dataset(str(data / name), kind="logs")
     expected = LocalEngine(EngineOptions()).run(dataset, LineJob())
-    assert expected["rows"] == ROWS
-    got = spark_engine(7).run(dataset, LineJob())
+    assert len(expected["at"]) == ROWS
+    got = spark_engine(partitions).run(dataset, LineJob())
     assert got == expected
+
+
+def test_a_logs_job_gets_parquet_timestamps_in_the_files_own_types(spark, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    times = pa.array(np.arange(50, dtype=np.int64) * 1_000_000_007, pa.timestamp("ns", tz="UTC"))
+    days = pa.array(np.arange(50, dtype=np.int64), pa.timestamp("ms"))
+    pq.write_table(pa.table({"at": times, "day": days}), tmp_path / "logs.parquet")
+    dataset = resolve_dataset(str(tmp_path / "logs.parquet"), kind="logs")
+    got = spark_engine().run(dataset, TypesJob())
+    assert got == {"at: timestamp[ns, tz=UTC]", "day: timestamp[ms]"}
 
 
 def test_a_file_uri_is_read_by_spark(spark, data):
