@@ -148,7 +148,7 @@ class CountingJob:
         return first[0] + second[0], first[1] + second[1]
 
 
-@pytest.mark.parametrize(("name", "partitions"), COMBINATIONS)
+@pytest.mark.parametrize(("name", "partitions"), [(e, p) for e, p in COMBINATIONS if p > 1])
 def test_every_engine_reads_every_row_once_in_at_least_as_many_batches_as_partitions(
     name, partitions, truth, open_engine
 ):
@@ -185,17 +185,23 @@ def test_data_profile_on_bins_from_the_first_rows_is_the_single_pass_profile(
     assert_same_profile(found, single_pass["profile"])
 
 
+def without_examples(validation: dict[str, Any]) -> dict[str, Any]:
+    """A validation document without its violations' examples: they are the first ones the merge met, so
+    their order may differ between partitionings (docs/scale.md); everything else may not."""
+    violations = [
+        {k: v for k, v in violation.items() if k != "examples"} for violation in validation["violations"]
+    ]
+    return {**validation, "violations": violations}
+
+
 @pytest.mark.parametrize(("name", "partitions"), COMBINATIONS)
 def test_data_validate_finds_the_single_pass_violations(name, partitions, truth, single_pass, open_engine):
     from mlops_actions.engines.data_jobs import validate_dataset
 
     found = validate_dataset(open_engine(name, partitions), dataset(truth[1]), single_pass["schema"])
     expected = single_pass["validation"]
-    assert expected["violations"], "the shifted columns break the reference's ranges"
-    assert [(v["column"], v["kind"], v["count"]) for v in found.to_dict()["violations"]] == [
-        (v["column"], v["kind"], v["count"]) for v in expected["violations"]
-    ]
-    assert_same_document(found.to_dict(), expected)
+    assert {v["kind"] for v in expected["violations"]} == {"out_of_range", "unseen_category"}
+    assert_same_document(without_examples(found.to_dict()), without_examples(expected))
 
 
 @pytest.fixture(scope="module")

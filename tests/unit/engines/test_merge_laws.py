@@ -36,6 +36,7 @@ from mlops_actions.domain.data.profile import (
     profile_from_dict,
     profile_to_dict,
 )
+from mlops_actions.domain.data.profile.job import ProfileJob
 from mlops_actions.engines.base import tree_merge
 from mlops_actions.errors import DataError
 from tests.unit.engines.equality import (
@@ -202,6 +203,7 @@ def test_the_profile_of_no_rows_on_the_same_bins_is_the_identity_bit_for_bit(cut
     info, head, (part,) = shard_profiles(table, [table], head_rows)
     nothing = profile(table.slice(0, 0), info, edges_from=head)
     assert nothing.rows == 0
+    assert exact_form(ProfileJob(info, edges_from=head, edge_rows=100).empty()) == exact_form(nothing)
     assert exact_form(merge_profiles(part, nothing)) == exact_form(part)
     assert exact_form(merge_profiles(nothing, part)) == exact_form(part)
     assert exact_form(merge_profiles(nothing, nothing)) == exact_form(nothing)
@@ -292,7 +294,7 @@ def verdict(job: Any, state: Any) -> list[tuple[Any, str, int]]:
     return [(v.column, v.kind, v.count) for v in job.violations(state)]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(data=st.data(), cut=cut_tables())
 def test_validation_states_of_shards_merged_in_read_order_equal_one_pass_over_them_examples_included(
     data, cut
@@ -307,7 +309,7 @@ def test_validation_states_of_shards_merged_in_read_order_equal_one_pass_over_th
     assert [v.to_dict() for v in job.violations(merged)] == [v.to_dict() for v in job.violations(whole)]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(data=st.data(), cut=cut_tables())
 def test_validation_states_merged_in_any_order_give_the_counts_and_verdict_of_one_pass(data, cut):
     table, shards, head_rows = cut
@@ -403,7 +405,7 @@ def log_batches(table: Any, cuts: list[int], origin: str = "predictions.parquet"
 log_cuts = st.lists(st.integers(min_value=0, max_value=LOG_ROWS), min_size=0, max_size=6)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(data=st.data(), cuts=log_cuts)
 def test_monitor_summaries_merged_in_any_order_equal_the_summary_of_the_logs_read_in_one(
     monitor_logs, data, cuts
