@@ -28,11 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-NUMERIC = 15
-CATEGORICAL = 5
-LEVELS = 10
-SHIFTED_NUMERIC = 4
-SHIFTED_CATEGORICAL = 2
+from drift_truth import CATEGORICAL, NUMERIC, write_truth
 
 EVIDENTLY_SCRIPT = r"""
 import json, sys, time
@@ -59,34 +55,7 @@ print(json.dumps({"read_s": loaded - start, "drift_s": done - loaded, "drifted_c
 
 def generate(folder: Path, rows: int, seed: int = 0) -> dict[str, tuple[Path, Path]]:
     """Write reference and current frames as Parquet and CSV; returns {format: (reference, current)}."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
-
-    rng = np.random.default_rng(seed)
-    levels = pa.array([f"level_{k}" for k in range(LEVELS)])
-    tilted = np.arange(1, LEVELS + 1) / np.arange(1, LEVELS + 1).sum()
-    written: dict[str, list[Path]] = {"parquet": [], "csv": []}
-    for name, shifted in (("reference", False), ("current", True)):
-        arrays, names = [], []
-        for i in range(NUMERIC):
-            mean = 0.5 if shifted and i < SHIFTED_NUMERIC else 0.0
-            arrays.append(pa.array(rng.normal(mean, 1.0, rows)))
-            names.append(f"num_{i}")
-        for j in range(CATEGORICAL):
-            p = tilted if shifted and j < SHIFTED_CATEGORICAL else None
-            codes = rng.choice(LEVELS, rows, p=p).astype(np.int8)
-            arrays.append(pa.DictionaryArray.from_arrays(pa.array(codes), levels))
-            names.append(f"cat_{j}")
-        table = pa.table(arrays, names=names)
-        parquet_path = folder / f"{name}.parquet"
-        pq.write_table(table, parquet_path)
-        csv_path = folder / f"{name}.csv"
-        pcsv.write_csv(table, csv_path)
-        written["parquet"].append(parquet_path)
-        written["csv"].append(csv_path)
-    return {fmt: (pair[0], pair[1]) for fmt, pair in written.items()}
+    return write_truth(folder, rows, seed)
 
 
 def run_with_rusage(command: list[str]) -> tuple[float, float, float, int, str]:
