@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "mlops_actions"
 
 # layer (a folder of the package) -> the layers it must never import
 FORBIDDEN = {
-    "domain": ("stages", "platforms", "registry", "render", "serving", "commands", "cli"),
+    "domain": ("stages", "platforms", "registry", "render", "serving", "commands", "cli", "engines"),
     "render": ("stages", "platforms", "registry", "serving", "commands", "cli"),
     "platforms": ("stages", "commands", "cli", "serving"),
     "registry": ("stages", "commands", "cli", "serving"),
