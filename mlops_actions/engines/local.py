@@ -10,7 +10,9 @@ to test that the answer does not depend on them.
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import Generator, Iterator, Sequence
+from typing import Any, TypeVar
 
 from mlops_actions.domain.data.chunks import Chunk, TableInfo
 from mlops_actions.engines.base import Batch, Dataset, EngineOptions, Job, S, Shard, tree_merge
@@ -26,14 +28,17 @@ from mlops_actions.engines.sources import (
     info_types,
     job_with_info,
     parquet_file,
+    partition_types,
     run_with_wider_types,
     shard_units,
     table_chunk,
     table_slices,
-    unit_text,
+    unit_text_blocks,
     with_partitions,
 )
 from mlops_actions.errors import UsageError
+
+T = TypeVar("T")
 
 
 class LocalEngine:
@@ -48,7 +53,7 @@ class LocalEngine:
             raise UsageError(f"--partitions {self.options.partitions}: expected a number >= 1")
         self.unit_bytes = unit_bytes
 
-    def table_info(self, dataset: Dataset, columns: Any = None) -> DatasetInfo:
+    def table_info(self, dataset: Dataset, columns: Sequence[str] | None = None) -> DatasetInfo:
         """The dataset's TableInfo (``sources.dataset_table_info``)."""
         return dataset_table_info(dataset, columns, block_bytes=self.unit_bytes)
 
@@ -85,28 +90,91 @@ class LocalEngine:
         return summariser.summary
 
     def _run_units(self, dataset: Dataset, job: Any, shard: Shard | None) -> Any:
+        """Unit by unit, piece by piece (a row group, a block of lines); with partitions, the pieces' rows
+        (lines) cut at the partitions' bounds, each partition merged in order, the partitions as a tree."""
         units = shard_units(dataset_units(dataset, unit_bytes=self.unit_bytes), shard)
-        reader = _UnitReader(dataset, job)
-        if self.options.partitions is None:
-            summary = None
-            for unit in units:
-                summary = _merged(job, summary, reader.summarise(unit, None))
-            return summary
-        lengths = [reader.length(unit) for unit in units]
-        total = sum(lengths)
+        reader = _UnitReader(dataset, job, self.unit_bytes)
+        try:
+            return self._summarise_units(reader, units)
+        finally:
+            reader.close()
+
+    def _summarise_units(self, reader: _UnitReader, units: list[Unit]) -> Any:
+        """The pieces read and parsed by a thread one ahead of the job (pyarrow releases the GIL), as the
+        chunked scan does; each summary merged into its partition's."""
+        job = reader.job
         count = self.options.partitions
+        parts: list[Any] = [None] * (count or 1)
+        with contextlib.closing(_read_ahead(self._payloads(reader, units))) as payloads:
+            for index, payload in payloads:
+                parts[index] = _merged(job, parts[index], reader.summary(payload))
+        return parts[0] if count is None else tree_merge(job, parts)
+
+    def _payloads(self, reader: _UnitReader, units: list[Unit]) -> Iterator[tuple[int, Any]]:
+        """(partition, what the job reads) in read order: every piece whole without partitions, else the
+        pieces' rows (lines) cut at the bounds of N nearly equal partitions."""
+        count = self.options.partitions
+        if count is None:
+            for unit in units:
+                for piece in reader.pieces(unit):
+                    yield 0, reader.payload(unit, piece, None)
+            return
+        total = sum(reader.length(unit) for unit in units)
         bounds = [index * total // count for index in range(count + 1)]
-        parts: list[Any] = [None] * count
         offset = 0
-        for unit, length in zip(units, lengths, strict=True):
-            for index in range(count):
-                low, high = max(bounds[index], offset), min(bounds[index + 1], offset + length)
-                if low < high:
-                    piece = reader.summarise(unit, (low - offset, high - offset))
-                    parts[index] = _merged(job, parts[index], piece)
-            offset += length
-            reader.forget()
-        return tree_merge(job, parts)
+        for unit in units:
+            for piece in reader.pieces(unit):
+                for index in range(count):
+                    low, high = max(bounds[index], offset), min(bounds[index + 1], offset + piece.count)
+                    if low < high:
+                        yield index, reader.payload(unit, piece, (low - offset, high - offset))
+                offset += piece.count
+
+
+def _read_ahead(items: Iterator[T], depth: int = 1) -> Generator[T, None, None]:
+    """The same items, produced by a thread at most ``depth`` ahead of the consumer; the producer's error is
+    raised where its item would have been, and the producer stops when the consumer does."""
+    import queue
+    import threading
+
+    waiting: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand_over(kind: str, item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put((kind, item), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not hand_over("item", item):
+                    return
+            hand_over("end", None)
+        except BaseException as error:  # handed to the consumer
+            hand_over("error", error)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="mlops-engine-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = waiting.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _merged(job: Any, summary: Any, part: Any) -> Any:
@@ -151,86 +219,15 @@ def _retyped(info: TableInfo, scanned: TableInfo) -> DatasetInfo:
     )
 
 
-class _UnitReader:
-    """Reads the units of one run (a unit's data kept while its pieces are summarised)."""
+class _Rows:
+    """A Parquet row group's rows."""
 
-    def __init__(self, dataset: Dataset, job: Any):
-        self.dataset = dataset
-        self.job = job
-        self.headers: dict[str, bytes] = {}
-        self.rows_in_file: dict[str, int] = {}
-        self.lines_in_file: dict[str, int] = {}
-        self.cached: tuple[Unit, Any] | None = None
+    def __init__(self, table: Any):
+        self.table = table
+        self.count = table.num_rows
 
-    def header(self, file: str) -> bytes:
-        if file not in self.headers:
-            self.headers[file] = header_line(file)
-        return self.headers[file]
-
-    def forget(self) -> None:
-        self.cached = None
-
-    def _data(self, unit: Unit) -> Any:
-        """The unit's Parquet table (every column for logs) or its text and line offsets."""
-        if self.cached is not None and self.cached[0] == unit:
-            return self.cached[1]
-        if unit.format == "parquet":
-            parquet = parquet_file(unit.file)
-            if self.job.reads == "rows":
-                present = [name for name in self.job.info.dtypes if name in parquet.schema_arrow.names]
-                data = parquet.read_row_group(unit.row_group, columns=present)
-            else:
-                data = parquet.read_row_group(unit.row_group)
-        else:
-            data = _Lines(unit_text(unit))
-        self.cached = (unit, data)
-        return data
-
-    def length(self, unit: Unit) -> int:
-        """Rows of a Parquet unit, lines of a text unit."""
-        if unit.format == "parquet" and unit.rows is not None:
-            return unit.rows
-        data = self._data(unit)
-        return data.num_rows if unit.format == "parquet" else data.count
-
-    def summarise(self, unit: Unit, span: tuple[int, int] | None) -> Any:
-        """The job's summary of a unit's rows (lines) ``span`` (all of them when None)."""
-        data = self._data(unit)
-        if self.job.reads == "logs":
-            return self.job.summarise(self._batch(unit, data, span))
-        types = info_types(self.job.info)
-        if unit.format == "parquet":
-            low = 0 if span is None else span[0]
-            table = data if span is None else data.slice(low, span[1] - low)
-            start = unit.first_row + low
-        else:
-            text = data.text if span is None else data.between(*span)
-            table = csv_text_table(text, self.header(unit.file), types, origin=unit.file)
-            start = self.rows_in_file.get(unit.file, 0)
-            self.rows_in_file[unit.file] = start + table.num_rows
-        table = with_partitions(table, self.dataset, unit.file, types)
-        summary = None
-        for piece in table_slices(table):
-            summary = _merged(self.job, summary, self.job.summarise(table_chunk(piece, self.job.info, start)))
-            start += piece.num_rows
-        return summary
-
-    def _batch(self, unit: Unit, data: Any, span: tuple[int, int] | None) -> Batch:
-        if unit.format == "parquet":
-            low = 0 if span is None else span[0]
-            table = data if span is None else data.slice(low, span[1] - low)
-            return Batch(origin=unit.file, format="parquet", table=table, first_line=unit.first_row + low + 1)
-        low, high = (0, data.count) if span is None else span
-        header = self.header(unit.file) if unit.format == "csv" else None
-        before = self.lines_in_file.get(unit.file, 1 if unit.format == "csv" else 0)
-        self.lines_in_file[unit.file] = before + (high - low)
-        return Batch(
-            origin=unit.file,
-            format=unit.format,
-            text=data.between(low, high),
-            header=header,
-            first_line=before + 1,
-        )
+    def between(self, low: int, high: int) -> Any:
+        return self.table if (low, high) == (0, self.count) else self.table.slice(low, high - low)
 
 
 class _Lines:
@@ -248,4 +245,106 @@ class _Lines:
 
     def between(self, low: int, high: int) -> bytes:
         """Lines low..high-1 (0-based)."""
+        if (low, high) == (0, self.count):
+            return self.text
         return self.text[int(self.starts[low]) : int(self.starts[high])]
+
+
+class _UnitReader:
+    """Reads the units of one run as pieces (a row group; a block of whole lines) and summarises them, with
+    the line numbers of text pieces when known (a run that starts inside a file does not know them)."""
+
+    def __init__(self, dataset: Dataset, job: Any, block_bytes: int):
+        self.dataset = dataset
+        self.job = job
+        self.block_bytes = block_bytes
+        self.headers: dict[str, bytes] = {}
+        self.next_line: dict[str, int | None] = {}
+        self.piece_line: int | None = None
+        self.opened: tuple[str, Any] | None = None
+        self.partition_types = partition_types(dataset) if job.reads == "logs" and dataset.hive else {}
+
+    def header(self, file: str) -> bytes:
+        if file not in self.headers:
+            self.headers[file] = header_line(file)
+        return self.headers[file]
+
+    def close(self) -> None:
+        if self.opened is not None:
+            self.opened[1].close()
+            self.opened = None
+
+    def parquet(self, file: str) -> Any:
+        """The file's ParquetFile, opened once while its units are read."""
+        if self.opened is None or self.opened[0] != file:
+            if self.opened is not None:
+                self.opened[1].close()
+            self.opened = (file, parquet_file(file))
+        return self.opened[1]
+
+    def length(self, unit: Unit) -> int:
+        """Rows of a Parquet unit, lines of a text unit (read and counted)."""
+        if unit.format == "parquet" and unit.rows is not None:
+            return unit.rows
+        return sum(piece.count for piece in self.pieces(unit, track=False))
+
+    def pieces(self, unit: Unit, *, track: bool = True) -> Iterator[Any]:
+        """The unit's pieces in order."""
+        if unit.format == "parquet":
+            parquet = self.parquet(unit.file)
+            if self.job.reads == "rows":
+                present = [name for name in self.job.info.dtypes if name in parquet.schema_arrow.names]
+                yield _Rows(parquet.read_row_group(unit.row_group, columns=present))
+            else:
+                yield _Rows(parquet.read_row_group(unit.row_group))
+            return
+        if track and unit.file not in self.next_line:
+            self.next_line[unit.file] = unit.first_line
+        for block in unit_text_blocks(unit, self.block_bytes):
+            piece = _Lines(block)
+            if track:
+                self.piece_line = self.next_line[unit.file]
+            yield piece
+            if track and self.piece_line is not None:
+                self.next_line[unit.file] = self.piece_line + piece.count
+
+    def payload(self, unit: Unit, piece: Any, span: tuple[int, int] | None) -> Any:
+        """What the job reads of a piece's rows (lines) ``span`` (all when None): a Batch for "logs" jobs,
+        else the rows parsed with the job's types as (Arrow table, index of its first row)."""
+        low, high = (0, piece.count) if span is None else span
+        if self.job.reads == "logs":
+            return self._batch(unit, piece, low, high)
+        types = info_types(self.job.info)
+        if unit.format == "parquet":
+            table = piece.between(low, high)
+            start = unit.first_row + low
+        else:
+            text = piece.between(low, high)
+            table = csv_text_table(text, self.header(unit.file), types, origin=unit.file)
+            start = 0 if self.piece_line is None else self.piece_line - 2 + low
+        return with_partitions(table, self.dataset, unit.file, types), start
+
+    def summary(self, payload: Any) -> Any:
+        """The job's summary of a payload (a Batch; a table cut into chunks of at most DEFAULT_CHUNK_ROWS)."""
+        if self.job.reads == "logs":
+            return self.job.summarise(payload)
+        table, start = payload
+        summary = None
+        for part in table_slices(table):
+            summary = _merged(self.job, summary, self.job.summarise(table_chunk(part, self.job.info, start)))
+            start += part.num_rows
+        return summary
+
+    def _batch(self, unit: Unit, piece: Any, low: int, high: int) -> Batch:
+        if unit.format == "parquet":
+            table = piece.between(low, high)
+            if self.partition_types:
+                table = with_partitions(table, self.dataset, unit.file, self.partition_types)
+            return Batch(origin=unit.file, format="parquet", table=table, first_line=unit.first_row + low + 1)
+        return Batch(
+            origin=unit.file,
+            format=unit.format,
+            text=piece.between(low, high),
+            header=self.header(unit.file) if unit.format == "csv" else None,
+            first_line=None if self.piece_line is None else self.piece_line + low,
+        )

@@ -175,7 +175,10 @@ def run_with_wider_types(job: Any, run_once: Callable[[Any], S]) -> S:
             wider = WiderTypes.of(error)
             if wider is None:
                 raise
-            job = job_with_info(job, with_types(job.info, wider.types))
+            widened = with_types(job.info, wider.types)
+            if info_types(widened) == info_types(job.info):
+                raise DataError(f"{info.path}: column types do not fit and cannot be widened") from None
+            job = job_with_info(job, widened)
     raise DataError(f"{info.path}: column types keep changing between parts of the data")
 
 
@@ -233,8 +236,13 @@ def filesystem(location: str) -> tuple[Any, str]:
         raise DataError(
             f"{location}: reading {scheme}:// paths needs {package}: pip install {package.split()[0]}"
         ) from None
-    except ValueError as error:
-        raise DataError(f"{location}: {str(error).splitlines()[0]}") from None
+    except Exception as error:  # a filesystem that cannot start (no libhdfs, bad options)
+        raise DataError(f"{location}: cannot open the {scheme}:// filesystem: {_first_line(error)}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _filesystem_or_none(location: str) -> tuple[Any, str] | None:
@@ -271,6 +279,15 @@ def resolve_dataset(location: str, *, kind: str = "rows") -> Dataset:
         guessed = file_format(location.rstrip("/"), kind) or "parquet"
         return Dataset(location=location, format=guessed, scheme=scheme)
     fs, path = found
+    try:
+        return _resolve_remote(location, fs, path, scheme, kind)
+    except (DataError, ImportError):
+        raise
+    except Exception as error:  # credentials, network, permissions
+        raise DataError(f"{location}: cannot list the files: {_first_line(error)}") from None
+
+
+def _resolve_remote(location: str, fs: Any, path: str, scheme: str, kind: str) -> Dataset:
     if _is_glob(path):
         files = sorted(fs.unstrip_protocol(p) for p in fs.glob(path) if fs.isfile(p))
         return _dataset_of_files(location, files, fs.unstrip_protocol(_glob_root(path)), scheme, kind)
@@ -360,23 +377,32 @@ def partition_root(dataset: Dataset) -> str:
     if _is_glob(location):
         return _glob_root(location)
     if dataset.format == "delta":
-        return str(Path(location).absolute())
+        return os.path.realpath(location)  # as deltalake names its files
     return str(Path(location))
 
 
 def partition_keys(dataset: Dataset) -> list[str]:
     """The partition columns of a dataset (Hive folder keys), in folder order."""
-    if not dataset.hive or not dataset.files:
+    if not dataset.hive:
+        return []
+    if dataset.format == "delta":
+        return list(_delta_table(dataset.location).metadata().partition_columns)
+    if not dataset.files:
         return []
     return _hive_keys(partition_root(dataset), dataset.files[:1], dataset.location)
 
 
 def partition_values(dataset: Dataset, file: str) -> dict[str, str | None]:
-    """The partition values of one file of a Hive or Delta dataset (``key=value`` folders, unescaped)."""
+    """The partition values of one file of a Hive or Delta dataset: its last ``key=value`` folders (below
+    the dataset's folder), unescaped."""
     if not dataset.hive:
         return {}
+    folders = _relative_folders(partition_root(dataset), file)
+    first = len(folders)
+    while first > 0 and "=" in folders[first - 1]:
+        first -= 1
     values: dict[str, str | None] = {}
-    for part in _relative_folders(partition_root(dataset), file):
+    for part in folders[first:]:
         key, _, value = part.partition("=")
         text = unquote(value)
         values[key] = None if text == HIVE_NULL else text
@@ -438,12 +464,15 @@ def _gzipped(file: str) -> bool:
 
 
 def _open_text_source(file: str) -> Any:
-    handle = open_binary(file)
-    if _gzipped(file):
-        import gzip
+    """A binary file object of a text file's bytes (decompressed when gzip; closing it closes the file)."""
+    if not _gzipped(file):
+        return open_binary(file)
+    import gzip
 
-        return gzip.GzipFile(fileobj=handle, mode="rb")
-    return handle
+    if uri_scheme(file) in ("", "file"):
+        return gzip.open(_local_path(file), "rb")
+    fs, path = filesystem(file)
+    return fs.open(path, "rb", compression="gzip")
 
 
 def header_line(file: str) -> bytes:
@@ -511,7 +540,7 @@ def csv_text_table(text: bytes, header: bytes, info_types: dict[str, Any], *, or
     names = header_names(header)
     selected = [name for name in info_types if name in names]
     types = {name: arrow_type(info_types[name]) for name in selected}
-    if not bytes(text).strip():
+    if not len(text):
         return _empty_table(selected, types)
     try:
         table = read_csv_range(text, names, selected, types)
@@ -521,7 +550,10 @@ def csv_text_table(text: bytes, header: bytes, info_types: dict[str, Any], *, or
             return _empty_table(selected, types)
         if "conversion error" not in message:
             raise DataError(f"{origin}: cannot read csv: {message}") from None
-        loose = read_csv_range(text, names, selected, {})
+        try:
+            loose = read_csv_range(text, names, selected, {})
+        except Exception:
+            raise DataError(f"{origin}: cannot read csv: {message}") from None
         widened = {name: arrow_type(info_types[name]) for name in info_types}
         for name in selected:
             widened[name] = common_type(types[name], loose.schema.field(name).type)
@@ -544,7 +576,6 @@ def csv_text_table(text: bytes, header: bytes, info_types: dict[str, Any], *, or
 
 def with_partitions(table: Any, dataset: Dataset, file: str, types: dict[str, Any]) -> Any:
     """The table with the file's partition columns appended (constant; cast to ``types``, default string)."""
-    import pyarrow as pa
 
     values = partition_values(dataset, file)
     for key, value in values.items():
@@ -553,14 +584,23 @@ def with_partitions(table: Any, dataset: Dataset, file: str, types: dict[str, An
         if key in table.column_names:  # the folder's value, not the file's
             table = table.drop_columns([key])
         kind = arrow_type(types.get(key) or "string")
-        column = pa.array([value] * table.num_rows, type=pa.string())
-        if not kind.equals(pa.string()):
-            try:
-                column = column.cast(kind)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise DataError(f"{file}: partition {key}={value} is not {kind}") from None
-        table = table.append_column(key, column)
+        table = table.append_column(
+            key, _constant_column(value, kind, table.num_rows, f"{file}: partition {key}")
+        )
     return table
+
+
+def _constant_column(value: str | None, kind: Any, rows: int, where: str) -> Any:
+    """``rows`` times the value, of the type ``kind``."""
+    import pyarrow as pa
+
+    if value is None:
+        return pa.nulls(rows, kind)
+    try:
+        scalar = pa.scalar(value, type=pa.string()).cast(kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise DataError(f"{where}={value} is not {kind}") from None
+    return pa.repeat(scalar, rows)
 
 
 def table_chunk(table: Any, info: TableInfo, start: int = 0) -> Chunk:
@@ -585,6 +625,8 @@ def parquet_file(file: str) -> Any:
     import pyarrow.parquet as pq
 
     try:
+        if uri_scheme(file) in ("", "file"):
+            return pq.ParquetFile(_local_path(file))  # pyarrow's own reader: no Python file object
         return pq.ParquetFile(open_binary(file))
     except DataError:
         raise
@@ -610,6 +652,12 @@ def _delta_partition_types(dataset: Dataset) -> dict[str, str]:
     table = _delta_table(dataset.location)
     schema = pa.schema(table.schema().to_arrow())
     return {name: str(schema.field(name).type) for name in table.metadata().partition_columns}
+
+
+def partition_types(dataset: Dataset) -> dict[str, str]:
+    """The Arrow types (as text) of a dataset's partition columns: strings, a Delta table's own types."""
+    delta = _delta_partition_types(dataset)
+    return {key: delta.get(key, "string") for key in partition_keys(dataset)}
 
 
 def dataset_table_info(
@@ -714,12 +762,18 @@ def dataset_head(dataset: Dataset, rows: int, info: TableInfo) -> Chunk:
 
 def _file_tables(dataset: Dataset, file: str, info: TableInfo, types: dict[str, str]) -> Iterator[Any]:
     """A file's rows in file order as Arrow tables of the selected columns (partition columns appended)."""
+    import pyarrow as pa
+
     selected = list(info.dtypes)
     if dataset.format in ("parquet", "delta"):
         parquet = parquet_file(file)
         present = [name for name in selected if name in parquet.schema_arrow.names]
-        for group in range(parquet.metadata.num_row_groups):
-            yield with_partitions(parquet.read_row_group(group, columns=present), dataset, file, types)
+        if not present:  # only partition columns: the rows still count
+            for group in range(parquet.metadata.num_row_groups):
+                yield with_partitions(parquet.read_row_group(group, columns=[]), dataset, file, types)
+            return
+        for batch in parquet.iter_batches(batch_size=1 << 16, columns=present):
+            yield with_partitions(pa.Table.from_batches([batch]), dataset, file, types)
     else:
         header = header_line(file)
         for body in _text_blocks(file, "csv", DEFAULT_CHUNK_BYTES):
@@ -732,8 +786,9 @@ def _file_tables(dataset: Dataset, file: str, info: TableInfo, types: dict[str, 
 @dataclass(frozen=True)
 class Unit:
     """One read unit of a dataset: a Parquet row group (``row_group``, its ``rows``, ``first_row`` in the
-    file), or the whole lines of a CSV or JSON Lines file between the bytes ``start`` and ``end`` (``end``
-    None: to the end; gzip files are one unit)."""
+    file, 0-based), or the whole lines of a CSV or JSON Lines file between the bytes ``start`` and ``end``
+    (``end`` None: to the end of the file; a gzip file is one unit), ``first_line`` the 1-based line number
+    of its first line when known (the file's first unit)."""
 
     file: str
     format: str
@@ -742,6 +797,7 @@ class Unit:
     first_row: int = 0
     start: int = 0
     end: int | None = None
+    first_line: int | None = None
 
 
 def dataset_units(dataset: Dataset, *, unit_bytes: int = UNIT_BYTES) -> list[Unit]:
@@ -762,15 +818,16 @@ def dataset_units(dataset: Dataset, *, unit_bytes: int = UNIT_BYTES) -> list[Uni
 
 def _text_units(file: str, fmt: str, unit_bytes: int) -> list[Unit]:
     """Byte ranges of about unit_bytes, each ending at a line end (gzip files: one unit)."""
+    first_line = 2 if fmt == "csv" else 1
     if _gzipped(file):
-        return [Unit(file, fmt)]
+        return [Unit(file, fmt, first_line=first_line)]
     size = _file_size(file)
     with open_binary(file) as handle:
         start = len(handle.readline()) if fmt == "csv" else 0
-        units = []
+        units: list[Unit] = []
         while start < size:
             end = _line_end_after(handle, start + max(1, unit_bytes) - 1, size)
-            units.append(Unit(file, fmt, start=start, end=end))
+            units.append(Unit(file, fmt, start=start, end=end, first_line=first_line if not units else None))
             start = end
     return units
 
@@ -799,14 +856,19 @@ def shard_units(units: Sequence[Unit], shard: Shard | None) -> list[Unit]:
 
 
 def unit_text(unit: Unit) -> bytes:
-    """A CSV or JSON Lines unit's whole lines."""
-    with _open_text_source(unit.file) as handle:
-        if unit.end is None:
-            if unit.format == "csv":
-                handle.readline()
-            return bytes(handle.read())
+    """A CSV or JSON Lines unit's whole lines (a gzip file's all at once: see unit_text_blocks)."""
+    return b"".join(unit_text_blocks(unit))
+
+
+def unit_text_blocks(unit: Unit, block_bytes: int = UNIT_BYTES) -> Iterator[bytes]:
+    """A CSV or JSON Lines unit's whole lines, in blocks: the byte range at once, a gzip file's blocks of
+    about ``block_bytes``."""
+    if unit.end is None:
+        yield from _text_blocks(unit.file, unit.format, block_bytes)
+        return
+    with open_binary(unit.file) as handle:
         handle.seek(unit.start)
-        return bytes(handle.read(unit.end - unit.start))
+        yield bytes(handle.read(unit.end - unit.start))
 
 
 def unit_table(dataset: Dataset, unit: Unit, info: TableInfo, *, header: bytes | None = None) -> Any:
@@ -823,13 +885,24 @@ def unit_table(dataset: Dataset, unit: Unit, info: TableInfo, *, header: bytes |
     return with_partitions(table, dataset, unit.file, types)
 
 
-def unit_batch(unit: Unit, *, header: bytes | None = None) -> Batch:
-    """A unit as a Batch for "logs" jobs: an Arrow table (Parquet) or whole lines of text (CSV, JSON Lines)."""
+def unit_batch(
+    unit: Unit,
+    *,
+    header: bytes | None = None,
+    dataset: Dataset | None = None,
+    types: dict[str, str] | None = None,
+) -> Batch:
+    """A unit as a Batch for "logs" jobs: an Arrow table (Parquet; with the partition columns of ``dataset``
+    when given, in ``types`` or else ``partition_types(dataset)``) or whole lines of text (CSV, JSON Lines)."""
     if unit.format == "parquet":
         table = parquet_file(unit.file).read_row_group(unit.row_group)
+        if dataset is not None and dataset.hive:
+            table = with_partitions(table, dataset, unit.file, types or partition_types(dataset))
         return Batch(origin=unit.file, format="parquet", table=table, first_line=unit.first_row + 1)
     head = header if header is not None else (header_line(unit.file) if unit.format == "csv" else None)
-    return Batch(origin=unit.file, format=unit.format, text=unit_text(unit), header=head)
+    return Batch(
+        origin=unit.file, format=unit.format, text=unit_text(unit), header=head, first_line=unit.first_line
+    )
 
 
 def table_slices(table: Any, rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Any]:

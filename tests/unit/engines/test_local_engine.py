@@ -387,3 +387,99 @@ def test_logs_of_csv_files_carry_the_header_and_parquet_logs_a_table(tmp_path: P
     assert next(batch.first_line for batch in tables) == 1
     merged = pa.concat_tables([batch.table for batch in tables])
     assert merged.column("prediction").to_pylist() == list(range(50))
+
+
+def test_gzip_csv_files_are_read_block_by_block_with_the_same_answer(tmp_path: Path, table: pa.Table) -> None:
+    import gzip
+
+    folder = tmp_path / "gz"
+    folder.mkdir()
+    for index, offset in enumerate(range(0, table.num_rows, 16_000)):
+        sink = pa.BufferOutputStream()
+        pcsv.write_csv(table.slice(offset, 16_000), sink)
+        (folder / f"part-{index}.csv.gz").write_bytes(gzip.compress(sink.getvalue().to_pybytes()))
+    dataset = resolve_dataset(str(folder))
+    expected = float(np.nansum(table.column("x").to_numpy(zero_copy_only=False)))
+    for partitions in (None, 7):
+        engine = LocalEngine(EngineOptions(partitions=partitions), unit_bytes=32 << 10)
+        summary = engine.run(dataset, RowsJob(engine.table_info(dataset)))
+        assert summary is not None
+        assert summary[0] == table.num_rows
+        assert len(summary[2]) > 20  # blocks, not whole files
+        assert math.isclose(summary[1], expected, rel_tol=1e-12)
+
+
+def test_a_logs_shard_that_starts_inside_a_file_does_not_claim_line_numbers(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text("".join(f'{{"i": {i}}}\n' for i in range(100)))
+    dataset = resolve_dataset(str(tmp_path / "a.jsonl"), kind="logs")
+    engine = LocalEngine(unit_bytes=200)
+    first = engine.run(dataset, LogsJob(), shard=Shard(1, 2))
+    second = engine.run(dataset, LogsJob(), shard=Shard(2, 2))
+    assert first is not None
+    assert second is not None
+    assert [batch.first_line for batch in first][:2] == [1, 1 + first[0].text.count(b"\n")]
+    assert {batch.first_line for batch in second} == {None}
+    assert b"".join(batch.text for batch in first + second) == (tmp_path / "a.jsonl").read_bytes()
+
+
+def test_csv_files_behind_a_uri_run_end_to_end_through_fsspec() -> None:
+    import gzip
+
+    fsspec = pytest.importorskip("fsspec")
+    memory = fsspec.filesystem("memory")
+    text = "x,s\n" + "".join(f"{i},v{i % 5}\n" for i in range(3000))
+    with memory.open("/engine-test/d/a.csv", "wb") as handle:
+        handle.write(text.encode())
+    with memory.open("/engine-test/d/b.csv.gz", "wb") as handle:
+        handle.write(gzip.compress(text.encode()))
+    try:
+        dataset = resolve_dataset("memory://engine-test/d")
+        assert dataset.scheme == "memory"
+        assert len(dataset.files) == 2
+        for partitions in (None, 7):
+            engine = LocalEngine(EngineOptions(partitions=partitions), unit_bytes=4096)
+            summary = engine.run(dataset, RowsJob(engine.table_info(dataset)))
+            assert summary is not None
+            assert summary[0] == 6000
+            assert summary[1] == 2 * sum(range(3000))
+    finally:
+        memory.rm("/engine-test", recursive=True)
+
+
+def test_logs_of_a_partitioned_delta_table_carry_its_partition_column(tmp_path: Path) -> None:
+    deltalake = pytest.importorskip("deltalake")
+    from mlops_actions.engines.sources import dataset_units, unit_batch
+
+    table = pa.table({"prediction": [1.0, 2.0, 3.0], "day": [7, 7, 8]})
+    deltalake.write_deltalake(str(tmp_path / "logs"), table, partition_by=["day"])
+    dataset = resolve_dataset(str(tmp_path / "logs"), kind="logs")
+    batches = LocalEngine(EngineOptions(partitions=2)).run(dataset, LogsJob())
+    assert batches is not None
+    merged = pa.concat_tables([batch.table for batch in batches])
+    assert merged.schema.field("day").type == pa.int64()
+    assert sorted(
+        zip(merged.column("day").to_pylist(), merged.column("prediction").to_pylist(), strict=True)
+    ) == [
+        (7, 1.0),
+        (7, 2.0),
+        (8, 3.0),
+    ]
+    direct = [unit_batch(unit, dataset=dataset).table for unit in dataset_units(dataset)]
+    assert sum(part.column("day").to_pylist() == [8] for part in direct) == 1
+
+
+def test_a_job_that_fails_stops_the_reader_thread_and_its_error_surfaces(files: dict[str, Path]) -> None:
+    import threading
+
+    @dataclass(frozen=True)
+    class Failing(RowsJob):
+        def summarise(self, chunk: Chunk) -> Any:
+            if chunk.start > 0:
+                raise DataError("the second chunk is refused")
+            return super().summarise(chunk)
+
+    dataset = resolve_dataset(str(files["parts"]))
+    engine = LocalEngine()
+    with pytest.raises(DataError, match="the second chunk is refused"):
+        engine.run(dataset, Failing(engine.table_info(dataset)))
+    assert [t.name for t in threading.enumerate() if t.name == "mlops-engine-reader"] == []

@@ -397,3 +397,71 @@ def test_csv_and_parquet_of_the_same_rows_give_the_same_head(tmp_path: Path) -> 
         heads.append(dataset_head(dataset, 100, dataset_table_info(dataset)))
     assert np.allclose(heads[0].columns["x"].values, heads[1].columns["x"].values, rtol=1e-15)
     assert heads[0].columns["n"].values.tolist() == heads[1].columns["n"].values.tolist()
+
+
+def test_a_uri_with_nothing_there_is_a_data_error_naming_it() -> None:
+    pytest.importorskip("fsspec")
+    with pytest.raises(DataError, match=r"^memory://sources-test-none/x: no such data file or folder$"):
+        resolve_dataset("memory://sources-test-none/x")
+
+
+def test_a_delta_table_through_a_symlink_and_a_relative_path_keeps_its_escaped_partition_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deltalake = pytest.importorskip("deltalake")
+    real = tmp_path / "real" / "delta"
+    real.parent.mkdir()
+    deltalake.write_deltalake(
+        str(real), pa.table({"x": [1.0, 2.0, 3.0], "city": ["a b", "c/d", "a b"]}), partition_by=["city"]
+    )
+    (tmp_path / "link").symlink_to(real)
+    monkeypatch.chdir(tmp_path)
+    for location in ("link", "real/delta", str(tmp_path / "link")):
+        dataset = resolve_dataset(location)
+        info = dataset_table_info(dataset)
+        assert info.columns == ["x", "city"]
+        head = dataset_head(dataset, 10, info)
+        city = head.columns["city"]
+        assert sorted(city.names()[code] for code in city.codes) == ["a b", "a b", "c/d"]  # type: ignore[union-attr]
+
+
+def test_the_hive_default_partition_is_a_missing_value(tmp_path: Path) -> None:
+    write_parquet(tmp_path / "t" / "k=__HIVE_DEFAULT_PARTITION__" / "p.parquet", pa.table({"x": [1.0]}))
+    write_parquet(tmp_path / "t" / "k=a" / "p.parquet", pa.table({"x": [2.0]}))
+    dataset = resolve_dataset(str(tmp_path / "t"))
+    head = dataset_head(dataset, 10, dataset_table_info(dataset))
+    assert head.columns["k"].codes.tolist() == [-1, 0]  # type: ignore[union-attr]
+
+
+def test_csv_text_that_neither_fits_nor_parses_is_a_data_error() -> None:
+    with pytest.raises(DataError, match=r"^a\.csv: cannot read csv"):
+        csv_text_table(b"1.5,a\n1,2,3\n", b"x,s\n", {"x": "int64", "s": "string"}, origin="a.csv")
+
+
+def test_a_run_restarts_with_wider_types_until_they_fit_and_stops_when_they_cannot_widen() -> None:
+    from dataclasses import dataclass
+
+    from mlops_actions.engines.sources import run_with_wider_types
+
+    @dataclass(frozen=True)
+    class Job:
+        info: TableInfo
+        reads: str = "rows"
+
+    info = DatasetInfo(path="d", format="csv", columns=["x"], dtypes={"x": "int"}, types={"x": "int64"})
+    seen: list[str] = []
+
+    def run_once(job: Job) -> str:
+        seen.append(job.info.dtypes["x"])
+        if job.info.dtypes["x"] == "int":
+            raise RuntimeError(f"worker failed: {WiderTypes({'x': 'double'})}")
+        return "done"
+
+    assert run_with_wider_types(Job(info), run_once) == "done"
+    assert seen == ["int", "float"]
+
+    def never_fits(job: Job) -> str:
+        raise WiderTypes({"x": "int64"})
+
+    with pytest.raises(DataError, match=r"^d: column types do not fit"):
+        run_with_wider_types(Job(info), never_fits)
