@@ -89,13 +89,13 @@ def profile_dataset(
         )
     info = engine.table_info(dataset, columns)
     if bins:
-        edges_from = bins_profile(engine, dataset, info, edges_from, edge_rows)
+        edges_from, info = bins_profile(engine, dataset, info, edges_from, edge_rows)
     job = ProfileJob(info, edges_from=edges_from, edge_rows=edge_rows, bins=bins, correlation=correlation)
     profile = engine.run(dataset, job, shard=shard)
     if profile is None:
         if shard is None:
             raise DataError(f"{dataset.location}: data file has no rows, expected at least one")
-        profile = job.builder().finish()
+        profile = job.empty()
     profile.edge_rows = edge_rows
     profile.sources = [dataset.location]
     return profile
@@ -103,26 +103,47 @@ def profile_dataset(
 
 def bins_profile(
     engine: Engine, dataset: Dataset, info: TableInfo, edges_from: Profile | None, edge_rows: int
-) -> Profile | None:
+) -> tuple[Profile | None, TableInfo]:
     """A profile whose numeric columns carry the bins every partition counts on: ``edges_from``'s where it
     has them, else the percentiles of the dataset's first ``edge_rows`` rows (``Engine.head``), computed on
-    the driver exactly as one pass over the whole table fixes them."""
+    the driver exactly as one pass over the whole table fixes them; and the info to run with (wider CSV
+    types when the first rows needed them)."""
     from mlops_actions.domain.data.profile import NumericProfile, ProfileBuilder
 
     def has_edges(name: str) -> bool:
         column = edges_from.columns.get(name) if edges_from is not None else None
         return isinstance(column, NumericProfile) and column.edges is not None
 
-    needed = [
-        name for name, dtype in info.dtypes.items() if dtype in ("int", "float") and not has_edges(name)
-    ]
-    if not needed:
-        return edges_from
-    head = engine.head(dataset, edge_rows, info)
+    def missing_bins(info: TableInfo) -> bool:
+        return any(dtype in ("int", "float") and not has_edges(name) for name, dtype in info.dtypes.items())
+
+    if not missing_bins(info):
+        return edges_from, info
+    head, info = head_with_wider_types(engine, dataset, edge_rows, info)
+    if not missing_bins(info):
+        return edges_from, info
     builder = ProfileBuilder(edges_from=edges_from, edge_rows=edge_rows, correlation=False)
     builder.start(info)
     builder.update(head)
-    return builder.finish()
+    return builder.finish(), info
+
+
+def head_with_wider_types(
+    engine: Engine, dataset: Dataset, rows: int, info: TableInfo
+) -> tuple[Any, TableInfo]:
+    """``Engine.head`` and the info it was read with: widened (as a run widens it) whenever the first rows
+    hold values that do not fit the driver's CSV types."""
+    from mlops_actions.engines.sources import WiderTypes, with_types
+
+    for _attempt in range(4 * len(info.dtypes) + 2):
+        try:
+            return engine.head(dataset, rows, info), info
+        except Exception as error:
+            wider = WiderTypes.of(error)
+            if wider is None:
+                raise
+            info = with_types(info, wider.types)
+    raise DataError(f"{dataset.location}: column types keep changing between parts of the data")
 
 
 def validate_dataset(engine: Engine, dataset: Dataset, schema: Schema) -> FileValidation:

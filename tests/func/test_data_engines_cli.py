@@ -261,3 +261,13 @@ def test_help_names_the_engines_and_shards(capsys):
     with pytest.raises(SystemExit):
         main(["data", "merge", "--help"])
     assert "every shard 1..N exactly once" in capsys.readouterr().out
+
+
+def test_data_merge_of_whole_profiles_prints_what_data_profile_merge_prints(data, tmp_path, capsys):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    run(["data", "profile", str(data["cur.csv"]), "-o", str(first)], capsys)
+    run(["data", "profile", str(data["cur.parquet"]), "-o", str(second), "--bins-from", str(first)], capsys)
+    code, out, _ = run(["data", "merge", str(first), str(second)], capsys)
+    old_code, old_out, _ = run(["data", "profile", "merge", str(first), str(second)], capsys)
+    assert code == old_code == 0 and out == old_out
+    assert json.loads(out)["rows"] == 2 * ROWS

@@ -179,7 +179,8 @@ def update_validation_state(state: ValidationState, chunk: Chunk) -> None:
 
 def merge_validation_states(first: ValidationState, second: ValidationState) -> ValidationState:
     """The state of both states' rows: counts add, lowest and highest combine, examples keep the first
-    ones in merge order (first's, then second's). Both must cover the same columns."""
+    ones in merge order (first's, then second's). Both must cover the same columns. Unseen categories are
+    counted one by one up to MAX_UNSEEN_TRACKED distinct values (all of them in the total), as in one pass."""
     if list(first.columns) != list(second.columns) or list(first.new_examples) != list(second.new_examples):
         raise DataError("cannot merge validation states of different columns")
     return ValidationState(
@@ -288,6 +289,10 @@ class ValidationJob:
     info: TableInfo
     reads: str = "rows"
 
+    def empty(self) -> ValidationState:
+        """The state of no rows: merging it changes nothing (the merge's identity)."""
+        return new_validation_state(self.schema, self.info)
+
     def summarise(self, batch: Chunk) -> ValidationState:
         """The state of one chunk's rows."""
         state = new_validation_state(self.schema, self.info)
@@ -300,7 +305,7 @@ class ValidationJob:
 
     def violations(self, state: ValidationState | None) -> list[Violation]:
         """The violations of the merged state (None: no rows)."""
-        return state_violations(state or new_validation_state(self.schema, self.info), self.schema, self.info)
+        return state_violations(state or self.empty(), self.schema, self.info)
 
 
 def _present_values(column: Any, limit: int) -> list[Any]:

@@ -231,7 +231,8 @@ def test_numeric_bins_come_from_the_reference_and_the_head_for_columns_it_lacks(
     data = dataset(files["reference.csv"])
     reference = build_profile(files["current.csv"], columns=["x"], edge_rows=200)
     info = engine.table_info(data)
-    bins = bins_profile(engine, data, info, reference, 200)
+    bins, same_info = bins_profile(engine, data, info, reference, 200)
+    assert same_info is info
     whole = build_profile(files["reference.csv"], edge_rows=200)
     assert bins is not None
     assert np.array_equal(bins.columns["x"].edges, reference.columns["x"].edges)
@@ -504,4 +505,40 @@ def test_local_engine_on_a_folder_of_parquet_files_profiles_them_in_path_order(f
     whole = build_profile(tmp_path / "whole.parquet", edge_rows=1000)
     assert profile.sources == [str(folder)]
     whole.sources = profile.sources
+    assert_close(profile_to_dict(profile), profile_to_dict(whole))
+
+
+def test_the_empty_summaries_are_the_identity_of_the_merges(files):
+    engine = PartitionEngine(1)
+    data = dataset(files["reference.csv"])
+    info = engine.table_info(data)
+    chunk = engine.head(data, 400, info)
+    profiles = ProfileJob(info, edges_from=bins_profile(engine, data, info, None, 400)[0], edge_rows=400)
+    one = profiles.summarise(chunk)
+    for merged in (profiles.merge(profiles.empty(), one), profiles.merge(one, profiles.empty())):
+        assert profile_to_dict(merged) == profile_to_dict(one)
+    validation = ValidationJob(schema_from_dict(SCHEMA), info)
+    state = validation.summarise(chunk)
+    for merged_state in (
+        validation.merge(validation.empty(), state),
+        validation.merge(state, validation.empty()),
+    ):
+        assert [v.to_dict() for v in validation.violations(merged_state)] == [
+            v.to_dict() for v in validation.violations(state)
+        ]
+
+
+@pytest.mark.parametrize("edge_rows", [100, 2500])
+@pytest.mark.parametrize("partitions", [None, 3])
+def test_a_csv_column_empty_in_its_first_block_gets_the_one_pass_bins(tmp_path, edge_rows, partitions):
+    rng = np.random.default_rng(0)
+    late = rng.normal(size=ROWS)
+    late[:2000] = np.nan
+    path = tmp_path / "late.csv"
+    pd.DataFrame({"a": rng.normal(size=ROWS), "late": late}).to_csv(path, index=False)
+    engine = local_engine(partitions, unit_bytes=8192)
+    profile = profile_dataset(engine, data_dataset(str(path)), edge_rows=edge_rows)
+    whole = build_profile(path, chunk_bytes=8192, edge_rows=edge_rows)
+    assert profile.columns["late"].dtype == "float"
+    assert (len(whole.columns["late"].edges) > 0) == (edge_rows > 2000)
     assert_close(profile_to_dict(profile), profile_to_dict(whole))

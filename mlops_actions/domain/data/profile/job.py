@@ -13,15 +13,17 @@ from dataclasses import dataclass
 from mlops_actions.domain.data.chunks import Chunk, TableInfo
 from mlops_actions.domain.data.profile.build import ProfileBuilder
 from mlops_actions.domain.data.profile.merge import merge_profiles
-from mlops_actions.domain.data.profile.summaries import DEFAULT_EDGE_ROWS, Profile
+from mlops_actions.domain.data.profile.summaries import DEFAULT_EDGE_ROWS, NumericProfile, Profile, set_edges
 
 
 @dataclass
 class ProfileJob:
     """The profile of a dataset's rows (columns and dtypes of ``info``), on the bins of ``edges_from``.
 
-    Without ``edges_from`` (or with ``bins`` False) each chunk would fix its own bins; give it the
-    driver's edges (``engines/data_jobs.py`` does) whenever the summaries are to be merged.
+    Give it the driver's edges (``engines/data_jobs.py`` does). A numeric column ``edges_from`` has no bins
+    for gets no edges (one open bin), the same in every partition, so the summaries still merge: that is
+    what one pass fixes for a column whose first rows are all missing, the one case where the driver's
+    edges can lack a numeric column (its values, further on, made a CSV column numeric).
     """
 
     info: TableInfo
@@ -38,7 +40,16 @@ class ProfileJob:
         )
         builder.start(self.info)
         builder.source = ""
+        for name in builder.pending:
+            column = builder.columns[name]
+            assert isinstance(column, NumericProfile)
+            set_edges(column, [], [])
+        builder.pending = {}
         return builder
+
+    def empty(self) -> Profile:
+        """The profile of no rows: merging it changes nothing (the merge's identity)."""
+        return self.builder().finish()
 
     def summarise(self, batch: Chunk) -> Profile:
         """The profile of one chunk's rows (no sources: the driver names the dataset once)."""
