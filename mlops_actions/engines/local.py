@@ -11,7 +11,7 @@ to test that the answer does not depend on them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any, TypeVar
 
 from mlops_actions.domain.data.chunks import Chunk, TableInfo
@@ -53,7 +53,7 @@ class LocalEngine:
             raise UsageError(f"--partitions {self.options.partitions}: expected a number >= 1")
         self.unit_bytes = unit_bytes
 
-    def table_info(self, dataset: Dataset, columns: Any = None) -> DatasetInfo:
+    def table_info(self, dataset: Dataset, columns: Sequence[str] | None = None) -> DatasetInfo:
         """The dataset's TableInfo (``sources.dataset_table_info``)."""
         return dataset_table_info(dataset, columns, block_bytes=self.unit_bytes)
 
