@@ -100,7 +100,7 @@ class Job(Protocol, Generic[S]):
 @dataclass(frozen=True)
 class EngineOptions:
     """How to reach an engine: ``name`` (local, dask, spark); a Dask scheduler address (else a local
-    cluster); a Spark master URL (else the active SparkSession, else ``local[*]``); ``partitions`` to
+    cluster); a Spark master URL (else the active SparkSession, else ``local[2]``); ``partitions`` to
     repartition the data into (tests and benchmarks; None keeps the reader's); ``workers`` of a local cluster."""
 
     name: str = "local"
