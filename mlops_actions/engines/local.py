@@ -11,10 +11,11 @@ to test that the answer does not depend on them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Generator, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from mlops_actions.domain.data.chunks import Chunk, TableInfo
+from mlops_actions.domain.data.chunks.read_ahead import read_ahead
 from mlops_actions.engines.base import Batch, Dataset, EngineOptions, Job, S, Shard, tree_merge
 from mlops_actions.engines.sources import (
     UNIT_BYTES,
@@ -37,8 +38,6 @@ from mlops_actions.engines.sources import (
     with_partitions,
 )
 from mlops_actions.errors import UsageError
-
-T = TypeVar("T")
 
 
 class LocalEngine:
@@ -105,7 +104,9 @@ class LocalEngine:
         job = reader.job
         count = self.options.partitions
         parts: list[Any] = [None] * (count or 1)
-        with contextlib.closing(_read_ahead(self._payloads(reader, units))) as payloads:
+        with contextlib.closing(
+            read_ahead(self._payloads(reader, units), name="mlops-engine-reader")
+        ) as payloads:
             for index, payload in payloads:
                 parts[index] = _merged(job, parts[index], reader.summary(payload))
         return parts[0] if count is None else tree_merge(job, parts)
@@ -129,52 +130,6 @@ class LocalEngine:
                     if low < high:
                         yield index, reader.payload(unit, piece, (low - offset, high - offset))
                 offset += piece.count
-
-
-def _read_ahead(items: Iterator[T], depth: int = 1) -> Generator[T, None, None]:
-    """The same items, produced by a thread at most ``depth`` ahead of the consumer; the producer's error is
-    raised where its item would have been, and the producer stops when the consumer does."""
-    import queue
-    import threading
-
-    waiting: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def hand_over(kind: str, item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                waiting.put((kind, item), timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not hand_over("item", item):
-                    return
-            hand_over("end", None)
-        except BaseException as error:  # handed to the consumer
-            hand_over("error", error)
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
-
-    thread = threading.Thread(target=produce, name="mlops-engine-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, item = waiting.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _merged(job: Any, summary: Any, part: Any) -> Any:

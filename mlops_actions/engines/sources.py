@@ -493,23 +493,12 @@ def header_names(header: bytes) -> list[str]:
 
 def _text_blocks(file: str, fmt: str, chunk_bytes: int) -> Iterator[bytes]:
     """Blocks of whole lines (about chunk_bytes each) of a CSV (after its header) or JSON Lines file."""
+    from mlops_actions.domain.data.chunks.csv_ranges import line_blocks
+
     with _open_text_source(file) as handle:
         if fmt == "csv":
             handle.readline()
-        rest = b""
-        while True:
-            data = handle.read(max(1, chunk_bytes))
-            if not data:
-                if rest:
-                    yield rest
-                return
-            buffer = rest + data if rest else data
-            cut = buffer.rfind(b"\n")
-            if cut < 0:
-                rest = buffer
-                continue
-            yield buffer[: cut + 1]
-            rest = buffer[cut + 1 :]
+        yield from line_blocks(handle, chunk_bytes)
 
 
 def _first_csv_block(file: str, chunk_bytes: int) -> Any:

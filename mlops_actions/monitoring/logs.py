@@ -167,37 +167,6 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[LogChunk]:
 def read_ahead(chunks: Iterator[LogChunk], depth: int = 2) -> Iterator[LogChunk]:
     """The same chunks, read by a thread ahead of the consumer (at most ``depth`` waiting), so that reading
     and checking overlap on two cores; an error of the reader is raised where the chunk would have been."""
-    import queue
-    import threading
+    from mlops_actions.domain.data.chunks.read_ahead import read_ahead as ahead
 
-    waiting: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        waiting.put(("chunk", chunk), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            waiting.put(("end", None))
-        except BaseException as error:  # handed to the consumer
-            waiting.put(("error", error))
-
-    thread = threading.Thread(target=produce, name="mlops-monitor-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, item = waiting.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)
+    return ahead(chunks, depth, name="mlops-monitor-reader")

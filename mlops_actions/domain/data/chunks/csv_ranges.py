@@ -80,17 +80,23 @@ def _next_line_end(mapped: Any, position: int, size: int) -> int:
 def _gzip_byte_ranges(path: Path, chunk_bytes: int) -> Iterator[bytes]:
     with gzip.open(path, "rb") as handle:
         handle.readline()
-        rest = b""
-        while True:
-            data = handle.read(chunk_bytes)
-            if not data:
-                if rest:
-                    yield rest
-                return
-            buffer = rest + data if rest else data
-            cut = buffer.rfind(b"\n")
-            if cut < 0:
-                rest = buffer
-                continue
-            yield buffer[: cut + 1]
-            rest = buffer[cut + 1 :]
+        yield from line_blocks(handle, chunk_bytes)
+
+
+def line_blocks(handle: Any, chunk_bytes: int) -> Iterator[bytes]:
+    """The rest of an open binary stream as blocks of whole lines (about chunk_bytes each; the last block
+    may lack its line break)."""
+    rest = b""
+    while True:
+        data = handle.read(max(1, chunk_bytes))
+        if not data:
+            if rest:
+                yield rest
+            return
+        buffer = rest + data if rest else data
+        cut = buffer.rfind(b"\n")
+        if cut < 0:
+            rest = buffer
+            continue
+        yield buffer[: cut + 1]
+        rest = buffer[cut + 1 :]
