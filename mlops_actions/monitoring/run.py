@@ -142,33 +142,38 @@ class Collected:
     partial_lines: int  # files whose last line is being written (left out)
 
 
-def _in_order(
-    logs: str,
-    layout: Layout,
-    trained: Profile,
-    settings: MonitorSettings,
-    length: int,
-    since_ns: int | None,
-    chunk_bytes: int,
-    chunk_rows: int,
-    on_chunk: Callable[[LogChunk], None] | None,
-    outputs: Outputs | None,
-    performance: PerformanceCollector,
-) -> Collected:
+@dataclass(frozen=True)
+class Reading:
+    """What a pass over the logs needs, wherever it runs."""
+
+    logs: str
+    layout: Layout
+    trained: Profile
+    settings: MonitorSettings
+    length: int
+    since_ns: int | None
+    chunk_bytes: int
+    chunk_rows: int
+    outputs: Outputs | None
+    performance: PerformanceCollector
+
+
+def _in_order(reading: Reading, on_chunk: Callable[[LogChunk], None] | None) -> Collected:
     """The logs read here, file after file, chunk after chunk."""
-    files = log_files(logs)
+    r = reading
+    files = log_files(r.logs)
     scan = _scan(
         files,
-        layout,
-        trained,
-        settings,
-        length,
-        since_ns,
-        chunk_bytes,
-        chunk_rows,
+        r.layout,
+        r.trained,
+        r.settings,
+        r.length,
+        r.since_ns,
+        r.chunk_bytes,
+        r.chunk_rows,
         on_chunk,
-        outputs,
-        performance,
+        r.outputs,
+        r.performance,
     )
     return Collected(
         windows={start: accumulator.finish() for start, accumulator in scan.windows.items()},
@@ -180,41 +185,40 @@ def _in_order(
     )
 
 
-def _on_engine(
-    engine: Engine,
-    logs: str,
-    layout: Layout,
-    trained: Profile,
-    settings: MonitorSettings,
-    length: int,
-    since_ns: int | None,
-    chunk_bytes: int,
-    chunk_rows: int,
-    outputs: Outputs | None,
-    performance: PerformanceCollector,
-) -> Collected:
+def _on_engine(engine: Engine, reading: Reading) -> Collected:
     """The monitor as a job on ``engine`` (``monitoring/job.py``): the output bins, when the release has none,
     from the first chunk read here; the performance collector given the merged partial."""
     from mlops_actions.engines.sources import resolve_dataset
     from mlops_actions.monitoring.job import MonitorJob, first_outputs, partial_last_lines
 
-    dataset = resolve_dataset(logs, kind="logs")
+    r = reading
+    dataset = resolve_dataset(r.logs, kind="logs")
+    outputs = r.outputs
     if outputs is None:
-        outputs = first_outputs(dataset, layout, since_ns, chunk_bytes=chunk_bytes, chunk_rows=chunk_rows)
+        outputs = first_outputs(
+            dataset, r.layout, r.since_ns, chunk_bytes=r.chunk_bytes, chunk_rows=r.chunk_rows
+        )
     partial = partial_last_lines(dataset)
     job = MonitorJob(
-        layout, trained, outputs, settings.probability_tolerance, length, since_ns, performance, partial
+        r.layout,
+        r.trained,
+        outputs,
+        r.settings.probability_tolerance,
+        r.length,
+        r.since_ns,
+        r.performance,
+        partial,
     )
     summary = engine.run(dataset, job)
     if summary is None:
-        raise DataError(f"{logs}: the prediction logs hold no rows")
-    performance.absorb(summary.performance)
+        raise DataError(f"{r.logs}: the prediction logs hold no rows")
+    r.performance.absorb(summary.performance)
     return Collected(
         windows=job.collected(summary),
         rows_read=summary.rows_read,
         before_since=summary.before_since,
         version=summary.most_common_version(),
-        files=list(dataset.files) or [logs],
+        files=list(dataset.files) or [r.logs],
         partial_lines=len(partial),
     )
 
@@ -264,34 +268,10 @@ def run_monitor(
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):  # BLAS threads only contend on these small products
-        if engine is None:
-            found = _in_order(
-                logs,
-                layout,
-                trained,
-                settings,
-                length,
-                since_ns,
-                chunk_bytes,
-                chunk_rows,
-                on_chunk,
-                outputs,
-                performance,
-            )
-        else:
-            found = _on_engine(
-                engine,
-                logs,
-                layout,
-                trained,
-                settings,
-                length,
-                since_ns,
-                chunk_bytes,
-                chunk_rows,
-                outputs,
-                performance,
-            )
+        reading = Reading(
+            logs, layout, trained, settings, length, since_ns, chunk_bytes, chunk_rows, outputs, performance
+        )
+        found = _in_order(reading, on_chunk) if engine is None else _on_engine(engine, reading)
     windows = found.windows
     if found.rows_read == 0:
         raise DataError(f"{logs}: the prediction logs hold no rows")
