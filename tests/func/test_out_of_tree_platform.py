@@ -150,7 +150,9 @@ def test_check_runs_end_to_end_on_a_platform_the_package_does_not_know(tmp_path:
     # The next run of the same change request, chosen through the environment this time.
     (project / "NOTES.md").write_text("tuning notes, second thoughts\n")
     run_git(project, "commit", "-q", "-am", "more notes")
-    second, _ = run_cli(project, "check", env={**folder_ci_env(home, "42"), "MLOPS_PLATFORM": PLATFORM})
+    # (no baseline this time: the first run showed the retrain; this one is about the comment)
+    second_env = {**folder_ci_env(home, "42"), "MLOPS_PLATFORM": PLATFORM}
+    second, _ = run_cli(project, "check", "--baseline", "none", env=second_env)
     assert second.returncode == 0, f"stdout:\n{second.stdout[-3000:]}\nstderr:\n{second.stderr[-6000:]}"
     assert thread_of(home, 7) == [comment], "the sticky comment was duplicated, not updated"
     updated = comment.read_text()

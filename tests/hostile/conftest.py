@@ -45,6 +45,57 @@ def run_cli(
     return CliRun(proc.returncode, proc.stdout, proc.stderr)
 
 
+# The real CLI's ``main`` for each (args, cwd) of a JSON list, one after the other in this one process: in
+# its folder, with that folder first on sys.path as ``python -m`` has it and every module imported from it
+# forgotten afterwards (so a payload's planted module is imported afresh, or not, by each run).
+CLI_RUNS_IN_ONE_PROCESS = """\
+import contextlib, importlib, io, json, os, sys, traceback
+from mlops_actions.cli import main
+runs, results = json.loads(open(sys.argv[1]).read()), []
+for args, cwd in runs:
+    os.chdir(cwd)
+    sys.path.insert(0, cwd)
+    importlib.invalidate_caches()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(args)
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    sys.path.remove(cwd)
+    for name, module in list(sys.modules.items()):
+        if (getattr(module, "__file__", None) or "").startswith(cwd + os.sep):
+            del sys.modules[name]
+    results.append([code, out.getvalue(), err.getvalue()])
+open(sys.argv[2], "w").write(json.dumps(results))
+"""
+
+
+def run_cli_in_one_process(
+    runs: Iterable[tuple[Iterable[str], Path]], *, workdir: Path, env: Mapping[str, str], timeout: float = 600
+) -> list[CliRun]:
+    """The CLI for each (args, cwd) of ``runs`` in one separate process, one run after the other (see
+    CLI_RUNS_IN_ONE_PROCESS); ``env`` is the whole environment. Each run's exit code, stdout and stderr."""
+    import json
+
+    plan, answers = workdir / "cli-runs.json", workdir / "cli-answers.json"
+    plan.write_text(json.dumps([[list(args), str(cwd)] for args, cwd in runs]))
+    proc = subprocess.run(
+        [sys.executable, "-c", CLI_RUNS_IN_ONE_PROCESS, str(plan), str(answers)],
+        cwd=workdir,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [CliRun(code, stdout, stderr) for code, stdout, stderr in json.loads(answers.read_text())]
+
+
 def assert_one_line_error(run: CliRun, *, code: int = 2, contains: Iterable[str] = ()) -> str:
     """The run failed with ``code`` and exactly one error line holding every text in ``contains``; no traceback."""
     assert run.code == code, f"exit {run.code}, expected {code}\nstdout:\n{run.stdout}\nstderr:\n{run.stderr}"

@@ -5,19 +5,24 @@ error and exit code, and that nothing was published, tagged, commented or half-w
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY_CONFIG, run_git
+from tests.conftest import GIT_ENV, TINY_CONFIG, run_git
 from tests.hostile.conftest import (
+    CliRun,
     assert_nothing_written,
     assert_one_line_error,
     assert_only_the_error_report_written,
     run_cli,
+    run_cli_in_one_process,
     tree_snapshot,
 )
 from tests.hostile.skops_payloads import (
@@ -82,21 +87,55 @@ def head(project: Path) -> str:
 # -- evaluate --model: the given --config --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("payload", sorted(PAYLOADS))
-def test_evaluate_refuses_every_payload_a_model_folder_declares_trusted(
-    tiny_project, tmp_path, canary, payload
-):
-    model = hostile_folder(tmp_path / "hostile-model", payload, canary)
-    if PAYLOADS[payload].needs_module:
-        plant_module(tiny_project, canary)
-    before = tree_snapshot(tmp_path)
-    run = run_cli(
-        ["evaluate", "--model", str(model), "--data", "eval.csv", "-o", str(tmp_path / "eval-out")],
-        cwd=tiny_project,
+@dataclass(frozen=True)
+class EvaluateRun:
+    """evaluate --model on one payload's folder: the folder it ran in (a tiny project in ``tiny``), its
+    canary, the model folder, the tree before the run, and the run."""
+
+    folder: Path
+    canary: Path
+    model: Path
+    before: dict[str, bytes]
+    run: CliRun
+
+
+@pytest.fixture(scope="module")
+def evaluated_payloads(
+    _tiny_project_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, EvaluateRun]:
+    """Every payload given to ``evaluate --model`` in its own copy of the tiny project, the runs made by
+    one CLI process one after the other (the planted module forgotten between them)."""
+    cases = {}
+    for payload in sorted(PAYLOADS):
+        folder = tmp_path_factory.mktemp(f"evaluate-{payload}")
+        project = folder / "tiny"
+        shutil.copytree(_tiny_project_template, project, symlinks=True)
+        canary = folder / "canary-ran"
+        model = hostile_folder(folder / "hostile-model", payload, canary)
+        if PAYLOADS[payload].needs_module:
+            plant_module(project, canary)
+        args = ["evaluate", "--model", str(model), "--data", "eval.csv", "-o", str(folder / "eval-out")]
+        cases[payload] = (folder, canary, model, tree_snapshot(folder), args, project)
+    cleared = ("GITHUB_", "GITLAB_CI", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "MLOPS_REGISTRY_PATH")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(cleared)} | GIT_ENV
+    runs = run_cli_in_one_process(
+        [(args, project) for *_, args, project in cases.values()],
+        workdir=tmp_path_factory.mktemp("evaluate-runs"),
+        env=env,
     )
+    return {
+        payload: EvaluateRun(folder, canary, model, before, run)
+        for (payload, (folder, canary, model, before, _, _)), run in zip(cases.items(), runs, strict=True)
+    }
+
+
+@pytest.mark.parametrize("payload", sorted(PAYLOADS))
+def test_evaluate_refuses_every_payload_a_model_folder_declares_trusted(evaluated_payloads, payload):
+    evaluated = evaluated_payloads[payload]
+    canary, model, run, before = evaluated.canary, evaluated.model, evaluated.run, evaluated.before
     assert not canary.exists()
     assert_one_line_error(run, contains=[str(model / "model.skops"), REFUSED_NAME[payload]])
-    assert_nothing_written(before, tmp_path)
+    assert_nothing_written(before, evaluated.folder)
 
 
 def test_evaluate_checks_a_registry_digest_given_to_it_not_the_folders_own(tiny_project, tmp_path, canary):

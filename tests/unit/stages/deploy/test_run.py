@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -37,18 +38,36 @@ def load_result(*, passed: bool) -> LoadTestResult:
     )
 
 
-@pytest.fixture
-def two_versions(tiny_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """tiny@v1.0.0 released as releases were before they recorded smoke.json, then tiny@v1.1.0."""
-    config = tiny_project / "mlops.yaml"
-    out = str(tiny_project / "mlops-out")
-    with monkeypatch.context() as patched:
-        patched.setattr("mlops_actions.stages.release.publication._smoke_files", lambda *_: {})
+@pytest.fixture(scope="module")
+def _two_versions_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tiny@v1.0.0 released as releases were before they recorded smoke.json, then tiny@v1.1.0; made once
+    for the module, never changed: each test gets a copy."""
+    from tests.conftest import GIT_ENV, make_tiny_project
+    from tests.func.conftest import CI_VARIABLES
+
+    project = make_tiny_project(tmp_path_factory.mktemp("two-versions"))
+    config = project / "mlops.yaml"
+    out = str(project / "mlops-out")
+    with pytest.MonkeyPatch.context() as patched:
+        for key, value in GIT_ENV.items():
+            patched.setenv(key, value)
+        for name in CI_VARIABLES:
+            patched.delenv(name, raising=False)
+        with patched.context() as without_smoke:
+            without_smoke.setattr("mlops_actions.stages.release.publication._smoke_files", lambda *_: {})
+            assert main(["release", "-c", str(config), "-o", out, "-q"]) == 0
+        config.write_text(config.read_text() + "deploy: {}\n")
+        run_git(project, "commit", "-q", "-am", "Deploy to the built-in server")
         assert main(["release", "-c", str(config), "-o", out, "-q"]) == 0
-    config.write_text(config.read_text() + "deploy: {}\n")
-    run_git(tiny_project, "commit", "-q", "-am", "Deploy to the built-in server")
-    assert main(["release", "-c", str(config), "-o", out, "-q"]) == 0
-    return tiny_project
+    return project
+
+
+@pytest.fixture
+def two_versions(_two_versions_template: Path, tmp_path: Path) -> Path:
+    """A copy of tiny@v1.0.0 (released without smoke.json) and tiny@v1.1.0 in one registry."""
+    project = tmp_path / "tiny"
+    shutil.copytree(_two_versions_template, project, symlinks=True)
+    return project
 
 
 def deploy(project: Path, version: str, *, passed: bool, **options: object):
