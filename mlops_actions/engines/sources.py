@@ -477,11 +477,10 @@ def _open_text_source(file: str) -> Any:
 
 def header_line(file: str) -> bytes:
     """The header line of a CSV file (ending with a line break); a DataError when the file is empty."""
+    from mlops_actions.domain.data.chunks.csv_ranges import header_of
+
     with _open_text_source(file) as handle:
-        line = handle.readline()
-    if not line.strip():
-        raise DataError(f"{file}: data file is empty, expected a header and at least one row")
-    return line if line.endswith(b"\n") else line + b"\n"
+        return header_of(handle, file)
 
 
 def header_names(header: bytes) -> list[str]:

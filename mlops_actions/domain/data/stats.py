@@ -208,3 +208,12 @@ def _gamma_q(a: float, x: float) -> float:
         if abs(delta - 1.0) < 1e-16:
             break
     return float(min(1.0, max(0.0, math.exp(log_prefix) * h)))
+
+
+def optional_extreme(choose: Any, first: float | None, second: float | None) -> float | None:
+    """``choose`` (min or max) of two bounds either of which may be unknown (None)."""
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return float(choose(first, second))

@@ -24,6 +24,7 @@ from mlops_actions.domain.data.chunks import (
     scan_table,
 )
 from mlops_actions.domain.data.schema import ColumnSchema, Schema
+from mlops_actions.domain.data.stats import optional_extreme
 from mlops_actions.errors import DataError
 
 if TYPE_CHECKING:
@@ -209,19 +210,11 @@ def _merge_column_states(first: _ColumnState, second: _ColumnState) -> _ColumnSt
         wrong_examples=first.wrong_examples.merged(second.wrong_examples),
         out_of_range=first.out_of_range + second.out_of_range,
         range_examples=first.range_examples.merged(second.range_examples),
-        lowest=_pick(min, first.lowest, second.lowest),
-        highest=_pick(max, first.highest, second.highest),
+        lowest=optional_extreme(min, first.lowest, second.lowest),
+        highest=optional_extreme(max, first.highest, second.highest),
         unseen=unseen,
         unseen_total=first.unseen_total + second.unseen_total,
     )
-
-
-def _pick(choose: Any, first: float | None, second: float | None) -> float | None:
-    if first is None:
-        return second
-    if second is None:
-        return first
-    return float(choose(first, second))
 
 
 def state_violations(state: ValidationState, schema: Schema, info: TableInfo) -> list[Violation]:

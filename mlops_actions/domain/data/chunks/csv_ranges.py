@@ -18,9 +18,15 @@ from mlops_actions.errors import DataError
 def csv_header_line(path: Path) -> bytes:
     """The header line of a CSV file (plain or gzip), ending with a line break; a DataError when empty."""
     with _open_bytes(path) as handle:
-        line = handle.readline()
+        return header_of(handle, str(path))
+
+
+def header_of(handle: Any, name: str) -> bytes:
+    """The first line of an open binary CSV stream, ending with a line break; a DataError naming ``name``
+    when the stream is empty."""
+    line = handle.readline()
     if not line.strip():
-        raise DataError(f"{path}: data file is empty, expected a header and at least one row")
+        raise DataError(f"{name}: data file is empty, expected a header and at least one row")
     return line if line.endswith(b"\n") else line + b"\n"
 
 

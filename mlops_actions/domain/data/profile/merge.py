@@ -7,8 +7,6 @@ shards share the same bins (build the later shards with ``edges_from`` the first
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlops_actions.domain.data.profile.summaries import (
     EXACT_VALUES_LIMIT,
     MAX_TRACKED_CATEGORIES,
@@ -22,7 +20,7 @@ from mlops_actions.domain.data.profile.summaries import (
     empty_values,
     set_edges,
 )
-from mlops_actions.domain.data.stats import chan_merge
+from mlops_actions.domain.data.stats import chan_merge, optional_extreme
 from mlops_actions.errors import DataError
 
 
@@ -142,8 +140,8 @@ def _merge_numeric(name: str, left: NumericProfile, right: NumericProfile, dtype
         infinite=left.infinite + right.infinite,
         mean=float(mean),
         m2=float(m2),
-        min=_pick(min, left.min, right.min),
-        max=_pick(max, left.max, right.max),
+        min=optional_extreme(min, left.min, right.min),
+        max=optional_extreme(max, left.max, right.max),
     )
     if (left.edges is None) != (right.edges is None):
         raise DataError(f"cannot merge profiles: column '{name}' has bins in one profile only")
@@ -159,11 +157,3 @@ def _merge_numeric(name: str, left: NumericProfile, right: NumericProfile, dtype
     if left.values is not None and right.values is not None and result.count <= EXACT_VALUES_LIMIT:
         result.values = np.concatenate([left.values, right.values])
     return result
-
-
-def _pick(choose: Any, first: float | None, second: float | None) -> float | None:
-    if first is None:
-        return second
-    if second is None:
-        return first
-    return float(choose(first, second))
