@@ -383,7 +383,7 @@ class GitHubReleasesStandIn(GitHubStandIn):
             rid = int(params["release_id"])
             release = self.releases.get(rid)
             name = query["name"]
-            if release is None:  # deleted meanwhile (e.g. a concurrent release removed the draft): as GitHub does
+            if release is None:  # deleted meanwhile, e.g. by a concurrent release
                 return self._not_found()
             if any(a["release"] == rid and a["meta"]["name"] == name for a in self.assets.values()):
                 return (
