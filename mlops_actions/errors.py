@@ -41,6 +41,10 @@ class RegistryError(MlopsError):
     """The registry refused an operation (version exists, digest mismatch, unknown alias...)."""
 
 
+class StoreError(MlopsError):
+    """The metadata store could not store or read records (unreachable, refused, conflicting writers)."""
+
+
 class VersionTaken(RegistryError):
     """The version already belongs to another commit: a concurrent release claimed it."""
 

@@ -30,6 +30,7 @@ CONFIG_VERSION = 1
 DECISIONS = ("interval", "point", "strict")
 BASELINE_SOURCES = ("auto", "registry", "retrain", "none")
 REGISTRY_BACKENDS = ("local", "github", "gitlab", "mlflow")
+METADATA_BACKENDS = ("auto", "sqlite", "mlflow", "github", "git", "off")
 MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
 _RULE_SCHEMA: dict[str, Any] = {
@@ -992,6 +993,44 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "metadata": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "The metadata store: one record per check, release, deploy and monitor run (docs/metadata.md).",
+            "properties": {
+                "backend": {
+                    "enum": list(METADATA_BACKENDS),
+                    "default": "auto",
+                    "description": "auto follows registry.backend (local: sqlite beside the local registry; mlflow: "
+                    "MLflow Tracking; github: a JSON Lines file on a data branch through the REST API; gitlab: the same "
+                    "file pushed with git), or sqlite, mlflow, github, git, or off.",
+                },
+                "path": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "sqlite backend: the database file, relative to this file (default: "
+                    "metadata.sqlite in the local registry folder; env MLOPS_METADATA_PATH).",
+                },
+                "branch": {
+                    "type": "string",
+                    "pattern": r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$",
+                    "default": "mlops-metadata",
+                    "description": "github and git backends: the data branch holding the records.",
+                },
+                "remote": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "git backend: the remote the data branch is pushed to (default: origin; env "
+                    "MLOPS_METADATA_REMOTE).",
+                },
+            },
+        },
+        "watch": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "description": "Extra globs (relative to this file) whose changes mean this model must be checked, beyond "
+            "the config itself and the paths it names.",
+        },
         "registry": {
             "type": "object",
             "description": "Where released versions live.",
@@ -1182,6 +1221,9 @@ class Config:
     pass_env: dict[str, tuple[str, ...]] = field(default_factory=dict)  # secrets.pass: command -> names
     serve: ServeSettings = field(default_factory=ServeSettings)
     loadtest: LoadTestSettings = field(default_factory=LoadTestSettings)
+    metadata_backend: str = "auto"  # metadata.backend
+    metadata_options: dict[str, Any] = field(default_factory=dict)  # the other metadata.* keys
+    watch: tuple[str, ...] = ()  # watch: extra globs, relative to root
 
     def __post_init__(self) -> None:
         remember_secret_names(self.secret_names)  # so every error line and output of this process is scrubbed
@@ -1449,6 +1491,9 @@ def parse_config(doc: Any, path: Path) -> Config:
         pass_env={k: tuple(v) for k, v in doc.get("secrets", {}).get("pass", {}).items()},
         serve=serve_settings(doc, root),
         loadtest=loadtest_settings(doc),
+        metadata_backend=doc.get("metadata", {}).get("backend", "auto"),
+        metadata_options={k: v for k, v in doc.get("metadata", {}).items() if k != "backend"},
+        watch=tuple(doc.get("watch", [])),
     )
 
 

@@ -12,10 +12,21 @@ PACKAGE = Path(__file__).resolve().parents[2] / "mlops_actions"
 
 # layer (a folder of the package) -> the layers it must never import
 FORBIDDEN = {
-    "domain": ("stages", "platforms", "registry", "render", "serving", "commands", "cli", "engines"),
+    "domain": (
+        "stages",
+        "platforms",
+        "registry",
+        "render",
+        "serving",
+        "commands",
+        "cli",
+        "engines",
+        "metadata",
+    ),
     "render": ("stages", "platforms", "registry", "serving", "commands", "cli"),
     "platforms": ("stages", "commands", "cli", "serving"),
     "registry": ("stages", "commands", "cli", "serving"),
+    "metadata": ("stages", "commands", "cli", "serving", "monitoring", "engines", "render"),
     "stages": ("commands", "cli"),
     "serving": ("commands", "cli"),
     "monitoring": ("stages", "platforms", "serving", "commands", "cli"),
