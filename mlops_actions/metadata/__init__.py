@@ -49,16 +49,9 @@ def open_store(config: Config, env: Mapping[str, str] | None = None) -> Metadata
         from mlops_actions.metadata.sqlite import SqliteStore
 
         return SqliteStore(sqlite_path(config, env))
-    # One branch per backend below; a backend not built in yet says so.
-    if backend == "mlflow":  # MLflow Tracking: an experiment per model
+    # The mlflow, github and git backends are wired here, one branch each.
+    if backend in ("mlflow", "github", "git"):
         raise ConfigError(f"{config.path}: metadata.backend: {backend} is not available in this build")
-
-    if backend == "github":  # the data branch through the GitHub REST API
-        raise ConfigError(f"{config.path}: metadata.backend: {backend} is not available in this build")
-
-    if backend == "git":  # the data branch pushed with git (GitLab)
-        raise ConfigError(f"{config.path}: metadata.backend: {backend} is not available in this build")
-
     raise ConfigError(
         f"{config.path}: metadata.backend: {backend!r} is not available, expected auto, sqlite, mlflow, github, "
         "git or off"
