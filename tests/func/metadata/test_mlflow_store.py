@@ -1,5 +1,5 @@
-"""The MLflow Tracking store keeps the store's contract against a real `mlflow server` on 127.0.0.1 (one per
-module), and what is particular to MLflow: runs, tags and metrics, the record as an artifact, lost answers
+"""The MLflow Tracking store keeps the store's contract against a real `mlflow server` on 127.0.0.1 (the
+session's, tests/mlflow_server.py), and what is particular to MLflow: runs, tags and metrics, the record as an artifact, lost answers
 re-checked, bounded calls. Skipped when mlflow is not installed."""
 
 from __future__ import annotations
@@ -32,7 +32,11 @@ from tests import mlflow_server
 from tests.metadata_contract import StoreContract, sample_record
 from tests.standins.fault_proxy import FaultProxy, Rule
 
-tracking_uri = mlflow_server.tracking_uri  # the real server, for this module
+
+@pytest.fixture
+def tracking_uri(mlflow_server_uri: str) -> str:
+    """The session's real mlflow server (tests/mlflow_server.py); each test's store has a namespace of its own."""
+    return mlflow_server_uri
 
 
 @pytest.fixture(autouse=True)
