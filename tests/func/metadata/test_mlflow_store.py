@@ -250,3 +250,18 @@ def test_the_mlflow_registry_records_its_runs_in_the_same_tracking_server(tmp_pa
     assert isinstance(from_env, MlflowStore) and from_env.tracking_uri == tracking_uri
     with pytest.raises(StoreError, match=r"registry\.tracking_uri in the config or MLFLOW_TRACKING_URI"):
         open_store(config_of(tmp_path), {})
+
+
+def test_a_stages_record_reaches_the_tracking_server_and_an_unreachable_one_is_a_warning(
+    tmp_path, tracking_uri
+):
+    from mlops_actions.metadata import record_run
+
+    record = sample_record(model=f"churn-{uuid.uuid4().hex[:8]}")
+    assert record_run(config_of(tmp_path, tracking_uri=tracking_uri), record, env={}) is None
+    store = open_store(config_of(tmp_path, tracking_uri=tracking_uri), {})
+    assert store is not None and store.list_records(record.model).records == [record]
+    unreachable = f"http://127.0.0.1:{mlflow_server.free_port()}"
+    warning = record_run(config_of(tmp_path, tracking_uri=unreachable), record, env={})
+    assert warning is not None
+    assert warning.startswith(f"warning: this check run was not recorded in mlflow store {unreachable}")
