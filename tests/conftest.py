@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny ML project in a temporary git repository, and the API stand-ins (tests/standins)."""
+"""Shared fixtures: a tiny ML project in a temporary git repository, the API stand-ins (tests/standins) and
+one real mlflow server for the session (tests/mlflow_server.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.standins.fixtures"]
+pytest_plugins = ["tests.standins.fixtures", "tests.mlflow_server"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PROJECT = REPO_ROOT / "example_project"

@@ -50,7 +50,11 @@ def open_store(config: Config, env: Mapping[str, str] | None = None) -> Metadata
 
         return SqliteStore(sqlite_path(config, env))
     # The mlflow, github and git backends are wired here, one branch each.
-    if backend in ("mlflow", "github", "git"):
+    if backend == "mlflow":
+        from mlops_actions.metadata.mlflow import MlflowStore
+
+        return MlflowStore.from_config(config, env)
+    if backend in ("github", "git"):
         raise ConfigError(f"{config.path}: metadata.backend: {backend} is not available in this build")
     raise ConfigError(
         f"{config.path}: metadata.backend: {backend!r} is not available, expected auto, sqlite, mlflow, github, "

@@ -70,14 +70,26 @@ TAG = {
 MAX_DEPLOYS_TAG_CHARS = 90_000  # MLflow 3 stores model version tag values of at most 100,000 characters
 
 
-def _import_mlflow() -> Any:
+def _import_mlflow(needed_by: str = "registry.backend mlflow") -> Any:
     try:
         from mlflow.tracking import MlflowClient
     except ImportError:
         raise RegistryError(
-            "registry.backend mlflow needs the mlflow package: pip install 'mlops-actions[mlflow]'"
+            f"{needed_by} needs the mlflow package: pip install 'mlops-actions[mlflow]'"
         ) from None
     return MlflowClient
+
+
+def configured_tracking_uri(options: Mapping[str, Any], env: Mapping[str, str] | None = None) -> str:
+    """The tracking server of ``registry.tracking_uri``, else MLFLOW_TRACKING_URI ("" when neither is set)."""
+    env = os.environ if env is None else env
+    return str(options.get("tracking_uri") or env.get("MLFLOW_TRACKING_URI", ""))
+
+
+def tracking_client(tracking_uri: str, *, needed_by: str = "registry.backend mlflow") -> Any:
+    """An MlflowClient of the tracking server, its model registry at the same URI."""
+    client_class = _import_mlflow(needed_by)
+    return client_class(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
 def _json_tag(value: Any) -> str:
@@ -103,12 +115,11 @@ class MlflowRegistry:
         registered_model: str | None = None,
         experiment: str | None = None,
     ):
-        client_class = _import_mlflow()
+        self.client = tracking_client(tracking_uri)
         self.model = model
         self.tracking_uri = tracking_uri
         self.registered_model = registered_model or model
         self.experiment = experiment or f"mlops-actions/{model}"
-        self.client = client_class(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     def __repr__(self) -> str:
         return f"MlflowRegistry(model={self.model!r}, tracking_uri={self.tracking_uri!r})"
@@ -118,15 +129,14 @@ class MlflowRegistry:
         cls, model: str, options: Mapping[str, Any], env: Mapping[str, str] | None = None
     ) -> MlflowRegistry:
         """The registry at ``registry.tracking_uri`` (default MLFLOW_TRACKING_URI)."""
-        env = os.environ if env is None else env
-        uri = options.get("tracking_uri") or env.get("MLFLOW_TRACKING_URI", "")
+        uri = configured_tracking_uri(options, env)
         if not uri:
             raise RegistryError(
                 "mlflow registry: no tracking server; set registry.tracking_uri in the config or MLFLOW_TRACKING_URI"
             )
         return cls(
             model,
-            tracking_uri=str(uri),
+            tracking_uri=uri,
             registered_model=options.get("registered_model"),
             experiment=options.get("experiment"),
         )

@@ -1,19 +1,11 @@
 """The MLflow registry against a real `mlflow server` (SQLite backend, artifacts served by the server) on
-127.0.0.1, started for this module and stopped afterwards. Skipped when mlflow is not installed."""
+127.0.0.1, shared by the session (tests/mlflow_server.py). Skipped when mlflow is not installed."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,73 +18,12 @@ from mlops_actions.registry.mlflow import MlflowRegistry
 
 COMMIT_A = "a" * 40
 COMMIT_B = "b" * 40
-STARTUP_SECONDS = 180
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import requests
-
-    mlflow_cli = Path(sys.executable).parent / "mlflow"
-    if not mlflow_cli.is_file():
-        found = shutil.which("mlflow")
-        if found is None:
-            pytest.skip("the mlflow command is not installed")
-        mlflow_cli = Path(found)
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    log = open(root / "server.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [
-            str(mlflow_cli),
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{root / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(root / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "MLFLOW_TRACKING_URI": ""},
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"mlflow server exited: {(root / 'server.log').read_text()[-2000:]}")
-            try:
-                if requests.get(f"{uri}/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"mlflow server not up after {STARTUP_SECONDS}s: {(root / 'server.log').read_text()[-2000:]}"
-                )
-            time.sleep(0.5)
-        yield uri
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
+@pytest.fixture
+def tracking_uri(mlflow_server_uri: str) -> str:
+    """The session's real mlflow server (tests/mlflow_server.py); importable by other modules that use it."""
+    return mlflow_server_uri
 
 
 def model_folder(root: Path, commit: str, model: str, payload: bytes = b"model bytes") -> Path:

@@ -21,7 +21,7 @@ from tests.standins.fault_proxy import FaultProxy, Rule
 
 HAS_MLFLOW = importlib.util.find_spec("mlflow") is not None
 if HAS_MLFLOW:
-    from tests.unit.registry.test_mlflow import tracking_uri  # noqa: F401 - the real server, for this module
+    from tests.unit.registry.test_mlflow import tracking_uri  # noqa: F401 - the real server
 
 BACKENDS = [
     "local",

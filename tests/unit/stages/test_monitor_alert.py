@@ -131,7 +131,8 @@ class Forge:
             env = {"GITHUB_API_URL": url, "GITHUB_REPOSITORY": "acme/app", "GITHUB_TOKEN": GITHUB_TOKEN}
             return GitHubPlatform(env, sleep=lambda seconds: None)
         return GitLabPlatform(
-            {"CI_API_V4_URL": url, "CI_PROJECT_ID": "42", "MLOPS_GITLAB_TOKEN": GITLAB_TOKEN}
+            {"CI_API_V4_URL": url, "CI_PROJECT_ID": "42", "MLOPS_GITLAB_TOKEN": GITLAB_TOKEN},
+            sleep=lambda seconds: None,
         )
 
     def issues(self) -> list[dict[str, Any]]:
