@@ -134,7 +134,7 @@ def _command_globs(command: str | None, base: Path) -> list[str]:
     globs: list[str] = []
     for index, word in enumerate(words):
         if index > 0 and words[index - 1] == "-m":
-            globs += _module_globs(word, base)
+            globs += _module_globs(word, base, known=False)
             continue
         word = word.split("=", 1)[1] if word.startswith("-") and "=" in word else word
         if not word or word.startswith("-") or "{" in word or "://" in word or word.startswith("$"):
@@ -148,14 +148,15 @@ def _command_globs(command: str | None, base: Path) -> list[str]:
     return globs
 
 
-def _module_globs(module: str, base: Path) -> list[str]:
-    """The files of a module (``pkg.train``) beside the config: its top-level package folder, or its file."""
+def _module_globs(module: str, base: Path, *, known: bool = True) -> list[str]:
+    """The files of a module (``pkg.train``) beside the config: its top-level package folder, or its file;
+    a module that is not there (``python -m pytest``) is nothing unless ``known`` (the train entrypoint)."""
     top = module.split(".")[0]
     if not top.isidentifier():
         return []
     if (base / top).is_dir():
         return [f"{top}/**"]
-    return [f"{top}.py"]
+    return [f"{top}.py"] if known or (base / f"{top}.py").is_file() else []
 
 
 def model_inputs(config: Config, repo_root: str | Path | None = None) -> list[str]:
