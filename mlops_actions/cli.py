@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "loadtest",
     "monitor",
     "runs",
+    "configs",
 )
 
 

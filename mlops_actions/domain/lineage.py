@@ -27,12 +27,17 @@ class GitState:
         return asdict(self)
 
 
-def git(args: list[str], cwd: str | Path, *, check: bool = True) -> str:
-    """Run git and return its stdout stripped; a GitError with git's own first line on failure."""
+def git(args: list[str], cwd: str | Path, *, check: bool = True, timeout: float | None = None) -> str:
+    """Run git and return its stdout stripped; a GitError with git's own first line on failure (or when it
+    outlasts ``timeout`` seconds)."""
     try:
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout
+        )
     except FileNotFoundError:
         raise GitError("git: command not found, expected git on PATH") from None
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {' '.join(args[:2])}: no answer within {timeout:g} s") from None
     if check and proc.returncode != 0:
         first = (proc.stderr.strip().splitlines() or ["failed"])[0]
         raise GitError(f"git {' '.join(args[:2])}: {first}")
@@ -52,6 +57,29 @@ def git_state(path: str | Path) -> GitState:
     tree = (git(["rev-parse", "HEAD^{tree}"], cwd, check=False) or None) if commit else None
     status = git(["status", "--porcelain", "--untracked-files=no"], cwd, check=False)
     return GitState(commit=commit, branch=branch, dirty=bool(status), root=root, tree=tree)
+
+
+def changed_files(ref: str, cwd: str | Path, *, timeout: float = 60.0) -> list[str]:
+    """The files (repository-relative POSIX paths) that differ between HEAD and its merge base with ``ref``
+    (``git diff <merge-base>...HEAD``): a rename counts as both paths. ``ref`` may also be found as
+    ``origin/<ref>``; a GitError names a ref that is neither, or a history too shallow for a merge base."""
+    resolved = None
+    for candidate in (ref, f"origin/{ref}"):
+        if git(
+            ["rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"], cwd, check=False, timeout=timeout
+        ):
+            resolved = candidate
+            break
+    if resolved is None:
+        raise GitError(f"--changed-since {ref!r}: no such branch, tag or commit here (nor origin/{ref})")
+    base = git(["merge-base", resolved, "HEAD"], cwd, check=False, timeout=timeout)
+    if not base:
+        raise GitError(
+            f"--changed-since {ref!r}: {resolved} and HEAD share no commit here "
+            "(a shallow clone? fetch the history, e.g. fetch-depth: 0)"
+        )
+    listing = git(["diff", "--name-only", "--no-renames", "-z", f"{base}...HEAD"], cwd, timeout=timeout)
+    return sorted({name for name in listing.split("\0") if name})
 
 
 def library_versions() -> dict[str, str]:
