@@ -159,6 +159,7 @@ class Report:
     created: str
     schema_version: Any
     error: ErrorView | None = None  # set when the verdict is "error": the check stopped before a verdict
+    notes: list[str] = field(default_factory=list)  # what does not change the verdict (e.g. not recorded)
 
     @property
     def ci_header(self) -> str:
@@ -481,6 +482,7 @@ def build_report(result: dict[str, Any], links: dict[str, str] | None = None) ->
         created=str(result.get("created", "")),
         schema_version=result.get("schema_version"),
         error=_error(result.get("error")) if verdict == "error" else None,
+        notes=[str(note) for note in as_list(result.get("notes"))],
     )
 
 

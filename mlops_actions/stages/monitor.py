@@ -38,7 +38,12 @@ def monitor_logs(
 ) -> MonitorRun:
     """Check ``logs`` against the release-time profile of ``version_tag`` / ``ref`` (or ``reference_file``),
     with ``labels`` joined when given, on ``engine`` when given (else read here, in order); the window
-    states are stored with the version unless ``record`` is False."""
+    states are stored with the version, and the run in the metadata store, unless ``record`` is False."""
+    import time
+
+    from mlops_actions.stages.records import monitor_record, record_stage, utc_timestamp
+
+    started, started_at = time.monotonic(), utc_timestamp()
     from mlops_actions.monitoring.history import monitor_history
     from mlops_actions.monitoring.reference import reference_from_file, reference_from_registry
     from mlops_actions.monitoring.run import run_monitor
@@ -59,4 +64,10 @@ def monitor_logs(
     result = run_monitor(config, logs, reference, window=window, since=since, labels=joined, engine=engine)
     history = monitor_history(config, result, reference, record=record)
     document = {**result.to_dict(), "history": history.to_list()}
+    if record:  # a write that fails is said on stderr by the store, and the monitor goes on
+        elapsed = time.monotonic() - started
+        record_stage(
+            config,
+            monitor_record(result, started_at=started_at, duration_s=elapsed, warnings=history.warnings),
+        )
     return MonitorRun(result, document, tuple(history.warnings))

@@ -49,6 +49,7 @@ from mlops_actions.stages.deploy.verdict import (
     previous_version,
     promote,
 )
+from mlops_actions.stages.records import record_stage
 
 if TYPE_CHECKING:
     from mlops_actions.domain.config import Config
@@ -391,6 +392,9 @@ def run_deploy(
     report.notes = run.notes
     report.steps = steps.timings
     report.duration_s = time.monotonic() - started
+    note = record_stage(config, records.deploy_record(report, found))
+    if note is not None:
+        run.notes.append(note)
     from mlops_actions.render.deploy import deploy_markdown
 
     result = report.as_dict()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from mlops_actions.domain.model_io import path_errors
 from mlops_actions.errors import MlopsError
 from mlops_actions.progress import Progress
 from mlops_actions.registry import PRODUCTION, ModelVersion, Registry, open_registry
+from mlops_actions.stages.records import record_stage, release_record, utc_timestamp
 from mlops_actions.stages.release.bump import choose_release_bump
 from mlops_actions.stages.release.candidate import CANDIDATE_SOURCES, release_candidate
 from mlops_actions.stages.release.checkout import clean_checkout
@@ -22,6 +24,7 @@ from mlops_actions.stages.release.outcome import ReleaseOutcome
 from mlops_actions.stages.release.publication import _stage_release, release_lineage
 
 if TYPE_CHECKING:
+    from mlops_actions.domain.config import Config
     from mlops_actions.platforms.base import Platform
 
 
@@ -47,12 +50,35 @@ def run_release(
     the branch, the merged pull request's labels, the candidate artifact and the run's link (default:
     detected from ``env``, which otherwise gives only MLOPS_BUMP, MLOPS_PR_NUMBER and MLOPS_PR_LABELS).
     """
+    started, started_at = time.monotonic(), utc_timestamp()
     env = os.environ if env is None else env
     platform = platform_of(platform, env)
     progress = Progress.silent() if progress is None else progress
     _refuse_unknown_candidate_source(candidate_source)
     with progress.step("loading config"):
         config = load_config(config_path)
+    outcome = _release(
+        config_path, config, output_dir, bump, candidate_dir, candidate_source, env, progress, platform
+    )
+    record = release_record(
+        outcome, started_at=started_at, duration_s=time.monotonic() - started, run_url=run_url(platform)
+    )
+    record_stage(config, record)  # a write that fails is said on stderr by the store; the release stands
+    return outcome
+
+
+def _release(
+    config_path: str | Path,
+    config: Config,
+    output_dir: str | Path,
+    bump: str | None,
+    candidate_dir: str | Path | None,
+    candidate_source: str,
+    env: Mapping[str, str],
+    progress: Progress,
+    platform: Platform,
+) -> ReleaseOutcome:
+    """The release's steps after the config is loaded (see :func:`run_release`)."""
     checkout = clean_checkout(config, platform)
     repo, commit = checkout.repo, checkout.commit
     registry = open_registry(config)
