@@ -24,11 +24,14 @@ RELEASE_NOTE_VERSIONS = 5  # released versions the release notes and the model c
 
 @dataclass(frozen=True)
 class MetricPoint:
-    """One metric's value and its interval (any may be None)."""
+    """One metric's value and its interval (any may be None); for a version gated against a baseline, the
+    interval of its change instead (``change_low``, ``change_high``: the value's own was not measured)."""
 
     value: float | None
     low: float | None = None
     high: float | None = None
+    change_low: float | None = None
+    change_high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -123,26 +126,26 @@ def _metrics(document: Any, *, value_intervals: bool = True) -> dict[str, Metric
         point = metric_point(metric)
         if point is None:
             continue
-        if (
-            point.low is None
-            or point.high is None
-            or not value_intervals
-            or not (
-                point.low <= point.value <= point.high  # type: ignore[operator]
-            )
-        ):
+        if point.low is None or point.high is None:
             point = MetricPoint(point.value)
+        elif not value_intervals:
+            point = MetricPoint(point.value, change_low=point.low, change_high=point.high)
+        elif not point.low <= point.value <= point.high:  # type: ignore[operator]
+            point = MetricPoint(point.value)  # not the value's interval, and whose it is is unknown
         points[str(name)] = point
     return points
 
 
-def _compared_at_release(version: ModelVersion) -> bool:
-    """Whether the version was gated against a baseline: its published intervals are then the change's (a
-    paired bootstrap of the difference), not the value's."""
-    release = version.lineage.get("release") if isinstance(version.lineage, Mapping) else None
-    baseline = release.get("baseline") if isinstance(release, Mapping) else None
+def _gated(baseline: Any) -> bool:
+    """Whether a release with this ``baseline`` ({source, version}) was gated against one: its published
+    intervals are then the change's (a paired bootstrap of the difference), not the value's."""
     source = baseline.get("source") if isinstance(baseline, Mapping) else None
     return source not in (None, "none")
+
+
+def _compared_at_release(version: ModelVersion) -> bool:
+    release = version.lineage.get("release") if isinstance(version.lineage, Mapping) else None
+    return _gated(release.get("baseline") if isinstance(release, Mapping) else None)
 
 
 def _version_key(version: str) -> tuple[int, tuple[int, ...], str]:
@@ -171,7 +174,7 @@ def version_points(versions: Iterable[ModelVersion], records: Iterable[RunRecord
         if record.stage != "release" or not record.version or record.verdict == "error":
             continue
         known = points.get(record.version)
-        metrics = _metrics(record.metrics)
+        metrics = _metrics(record.metrics, value_intervals=not _gated(record.baseline))
         if known is None:
             points[record.version] = VersionPoint(record.version, record.started_at, record.commit, metrics)
         else:
@@ -265,11 +268,16 @@ def release_trend(
     current = None
     if isinstance(row, Mapping):
         compared = row.get("delta") is not None  # then ci_low/ci_high are the change's interval
-        current = metric_point(
-            {"value": row.get("candidate")}
-            if compared
-            else {"value": row.get("candidate"), "low": row.get("ci_low"), "high": row.get("ci_high")}
-        )
+        current = _metrics(
+            {
+                primary_metric: {
+                    "value": row.get("candidate"),
+                    "low": row.get("ci_low"),
+                    "high": row.get("ci_high"),
+                }
+            },
+            value_intervals=not compared,
+        ).get(primary_metric)
     commit = (result.get("candidate") or {}).get("commit") if isinstance(result, Mapping) else None
     this = VersionPoint(
         version, None, _text(commit), {primary_metric: current} if current else {}, current=True

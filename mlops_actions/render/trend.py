@@ -38,6 +38,15 @@ def _point(version: VersionPoint, metric: str) -> MetricPoint | None:
     return version.metrics.get(metric)
 
 
+def interval_text(point: MetricPoint | None) -> str:
+    """The value's interval, or ``Δ [low, high]``, the change's, for a version gated against a baseline."""
+    if point is None:
+        return fmt_interval(None, None)
+    if point.low is None and point.change_low is not None:
+        return "Δ " + fmt_interval(point.change_low, point.change_high, signed=True)
+    return fmt_interval(point.low, point.high, signed=False)
+
+
 def mermaid_chart(trend: ModelTrend) -> str:
     """A Mermaid ``xychart-beta`` of the primary metric per released version ('' when none carries it)."""
     shown = [(v.version, p.value) for v in trend.versions if (p := _point(v, trend.primary_metric))]
@@ -81,8 +90,7 @@ def trend_markdown(trends: list[ModelTrend]) -> str:
                 point = _point(v, trend.primary_metric)
                 name = escape_md(v.version, 40) + (" (production)" if v.production else "")
                 parts.append(
-                    f"| {name} | {fmt_num(point.value if point else None)} | "
-                    f"{fmt_interval(point.low if point else None, point.high if point else None, signed=False)} "
+                    f"| {name} | {fmt_num(point.value if point else None)} | {interval_text(point)} "
                     f"| {escape_md((v.released_at or '—')[:19], 30)} | {escape_md(short_sha(v.commit) or '—', 12)} |"
                 )
         else:
@@ -123,6 +131,6 @@ def release_trend_markdown(points: list[VersionPoint], metric: str) -> str:
     for point, value in zip(points, values, strict=True):
         found = point.metrics.get(metric)
         name = escape_md(point.version, 40) + (" (this release)" if point.current else "")
-        interval = fmt_interval(found.low if found else None, found.high if found else None, signed=False)
+        interval = interval_text(found)
         lines.append(f"| {name} | {fmt_num(value)} | {interval} |")
     return "\n".join(lines) + "\n"

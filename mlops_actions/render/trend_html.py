@@ -13,7 +13,8 @@ import html
 from collections.abc import Iterable
 
 from mlops_actions.metadata.trends import MetricPoint, ModelTrend, RunPoint, VersionPoint
-from mlops_actions.render.format import MISSING, fmt_interval, fmt_num, one_line, safe_url, short_sha
+from mlops_actions.render.format import MISSING, fmt_num, one_line, safe_url, short_sha
+from mlops_actions.render.trend import interval_text
 
 CHART_WIDTH, CHART_HEIGHT = 720, 260
 STRIP_HEIGHT = 64
@@ -118,7 +119,7 @@ def metric_chart_svg(versions: list[VersionPoint], metric: str) -> str:
         x = x_of(index)
         out.append(_whisker(x, point, y_of))
         tip = f"{version.version}: {fmt_num(point.value)}" + (
-            f" {fmt_interval(point.low, point.high, signed=False)}" if point.low is not None else ""
+            f" {interval_text(point)}" if point.low is not None or point.change_low is not None else ""
         )
         ring = ' stroke="#1f2328" stroke-width="2"' if version.production or version.current else ""
         out.append(
@@ -211,8 +212,8 @@ def _versions_table(trend: ModelTrend) -> str:
         for name in names:
             point = v.metrics.get(name)
             text = fmt_num(point.value) if point else MISSING
-            if point and point.low is not None and point.high is not None:
-                text += f' <span class="muted">{fmt_interval(point.low, point.high, signed=False)}</span>'
+            if point and (point.low is not None or point.change_low is not None):
+                text += f' <span class="muted">{html.escape(interval_text(point))}</span>'
             cells.append(f'<td class="num">{text}</td>')
         flag = " (production)" if v.production else ""
         rows.append(

@@ -20,7 +20,8 @@ def test_every_released_version_carries_its_metrics_with_the_value_intervals():
 
 def test_the_interval_of_a_change_is_not_shown_as_the_interval_of_the_value_without_a_record():
     points = version_points(two_versions())
-    assert points[1].metrics["roc_auc"] == MetricPoint(0.84)  # no whisker rather than a wrong one
+    # no whisker rather than a wrong one: the interval kept is said to be the change's
+    assert points[1].metrics["roc_auc"] == MetricPoint(0.84, change_low=0.01, change_high=0.06)
     assert points[0].metrics["roc_auc"] == MetricPoint(0.80, 0.77, 0.83)
 
 
@@ -29,6 +30,20 @@ def test_an_interval_that_does_not_hold_its_value_is_dropped():
         [version("1.0.0", "t", None, {"rmse": {"value": 5.0, "ci_low": -0.5, "ci_high": 0.3}})]
     )
     assert point.metrics["rmse"] == MetricPoint(5.0)
+
+
+def test_a_gated_release_records_interval_is_the_changes():
+    gated = record(
+        9,
+        "release",
+        "released",
+        "2026-12-01T12:00:00Z",
+        version="1.1.0",
+        baseline={"source": "registry", "version": "1.0.0", "commit": None},
+        metrics={"roc_auc": {"value": 0.84, "low": 0.01, "high": 0.06}},
+    )
+    [_first, second] = version_points(two_versions(), [gated])
+    assert second.metrics["roc_auc"] == MetricPoint(0.84, change_low=0.01, change_high=0.06)
 
 
 def test_a_version_only_the_store_knows_is_shown_and_versions_sort_by_number():
@@ -73,9 +88,9 @@ def test_the_release_trend_is_the_last_versions_and_this_one():
     versions = [version(f"1.{n}.0", "t", None, {"roc_auc": {"value": 0.7 + n / 100}}) for n in range(7)]
     points = release_trend(versions, "roc_auc", version="1.7.0", result=_result(0.9, 0.01, -0.01, 0.03))
     assert [p.version for p in points] == ["1.2.0", "1.3.0", "1.4.0", "1.5.0", "1.6.0", "1.7.0"]
-    assert points[-1].current and points[-1].metrics["roc_auc"] == MetricPoint(
-        0.9
-    )  # the change's interval: dropped
+    # compared with production: the check's interval is the change's
+    assert points[-1].current
+    assert points[-1].metrics["roc_auc"] == MetricPoint(0.9, change_low=-0.01, change_high=0.03)
     first = release_trend(versions[:1], "roc_auc", version="1.1.0", result=_result(0.9, None, 0.85, 0.95))
     assert first[-1].metrics["roc_auc"] == MetricPoint(0.9, 0.85, 0.95)
 
