@@ -177,11 +177,14 @@ def run_check(
     env: Mapping[str, str] | None = None,
     progress: Progress | None = None,
     platform: Platform | None = None,
+    record: bool = True,
 ) -> CheckOutcome:
     """Everything the PR stage does short of posting: returns the result, its Markdown and the written paths.
 
     ``platform`` tells the change request's target branch and the links (default: detected from ``env``).
-    Each step runs under ``progress`` (its lines and ``timings``; silent by default).
+    Each step runs under ``progress`` (its lines and ``timings``; silent by default). The run is recorded in
+    the metadata store unless ``record`` is False (a release's own check: the release records itself); a
+    record that cannot be written is a note of the result, never a failure.
     """
     from mlops_actions.render import validate_result
 
@@ -309,13 +312,14 @@ def run_check(
     result["links"] = platform.links(paths).as_dict()
     result = current_scrubber().scrub_data(result)  # user output and error text hold no secret from here on
     validate_result(result)
-    record = check_record(
-        result,
-        pr=change.number if change is not None else None,
-        started_at=started_at,
-        duration_s=time.monotonic() - started,
-    )
-    _note_unrecorded(result, record_stage(config, record))
+    if record:
+        run = check_record(
+            result,
+            pr=change.number if change is not None else None,
+            started_at=started_at,
+            duration_s=time.monotonic() - started,
+        )
+        _note_unrecorded(result, record_stage(config, run))
     with progress.step("rendering"):
         return _write_outcome(result, paths)
 

@@ -475,6 +475,7 @@ def monitor_record(
 
 
 NOT_RECORDED = "not recorded in the metadata store"
+NOT_RECORDED_IN = "was not recorded in "  # how the store's warning names the store
 
 
 def record_stage(config: Config, record: RunRecord) -> str | None:
@@ -486,5 +487,7 @@ def record_stage(config: Config, record: RunRecord) -> str | None:
     warning = record_run(config, record)
     if warning is None:
         return None
-    reason = warning.split(f"{NOT_RECORDED}:", 1)[-1].strip() if NOT_RECORDED in warning else warning.strip()
+    reason = warning.strip().removeprefix("warning:").strip()
+    if NOT_RECORDED_IN in reason:  # "this check run was not recorded in <store>: <why>" -> "<store>: <why>"
+        reason = reason.split(NOT_RECORDED_IN, 1)[1]
     return f"{NOT_RECORDED}: {reason}"

@@ -49,6 +49,7 @@ from mlops_actions.stages.deploy.verdict import (
     previous_version,
     promote,
 )
+from mlops_actions.stages.records import deploy_record as deploy_run_record
 from mlops_actions.stages.records import record_stage
 
 if TYPE_CHECKING:
@@ -392,7 +393,7 @@ def run_deploy(
     report.notes = run.notes
     report.steps = steps.timings
     report.duration_s = time.monotonic() - started
-    note = record_stage(config, records.deploy_record(report, found))
+    note = record_stage(config, deploy_run_record(report, found))
     if note is not None:
         run.notes.append(note)
     from mlops_actions.render.deploy import deploy_markdown
