@@ -26,7 +26,7 @@ def store_listing(config: Config, env: Mapping[str, str] | None = None) -> Listi
 
     try:
         store = open_store(config, env)
-    except (MlopsError, NotImplementedError, OSError) as error:
+    except (MlopsError, OSError) as error:
         return Listing([], [f"the metadata store could not be opened: {error or type(error).__name__}"])
     if store is None:
         return Listing([], ["metadata.backend is off: only the registry's versions are shown"])
