@@ -269,6 +269,13 @@ def model_section(trend: ModelTrend, index: int) -> str:
     out.append(f'<h3>{_e(metric, 60)} per released version <span class="muted">({better})</span></h3>')
     chart = metric_chart_svg(trend.versions, metric)
     out.append(chart or '<p class="muted">No released version carries this metric yet.</p>')
+    if any(
+        (p := v.metrics.get(metric)) and p.low is None and p.change_low is not None for v in trend.versions
+    ):
+        out.append(
+            '<p class="muted">A version gated against production has no whisker: its interval is its change\'s '
+            "(Δ in the table), not its value's.</p>"
+        )
     for name in trend.metric_names[1:]:
         other = metric_chart_svg(trend.versions, name)
         if other:
