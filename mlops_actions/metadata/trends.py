@@ -177,13 +177,16 @@ def version_points(versions: Iterable[ModelVersion], records: Iterable[RunRecord
         metrics = _metrics(record.metrics, value_intervals=not _gated(record.baseline))
         if known is None:
             points[record.version] = VersionPoint(record.version, record.started_at, record.commit, metrics)
-        else:
+        else:  # a record's metric completes the registry's: one it lacks, or the value's interval it lacks
+            merged = dict(known.metrics)
+            for name, point in metrics.items():
+                if name not in merged or (point.low is not None and merged[name].low is None):
+                    merged[name] = point
             points[record.version] = VersionPoint(
                 known.version,
                 known.released_at or record.started_at,
                 known.commit or record.commit,
-                {**known.metrics, **{n: p for n, p in metrics.items() if p.low is not None}}
-                | {n: p for n, p in metrics.items() if n not in known.metrics},
+                merged,
                 known.production,
             )
     return [points[key] for key in sorted(points, key=_version_key)]
@@ -264,7 +267,9 @@ def release_trend(
     ][-last:]
     if not earlier:
         return []
-    row = next((m for m in result.get("metrics") or [] if m.get("name") == primary_metric), None)
+    rows = result.get("metrics")
+    rows = rows if isinstance(rows, list) else []
+    row = next((m for m in rows if isinstance(m, Mapping) and m.get("name") == primary_metric), None)
     current = None
     if isinstance(row, Mapping):
         compared = row.get("delta") is not None  # then ci_low/ci_high are the change's interval
