@@ -44,7 +44,8 @@ h3 { margin: 22px 0 6px; font-size: 1.1em; }
 table { border-collapse: collapse; margin: 8px 0 4px; font-size: 0.92em; }
 th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; }
 th { background: #f6f8fa; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.wide { overflow-x: auto; }
 .muted { color: #57606a; }
 .badge { display: inline-block; padding: 0 7px; border-radius: 10px; color: #fff; font-size: 0.85em; }
 .counts span { margin-right: 14px; }
@@ -252,7 +253,7 @@ def _counts(runs: Iterable[RunPoint]) -> str:
     counts: dict[str, int] = {}
     for run in runs:
         counts[run.verdict] = counts.get(run.verdict, 0) + 1
-    return " ".join(f"{_badge(verdict)} {n}" for verdict, n in sorted(counts.items())) or "none recorded"
+    return ", ".join(f"{n} {_badge(verdict)}" for verdict, n in sorted(counts.items())) or "none recorded"
 
 
 def model_section(trend: ModelTrend, index: int) -> str:
@@ -281,7 +282,7 @@ def model_section(trend: ModelTrend, index: int) -> str:
         if other:
             out.append(f"<details><summary>{_e(name, 60)} per released version</summary>{other}</details>")
     if trend.versions:
-        out.append(_versions_table(trend))
+        out.append(f'<div class="wide">{_versions_table(trend)}</div>')
     for stage, runs in (("check", trend.checks), ("deploy", trend.deploys), ("monitor", trend.monitors)):
         out.append(f"<h3>{STAGE_TITLES[stage]}</h3>")
         if not runs:
