@@ -160,3 +160,27 @@ def test_with_the_metadata_backend_off_no_run_is_recorded(project, capsys):
     assert "not recorded" not in capsys.readouterr().err
     assert recorded(project) == before
     assert [r.stage for r in before] == ["release"]
+
+
+def test_a_release_a_deploy_and_a_monitor_run_stopped_by_an_error_are_recorded_as_errors(project, capsys):
+    config = project / "mlops.yaml"
+    missing = "tiny@v9.9.9"
+    assert (
+        main(["deploy", "-c", str(config), "-o", str(project / "deploy-out"), "--version-tag", missing]) == 2
+    )
+    log = str(project / "log")
+    assert (
+        main(["monitor", "-c", str(config), "--logs", log, "--version-tag", missing, "--window", "7d"]) == 2
+    )
+    (project / "tiny_model.py").write_text("# uncommitted change\n", encoding="utf-8")
+    assert main(["release", "-c", str(config), "-o", str(project / "release-out")]) == 2
+    capsys.readouterr()
+    errors = [r for r in recorded(project) if r.verdict == "error"]
+    assert [(r.stage, r.version) for r in errors] == [
+        ("deploy", "9.9.9"),
+        ("monitor", "9.9.9"),
+        ("release", None),
+    ]
+    assert "9.9.9" in errors[0].details["error"]["message"]
+    assert errors[2].commit == run_git(project, "rev-parse", "HEAD")
+    assert all(r.details["error"]["kind"] for r in errors)

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops_actions.domain.config import load_config
+from mlops_actions.domain.lineage import git_state
 from mlops_actions.domain.model_io import path_errors
 from mlops_actions.errors import MlopsError
 from mlops_actions.progress import Progress
 from mlops_actions.registry import PRODUCTION, ModelVersion, Registry, open_registry
-from mlops_actions.stages.records import record_stage, release_record, utc_timestamp
+from mlops_actions.stages.records import error_record, record_stage, release_record, utc_timestamp
 from mlops_actions.stages.release.bump import choose_release_bump
 from mlops_actions.stages.release.candidate import CANDIDATE_SOURCES, release_candidate
 from mlops_actions.stages.release.checkout import clean_checkout
@@ -57,9 +58,22 @@ def run_release(
     _refuse_unknown_candidate_source(candidate_source)
     with progress.step("loading config"):
         config = load_config(config_path)
-    outcome = _release(
-        config_path, config, output_dir, bump, candidate_dir, candidate_source, env, progress, platform
-    )
+    try:
+        outcome = _release(
+            config_path, config, output_dir, bump, candidate_dir, candidate_source, env, progress, platform
+        )
+    except MlopsError as error:  # a refused gate, a registry that failed: recorded, then raised as it was
+        record = error_record(
+            "release",
+            config.model_name,
+            error,
+            started_at=started_at,
+            duration_s=time.monotonic() - started,
+            commit=git_state(config.root).commit,
+            links={"run": run_url(platform) or ""},
+        )
+        record_stage(config, record)
+        raise
     record = release_record(
         outcome, started_at=started_at, duration_s=time.monotonic() - started, run_url=run_url(platform)
     )
