@@ -63,7 +63,10 @@ def test_a_release_a_check_a_deploy_and_a_monitor_run_each_leave_their_record(pr
     assert main(["monitor", "-c", str(config), "--logs", log, "--ref", "production", "--window", "7d"]) == 0
     assert "not recorded" not in capsys.readouterr().err
 
+    assert main(["runs", "list", "-c", str(config), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
     records = recorded(project)
+    assert listed["records"] == [r.as_dict() for r in records]
     assert [r.stage for r in records] == ["release", "check", "deploy", "monitor"]
     assert {r.model for r in records} == {"tiny"}
     release, check, deploy, monitor = records
