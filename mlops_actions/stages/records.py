@@ -8,10 +8,11 @@ import datetime as dt
 import json
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions import __version__
-from mlops_actions.metadata.records import MAX_RECORD_CHARS, RunRecord, new_record_id
+from mlops_actions.metadata.records import MAX_RECORD_CHARS, RunRecord, new_record_id, record_line
 
 if TYPE_CHECKING:
     from mlops_actions.domain.config import Config
@@ -120,15 +121,11 @@ def _record(**fields: Any) -> RunRecord:
     record = RunRecord(
         id=new_record_id(), tool_version=fields.pop("tool_version", None) or __version__, **fields
     )
-    from mlops_actions.metadata.records import record_line
-
     try:
         size = len(record_line(record))
     except ValueError:  # a number that is not finite slipped through: drop the details, keep the record
         size = MAX_RECORD_CHARS + 1
     if size > MAX_RECORD_CHARS:
-        from dataclasses import replace
-
         record = replace(record, details={"left_out": "the record was too long; its details were left out"})
     return record
 
@@ -512,7 +509,7 @@ def error_record(
     version: str | None = None,
     links: Mapping[str, str] | None = None,
 ) -> RunRecord:
-    """The record of a release, deploy or monitor run stopped by ``error`` (verdict ``error``, its line)."""
+    """The record of a deploy or monitor run stopped by ``error`` (verdict ``error``, its one line)."""
     message = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
     return _record(
         stage=stage,

@@ -165,7 +165,9 @@ def test_with_the_metadata_backend_off_no_run_is_recorded(project, capsys):
     assert [r.stage for r in before] == ["release"]
 
 
-def test_a_release_a_deploy_and_a_monitor_run_stopped_by_an_error_are_recorded_as_errors(project, capsys):
+def test_a_deploy_and_a_monitor_run_stopped_by_an_error_are_recorded_as_errors_a_failed_release_is_not(
+    project, capsys
+):
     config = project / "mlops.yaml"
     missing = "tiny@v9.9.9"
     assert (
@@ -175,15 +177,18 @@ def test_a_release_a_deploy_and_a_monitor_run_stopped_by_an_error_are_recorded_a
     assert (
         main(["monitor", "-c", str(config), "--logs", log, "--version-tag", missing, "--window", "7d"]) == 2
     )
-    (project / "tiny_model.py").write_text("# uncommitted change\n", encoding="utf-8")
-    assert main(["release", "-c", str(config), "-o", str(project / "release-out")]) == 2
+    config.write_text(config.read_text().replace("min: 0.6", "min: 0.99"))  # a gate no model passes
+    run_git(project, "commit", "-q", "-am", "a stricter gate")
+    assert main(["release", "-c", str(config), "-o", str(project / "release-out")]) == 1
     capsys.readouterr()
-    errors = [r for r in recorded(project) if r.verdict == "error"]
-    assert [(r.stage, r.version) for r in errors] == [
-        ("deploy", "9.9.9"),
-        ("monitor", "9.9.9"),
-        ("release", None),
+    records = recorded(project)
+    assert [(r.stage, r.verdict, r.version) for r in records] == [
+        (
+            "release",
+            "released",
+            "1.0.0",
+        ),  # the session's release; the failed one published and recorded nothing
+        ("deploy", "error", "9.9.9"),
+        ("monitor", "error", "9.9.9"),
     ]
-    assert "9.9.9" in errors[0].details["error"]["message"]
-    assert errors[2].commit == run_git(project, "rev-parse", "HEAD")
-    assert all(r.details["error"]["kind"] for r in errors)
+    assert all("9.9.9" in r.details["error"]["message"] and r.details["error"]["kind"] for r in records[1:])
