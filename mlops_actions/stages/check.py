@@ -463,7 +463,10 @@ def error_outcome(
     result = validate_result(current_scrubber().scrub_data(result))
     config = _loaded_config(config_path)
     if config is not None:  # a config that cannot be read names no store to record in
-        change = platform.change_request()
+        try:
+            change = platform.change_request()
+        except MlopsError:  # the error being reported may be this one: the record goes without its number
+            change = None
         record = check_record(
             result, pr=change.number if change is not None else None, commit=git_state(config.root).commit
         )

@@ -8,10 +8,11 @@ import datetime as dt
 import json
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions import __version__
-from mlops_actions.metadata.records import MAX_RECORD_CHARS, RunRecord, new_record_id
+from mlops_actions.metadata.records import MAX_RECORD_CHARS, RunRecord, new_record_id, record_line
 
 if TYPE_CHECKING:
     from mlops_actions.domain.config import Config
@@ -44,6 +45,10 @@ def _started_before(ended: Any, duration_s: float | None) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return utc_timestamp(moment - dt.timedelta(seconds=duration_s or 0))
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _number(value: Any) -> float | int | None:
@@ -116,15 +121,11 @@ def _record(**fields: Any) -> RunRecord:
     record = RunRecord(
         id=new_record_id(), tool_version=fields.pop("tool_version", None) or __version__, **fields
     )
-    from mlops_actions.metadata.records import record_line
-
     try:
         size = len(record_line(record))
     except ValueError:  # a number that is not finite slipped through: drop the details, keep the record
         size = MAX_RECORD_CHARS + 1
     if size > MAX_RECORD_CHARS:
-        from dataclasses import replace
-
         record = replace(record, details={"left_out": "the record was too long; its details were left out"})
     return record
 
@@ -164,24 +165,25 @@ def _check_baseline(result: Mapping[str, Any]) -> dict[str, Any] | None:
     baseline = result.get("baseline")
     if not isinstance(baseline, Mapping):
         return None
-    model = baseline.get("model") if isinstance(baseline.get("model"), Mapping) else {}
+    model = _mapping(baseline.get("model"))
     return {"source": baseline.get("source"), "version": model.get("version"), "commit": model.get("commit")}
 
 
 def _drifted(data_checks: Any) -> list[str]:
     """The columns whose drift the data checks flagged, in the order they name them."""
-    changes = data_checks.get("changes") if isinstance(data_checks, Mapping) else None
-    files = changes.get("files") if isinstance(changes, Mapping) else None
+    files = _mapping(_mapping(data_checks).get("changes")).get("files")
     drifted: list[str] = []
     for file in files if isinstance(files, list) else ():
-        drift = file.get("drift") if isinstance(file, Mapping) else None
-        if not isinstance(drift, Mapping):
-            continue
+        drift = _mapping(_mapping(file).get("drift"))
         named = drift.get("drifted_columns")
         if not isinstance(named, list):
-            columns = drift.get("columns") if isinstance(drift.get("columns"), list) else []
-            named = [c.get("column") for c in columns if isinstance(c, Mapping) and c.get("drifted") is True]
-        drifted.extend(str(name) for name in named if str(name) not in drifted)
+            columns = drift.get("columns")
+            named = [
+                _mapping(c).get("column")
+                for c in (columns if isinstance(columns, list) else ())
+                if _mapping(c).get("drifted") is True
+            ]
+        drifted.extend(str(name) for name in named)
     return list(dict.fromkeys(drifted))
 
 
@@ -196,16 +198,16 @@ def check_record(
     """The record of a check from its result (``mlops-result.json``, an ``error`` verdict's too): verdict,
     metrics with their intervals and deltas, the baseline, data fingerprints, links; ``pr`` is the change
     request's number, ``commit`` the one checked when the result names none (an error result)."""
-    model = result.get("model") if isinstance(result.get("model"), Mapping) else {}
-    candidate = result.get("candidate") if isinstance(result.get("candidate"), Mapping) else {}
-    timings = result.get("timings") if isinstance(result.get("timings"), Mapping) else {}
+    model = _mapping(result.get("model"))
+    candidate = _mapping(result.get("candidate"))
+    timings = _mapping(result.get("timings"))
     if duration_s is None and timings:
         duration_s = round(sum(v for v in timings.values() if _number(v) is not None), 3)
     error = result.get("error") if isinstance(result.get("error"), Mapping) else None
-    gate = result.get("gate") if isinstance(result.get("gate"), Mapping) else {}
-    tests = result.get("tests") if isinstance(result.get("tests"), Mapping) else {}
+    gate = _mapping(result.get("gate"))
+    tests = _mapping(result.get("tests"))
     data_checks = result.get("data_checks")
-    evaluation = result.get("evaluation") if isinstance(result.get("evaluation"), Mapping) else {}
+    evaluation = _mapping(result.get("evaluation"))
     data = _fingerprints(candidate.get("data"))
     if evaluation.get("data") and "eval" not in data:
         data.update(_fingerprints({"eval": evaluation["data"]}))
@@ -234,7 +236,7 @@ def check_record(
     }
     if error is not None:
         details["error"] = {key: _text(error.get(key)) for key in ("message", "stage", "kind", "reproduce")}
-    tool = result.get("tool") if isinstance(result.get("tool"), Mapping) else {}
+    tool = _mapping(result.get("tool"))
     return _record(
         stage="check",
         model=str(model.get("name") or "model"),
@@ -284,7 +286,7 @@ def release_record(
     lineage = outcome.lineage or dict(version.lineage or {})
     result = outcome.result or {}
     baseline = lineage.get("baseline") if isinstance(lineage.get("baseline"), Mapping) else None
-    candidate = result.get("candidate") if isinstance(result.get("candidate"), Mapping) else {}
+    candidate = _mapping(result.get("candidate"))
     links = {"run": run_url or lineage.get("run_url")}
     details = {
         "tag": version.tag,
@@ -491,3 +493,32 @@ def record_stage(config: Config, record: RunRecord) -> str | None:
     if NOT_RECORDED_IN in reason:  # "this check run was not recorded in <store>: <why>" -> "<store>: <why>"
         reason = reason.split(NOT_RECORDED_IN, 1)[1]
     return f"{NOT_RECORDED}: {reason}"
+
+
+# ---------------------------------------------------------------- a stage stopped by an error
+
+
+def error_record(
+    stage: str,
+    model: str,
+    error: BaseException,
+    *,
+    started_at: str,
+    duration_s: float | None = None,
+    commit: str | None = None,
+    version: str | None = None,
+    links: Mapping[str, str] | None = None,
+) -> RunRecord:
+    """The record of a deploy or monitor run stopped by ``error`` (verdict ``error``, its one line)."""
+    message = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    return _record(
+        stage=stage,
+        model=model,
+        verdict="error",
+        started_at=started_at,
+        duration_s=_number(duration_s),
+        commit=commit,
+        version=version,
+        links=_links(links),
+        details={"error": {"message": _text(message or type(error).__name__), "kind": type(error).__name__}},
+    )

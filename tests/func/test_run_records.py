@@ -63,7 +63,10 @@ def test_a_release_a_check_a_deploy_and_a_monitor_run_each_leave_their_record(pr
     assert main(["monitor", "-c", str(config), "--logs", log, "--ref", "production", "--window", "7d"]) == 0
     assert "not recorded" not in capsys.readouterr().err
 
+    assert main(["runs", "list", "-c", str(config), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
     records = recorded(project)
+    assert listed["records"] == [r.as_dict() for r in records]
     assert [r.stage for r in records] == ["release", "check", "deploy", "monitor"]
     assert {r.model for r in records} == {"tiny"}
     release, check, deploy, monitor = records
@@ -160,3 +163,32 @@ def test_with_the_metadata_backend_off_no_run_is_recorded(project, capsys):
     assert "not recorded" not in capsys.readouterr().err
     assert recorded(project) == before
     assert [r.stage for r in before] == ["release"]
+
+
+def test_a_deploy_and_a_monitor_run_stopped_by_an_error_are_recorded_as_errors_a_failed_release_is_not(
+    project, capsys
+):
+    config = project / "mlops.yaml"
+    missing = "tiny@v9.9.9"
+    assert (
+        main(["deploy", "-c", str(config), "-o", str(project / "deploy-out"), "--version-tag", missing]) == 2
+    )
+    log = str(project / "log")
+    assert (
+        main(["monitor", "-c", str(config), "--logs", log, "--version-tag", missing, "--window", "7d"]) == 2
+    )
+    config.write_text(config.read_text().replace("min: 0.6", "min: 0.99"))  # a gate no model passes
+    run_git(project, "commit", "-q", "-am", "a stricter gate")
+    assert main(["release", "-c", str(config), "-o", str(project / "release-out")]) == 1
+    capsys.readouterr()
+    records = recorded(project)
+    assert [(r.stage, r.verdict, r.version) for r in records] == [
+        (
+            "release",
+            "released",
+            "1.0.0",
+        ),  # the session's release; the failed one published and recorded nothing
+        ("deploy", "error", "9.9.9"),
+        ("monitor", "error", "9.9.9"),
+    ]
+    assert all("9.9.9" in r.details["error"]["message"] and r.details["error"]["kind"] for r in records[1:])

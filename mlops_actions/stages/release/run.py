@@ -48,7 +48,9 @@ def run_release(
     released again: its version is verified and completed (see :func:`complete_release`). Each step runs
     under ``progress`` (silent by default); a trained candidate's steps are the check's. ``platform`` tells
     the branch, the merged pull request's labels, the candidate artifact and the run's link (default:
-    detected from ``env``, which otherwise gives only MLOPS_BUMP, MLOPS_PR_NUMBER and MLOPS_PR_LABELS).
+    detected from ``env``, which otherwise gives only MLOPS_BUMP, MLOPS_PR_NUMBER and MLOPS_PR_LABELS). The
+    release, or the completion of an earlier one, is recorded in the metadata store; a release stopped by an
+    error publishes nothing and records nothing.
     """
     started, started_at = time.monotonic(), utc_timestamp()
     env = os.environ if env is None else env
@@ -57,28 +59,6 @@ def run_release(
     _refuse_unknown_candidate_source(candidate_source)
     with progress.step("loading config"):
         config = load_config(config_path)
-    outcome = _release(
-        config_path, config, output_dir, bump, candidate_dir, candidate_source, env, progress, platform
-    )
-    record = release_record(
-        outcome, started_at=started_at, duration_s=time.monotonic() - started, run_url=run_url(platform)
-    )
-    record_stage(config, record)  # a write that fails is said on stderr by the store; the release stands
-    return outcome
-
-
-def _release(
-    config_path: str | Path,
-    config: Config,
-    output_dir: str | Path,
-    bump: str | None,
-    candidate_dir: str | Path | None,
-    candidate_source: str,
-    env: Mapping[str, str],
-    progress: Progress,
-    platform: Platform,
-) -> ReleaseOutcome:
-    """The release's steps after the config is loaded (see :func:`run_release`)."""
     checkout = clean_checkout(config, platform)
     repo, commit = checkout.repo, checkout.commit
     registry = open_registry(config)
@@ -86,7 +66,8 @@ def _release(
         released = version_of_commit(registry, commit)
         production = registry.resolve(PRODUCTION) if released is None else None
     if released is not None:
-        return _complete_earlier_release(registry, released, repo, config.model_name, progress)
+        completed = _complete_earlier_release(registry, released, repo, config.model_name, progress)
+        return _recorded(config, completed, started_at, time.monotonic() - started, platform)
 
     output_dir = _created_output_folder(Path(output_dir))
     chosen = choose_release_bump(repo, env, bump, platform)
@@ -112,7 +93,7 @@ def _release(
         step.done(f"{published.tag} {'published' if created else 'already published'}")
     with progress.step("moving production"):
         final, moved, finish_notes = complete_release(registry, published, repo, config.model_name)
-    return ReleaseOutcome(
+    outcome = ReleaseOutcome(
         version=final,
         created=created,
         result=candidate.result,
@@ -121,6 +102,19 @@ def _release(
         notes=(*candidate.notes, *claim_notes, *finish_notes),
         lineage=lineage,
     )
+    return _recorded(config, outcome, started_at, time.monotonic() - started, platform)
+
+
+def _recorded(
+    config: Config, outcome: ReleaseOutcome, started_at: str, duration_s: float, platform: Platform
+) -> ReleaseOutcome:
+    """``outcome``, once recorded in the metadata store (a write that fails is said on stderr by the store;
+    the release stands)."""
+    record_stage(
+        config,
+        release_record(outcome, started_at=started_at, duration_s=duration_s, run_url=run_url(platform)),
+    )
+    return outcome
 
 
 def _refuse_unknown_candidate_source(candidate_source: str) -> None:

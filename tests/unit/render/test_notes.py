@@ -12,7 +12,9 @@ from mlops_actions.render import render_markdown, validate_result
 from mlops_actions.render.html import render_html
 
 RESULTS = Path(__file__).resolve().parents[2] / "fixtures" / "results"
-NOTE = "not recorded in the metadata store: sqlite store .registry/metadata.sqlite: cannot open <the> database"
+NOTE = (
+    "not recorded in the metadata store: sqlite store .registry/metadata.sqlite: cannot open <the> database"
+)
 
 
 @pytest.mark.parametrize("name", ["pass_with_baseline", "error"])
@@ -21,7 +23,10 @@ def test_a_note_is_valid_in_the_result_and_shown_in_the_comment_and_the_html_rep
     result["notes"] = [NOTE]
     validate_result(result)
     markdown = render_markdown(result)
-    assert "⚠ not recorded in the metadata store: sqlite store .registry/metadata.sqlite: cannot open" in markdown
+    assert (
+        "⚠ not recorded in the metadata store: sqlite store .registry/metadata.sqlite: cannot open"
+        in markdown
+    )
     assert "<the>" not in markdown  # escaped like any text of the result
     html = render_html(result)
     assert "⚠ not recorded in the metadata store" in html

@@ -17,6 +17,7 @@ from mlops_actions.stages.deploy.smoke import SmokeCheck, SmokeResult
 from mlops_actions.stages.records import (
     check_record,
     deploy_record,
+    error_record,
     monitor_record,
     release_record,
     version_metrics,
@@ -363,3 +364,41 @@ def test_a_healthy_monitor_run_is_ok():
     assert record.verdict == "ok"
     assert "drifted_columns" not in record.details
     assert record.metrics == {}
+
+
+def test_the_columns_the_data_checks_found_drifted_are_recorded():
+    record = check_record(canned("data_checks_violations"), started_at=STARTED)
+    assert record.details["drifted_columns"] == ["income", "tenure"]
+    assert record.details["data_checks"] == "fail"
+
+
+def test_a_stage_stopped_by_an_error_records_its_one_line_and_kind():
+    from mlops_actions.errors import RegistryError
+
+    error = RegistryError("registry .registry: tiny has no version '9.9.9'\n  known: 1.0.0")
+    record = round_trip(
+        error_record("deploy", "tiny", error, started_at=STARTED, duration_s=0.2, version="9.9.9")
+    )
+    assert (record.stage, record.verdict, record.version) == ("deploy", "error", "9.9.9")
+    assert record.details == {
+        "error": {
+            "message": "registry .registry: tiny has no version '9.9.9'; known: 1.0.0",
+            "kind": "RegistryError",
+        }
+    }
+
+
+def test_the_stores_warning_becomes_the_note_naming_the_store_and_why(monkeypatch):
+    import mlops_actions.metadata as metadata
+    from mlops_actions.stages.records import record_stage
+
+    warnings = iter(
+        ["warning: this check run was not recorded in sqlite store x.sqlite: disk I/O error", None]
+    )
+    monkeypatch.setattr(metadata, "record_run", lambda config, record: next(warnings))
+    record = check_record(canned("error"))
+    assert (
+        record_stage(object(), record)
+        == "not recorded in the metadata store: sqlite store x.sqlite: disk I/O error"
+    )  # type: ignore[arg-type]
+    assert record_stage(object(), record) is None  # type: ignore[arg-type]
