@@ -48,7 +48,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .wide { overflow-x: auto; }
 .muted { color: #57606a; }
 .badge { display: inline-block; padding: 0 7px; border-radius: 10px; color: #fff; font-size: 0.85em; }
-.counts span { margin-right: 14px; }
+.counts > span { margin-right: 18px; }
 .warning { background: #fff8c5; border: 1px solid #d4a72c; padding: 4px 8px; margin: 6px 0; }
 svg.chart { display: block; background: #fff; border: 1px solid #d0d7de; border-radius: 6px; margin: 6px 0; }
 """
