@@ -2,7 +2,8 @@
 
 main -> release v1 -> PR branch (Bob adds a feature) -> check -> PR comment -> merge -> release v2 -> deploy v2,
 then a second PR with a bug in feature code that the gate stops; last, v2 serves traffic whose loan amounts
-have shifted and whose ages leave the trained range, and the monitor reads the prediction log and says so.
+have shifted and whose ages leave the trained range, and the monitor reads the prediction log and says so;
+last, the trend dashboard of both versions and both PR checks.
 """
 
 from __future__ import annotations
@@ -247,9 +248,14 @@ def main(argv: list[str] | None = None) -> int:
     run(["git", "checkout", "-q", "main"], repo)  # the feature code the served version was trained with
     verdict = monitor_shifted_traffic(repo, SERVED_VERSION)
 
+    say("The trend across versions: metrics per release, the PR checks, the deploy and the monitor run")
+    dashboard = repo / "mlops-out" / "trend" / "index.html"
+    run(mlops("history", "--trend", "--output", str(dashboard.parent)), repo)
+
     print(f"\nThe sticky PR comment: {repo / '.mlops' / 'comments' / 'credit-default.md'}")
     print(f"The HTML report: {repo / 'mlops-out' / 'report.html'}")
     print(f"The monitor report: {repo / 'mlops-out' / 'monitor' / 'monitor.md'}")
+    print(f"The trend dashboard: {dashboard}")
     if verdict != 1:
         raise SystemExit("demo: the monitor let the shifted traffic pass; expected it to fail")
     return 0

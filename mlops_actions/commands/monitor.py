@@ -71,8 +71,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--no-record",
         action="store_true",
-        help="do not store this run's window states with the version in the registry (the trend still "
-        "shows the stored ones)",
+        help="do not store this run's window states with the version in the registry, nor the run in the "
+        "metadata store (the trend still shows the stored ones)",
     )
     add_env_option(
         parser,

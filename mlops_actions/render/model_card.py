@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_actions.render.format import escape_md, fmt_interval, fmt_num, fmt_signed
 
+if TYPE_CHECKING:
+    from mlops_actions.metadata.trends import VersionPoint
 
-def render_model_card(result: dict[str, Any], *, version: str, lineage: dict[str, Any] | None = None) -> str:
-    """Markdown model card of a released version, from its check result and its release lineage."""
+
+def render_model_card(
+    result: dict[str, Any],
+    *,
+    version: str,
+    lineage: dict[str, Any] | None = None,
+    trend: list[VersionPoint] | None = None,
+) -> str:
+    """Markdown model card of a released version, from its check result and its release lineage; with
+    ``trend`` (the primary metric of the last versions and this one), a short trend table too."""
     import jinja2
 
     from mlops_actions.domain.semver import version_tag
+    from mlops_actions.render.trend import release_trend_markdown
 
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("mlops_actions", "render/templates"),
@@ -97,4 +108,5 @@ def render_model_card(result: dict[str, Any], *, version: str, lineage: dict[str
         release=release,
         libraries=libraries,
         description=description,
+        trend=release_trend_markdown(trend or [], primary) if primary else "",
     )

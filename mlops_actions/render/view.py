@@ -173,6 +173,7 @@ class Report:
     schema_version: Any
     error: ErrorView | None = None  # set when the verdict is "error": the check stopped before a verdict
     skipped_models: list[SkippedModel] = field(default_factory=list)  # the other models, not checked
+    notes: list[str] = field(default_factory=list)  # what does not change the verdict (e.g. not recorded)
 
     @property
     def ci_header(self) -> str:
@@ -496,6 +497,7 @@ def build_report(result: dict[str, Any], links: dict[str, str] | None = None) ->
         schema_version=result.get("schema_version"),
         error=_error(result.get("error")) if verdict == "error" else None,
         skipped_models=_skipped_models(result.get("skipped_models")),
+        notes=[str(note) for note in as_list(result.get("notes"))],
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,6 +37,7 @@ from mlops_actions.stages.baseline import (
     score_at_commit,
 )
 from mlops_actions.stages.preflight import preflight
+from mlops_actions.stages.records import check_record, record_stage, utc_timestamp
 
 if TYPE_CHECKING:
     from mlops_actions.platforms.base import Platform
@@ -177,15 +179,19 @@ def run_check(
     progress: Progress | None = None,
     platform: Platform | None = None,
     skipped_models: Sequence[Mapping[str, str]] = (),
+    record: bool = True,
 ) -> CheckOutcome:
     """Everything the PR stage does short of posting: returns the result, its Markdown and the written paths.
 
     ``platform`` tells the change request's target branch and the links (default: detected from ``env``).
     Each step runs under ``progress`` (its lines and ``timings``; silent by default). ``skipped_models``
-    (the other models a plan left unchecked, see ``domain/changes.py``) go into the result and its reports.
+    (the other models a plan left unchecked, see ``domain/changes.py``) go into the result and its reports. The run is recorded in
+    the metadata store unless ``record`` is False (a release's own check: the release records itself); a
+    record that cannot be written is a note of the result, never a failure.
     """
     from mlops_actions.render import validate_result
 
+    started, started_at = time.monotonic(), utc_timestamp()
     platform = _platform_of(platform, env)
     change = platform.change_request()
     target_branch = change.base_ref if change is not None else None
@@ -310,8 +316,22 @@ def run_check(
     result["links"] = platform.links(paths).as_dict()
     result = current_scrubber().scrub_data(result)  # user output and error text hold no secret from here on
     validate_result(result)
+    if record:
+        run = check_record(
+            result,
+            pr=change.number if change is not None else None,
+            started_at=started_at,
+            duration_s=time.monotonic() - started,
+        )
+        _note_unrecorded(result, record_stage(config, run))
     with progress.step("rendering"):
         return _write_outcome(result, paths)
+
+
+def _note_unrecorded(result: dict[str, Any], note: str | None) -> None:
+    """Say in the result (and so in the comment) that the run is not in the metadata store, and why."""
+    if note is not None:
+        result.setdefault("notes", []).append(current_scrubber().scrub(note))
 
 
 def _platform_of(platform: Platform | None, env: Mapping[str, str] | None) -> Platform:
@@ -372,6 +392,14 @@ def reproduce_command(config_path: str | Path, stage: str) -> str:
     if stage in ("loading config", "preflight"):
         return f"mlops-actions doctor --config {name}"
     return f"mlops-actions check --config {name}"
+
+
+def _loaded_config(config_path: str | Path) -> Config | None:
+    """The config, or None when it cannot be loaded (the error being reported may be that)."""
+    try:
+        return load_config(config_path)
+    except (MlopsError, OSError):
+        return None
 
 
 def _error_model(config_path: str | Path) -> dict[str, Any]:
@@ -439,6 +467,16 @@ def error_outcome(
     paths = output_paths(output_dir, model=None)
     result["links"] = platform.links(paths).as_dict()
     result = validate_result(current_scrubber().scrub_data(result))
+    config = _loaded_config(config_path)
+    if config is not None:  # a config that cannot be read names no store to record in
+        try:
+            change = platform.change_request()
+        except MlopsError:  # the error being reported may be this one: the record goes without its number
+            change = None
+        record = check_record(
+            result, pr=change.number if change is not None else None, commit=git_state(config.root).commit
+        )
+        _note_unrecorded(result, record_stage(config, record))
     with path_errors(output_dir, "create the output folder"):
         output_dir.mkdir(parents=True, exist_ok=True)
     outcome = _write_outcome(result, paths)

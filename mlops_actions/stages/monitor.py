@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mlops_actions.domain.config import Config
     from mlops_actions.engines.base import Engine
+    from mlops_actions.monitoring.history import History
     from mlops_actions.monitoring.result import MonitorResult
 
 
@@ -38,7 +39,69 @@ def monitor_logs(
 ) -> MonitorRun:
     """Check ``logs`` against the release-time profile of ``version_tag`` / ``ref`` (or ``reference_file``),
     with ``labels`` joined when given, on ``engine`` when given (else read here, in order); the window
-    states are stored with the version unless ``record`` is False."""
+    states are stored with the version, and the run in the metadata store (a run stopped by an error too),
+    unless ``record`` is False. A record that cannot be written is said on stderr; the monitor goes on."""
+    import time
+
+    from mlops_actions.errors import MlopsError
+    from mlops_actions.stages.records import error_record, monitor_record, record_stage, utc_timestamp
+
+    started, started_at = time.monotonic(), utc_timestamp()
+    try:
+        result, history = _checked_logs(
+            config,
+            logs,
+            logs_command=logs_command,
+            reference_file=reference_file,
+            ref=ref,
+            version_tag=version_tag,
+            labels=labels,
+            window=window,
+            since=since,
+            record=record,
+            engine=engine,
+        )
+    except MlopsError as error:
+        if record:
+            version = version_tag.rpartition("@v")[2] if version_tag else None
+            elapsed = time.monotonic() - started
+            record_stage(
+                config,
+                error_record(
+                    "monitor",
+                    config.model_name,
+                    error,
+                    started_at=started_at,
+                    duration_s=elapsed,
+                    version=version,
+                ),
+            )
+        raise
+    document = {**result.to_dict(), "history": history.to_list()}
+    if record:
+        elapsed = time.monotonic() - started
+        record_stage(
+            config,
+            monitor_record(result, started_at=started_at, duration_s=elapsed, warnings=history.warnings),
+        )
+    return MonitorRun(result, document, tuple(history.warnings))
+
+
+def _checked_logs(
+    config: Config,
+    logs: str,
+    *,
+    logs_command: str | None,
+    reference_file: str | None,
+    ref: str | None,
+    version_tag: str | None,
+    labels: str | None,
+    window: str,
+    since: str | None,
+    record: bool,
+    engine: Engine | None,
+) -> tuple[MonitorResult, History]:
+    """The monitor's steps (see :func:`monitor_logs`): its result and the history it extended."""
     from mlops_actions.monitoring.history import monitor_history
     from mlops_actions.monitoring.reference import reference_from_file, reference_from_registry
     from mlops_actions.monitoring.run import run_monitor
@@ -57,6 +120,4 @@ def monitor_logs(
 
         joined = read_labels(labels, config)
     result = run_monitor(config, logs, reference, window=window, since=since, labels=joined, engine=engine)
-    history = monitor_history(config, result, reference, record=record)
-    document = {**result.to_dict(), "history": history.to_list()}
-    return MonitorRun(result, document, tuple(history.warnings))
+    return result, monitor_history(config, result, reference, record=record)

@@ -74,3 +74,19 @@ def test_demo_ends_with_the_monitor_failing_the_shifted_traffic_served_by_the_re
         for line in log.read_text().splitlines()
     ]
     assert len(logged) == 4000 and {row["version"] for row in logged} == {SERVED_VERSION}
+
+
+def test_demo_ends_by_printing_where_the_trend_dashboard_of_both_versions_and_both_pr_checks_is(demo):
+    import re
+
+    proc, repo = demo
+    dashboard = repo / "mlops-out" / "trend" / "index.html"
+    assert proc.stdout.rstrip().endswith(f"The trend dashboard: {dashboard}"), proc.stdout[-2000:]
+    page = dashboard.read_text(encoding="utf-8")
+    primary = page[page.index('class="chart metric-chart"') :]
+    primary = primary[: primary.index("</svg>")]
+    assert re.findall(r'<circle class="point" data-version="([0-9.]+)"', primary) == ["1.0.0", SERVED_VERSION]
+    checks = page[page.index("check-chart") :]
+    checks = checks[: checks.index("</svg>")]
+    assert re.findall(r'<rect class="run" data-verdict="(\w+)"', checks) == ["pass", "fail"]
+    assert "deploy-chart" in page and "monitor-chart" in page

@@ -49,6 +49,8 @@ from mlops_actions.stages.deploy.verdict import (
     previous_version,
     promote,
 )
+from mlops_actions.stages.records import deploy_record as deploy_run_record
+from mlops_actions.stages.records import error_record, record_stage
 
 if TYPE_CHECKING:
     from mlops_actions.domain.config import Config
@@ -295,6 +297,51 @@ def run_deploy(
             )
     else:
         wanted = ref or "production"
+    try:
+        return _deploy(
+            config,
+            wanted,
+            output_dir,
+            steps,
+            started,
+            started_at,
+            platform=platform,
+            load=load,
+            load_duration=load_duration,
+            keep_serving=keep_serving,
+            registry=registry,
+            load_test=load_test,
+        )
+    except MlopsError as error:  # a deploy that could not start at all: recorded, then raised as it was
+        record = error_record(
+            "deploy",
+            config.model_name,
+            error,
+            started_at=started_at,
+            duration_s=time.monotonic() - started,
+            version=wanted if version_tag else None,
+            links={"run": platform.links().run_url or ""} if platform is not None else None,
+        )
+        record_stage(config, record)
+        raise
+
+
+def _deploy(
+    config: Config,
+    wanted: str,
+    output_dir: str | Path,
+    steps: _Steps,
+    started: float,
+    started_at: str,
+    *,
+    platform: Platform | None,
+    load: bool | None,
+    load_duration: float | None,
+    keep_serving: bool,
+    registry: Registry | None,
+    load_test: LoadTest | None,
+) -> DeployOutcome:
+    """The deploy of the version ``wanted`` names, after the config is loaded (see :func:`run_deploy`)."""
     load = config.deploy.load if load is None else load
     _check_configured(config, load=load)
     with steps.step("resolving version") as step:
@@ -391,6 +438,9 @@ def run_deploy(
     report.notes = run.notes
     report.steps = steps.timings
     report.duration_s = time.monotonic() - started
+    note = record_stage(config, deploy_run_record(report, found))
+    if note is not None:
+        run.notes.append(note)
     from mlops_actions.render.deploy import deploy_markdown
 
     result = report.as_dict()

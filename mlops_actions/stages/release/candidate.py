@@ -201,6 +201,7 @@ def release_candidate(
         env=env,
         progress=progress,
         platform=platform,
+        record=False,  # the release records itself
     )
     if not check.passed:
         raise GateFailed("release gate failed: " + "; ".join(check.result["reasons"]))

@@ -11,6 +11,7 @@ from mlops_actions.domain.lineage import git
 from mlops_actions.domain.model_io import write_text_atomic
 from mlops_actions.domain.semver import next_version, parse_version
 from mlops_actions.errors import MlopsError, RegistryError
+from mlops_actions.metadata.trends import release_trend
 from mlops_actions.registry import ModelVersion, Registry
 from mlops_actions.registry.base import ConcurrentRelease, VersionTaken
 from mlops_actions.stages.release.publication import StagedRelease
@@ -77,7 +78,8 @@ def publish_next_version(
     notes: list[str] = []
     metrics = _metrics_of(staged.result)
     with registry.release_lock():
-        taken = [v.version for v in registry.list_versions()]
+        listed = registry.list_versions()
+        taken = [v.version for v in listed]
         # A version claimed by an interrupted run of this commit: the registry knows it, or its tag is at
         # HEAD in this clone (fetched from the forge, or left by the run); the claim step re-checks it.
         resume = registry.claimed_version(commit) or _claimed_tag_at_head(repo, model)
@@ -87,8 +89,15 @@ def publish_next_version(
                 return same, False, [*notes, f"a concurrent release of this commit published {same.tag}"]
             version = resume if resume and resume not in taken else next_version(taken, bump)
             resume = None
+            trend = release_trend(
+                listed,
+                staged.result["model"].get("primary_metric") or "",
+                version=version,
+                result=staged.result,
+            )
             write_text_atomic(
-                staged.card, render_model_card(staged.result, version=version, lineage=staged.lineage)
+                staged.card,
+                render_model_card(staged.result, version=version, lineage=staged.lineage, trend=trend),
             )
             try:
                 published = registry.publish(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from mlops_actions.domain.model_io import path_errors
 from mlops_actions.errors import MlopsError
 from mlops_actions.progress import Progress
 from mlops_actions.registry import PRODUCTION, ModelVersion, Registry, open_registry
+from mlops_actions.stages.records import record_stage, release_record, utc_timestamp
 from mlops_actions.stages.release.bump import choose_release_bump
 from mlops_actions.stages.release.candidate import CANDIDATE_SOURCES, release_candidate
 from mlops_actions.stages.release.checkout import clean_checkout
@@ -22,6 +24,7 @@ from mlops_actions.stages.release.outcome import ReleaseOutcome
 from mlops_actions.stages.release.publication import _stage_release, release_lineage
 
 if TYPE_CHECKING:
+    from mlops_actions.domain.config import Config
     from mlops_actions.platforms.base import Platform
 
 
@@ -45,8 +48,11 @@ def run_release(
     released again: its version is verified and completed (see :func:`complete_release`). Each step runs
     under ``progress`` (silent by default); a trained candidate's steps are the check's. ``platform`` tells
     the branch, the merged pull request's labels, the candidate artifact and the run's link (default:
-    detected from ``env``, which otherwise gives only MLOPS_BUMP, MLOPS_PR_NUMBER and MLOPS_PR_LABELS).
+    detected from ``env``, which otherwise gives only MLOPS_BUMP, MLOPS_PR_NUMBER and MLOPS_PR_LABELS). The
+    release, or the completion of an earlier one, is recorded in the metadata store; a release stopped by an
+    error publishes nothing and records nothing.
     """
+    started, started_at = time.monotonic(), utc_timestamp()
     env = os.environ if env is None else env
     platform = platform_of(platform, env)
     progress = Progress.silent() if progress is None else progress
@@ -60,7 +66,8 @@ def run_release(
         released = version_of_commit(registry, commit)
         production = registry.resolve(PRODUCTION) if released is None else None
     if released is not None:
-        return _complete_earlier_release(registry, released, repo, config.model_name, progress)
+        completed = _complete_earlier_release(registry, released, repo, config.model_name, progress)
+        return _recorded(config, completed, started_at, time.monotonic() - started, platform)
 
     output_dir = _created_output_folder(Path(output_dir))
     chosen = choose_release_bump(repo, env, bump, platform)
@@ -86,7 +93,7 @@ def run_release(
         step.done(f"{published.tag} {'published' if created else 'already published'}")
     with progress.step("moving production"):
         final, moved, finish_notes = complete_release(registry, published, repo, config.model_name)
-    return ReleaseOutcome(
+    outcome = ReleaseOutcome(
         version=final,
         created=created,
         result=candidate.result,
@@ -95,6 +102,19 @@ def run_release(
         notes=(*candidate.notes, *claim_notes, *finish_notes),
         lineage=lineage,
     )
+    return _recorded(config, outcome, started_at, time.monotonic() - started, platform)
+
+
+def _recorded(
+    config: Config, outcome: ReleaseOutcome, started_at: str, duration_s: float, platform: Platform
+) -> ReleaseOutcome:
+    """``outcome``, once recorded in the metadata store (a write that fails is said on stderr by the store;
+    the release stands)."""
+    record_stage(
+        config,
+        release_record(outcome, started_at=started_at, duration_s=duration_s, run_url=run_url(platform)),
+    )
+    return outcome
 
 
 def _refuse_unknown_candidate_source(candidate_source: str) -> None:
