@@ -104,7 +104,7 @@ def record_run(
         store.append(record)
         return None
     except Exception as error:  # a failed write never fails the gate: it is said, once
-        reason = " ".join(str(error).split()) or type(error).__name__
+        reason = " ".join(str(error).split()).removeprefix(f"{name}: ") or type(error).__name__
         warning = f"warning: this {record.stage} run was not recorded in {name}: {reason}"
         try:
             from mlops_actions.domain.secrets import current_scrubber

@@ -55,6 +55,9 @@ class SqliteStore:
             connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             connection.execute("PRAGMA journal_mode = WAL")
             connection.executescript(SCHEMA)
+        except sqlite3.OperationalError as error:  # locked past the busy timeout, read-only, disk full
+            connection.close()
+            raise StoreError(f"{self.name}: cannot open the database: {error}") from error
         except sqlite3.Error as error:
             connection.close()
             raise StoreError(f"{self.name}: not a usable metadata database: {error}") from error
@@ -74,7 +77,9 @@ class SqliteStore:
 
     def list_records(self, model: str | None = None) -> Listing:
         """The records (of ``model``, or all), oldest first; a row whose JSON is unreadable is skipped with a
-        warning."""
+        warning. A database not created yet lists nothing (reading never creates it)."""
+        if self._connection is None and not self.path.exists():
+            return Listing([])
         connection = self._connect()
         query = "SELECT id, record FROM runs"
         arguments: tuple[str, ...] = ()

@@ -140,3 +140,12 @@ def test_a_secret_in_the_reason_is_scrubbed(tmp_path: Path) -> None:
     store = RefusingStore(StoreError("401 for token ghp_supersecretvalue123"))
     warning = record_run(config_of(tmp_path), sample_record(), store=store, env=env)
     assert warning is not None and "ghp_supersecretvalue123" not in warning and "***" in warning
+
+
+def test_the_store_is_named_once_in_the_warning(tmp_path: Path) -> None:
+    store = RefusingStore(StoreError("refusing store: cannot store run x: database is locked"))
+    warning = record_run(config_of(tmp_path), sample_record(), store=store, env={})
+    assert (
+        warning
+        == "warning: this check run was not recorded in refusing store: cannot store run x: database is locked"
+    )
