@@ -128,6 +128,14 @@ def assert_nothing_written(before: dict[str, bytes], root: Path, **options: Iter
     assert not (added or removed or changed), f"added {added}, removed {removed}, changed {changed}"
 
 
+@pytest.fixture(autouse=True)
+def _metadata_store_outside_the_project(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs are recorded in a store outside the project, so a tree snapshot sees only what the stage writes there."""
+    monkeypatch.setenv("MLOPS_METADATA_PATH", str(tmp_path_factory.mktemp("metadata") / "metadata.sqlite"))
+
+
 @pytest.fixture
 def canary(tmp_path: Path) -> Path:
     """A path that hostile payloads try to create; its absence proves that nothing ran."""
