@@ -126,7 +126,12 @@ def _metrics(document: Any, *, value_intervals: bool = True) -> dict[str, Metric
         point = metric_point(metric)
         if point is None:
             continue
-        if point.low is None or point.high is None:
+        change = metric if isinstance(metric, Mapping) else {}
+        if point.low is None and _number(change.get("delta_low")) is not None:  # a record's change interval
+            point = MetricPoint(
+                point.value, change_low=_number(change["delta_low"]), change_high=_number(change.get("delta_high"))
+            )
+        elif point.low is None or point.high is None:
             point = MetricPoint(point.value)
         elif not value_intervals:
             point = MetricPoint(point.value, change_low=point.low, change_high=point.high)

@@ -316,7 +316,8 @@ def release_record(
             if baseline
             else None
         ),
-        metrics=version_metrics(version.metrics),
+        # the check's rows tell a value's interval from a change's; the registry's copy alone does not
+        metrics=_check_metrics(result) if result.get("metrics") else version_metrics(version.metrics),
         data=_fingerprints(candidate.get("data")),
         links={name: url for name, url in links.items() if isinstance(url, str) and url},
         details=details,

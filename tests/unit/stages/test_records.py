@@ -139,6 +139,7 @@ def released_version(**changes) -> ModelVersion:
 
 
 def test_a_release_records_the_version_its_metrics_with_intervals_and_its_lineage():
+    """The metrics come from the release's check, whose rows say whether an interval is the change's."""
     result = canned("pass_with_baseline")
     lineage = {
         "commit": "c" * 40,
@@ -166,7 +167,14 @@ def test_a_release_records_the_version_its_metrics_with_intervals_and_its_lineag
         "1.2.0",
     )
     assert (record.commit, record.pr) == ("c" * 40, 12)
-    assert record.metrics == {"roc_auc": {"value": 0.81, "low": 0.78, "high": 0.84}}
+    row = next(r for r in result["metrics"] if r["name"] == "roc_auc")
+    # gated against a baseline: the interval is the change's, never the value's
+    assert record.metrics["roc_auc"]["value"] == row["candidate"]
+    assert (record.metrics["roc_auc"]["delta_low"], record.metrics["roc_auc"]["delta_high"]) == (
+        row["ci_low"],
+        row["ci_high"],
+    )
+    assert record.metrics["roc_auc"].get("low") is None
     assert record.baseline == {"source": "registry", "version": "1.1.0", "commit": None}
     assert record.links == {"run": "https://ci.example/run/1"}
     assert record.details["tag"] == "tiny@v1.2.0"
