@@ -33,7 +33,26 @@ def store_backend(config: Config) -> str:
 def open_store(config: Config, env: Mapping[str, str] | None = None) -> MetadataStore | None:
     """The store the config names (None for ``metadata.backend: off``); a ConfigError/StoreError when it
     cannot be opened."""
+    backend = store_backend(config)
+    if backend in ("github", "git"):
+        return _open_data_branch(backend, config, env)
     raise NotImplementedError
+
+
+def _open_data_branch(backend: str, config: Config, env: Mapping[str, str] | None) -> MetadataStore:
+    """The JSON Lines data branch: through GitHub's REST API, or pushed with git (GitLab, any remote)."""
+    if backend == "github":
+        from mlops_actions.platforms.github.metadata import GitHubBranchStore
+
+        options = {
+            "repository": config.registry_options.get("repository"),
+            "api_url": config.registry_options.get("api_url"),
+            "branch": config.metadata_options.get("branch"),
+        }
+        return GitHubBranchStore.from_options(options, env)
+    from mlops_actions.metadata.git_branch import GitBranchStore
+
+    return GitBranchStore.from_options(config.root, config.metadata_options, env)
 
 
 def record_run(
