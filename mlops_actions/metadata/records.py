@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
 STAGES = ("check", "release", "deploy", "monitor")
@@ -48,14 +50,88 @@ class RunRecord:
         return asdict(self)
 
 
+_FIELDS = {item.name for item in fields(RunRecord)}
+
+
 def new_record_id() -> str:
     """A fresh record id (uuid4, 32 hex characters)."""
     return uuid.uuid4().hex
 
 
+_ID = re.compile(r"^[0-9a-f]{32}$")
+_STARTED_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+_REQUIRED_TEXT = ("stage", "model", "verdict")
+_OPTIONAL_TEXT = ("commit", "version", "tool_version")
+_MAPPINGS = ("metrics", "data", "links", "details")
+
+
 def parse_record(doc: Any, *, where: str) -> RunRecord:
     """A RunRecord from its JSON form; a ValueError names ``where`` and the first field that is wrong."""
-    raise NotImplementedError
+    if not isinstance(doc, dict):
+        raise ValueError(f"{where}: a record is a JSON object, got {type(doc).__name__}")
+    unknown = sorted(set(doc) - _FIELDS)
+    if unknown:
+        raise ValueError(f"{where}: unknown field {unknown[0]!r}")
+    for name in ("id", "started_at", *_REQUIRED_TEXT):
+        if name not in doc:
+            raise ValueError(f"{where}: field {name!r} is missing")
+        if not isinstance(doc[name], str) or not doc[name]:
+            raise ValueError(f"{where}: field {name!r} must be a non-empty string, got {doc[name]!r}")
+    if not _ID.match(doc["id"]):
+        raise ValueError(f"{where}: field 'id' must be 32 lowercase hex characters, got {doc['id']!r}")
+    if doc["stage"] not in STAGES:
+        raise ValueError(f"{where}: field 'stage' must be one of {', '.join(STAGES)}, got {doc['stage']!r}")
+    if not _STARTED_AT.match(doc["started_at"]) or not _valid_time(doc["started_at"]):
+        raise ValueError(
+            f"{where}: field 'started_at' must be an ISO 8601 UTC time like 2026-12-02T10:00:00Z, "
+            f"got {doc['started_at']!r}"
+        )
+    for name in _OPTIONAL_TEXT:
+        if doc.get(name) is not None and not isinstance(doc[name], str):
+            raise ValueError(f"{where}: field {name!r} must be a string or null, got {doc[name]!r}")
+    duration = doc.get("duration_s")
+    if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))):
+        raise ValueError(f"{where}: field 'duration_s' must be a number or null, got {duration!r}")
+    pr = doc.get("pr")
+    if pr is not None and (isinstance(pr, bool) or not isinstance(pr, int)):
+        raise ValueError(f"{where}: field 'pr' must be an integer or null, got {pr!r}")
+    baseline = doc.get("baseline")
+    if baseline is not None and not isinstance(baseline, dict):
+        raise ValueError(
+            f"{where}: field 'baseline' must be an object or null, got {type(baseline).__name__}"
+        )
+    for name in _MAPPINGS:
+        if not isinstance(doc.get(name, {}), dict):
+            raise ValueError(f"{where}: field {name!r} must be an object, got {type(doc[name]).__name__}")
+    for metric, values in doc.get("metrics", {}).items():
+        if not isinstance(values, dict):
+            raise ValueError(
+                f"{where}: field 'metrics.{metric}' must be an object, got {type(values).__name__}"
+            )
+    for role, fingerprint in doc.get("data", {}).items():
+        if not isinstance(fingerprint, dict):
+            raise ValueError(
+                f"{where}: field 'data.{role}' must be an object, got {type(fingerprint).__name__}"
+            )
+    for name, url in doc.get("links", {}).items():
+        if not isinstance(url, str):
+            raise ValueError(f"{where}: field 'links.{name}' must be a string, got {url!r}")
+    schema = doc.get("schema", RECORD_SCHEMA)
+    if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
+        raise ValueError(f"{where}: field 'schema' must be a positive integer, got {schema!r}")
+    if schema > RECORD_SCHEMA:
+        raise ValueError(
+            f"{where}: field 'schema' is {schema}, newer than this tool reads ({RECORD_SCHEMA}): upgrade mlops-actions"
+        )
+    return RunRecord(**doc)
+
+
+def _valid_time(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text.removesuffix("Z"))
+    except ValueError:
+        return False
+    return True
 
 
 def record_line(record: RunRecord) -> str:
@@ -74,5 +150,46 @@ class Listing:
 
 def parse_lines(text: str, *, where: str) -> Listing:
     """The records of a JSON Lines text; a corrupted line is skipped with a warning naming ``where`` and its
-    line number; a record id seen twice is kept once."""
-    raise NotImplementedError
+    line number (``<where>:<line>: skipped: <why>``); a record id seen twice is kept once. Records come back
+    oldest first (``started_at``, then ``id``)."""
+    records: dict[str, RunRecord] = {}
+    warnings: list[str] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        place = f"{where}:{number}"
+        try:
+            doc = json.loads(line)
+        except ValueError as error:
+            warnings.append(f"{place}: skipped: not a JSON line ({error})")
+            continue
+        try:
+            record = parse_record(doc, where=place)
+        except ValueError as error:
+            warnings.append(f"{place}: skipped: {str(error).removeprefix(place + ': ')}")
+            continue
+        records.setdefault(record.id, record)
+    return Listing(sorted(records.values(), key=record_order), warnings)
+
+
+def record_order(record: RunRecord) -> tuple[str, str]:
+    """The order records are listed in: oldest first, then by id."""
+    return (record.started_at, record.id)
+
+
+def find_record(listing: Listing, id_prefix: str) -> RunRecord:
+    """The one record of ``listing`` whose id starts with ``id_prefix``; a LookupError when none does or the
+    prefix names several."""
+    wanted = id_prefix.strip().lower()
+    if not wanted:
+        raise LookupError("a run id (or the start of one) is needed")
+    found = [record for record in listing.records if record.id.startswith(wanted)]
+    if not found:
+        raise LookupError(f"no recorded run has an id starting with {id_prefix!r}")
+    if len(found) > 1:
+        shown = ", ".join(record.id for record in found[:5])
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        raise LookupError(
+            f"the id prefix {id_prefix!r} names {len(found)} runs ({shown}{more}): give more characters"
+        )
+    return found[0]
