@@ -40,6 +40,7 @@ IDENTITY = {
     "GIT_COMMITTER_EMAIL": "mlops-actions@users.noreply.invalid",
 }
 CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+RACES = ("failed to update ref", "cannot lock ref", "failed to lock")  # a push that met another one
 LOST_ANSWER = ("hung up unexpectedly", "early eof", "connection reset", "broken pipe", "timed out")
 
 
@@ -157,6 +158,7 @@ class GitBranchStore:
                 "--no-tags",
                 "--no-write-fetch-head",
                 "--no-recurse-submodules",
+                "--refmap=",  # the remote's tracking branches stay as they are
                 self.remote,
                 refspec,
                 timeout=self.network_timeout,
@@ -207,11 +209,11 @@ class GitBranchStore:
             return True
         report = done.stdout.decode("utf-8", "replace")
         refused = [line for line in report.splitlines() if line.startswith("!")]
-        if refused and "[remote rejected]" in refused[0]:
+        if refused and "[remote rejected]" in refused[0] and not any(s in refused[0] for s in RACES):
             reason = scrub_remote(refused[0].split("\t")[-1])
             raise StoreError(f"{self.name}: the remote refused the push: {reason[:200]}")
-        if refused and "[rejected]" in refused[0]:
-            return False  # not a fast-forward: another writer moved the branch first
+        if refused and ("[rejected]" in refused[0] or "[remote rejected]" in refused[0]):
+            return False  # not a fast-forward, or the ref was locked: another writer moved the branch first
         stderr = done.stderr.decode("utf-8", "replace").lower()
         if any(sign in stderr for sign in LOST_ANSWER):
             raise WriteUnknown(self._first_line(done.stderr))
