@@ -134,6 +134,15 @@ def _valid_time(text: str) -> bool:
     return True
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def load_json(text: str) -> Any:
+    """``text`` as JSON, refusing NaN and Infinity (a record never holds them: ``record_line`` refuses them)."""
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
 def record_line(record: RunRecord) -> str:
     """The record as one canonical JSON line (sorted keys, no newline inside, ``\\n`` at the end)."""
     return json.dumps(record.as_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n"
@@ -159,7 +168,7 @@ def parse_lines(text: str, *, where: str) -> Listing:
             continue
         place = f"{where}:{number}"
         try:
-            doc = json.loads(line)
+            doc = load_json(line)
         except ValueError as error:
             warnings.append(f"{place}: skipped: not a JSON line ({error})")
             continue
@@ -193,3 +202,18 @@ def find_record(listing: Listing, id_prefix: str) -> RunRecord:
             f"the id prefix {id_prefix!r} names {len(found)} runs ({shown}{more}): give more characters"
         )
     return found[0]
+
+
+def select_records(
+    listing: Listing, *, model: str | None = None, stage: str | None = None, limit: int | None = None
+) -> Listing:
+    """The records of ``listing`` of ``model`` and ``stage`` (each None: any), the newest ``limit`` of them,
+    still oldest first; the warnings kept."""
+    chosen = [
+        record
+        for record in listing.records
+        if (model is None or record.model == model) and (stage is None or record.stage == stage)
+    ]
+    if limit is not None:
+        chosen = chosen[-limit:] if limit > 0 else []
+    return Listing(chosen, list(listing.warnings))

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
 from mlops_actions.errors import StoreError
-from mlops_actions.metadata.records import Listing, RunRecord, parse_record, record_line, record_order
+from mlops_actions.metadata.records import (
+    Listing,
+    RunRecord,
+    load_json,
+    parse_record,
+    record_line,
+    record_order,
+)
 
 CONNECT_TIMEOUT_S = 10.0  # how long a writer waits for another writer's lock before giving up
 BUSY_TIMEOUT_MS = 10_000
@@ -84,7 +90,7 @@ class SqliteStore:
         for row_id, text in rows:
             where = f"{self.path} run {row_id}"
             try:
-                record = parse_record(json.loads(text), where=where)
+                record = parse_record(load_json(text), where=where)
             except (ValueError, TypeError) as error:
                 why = str(error).removeprefix(where + ": ")
                 warnings.append(f"{where}: skipped: {why}")

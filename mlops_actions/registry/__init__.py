@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from mlops_actions.domain.config import Config
 from mlops_actions.errors import ConfigError, MlopsError, RegistryError
 from mlops_actions.registry.base import PRODUCTION, ModelVersion, Registry
 
-__all__ = ["PRODUCTION", "ModelVersion", "Registry", "open_registry", "resolve_version", "wanted_version"]
+__all__ = [
+    "PRODUCTION",
+    "ModelVersion",
+    "Registry",
+    "local_registry_folder",
+    "open_registry",
+    "resolve_version",
+    "wanted_version",
+]
+
+
+def local_registry_folder(config: Config, env: Mapping[str, str] | None = None) -> Path:
+    """The local registry's folder: MLOPS_REGISTRY_PATH, else ``registry.path`` (default ``.mlops/registry``),
+    relative to the config's folder; a ConfigError when it is a file."""
+    from_env = (os.environ if env is None else env).get("MLOPS_REGISTRY_PATH")
+    path = from_env or config.registry_options.get("path", ".mlops/registry")
+    root = Path(path) if Path(path).is_absolute() else config.root / path
+    if root.exists() and not root.is_dir():
+        origin = "MLOPS_REGISTRY_PATH" if from_env else f"{config.path}: registry.path"
+        raise ConfigError(f"{origin}: {root} is a file, expected a folder for the local registry")
+    return root
 
 
 def open_registry(config: Config) -> Registry:
@@ -18,13 +39,7 @@ def open_registry(config: Config) -> Registry:
     if backend == "local":
         from mlops_actions.platforms.local.registry import LocalRegistry
 
-        from_env = os.environ.get("MLOPS_REGISTRY_PATH")
-        path = from_env or config.registry_options.get("path", ".mlops/registry")
-        root = Path(path) if Path(path).is_absolute() else config.root / path
-        if root.exists() and not root.is_dir():
-            origin = "MLOPS_REGISTRY_PATH" if from_env else f"{config.path}: registry.path"
-            raise ConfigError(f"{origin}: {root} is a file, expected a folder for the local registry")
-        return LocalRegistry(root, config.model_name)
+        return LocalRegistry(local_registry_folder(config), config.model_name)
     if backend == "gitlab":
         from mlops_actions.platforms.gitlab.packages import GitLabRegistry
 
