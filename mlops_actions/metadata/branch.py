@@ -96,7 +96,7 @@ def part_path(folder: str, month: str, part: int) -> str:
 
 
 def _pause(attempt: int, sleep: Callable[[float], None]) -> None:
-    sleep(BACKOFF_SECONDS * (2 ** min(attempt - 1, 4)) * random.uniform(0.5, 1.5))
+    sleep(BACKOFF_SECONDS * (2 ** min(attempt - 1, 3)) * random.uniform(0.5, 1.5))
 
 
 def append_record(

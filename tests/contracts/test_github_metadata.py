@@ -47,7 +47,9 @@ def derive(source: dict[str, Any]) -> dict[str, Any]:
     for method, path in OPERATIONS:
         paths.setdefault(path, {})[method] = _without_examples(source["paths"][path][method])
     info = dict(source.get("x-extract-info", {}))
-    info["derived_by"] = "tests/contracts/test_github_metadata.py from shared/contracts/github-openapi-subset.json"
+    info["derived_by"] = (
+        "tests/contracts/test_github_metadata.py from shared/contracts/github-openapi-subset.json"
+    )
     info["operations"] = [f"{m.upper()} {p}" for m, p in OPERATIONS]
     return {
         "x-extract-info": info,

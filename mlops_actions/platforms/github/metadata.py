@@ -85,7 +85,7 @@ class GitHubBranchStore:
         return self.client.repo_path(f"/contents/{quote(path, safe='/')}")
 
     def _json(self, response: Any, where: str) -> dict[str, Any]:
-        return self.client.json_of(response, where, expect=dict)  # type: ignore[no-any-return]
+        return self.client.json_of(response, where, expect=dict)
 
     def head(self) -> str | None:
         response = self.client.request("GET", self._ref_path(), access=READ_BRANCH, allowed=frozenset({404}))
