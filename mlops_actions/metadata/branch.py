@@ -154,6 +154,7 @@ def list_branch_records(files: BranchFiles, model: str | None = None) -> Listing
         listing = parse_lines(files.read(head, path), where=f"{files.where}:{path}")
         warnings += listing.warnings
         for stored in listing.records:
-            records.setdefault(stored.id, stored)
+            if model is None or stored.model == model:
+                records.setdefault(stored.id, stored)
     ordered = sorted(records.values(), key=lambda r: (r.started_at, r.id))
     return Listing(ordered, warnings)

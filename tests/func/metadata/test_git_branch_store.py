@@ -182,3 +182,38 @@ def test_the_remote_and_branch_come_from_the_options_then_the_environment(clone,
     assert store.name == f"git data branch {other}@runs-data"
     named = GitBranchStore.from_options(clone, {"remote": "origin"}, {"MLOPS_METADATA_REMOTE": str(other)})
     assert named.remote == "origin"
+
+
+def test_a_push_whose_answer_was_lost_is_checked_and_not_repeated(clone, tmp_path):
+    remote = tmp_path / "remote.git"
+    hook = remote / "hooks" / "reference-transaction"  # the ref is updated, then the answer never comes
+    hook.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = committed ] || exit 0\n'
+        f'[ -e "{tmp_path}/lost-once" ] && exit 0\n'
+        f'touch "{tmp_path}/lost-once"\n'
+        "kill -9 $PPID\n"
+    )
+    hook.chmod(0o755)
+    record = sample_record()
+    GitBranchStore(clone, branch=BRANCH).append(record)
+    assert (tmp_path / "lost-once").exists()
+    assert branch_files(clone) == {"runs/churn/2026-12.jsonl": branch.record_line(record).rstrip("\n")}
+    assert run_git(remote, "rev-list", "--count", BRANCH) == "1"
+
+
+def test_a_gitlab_registry_records_its_runs_on_the_data_branch_of_the_configs_clone(clone, tmp_path):
+    from mlops_actions.domain.config import parse_config
+    from mlops_actions.metadata import open_store
+
+    doc = {
+        "version": 1,
+        "model": {"name": "churn", "task": "binary"},
+        "train": {"entrypoint": "pkg.mod:fit"},
+        "data": {"train": "train.csv", "target": "y"},
+        "registry": {"backend": "gitlab"},
+        "metadata": {"branch": "runs-data"},
+    }
+    store = open_store(parse_config(doc, clone / "mlops.yaml"), env={})
+    assert isinstance(store, GitBranchStore)
+    assert (store.repo, store.remote, store.branch) == (clone, "origin", "runs-data")

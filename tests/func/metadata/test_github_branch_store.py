@@ -177,3 +177,20 @@ def test_the_repository_api_and_branch_come_from_the_options_and_the_token_from_
     assert set(api.branch_files("runs-data")) == {MONTH_FILE}
     with pytest.raises(StoreError, match="github metadata store: GITHUB_TOKEN: not set"):
         GitHubBranchStore.from_options({"repository": "acme/app"}, {})
+
+
+def test_a_github_registry_records_its_runs_on_the_data_branch_of_its_repository(api, tmp_path):
+    from mlops_actions.domain.config import parse_config
+    from mlops_actions.metadata import open_store
+
+    doc = {
+        "version": 1,
+        "model": {"name": "churn", "task": "binary"},
+        "train": {"entrypoint": "pkg.mod:fit"},
+        "data": {"train": "train.csv", "target": "y"},
+        "registry": {"backend": "github", "repository": "acme/app", "api_url": api.url},
+    }
+    store = open_store(parse_config(doc, tmp_path / "mlops.yaml"), env={"GITHUB_TOKEN": api.token})
+    assert isinstance(store, GitHubBranchStore)
+    store.append(sample_record())
+    assert set(api.branch_files(BRANCH)) == {MONTH_FILE}
