@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,6 @@ class GitBranchStore:
         *,
         remote: str = DEFAULT_REMOTE,
         branch: str = DEFAULT_BRANCH,
-        env: Mapping[str, str] | None = None,
         network_timeout: float = NETWORK_TIMEOUT_SECONDS,
         **loop_options: Any,
     ):
@@ -66,7 +66,7 @@ class GitBranchStore:
         self.branch = branch
         self.network_timeout = network_timeout
         self._loop_options = loop_options  # attempts, sleep (tests)
-        base = dict(os.environ if env is None else env)
+        base = dict(os.environ)  # git runs in this process's environment, with its identity if it has none
         for name, value in IDENTITY.items():
             base.setdefault(name, value)
         base.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C"})
@@ -99,7 +99,7 @@ class GitBranchStore:
         MLOPS_METADATA_REMOTE, else origin), for the clone at ``repo``."""
         env = os.environ if env is None else env
         remote = str(options.get("remote") or env.get(REMOTE_VARIABLE) or DEFAULT_REMOTE)
-        return cls(repo, remote=remote, branch=str(options.get("branch") or DEFAULT_BRANCH), env=env)
+        return cls(repo, remote=remote, branch=str(options.get("branch") or DEFAULT_BRANCH))
 
     # -- the store ----------------------------------------------------------------------------------
 
@@ -171,6 +171,7 @@ class GitBranchStore:
                 return None  # no data branch yet: the first write creates it
             if "cannot lock ref" not in message or attempt == 2:  # a concurrent fetch in the same clone
                 raise StoreError(f"{self.name}: git fetch failed: {self._first_line(done.stderr)}")
+            time.sleep(0.05 * (attempt + 1))
         found = self._git("rev-parse", "--verify", "--quiet", f"{self._private_ref}^{{commit}}")
         return found.stdout.decode().strip()
 
