@@ -15,8 +15,10 @@ a repository's objects and branches, behaving as GitHub does where it matters to
   comes base64-encoded in lines of 60 characters, and above 1 MB with ``encoding: none`` and no content,
   as GitHub's contents API does; a missing path, ref or branch is a 404.
 
-``before_ref_update`` (a callable, or None) runs before each ref update is applied, outside the lock: a
-test uses it to move the branch meanwhile, as a concurrent job would.
+:class:`DataBranchRepository` holds that state and those operations, so the releases stand-in
+(``tests/standins/github_releases.py``) serves them too. ``before_ref_update`` (a callable, or None) runs
+before each ref update is applied, outside the lock: a test uses it to move the branch meanwhile, as a
+concurrent job would.
 """
 
 from __future__ import annotations
@@ -37,30 +39,62 @@ CONTENTS_LIMIT = 1024 * 1024  # above this the contents API sends no content
 MULTI_SEGMENT = ("{ref}", "{path}")
 
 
-class GitHubDataBranchStandIn(GitHubStandIn):
-    """``with GitHubDataBranchStandIn(token=...) as api:`` — refs, commits, trees and contents."""
+DATA_BRANCH_OPERATIONS = {
+    ("GET", "/repos/{owner}/{repo}/contents/{path}"),
+    ("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}"),
+    ("POST", "/repos/{owner}/{repo}/git/trees"),
+    ("POST", "/repos/{owner}/{repo}/git/commits"),
+    ("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}"),
+}
+GET_REF = ("GET", "/repos/{owner}/{repo}/git/ref/{ref}")
+CREATE_REF = ("POST", "/repos/{owner}/{repo}/git/refs")
 
-    def __init__(self, **options: Any):
-        super().__init__(**options)
-        self.contract = Contract(CONTRACT)
-        for (
-            operation
-        ) in self.contract.operations:  # a ref (heads/a/b) and a path (runs/m/x.jsonl) have slashes
-            for name in MULTI_SEGMENT:
-                if name in operation.template:
-                    regex = "^" + re.escape(operation.template).replace(
-                        re.escape(name), f"(?P<{name[1:-1]}>.+)"
-                    )
-                    regex = re.sub(r"\\\{([a-z_]+)\\\}", r"(?P<\1>[^/]+)", regex) + "$"
-                    operation.pattern = re.compile(regex)
-        known = {(o.method, o.template) for o in self.contract.operations}
-        self.contract.operations += [o for o in Contract().operations if (o.method, o.template) not in known]
+
+def with_data_branch_operations(contract: Contract) -> Contract:
+    """``contract`` with the data branch's operations added (those it lacks), their ``{ref}`` and ``{path}``
+    spanning slashes (``heads/a/b``, ``runs/m/x.jsonl``)."""
+    known = {(o.method, o.template) for o in contract.operations}
+    for operation in Contract(CONTRACT).operations:
+        if (operation.method, operation.template) in known:
+            continue
+        for name in MULTI_SEGMENT:
+            if name in operation.template:
+                regex = "^" + re.escape(operation.template).replace(re.escape(name), f"(?P<{name[1:-1]}>.+)")
+                regex = re.sub(r"\\\{([a-z_]+)\\\}", r"(?P<\1>[^/]+)", regex) + "$"
+                operation.pattern = re.compile(regex)
+        contract.operations.append(operation)
+    return contract
+
+
+class DataBranchRepository:
+    """The objects and branches of a repository, served through the data branch's operations: mixed into a
+    stand-in (``_init_data_branch`` in its ``__init__``, ``_data_branch_call`` and ``_apply_data_branch`` in
+    its ``_apply``) that has ``_lock``, ``_next_id``, ``repository``, ``url`` and ``_not_found``."""
+
+    _lock: Any
+    _next_id: int
+    repository: str
+    url: str
+    refs: dict[str, str]
+
+    def _init_data_branch(self) -> None:
         self.blobs: dict[str, bytes] = {}
         self.trees: dict[str, dict[str, str]] = {}  # tree sha -> {file path: blob sha} (folders implied)
         self.commits: dict[str, dict[str, Any]] = {}
-        self.refs: dict[str, str] = {}  # "refs/heads/x" -> commit sha
-        self.before_ref_update: Callable[[], None] | None = None
+        if not hasattr(self, "refs"):
+            self.refs = {}  # "refs/heads/x" -> commit sha (shared with tags where the stand-in has them)
         self.trees[self._tree_sha({})] = {}
+
+    @staticmethod
+    def _data_branch_call(key: tuple[str, str], params: dict[str, str], body: Any) -> bool:
+        """Whether the request is one of the data branch's (a branch's ref, not a tag's)."""
+        if key in DATA_BRANCH_OPERATIONS:
+            return True
+        if key == GET_REF:
+            return params.get("ref", "").startswith("heads/")
+        if key == CREATE_REF:
+            return isinstance(body, dict) and str(body.get("ref", "")).startswith("refs/heads/")
+        return False
 
     # -- setup and inspection -------------------------------------------------------------------------
 
@@ -251,19 +285,10 @@ class GitHubDataBranchStandIn(GitHubStandIn):
         ]
         return 200, entries, {}
 
-    # -- hooks into the base stand-in -----------------------------------------------------------------
-
-    def _handle(self, handler: Any) -> None:
-        if handler.command in ("PATCH", "POST") and "/git/refs" in handler.path and self.before_ref_update:
-            self.before_ref_update()
-        return super()._handle(handler)
-
-    def _apply(
+    def _apply_data_branch(
         self, operation: Operation, repo_name: str, params: dict[str, str], query: dict[str, str], body: Any
     ) -> tuple[int, Any, dict[str, str]]:
         key = (operation.method, operation.template)
-        if not key[1].startswith(("/repos/{owner}/{repo}/git/", "/repos/{owner}/{repo}/contents/")):
-            return super()._apply(operation, repo_name, params, query, body)
         if repo_name != self.repository:
             return self._not_found()
         api = f"{self.url}/repos/{repo_name}"
@@ -329,3 +354,28 @@ class GitHubDataBranchStandIn(GitHubStandIn):
             self.refs[ref] = sha
             return 200, self._ref_view(api, ref), {}
         return self._not_found()
+
+
+class GitHubDataBranchStandIn(DataBranchRepository, GitHubStandIn):
+    """``with GitHubDataBranchStandIn(token=...) as api:`` — refs, commits, trees and contents (and the
+    sticky comment's operations)."""
+
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        self.contract = with_data_branch_operations(Contract())
+        self._init_data_branch()
+        self.before_ref_update: Callable[[], None] | None = None
+
+    # -- hooks into the base stand-in -----------------------------------------------------------------
+
+    def _handle(self, handler: Any) -> None:
+        if handler.command in ("PATCH", "POST") and "/git/refs" in handler.path and self.before_ref_update:
+            self.before_ref_update()
+        return super()._handle(handler)
+
+    def _apply(
+        self, operation: Operation, repo_name: str, params: dict[str, str], query: dict[str, str], body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        if self._data_branch_call((operation.method, operation.template), params, body):
+            return self._apply_data_branch(operation, repo_name, params, query, body)
+        return super()._apply(operation, repo_name, params, query, body)
