@@ -75,14 +75,12 @@ class DataBranchRepository:
     _next_id: int
     repository: str
     url: str
-    refs: dict[str, str]
 
     def _init_data_branch(self) -> None:
         self.blobs: dict[str, bytes] = {}
         self.trees: dict[str, dict[str, str]] = {}  # tree sha -> {file path: blob sha} (folders implied)
         self.commits: dict[str, dict[str, Any]] = {}
-        if not hasattr(self, "refs"):
-            self.refs = {}  # "refs/heads/x" -> commit sha (shared with tags where the stand-in has them)
+        self.branch_refs: dict[str, str] = {}  # "refs/heads/x" -> commit sha (tags, where served, apart)
         self.trees[self._tree_sha({})] = {}
 
     @staticmethod
@@ -101,13 +99,13 @@ class DataBranchRepository:
     def branch_files(self, branch: str) -> dict[str, str]:
         """The files of ``branch`` at its head, as text."""
         with self._lock:
-            commit = self.commits[self.refs[f"refs/heads/{branch}"]]
+            commit = self.commits[self.branch_refs[f"refs/heads/{branch}"]]
             return {path: self.blobs[sha].decode() for path, sha in self.trees[commit["tree"]].items()}
 
     def branch_log(self, branch: str) -> list[str]:
         """The commit messages of ``branch``, newest first (first parents)."""
         with self._lock:
-            sha: str | None = self.refs.get(f"refs/heads/{branch}")
+            sha: str | None = self.branch_refs.get(f"refs/heads/{branch}")
             messages = []
             while sha:
                 commit = self.commits[sha]
@@ -119,14 +117,14 @@ class DataBranchRepository:
         """A commit on ``branch`` (created if absent) with ``files`` written on its tree; its sha."""
         with self._lock:
             ref = f"refs/heads/{branch}"
-            parent = self.refs.get(ref)
+            parent = self.branch_refs.get(ref)
             base = dict(self.trees[self.commits[parent]["tree"]]) if parent else {}
             for path, text in files.items():
                 base[path] = self._blob(text.encode())
             tree = self._tree_sha(base)
             self.trees[tree] = base
             sha = self._commit(tree, [parent] if parent else [], message)
-            self.refs[ref] = sha
+            self.branch_refs[ref] = sha
             return sha
 
     # -- objects --------------------------------------------------------------------------------------
@@ -212,8 +210,8 @@ class DataBranchRepository:
             ],
         }
 
-    def _ref_view(self, api: str, ref: str) -> dict[str, Any]:
-        sha = self.refs[ref]
+    def _branch_ref_view(self, api: str, ref: str) -> dict[str, Any]:
+        sha = self.branch_refs[ref]
         return {
             "ref": ref,
             "node_id": f"REF_{hashlib.sha1(ref.encode()).hexdigest()[:8]}",
@@ -241,7 +239,7 @@ class DataBranchRepository:
         }
 
     def _contents(self, api: str, path: str, ref: str) -> tuple[int, Any, dict[str, str]]:
-        sha = ref if ref in self.commits else self.refs.get(f"refs/heads/{ref}")
+        sha = ref if ref in self.commits else self.branch_refs.get(f"refs/heads/{ref}")
         if sha is None:
             return (
                 404,
@@ -298,9 +296,11 @@ class DataBranchRepository:
 
         if key == ("GET", "/repos/{owner}/{repo}/git/ref/{ref}"):
             ref = "refs/" + params["ref"]
-            return (200, self._ref_view(api, ref), {}) if ref in self.refs else self._not_found()
+            return (
+                (200, self._branch_ref_view(api, ref), {}) if ref in self.branch_refs else self._not_found()
+            )
         if key == ("GET", "/repos/{owner}/{repo}/contents/{path}"):
-            default = next(iter(self.refs), "refs/heads/main").removeprefix("refs/heads/")
+            default = next(iter(self.branch_refs), "refs/heads/main").removeprefix("refs/heads/")
             return self._contents(api, params["path"], query.get("ref", default))
         if key == ("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}"):
             sha = params["commit_sha"]
@@ -337,22 +337,22 @@ class DataBranchRepository:
             ref, sha = body["ref"], body["sha"]
             if not ref.startswith("refs/") or ref.count("/") < 2 or not SHA.match(sha):
                 return invalid("Reference name or sha is invalid")
-            if ref in self.refs:
+            if ref in self.branch_refs:
                 return invalid("Reference already exists")
             if sha not in self.commits:
                 return invalid("Object does not exist")
-            self.refs[ref] = sha
-            return 201, self._ref_view(api, ref), {"Location": f"{api}/git/{ref}"}
+            self.branch_refs[ref] = sha
+            return 201, self._branch_ref_view(api, ref), {"Location": f"{api}/git/{ref}"}
         if key == ("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}"):
             ref, sha = "refs/" + params["ref"], body["sha"]
-            if ref not in self.refs:
+            if ref not in self.branch_refs:
                 return invalid("Reference does not exist")
             if sha not in self.commits:
                 return invalid("Object does not exist")
-            if not body.get("force") and not self._descends(sha, self.refs[ref]):
+            if not body.get("force") and not self._descends(sha, self.branch_refs[ref]):
                 return invalid("Update is not a fast forward")
-            self.refs[ref] = sha
-            return 200, self._ref_view(api, ref), {}
+            self.branch_refs[ref] = sha
+            return 200, self._branch_ref_view(api, ref), {}
         return self._not_found()
 
 
