@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from mlops_actions.errors import StoreError
-from mlops_actions.metadata.records import Listing, RunRecord, parse_lines, record_line
+from mlops_actions.metadata.records import Listing, RunRecord, parse_lines, record_line, record_order
 
 RUNS_FOLDER = "runs"
 FILE_LIMIT_BYTES = 512 * 1024
@@ -99,6 +99,25 @@ def _pause(attempt: int, sleep: Callable[[float], None]) -> None:
     sleep(BACKOFF_SECONDS * (2 ** min(attempt - 1, 3)) * random.uniform(0.5, 1.5))
 
 
+def _month_at_head(
+    files: BranchFiles, folder: str, month: str
+) -> tuple[str | None, list[str], dict[str, str]]:
+    """The branch head, the month's files at it and their texts."""
+    head = files.head()
+    if head is None:
+        return None, [], {}
+    parts = month_parts(files.files(head, folder), folder, month)
+    return head, parts, {path: files.read(head, path) for path in parts}
+
+
+def _holds(texts: dict[str, str], record_id: str) -> bool:
+    return any(
+        stored.id == record_id
+        for path, text in texts.items()
+        for stored in parse_lines(text, where=path).records
+    )
+
+
 def append_record(
     files: BranchFiles,
     record: RunRecord,
@@ -112,12 +131,9 @@ def append_record(
     line = record_line(record)
     lost = 0
     for attempt in range(1, attempts + 1):
-        head = files.head()
-        parts = month_parts(files.files(head, folder), folder, month) if head else []
-        texts = {path: files.read(head, path) for path in parts} if head else {}
-        for path, text in texts.items():
-            if any(stored.id == record.id for stored in parse_lines(text, where=path).records):
-                return  # stored already (by a write whose answer was lost, or an earlier run)
+        head, parts, texts = _month_at_head(files, folder, month)
+        if _holds(texts, record.id):
+            return  # stored already (by a write whose answer was lost, or an earlier run)
         target = parts[-1] if parts else part_path(folder, month, 1)
         text = texts.get(target, "")
         if text and not text.endswith("\n"):
@@ -133,6 +149,8 @@ def append_record(
             lost += 1  # read again: the record may be there already
         if attempt < attempts:
             _pause(attempt, sleep)
+    if lost and _holds(_month_at_head(files, folder, month)[2], record.id):
+        return  # the last write took effect after all
     why = f"{lost} write(s) without an answer" if lost else "other writers moved the branch each time"
     raise StoreError(
         f"{files.where}: record {record.id} not stored after {attempts} attempts ({why}); run again to retry"
@@ -145,6 +163,8 @@ def list_branch_records(files: BranchFiles, model: str | None = None) -> Listing
     head = files.head()
     if head is None:
         return Listing([])
+    if model is not None and not MODEL_FOLDER.match(model):
+        return Listing([])  # no model of that name can have records here
     folder = model_folder(model) if model is not None else RUNS_FOLDER
     records: dict[str, RunRecord] = {}
     warnings: list[str] = []
@@ -156,5 +176,5 @@ def list_branch_records(files: BranchFiles, model: str | None = None) -> Listing
         for stored in listing.records:
             if model is None or stored.model == model:
                 records.setdefault(stored.id, stored)
-    ordered = sorted(records.values(), key=lambda r: (r.started_at, r.id))
+    ordered = sorted(records.values(), key=record_order)
     return Listing(ordered, warnings)

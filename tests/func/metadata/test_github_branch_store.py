@@ -194,3 +194,13 @@ def test_a_github_registry_records_its_runs_on_the_data_branch_of_its_repository
     assert isinstance(store, GitHubBranchStore)
     store.append(sample_record())
     assert set(api.branch_files(BRANCH)) == {MONTH_FILE}
+
+
+def test_a_lost_answer_to_the_last_attempt_is_checked_before_giving_up(api):
+    api.commit_files(BRANCH, {"README.md": "records of runs\n"})
+    record = sample_record()
+    with FaultProxy(api.url) as proxy:
+        proxy.add(Rule("error-after", method="PATCH", path=r"/git/refs", occurrences=None))
+        store_at(proxy.url, api.token, attempts=1).append(record)
+        assert len(proxy.applied("error-after")) == 1
+    assert api.branch_files(BRANCH)[MONTH_FILE] == record_line(record)
