@@ -49,13 +49,12 @@ def open_store(config: Config, env: Mapping[str, str] | None = None) -> Metadata
         from mlops_actions.metadata.sqlite import SqliteStore
 
         return SqliteStore(sqlite_path(config, env))
-    # The mlflow, github and git backends are wired here, one branch each.
     if backend == "mlflow":
         from mlops_actions.metadata.mlflow import MlflowStore
 
         return MlflowStore.from_config(config, env)
     if backend in ("github", "git"):
-        raise ConfigError(f"{config.path}: metadata.backend: {backend} is not available in this build")
+        return _open_data_branch(backend, config, env)
     raise ConfigError(
         f"{config.path}: metadata.backend: {backend!r} is not available, expected auto, sqlite, mlflow, github, "
         "git or off"
@@ -82,6 +81,22 @@ def sqlite_path(config: Config, env: Mapping[str, str]) -> Path:
     if path.is_dir():
         raise ConfigError(f"{origin}: {path} is a folder, expected the metadata database file")
     return path
+
+
+def _open_data_branch(backend: str, config: Config, env: Mapping[str, str]) -> MetadataStore:
+    """The JSON Lines data branch: through GitHub's REST API, or pushed with git (GitLab, any remote)."""
+    if backend == "github":
+        from mlops_actions.platforms.github.metadata import GitHubBranchStore
+
+        options = {
+            "repository": config.registry_options.get("repository"),
+            "api_url": config.registry_options.get("api_url"),
+            "branch": config.metadata_options.get("branch"),
+        }
+        return GitHubBranchStore.from_options(options, env)
+    from mlops_actions.metadata.git_branch import GitBranchStore
+
+    return GitBranchStore.from_options(config.root, config.metadata_options, env)
 
 
 def record_run(

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.standins.github import GitHubStandIn
+from tests.standins.github_data_branch import GitHubDataBranchStandIn
 from tests.standins.github_releases import GitHubReleasesStandIn
 from tests.standins.gitlab import GitLabStandIn
 
@@ -40,6 +41,13 @@ def start_github_releases_standin() -> Iterator[Callable[..., GitHubReleasesStan
     """Start GitHub API stand-ins with releases, artifacts and dispatches; stopped after the test."""
     with ExitStack() as stack:
         yield _starter(GitHubReleasesStandIn, stack)
+
+
+@pytest.fixture
+def start_github_data_branch_standin() -> Iterator[Callable[..., GitHubDataBranchStandIn]]:
+    """Start GitHub API stand-ins with the git data and contents of a data branch; stopped after the test."""
+    with ExitStack() as stack:
+        yield _starter(GitHubDataBranchStandIn, stack)
 
 
 @pytest.fixture

@@ -17,6 +17,9 @@ does where it matters to a registry:
 - ``GET /releases/assets/{id}`` with ``Accept: application/octet-stream`` redirects (302) to a storage URL
   that must be fetched without the token (``storage_tokens_seen`` records any that arrive there).
 
+- the metadata store's data branch (refs/heads, commits, trees, contents) as
+  :class:`tests.standins.github_data_branch.DataBranchRepository` serves it, so the runs a stage records
+  land on the branch within the contract;
 - ``GET /actions/artifacts?name=`` lists the workflow artifacts added with :meth:`add_artifact` (newest
   first, paginated), and ``GET /actions/artifacts/{id}/zip`` redirects (302) to a storage URL serving the
   zip, which must be fetched without the token; an expired artifact answers 410.
@@ -38,6 +41,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from tests.standins.github import Contract, Fault, GitHubStandIn, Operation, _now
+from tests.standins.github_data_branch import DataBranchRepository, with_data_branch_operations
 
 CONTRACT = (
     __import__("pathlib").Path(__file__).resolve().parents[1] / "contracts" / "github-releases-subset.json"
@@ -52,7 +56,7 @@ STORAGE = "/_storage/"
 SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
-class GitHubReleasesStandIn(GitHubStandIn):
+class GitHubReleasesStandIn(DataBranchRepository, GitHubStandIn):
     """``with GitHubReleasesStandIn(token=...) as api:`` — releases, assets, refs and dispatches."""
 
     def __init__(self, **options: Any):
@@ -68,6 +72,8 @@ class GitHubReleasesStandIn(GitHubStandIn):
         self.releases: dict[int, dict[str, Any]] = {}
         self.assets: dict[int, dict[str, Any]] = {}  # asset id -> {"release": id, "meta": ..., "data": bytes}
         self.refs: dict[str, str] = {}  # "refs/tags/x" -> commit sha
+        self.contract = with_data_branch_operations(self.contract)  # the runs a stage records
+        self._init_data_branch()
         self.dispatches: list[dict[str, Any]] = []
         self.artifacts: dict[int, dict[str, Any]] = {}  # artifact id -> {"meta": ..., "data": zip bytes}
         self.storage_tokens_seen: list[str] = []
@@ -288,6 +294,8 @@ class GitHubReleasesStandIn(GitHubStandIn):
         if repo_name != self.repository:
             return self._not_found()
         key = (operation.method, operation.template)
+        if self._data_branch_call(key, params, body):
+            return self._apply_data_branch(operation, repo_name, params, query, body)
         api = f"{self.url}/repos/{repo_name}"
         invalid = {"message": "Validation Failed", "documentation_url": "https://docs.github.com/rest"}
         if key == ("POST", "/repos/{owner}/{repo}/git/refs"):
