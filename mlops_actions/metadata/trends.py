@@ -129,7 +129,9 @@ def _metrics(document: Any, *, value_intervals: bool = True) -> dict[str, Metric
         change = metric if isinstance(metric, Mapping) else {}
         if point.low is None and _number(change.get("delta_low")) is not None:  # a record's change interval
             point = MetricPoint(
-                point.value, change_low=_number(change["delta_low"]), change_high=_number(change.get("delta_high"))
+                point.value,
+                change_low=_number(change["delta_low"]),
+                change_high=_number(change.get("delta_high")),
             )
         elif point.low is None or point.high is None:
             point = MetricPoint(point.value)
