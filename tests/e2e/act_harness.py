@@ -8,6 +8,7 @@ to the source tree, each pinned third-party action to its test stand-in under ``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -74,8 +75,39 @@ def action_repository(workdir: Path) -> Path:
     return target
 
 
+# What build_wheel and prepare_venv made in this process, so that every end-to-end module (GitHub and GitLab)
+# shares one wheel and one environment: (digest of the wheel's sources) -> wheel, (digest of a wheel) -> venv.
+_BUILT_WHEELS: dict[str, Path] = {}
+_PREPARED_VENVS: dict[str, Path] = {}
+
+
+def _digest(paths: list[Path], root: Path) -> str:
+    found = hashlib.sha256()
+    for path in paths:
+        found.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return found.hexdigest()
+
+
+def _wheel_sources() -> list[Path]:
+    package = sorted(
+        path
+        for path in (REPO_ROOT / "mlops_actions").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    )
+    return [*package, *(p for p in (REPO_ROOT / "pyproject.toml", REPO_ROOT / "README.md") if p.is_file())]
+
+
 def build_wheel(workdir: Path) -> Path:
-    """A wheel of the package built from a copy of the source (the tree itself is left untouched)."""
+    """A wheel of the package built from a copy of the source (the tree itself is left untouched).
+
+    Built once per process for the same sources: a later call gets a copy of that wheel in ``workdir``.
+    """
+    sources = _digest(_wheel_sources(), REPO_ROOT)
+    dist = workdir / "dist"
+    built = _BUILT_WHEELS.get(sources)
+    if built is not None and built.is_file():
+        dist.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copy2(built, dist / built.name))
     source = workdir / "source"
     shutil.copytree(
         REPO_ROOT / "mlops_actions", source / "mlops_actions", ignore=shutil.ignore_patterns("__pycache__")
@@ -86,7 +118,6 @@ def build_wheel(workdir: Path) -> Path:
         shutil.copy2(readme, source / "README.md")
     else:
         (source / "README.md").write_text("mlops-actions\n")
-    dist = workdir / "dist"
     subprocess.run(
         [
             sys.executable,
@@ -106,6 +137,7 @@ def build_wheel(workdir: Path) -> Path:
         text=True,
     )
     [wheel] = dist.glob("mlops_actions-*.whl")
+    _BUILT_WHEELS[sources] = wheel
     return wheel
 
 
@@ -133,8 +165,14 @@ def prepare_venv(workdir: Path, wheel: Path, *, install: bool = True) -> Path:
 
     A ``.pth`` file adds this environment's site-packages, so nothing is downloaded; with the wheel
     installed, ``pip install mlops-actions==<version>`` in the workflows is already satisfied. Without
-    ``install`` the package itself is missing, for a workflow to install it.
+    ``install`` the package itself is missing, for a workflow to install it: a new environment each time.
+    With ``install`` the environment is made once per process for the same wheel and returned again (the
+    runs using it install nothing into it), wherever ``workdir`` is.
     """
+    wheel_digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    made = _PREPARED_VENVS.get(wheel_digest) if install else None
+    if made is not None and (made / "bin" / "mlops-actions").is_file():
+        return made
     venv = workdir / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -163,6 +201,7 @@ def prepare_venv(workdir: Path, wheel: Path, *, install: bool = True) -> Path:
         capture_output=True,
         text=True,
     )
+    _PREPARED_VENVS[wheel_digest] = venv
     return venv
 
 

@@ -172,10 +172,10 @@ def first_line(project: Path, output: str = "deploy-out") -> str:
     return (project / output / "deploy-report.md").read_text().splitlines()[0].replace("&#8203;", "")
 
 
-def deployed_good_version(project: Path) -> None:
-    """1.0.0 released and deployed, the way a release and its deploy leave it."""
+def deployed_good_version(project: Path, *args: str) -> None:
+    """1.0.0 released and deployed, the way a release and its deploy leave it (``args`` go to the deploy)."""
     set_production(project, GOOD)
-    assert deploy(project, GOOD) == 0
+    assert deploy(project, GOOD, *args) == 0
 
 
 def test_a_good_release_is_served_smoke_and_load_tested_then_promoted_and_recorded(project, capsys):
@@ -206,7 +206,7 @@ def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 120.0) ->
 
 
 def test_a_slow_version_breaks_the_p99_threshold_and_the_previous_version_serves_again(project):
-    deployed_good_version(project)
+    deployed_good_version(project, "--no-load")  # its load test is the first test's
     set_production(project, SLOW)  # as the release of 2.0.0 left it
     command = [sys.executable, "-m", "mlops_actions", "deploy", "-c", str(project / "mlops.yaml")]
     command += ["-o", str(project / "slow-out"), "--version-tag", f"credit-default@v{SLOW}"]
@@ -242,7 +242,7 @@ def test_a_slow_version_breaks_the_p99_threshold_and_the_previous_version_serves
 
 
 def test_a_version_answering_differently_alone_fails_its_smoke_test_and_is_rolled_back(project, capsys):
-    deployed_good_version(project)
+    deployed_good_version(project, "--no-load")  # its load test is the first test's
     set_production(project, BROKEN)
     capsys.readouterr()
     assert deploy(project, BROKEN) == 1

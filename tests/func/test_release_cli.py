@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 from mlops_actions.cli import main
 from tests.conftest import GIT_ENV, run_git
+from tests.func.conftest import CI_VARIABLES
 
 MLOPS = [sys.executable, "-m", "mlops_actions"]
 
@@ -319,6 +321,34 @@ def checked_pull_request(project: Path) -> tuple[Path, str]:
     return pr_out, name
 
 
+@pytest.fixture(scope="module")
+def _checked_pull_request_template(
+    _tiny_project_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str]:
+    """The tiny project after ``checked_pull_request``, made once for the module: (its folder, artifact name)."""
+    parent = tmp_path_factory.mktemp("checked-pull-request")
+    project = parent / "tiny"
+    shutil.copytree(_tiny_project_template, project, symlinks=True)
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in GIT_ENV.items():
+            patch.setenv(key, value)
+        for key in CI_VARIABLES:
+            patch.delenv(key, raising=False)
+        _pr_out, name = checked_pull_request(project)
+    return parent, name
+
+
+@pytest.fixture
+def checked_tiny_project(
+    _checked_pull_request_template: tuple[Path, str], tmp_path: Path
+) -> tuple[Path, Path, str]:
+    """A copy of the tiny project after ``checked_pull_request``: (project, check output, artifact name)."""
+    parent, name = _checked_pull_request_template
+    for folder in ("tiny", "pr-out"):
+        shutil.copytree(parent / folder, tmp_path / folder, symlinks=True)
+    return tmp_path / "tiny", tmp_path / "pr-out", name
+
+
 @pytest.fixture
 def actions_env(github_api, monkeypatch):  # type: ignore[no-untyped-def]
     for name, value in {
@@ -338,9 +368,9 @@ def release_from_artifact(project: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_the_pull_requests_artifact_is_promoted_when_the_merged_tree_matches(
-    tiny_project, actions_env, capsys
+    checked_tiny_project, actions_env, capsys
 ):
-    pr_out, name = checked_pull_request(tiny_project)
+    tiny_project, pr_out, name = checked_tiny_project
     actions_env.add_artifact(name + "-other", b"PK\x05\x06" + bytes(18), run_id=70)
     actions_env.add_artifact(name, zip_of(pr_out), run_id=71)
     out, err = release_from_artifact(tiny_project, capsys)
@@ -367,9 +397,9 @@ def test_the_pull_requests_artifact_is_promoted_when_the_merged_tree_matches(
     ids=["fork-run", "expired", "archive-digest-mismatch", "model-digest-mismatch", "none-uploaded"],
 )
 def test_an_untrustworthy_or_missing_artifact_is_not_promoted_and_the_release_trains(
-    tiny_project, actions_env, capsys, artifact, why
+    checked_tiny_project, actions_env, capsys, artifact, why
 ):
-    pr_out, name = checked_pull_request(tiny_project)
+    tiny_project, pr_out, name = checked_tiny_project
     if artifact.pop("tamper", False):
         with open(pr_out / "model" / "model.skops", "ab") as handle:
             handle.write(b"\0")

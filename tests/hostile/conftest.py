@@ -25,16 +25,33 @@ class CliRun:
         return [line for line in self.stderr.splitlines() if line.startswith("mlops-actions: error")]
 
 
+# ``python -m mlops_actions ARGS`` with the pause before each retry of an API call taken out: every retry is
+# still sent, at once. For faults retried again and again, whose exponential pauses would prove nothing more
+# than the unit tests of the clients' backoff do, and cost seconds each.
+CLI_WITHOUT_RETRY_PAUSES = """\
+import sys
+from mlops_actions.platforms.rest_client import RestClient
+RestClient.pause_before_retry = lambda self, attempt, wait=0.0: None
+from mlops_actions.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
 def run_cli(
     args: Iterable[str],
     *,
     cwd: Path,
     env: Mapping[str, str] | None = None,
     timeout: float = 300,
+    retry_pauses: bool = True,
 ) -> CliRun:
-    """Run ``python -m mlops_actions ARGS`` as a separate process, as CI does; stdout and stderr captured."""
+    """Run ``python -m mlops_actions ARGS`` as a separate process, as CI does; stdout and stderr captured.
+
+    Without ``retry_pauses`` the CLI retries API calls without pausing (see CLI_WITHOUT_RETRY_PAUSES).
+    """
+    command = ["-m", "mlops_actions"] if retry_pauses else ["-c", CLI_WITHOUT_RETRY_PAUSES]
     proc = subprocess.run(
-        [sys.executable, "-m", "mlops_actions", *args],
+        [sys.executable, *command, *args],
         cwd=cwd,
         env={**os.environ, **(env or {})},
         capture_output=True,

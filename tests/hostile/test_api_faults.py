@@ -34,8 +34,13 @@ ONE_COMMENT = r"/(comments|notes)/\d+$"
 
 
 def post_through(proxy: FaultProxy, side: Side, result: Path, **env: str):
+    """The CLI posting the comment through ``proxy``; its retries are sent without pausing."""
     return run_cli(
-        comment_args(result, side), cwd=result.parent, env={**side.env(proxy.url), **env}, timeout=180
+        comment_args(result, side),
+        cwd=result.parent,
+        env={**side.env(proxy.url), **env},
+        timeout=180,
+        retry_pauses=False,
     )
 
 
