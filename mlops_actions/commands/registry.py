@@ -19,6 +19,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     history = subparsers.add_parser("history", help="list published versions with metrics and lineage")
     add_config_option(history)
     history.add_argument("--json", action="store_true", help="print a JSON list")
+    history.add_argument(
+        "--trend",
+        action="store_true",
+        help="write the trend dashboard (metrics per version, checks, deploys, monitor runs) as one HTML "
+        "file and print its Markdown summary",
+    )
+    history.add_argument(
+        "--output", default="mlops-out/trend", help="folder of the dashboard's index.html, with --trend"
+    )
     history.set_defaults(func=run_history)
 
     fetch = subparsers.add_parser("fetch", help="copy a version (or alias) to a folder, digests checked")
@@ -84,6 +93,8 @@ def run_history(args: argparse.Namespace) -> int:
     from mlops_actions.domain.config import load_config
     from mlops_actions.registry import open_registry
 
+    if args.trend:
+        return _run_trend(args)
     versions = open_registry(load_config(args.config)).list_versions()
     if args.json:
         print_json([v.as_dict() for v in versions])
@@ -94,6 +105,23 @@ def run_history(args: argparse.Namespace) -> int:
         aliases = f" [{', '.join(v.aliases)}]" if v.aliases else ""
         commit = (v.commit or "-")[:12]
         print(f"{v.tag:<32} {v.created:<21} commit {commit} {v.digest[:19]}{aliases}")
+    return 0
+
+
+def _run_trend(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from mlops_actions.commands._common import print_json
+    from mlops_actions.domain.config import load_config
+    from mlops_actions.stages.trends import write_dashboard
+
+    dashboard = write_dashboard([load_config(args.config)], Path(args.output))
+    if args.json:
+        print_json([trend.to_dict() for trend in dashboard.trends])
+    else:
+        print(dashboard.markdown, end="")
+    print(f"dashboard: {dashboard.path}", file=sys.stderr)
     return 0
 
 
