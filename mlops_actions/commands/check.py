@@ -57,6 +57,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=".mlops/comments",
         help="local forge: folder of the sticky comment files",
     )
+    add_env_option(
+        parser,
+        "--plan",
+        env="MLOPS_PLAN",
+        default=None,
+        metavar="FILE",
+        help="the JSON of mlops-actions configs --json: the models it skipped go into the result and the "
+        "comment (not checked in this PR, and why)",
+    )
     add_platform_option(parser)
     add_progress_option(parser)
     parser.set_defaults(func=run)
@@ -66,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from mlops_actions.commands._common import platform_of, progress_of
+    from mlops_actions.domain.changes import read_plan
     from mlops_actions.errors import ForgeError, PathError
     from mlops_actions.stages.check import clear_output, run_check
 
@@ -73,8 +83,10 @@ def run(args: argparse.Namespace) -> int:
     progress = progress_of(args, platform)
     output_dir = Path(args.output_dir)
     clear_output(output_dir)
+    skipped_models: list[dict[str, str]] = []
     try:
         try:
+            skipped_models = read_plan(args.plan) if args.plan else []
             outcome = run_check(
                 args.config,
                 output_dir,
@@ -82,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
                 base_ref=args.base_ref,
                 progress=progress,
                 platform=platform,
+                skipped_models=skipped_models,
             )
         except OSError as error:  # a path no writer named: reported like any other error of the check
             raise PathError.of(error) from None
@@ -90,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     ) as error:  # an error (a refused baseline...) leaves no candidate model without its result
         clear_output(output_dir)
         if error.exit_code == 2:
-            _report_error(args, output_dir, error, progress, platform)
+            _report_error(args, output_dir, error, progress, platform, skipped_models)
         raise
     result = outcome.result
     exit_code = 0 if outcome.passed else 1
@@ -141,7 +154,12 @@ def _comment_platform(args: argparse.Namespace, platform: Platform) -> Platform:
 
 
 def _report_error(
-    args: argparse.Namespace, output_dir: Path, error: MlopsError, progress: Progress, platform: Platform
+    args: argparse.Namespace,
+    output_dir: Path,
+    error: MlopsError,
+    progress: Progress,
+    platform: Platform,
+    skipped_models: list[dict[str, str]],
 ) -> None:
     """Write the error result and post it like a verdict; a failure here is a warning, never the error shown."""
     import sys
@@ -151,7 +169,14 @@ def _report_error(
 
     what = "the error result was not written"
     try:
-        outcome = error_outcome(args.config, output_dir, error, progress=progress, platform=platform)
+        outcome = error_outcome(
+            args.config,
+            output_dir,
+            error,
+            progress=progress,
+            platform=platform,
+            skipped_models=skipped_models,
+        )
         what = "the error result was not published"
         _publish(args, outcome, progress, platform)
     except (MlopsError, OSError) as failure:

@@ -12,7 +12,7 @@ import os
 import posixpath
 import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,7 +134,7 @@ def _command_globs(command: str | None, base: Path) -> list[str]:
     globs: list[str] = []
     for index, word in enumerate(words):
         if index > 0 and words[index - 1] == "-m":
-            globs += _module_globs(word, base)
+            globs += _module_globs(word, base, known=False)
             continue
         word = word.split("=", 1)[1] if word.startswith("-") and "=" in word else word
         if not word or word.startswith("-") or "{" in word or "://" in word or word.startswith("$"):
@@ -148,14 +148,15 @@ def _command_globs(command: str | None, base: Path) -> list[str]:
     return globs
 
 
-def _module_globs(module: str, base: Path) -> list[str]:
-    """The files of a module (``pkg.train``) beside the config: its top-level package folder, or its file."""
+def _module_globs(module: str, base: Path, *, known: bool = True) -> list[str]:
+    """The files of a module (``pkg.train``) beside the config: its top-level package folder, or its file;
+    a module that is not there (``python -m pytest``) is nothing unless ``known`` (the train entrypoint)."""
     top = module.split(".")[0]
     if not top.isidentifier():
         return []
     if (base / top).is_dir():
         return [f"{top}/**"]
-    return [f"{top}.py"]
+    return [f"{top}.py"] if known or (base / f"{top}.py").is_file() else []
 
 
 def model_inputs(config: Config, repo_root: str | Path | None = None) -> list[str]:
@@ -268,3 +269,35 @@ def plan_repository(
     if not top:
         raise UsageError(f"--changed-since {changed_since!r}: {base} is not in a git repository")
     return plan_models(configs, changed_files(changed_since, base, timeout=timeout), top, cwd=base)
+
+
+def read_plan(path: str | Path) -> list[dict[str, str]]:
+    """The ``skipped`` models of a plan file (``mlops-actions configs --json``): config, model and reason of
+    each; a UsageError names the file when it is not such a document."""
+    import json
+
+    where = f"--plan {path}"
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{where}: no such file") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise UsageError(f"{where}: not a JSON document ({' '.join(str(error).split())[:200]})") from None
+    skipped = document.get("skipped") if isinstance(document, dict) else None
+    if not isinstance(skipped, list):
+        raise UsageError(f"{where}: expected the JSON of mlops-actions configs --json, with a 'skipped' list")
+    entries = []
+    for index, item in enumerate(skipped):
+        if not (
+            isinstance(item, dict) and all(isinstance(item.get(key), str) for key in ("model", "reason"))
+        ):
+            raise UsageError(f"{where}: skipped[{index}]: expected an object with a model and a reason")
+        entries.append({key: str(item[key]) for key in ("config", "model", "reason") if key in item})
+    return entries
+
+
+def skipped_entries(skipped: Iterable[Mapping[str, str]], model: str) -> dict[str, list[dict[str, str]]]:
+    """The result's ``skipped_models`` (the other models not checked, ``model`` itself left out), or nothing
+    when there are none."""
+    entries = [dict(item) for item in skipped if item.get("model") != model]
+    return {"skipped_models": entries} if entries else {}

@@ -46,6 +46,8 @@ MIN_ROW_CHARS = 40  # no table row or list item of the report is shorter
 
 ERROR_MESSAGE_CHARS = 2_000
 _PLAIN_COMMAND = re.compile(r"[A-Za-z0-9 ._/=:+-]{1,300}")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._@/+-]{1,100}")
+NOT_CHECKED_SHOWN = 20  # models named in the "not checked" lines, the rest counted
 STATUS_CELL = {"pass": "✅ pass", "fail": "❌ fail", "warn": "⚠️ warn", "skipped": "— skipped"}
 
 
@@ -376,6 +378,7 @@ def _render(report: Report, layout: Layout, max_chars: int, note: bool = True) -
         "compared": _compared(report) if layout.compared else None,
         "test_output": test_output,
         "test_output_lines": test_lines,
+        "not_checked": not_checked_lines(report),
         "sep": _safe(" · "),
         "truncation_note": _truncation_note(report, layout, max_chars) if note else None,
     }
@@ -449,6 +452,19 @@ def _command(text: str) -> MdSafe:
     return _safe(f"`{text}`") if _PLAIN_COMMAND.fullmatch(text) else escape_md(text, 300)
 
 
+def not_checked_lines(report: Report) -> list[MdSafe]:
+    """One line per model of the repository this change did not check: ``Not checked in this PR: `b`
+    (no input changed: ...)``, the names past NOT_CHECKED_SHOWN counted in a last line."""
+    lines = []
+    for skipped in report.skipped_models[:NOT_CHECKED_SHOWN]:
+        name = f"`{skipped.model}`" if _PLAIN_NAME.fullmatch(skipped.model) else escape_md(skipped.model, 100)
+        lines.append(_safe(f"Not checked in this PR: {name} ({escape_md(skipped.reason, 300)})"))
+    left = len(report.skipped_models) - NOT_CHECKED_SHOWN
+    if left > 0:
+        lines.append(_safe(f"… and {plural(left, 'more model')} not checked in this PR"))
+    return lines
+
+
 def error_markdown(report: Report, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     """The comment of a check stopped by an error: the error line, the failed step, how to reproduce it."""
     assert report.error is not None
@@ -460,6 +476,7 @@ def error_markdown(report: Report, max_chars: int = DEFAULT_MAX_CHARS) -> str:
             "stage": escape_md(error.stage, 100),
         },
         "reproduce": _command(error.reproduce),
+        "not_checked": not_checked_lines(report),
         "sep": _safe(" · "),
     }
     text = environment().get_template("error.md.j2").render(context).strip() + "\n"

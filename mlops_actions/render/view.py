@@ -121,6 +121,19 @@ def _error(value: Any) -> ErrorView:
     )
 
 
+@dataclass(frozen=True)
+class SkippedModel:
+    """Another model of the repository that this change did not check, and why."""
+
+    model: str
+    reason: str
+
+
+def _skipped_models(value: Any) -> list[SkippedModel]:
+    items = [as_dict(item) for item in as_list(value)]
+    return [SkippedModel(str(item.get("model", "?")), str(item.get("reason", ""))) for item in items]
+
+
 VERDICTS = ("pass", "fail", "error")
 
 
@@ -159,6 +172,7 @@ class Report:
     created: str
     schema_version: Any
     error: ErrorView | None = None  # set when the verdict is "error": the check stopped before a verdict
+    skipped_models: list[SkippedModel] = field(default_factory=list)  # the other models, not checked
 
     @property
     def ci_header(self) -> str:
@@ -481,6 +495,7 @@ def build_report(result: dict[str, Any], links: dict[str, str] | None = None) ->
         created=str(result.get("created", "")),
         schema_version=result.get("schema_version"),
         error=_error(result.get("error")) if verdict == "error" else None,
+        skipped_models=_skipped_models(result.get("skipped_models")),
     )
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions import __version__
+from mlops_actions.domain.changes import skipped_entries
 from mlops_actions.domain.comparison import check_same_rows, compare
 from mlops_actions.domain.config import Config, load_config
 from mlops_actions.domain.evaluation import Scored, align_classes, evaluate, load_scored
@@ -175,11 +176,13 @@ def run_check(
     env: Mapping[str, str] | None = None,
     progress: Progress | None = None,
     platform: Platform | None = None,
+    skipped_models: Sequence[Mapping[str, str]] = (),
 ) -> CheckOutcome:
     """Everything the PR stage does short of posting: returns the result, its Markdown and the written paths.
 
     ``platform`` tells the change request's target branch and the links (default: detected from ``env``).
-    Each step runs under ``progress`` (its lines and ``timings``; silent by default).
+    Each step runs under ``progress`` (its lines and ``timings``; silent by default). ``skipped_models``
+    (the other models a plan left unchecked, see ``domain/changes.py``) go into the result and its reports.
     """
     from mlops_actions.render import validate_result
 
@@ -302,6 +305,7 @@ def run_check(
         "links": {},
         "timings": _timings(progress),
     }
+    result.update(skipped_entries(skipped_models, config.model_name))
     paths = output_paths(output_dir, model=str(trained.directory))
     result["links"] = platform.links(paths).as_dict()
     result = current_scrubber().scrub_data(result)  # user output and error text hold no secret from here on
@@ -400,6 +404,7 @@ def error_outcome(
     progress: Progress,
     env: Mapping[str, str] | None = None,
     platform: Platform | None = None,
+    skipped_models: Sequence[Mapping[str, str]] = (),
 ) -> CheckOutcome:
     """Write the result of a check stopped by ``error``: verdict ``error``, its line, the failed step, and
     the command that reproduces it; the reports say the same. The previous output is removed first."""
@@ -430,6 +435,7 @@ def error_outcome(
         "links": {},
         "timings": _timings(progress),
     }
+    result.update(skipped_entries(skipped_models, str(model["name"])))
     paths = output_paths(output_dir, model=None)
     result["links"] = platform.links(paths).as_dict()
     result = validate_result(current_scrubber().scrub_data(result))

@@ -218,3 +218,12 @@ def test_a_hostile_error_line_is_escaped_in_the_page() -> None:
     html = render_html(result)
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<b>tests</b>" not in html
+
+
+def test_the_html_report_names_the_models_not_checked() -> None:
+    result = {
+        **fixture("pass_with_baseline"),
+        "skipped_models": [{"model": "b<x>", "reason": "no input changed: b/**"}],
+    }
+    html = render_html(result)
+    assert "Not checked in this PR: <code>b&lt;x&gt;</code> (no input changed: b/**)" in html

@@ -474,3 +474,42 @@ def test_an_error_comment_fits_a_tiny_limit() -> None:
     result = fixture("error")
     result["error"] = {**result["error"], "message": "x" * 5000}
     assert len(render_markdown(result, max_chars=400)) <= 400
+
+
+# -- the repository's other models, not checked -------------------------------------------------------------
+
+SKIPPED = [
+    {"config": "models/b/mlops.yaml", "model": "b", "reason": "no input changed: models/b/mlops.yaml"},
+    {"config": "models/c/mlops.yaml", "model": "c", "reason": "no input changed: models/c/mlops.yaml"},
+]
+
+
+def test_the_comment_names_each_model_not_checked_below_the_verdict() -> None:
+    markdown = render_markdown({**fixture("pass_with_baseline"), "skipped_models": SKIPPED})
+    lines = markdown.splitlines()
+    b = lines.index("Not checked in this PR: `b` (no input changed: models/b/mlops.yaml)")
+    c = lines.index("Not checked in this PR: `c` (no input changed: models/c/mlops.yaml)")
+    assert 0 < b < c < lines.index(HEADER)
+
+
+def test_a_comment_without_skipped_models_says_nothing_of_them() -> None:
+    assert "Not checked" not in render_markdown(fixture("pass_with_baseline"))
+
+
+def test_an_untrusted_skipped_model_name_and_reason_are_escaped() -> None:
+    hostile = [{"model": "x`</details>", "reason": "no | input <img src=x>"}]
+    markdown = render_markdown({**fixture("fail_change_and_slice"), "skipped_models": hostile})
+    [line] = [line for line in markdown.splitlines() if line.startswith("Not checked")]
+    assert "</details>" not in line and "<img" not in line and "`x`" not in line
+
+
+def test_an_error_comment_also_names_the_models_not_checked() -> None:
+    markdown = render_markdown({**fixture("error"), "skipped_models": SKIPPED[:1]})
+    assert "Not checked in this PR: `b` (no input changed: models/b/mlops.yaml)" in markdown.splitlines()
+
+
+def test_past_twenty_models_not_checked_the_rest_are_counted() -> None:
+    many = [{"model": f"m{index}", "reason": "no input changed: x"} for index in range(23)]
+    markdown = render_markdown({**fixture("pass_with_baseline"), "skipped_models": many})
+    assert sum(line.startswith("Not checked in this PR: ") for line in markdown.splitlines()) == 20
+    assert "… and 3 more models not checked in this PR" in markdown

@@ -206,3 +206,12 @@ def test_timings_are_seconds_per_step() -> None:
     assert result_problem(document) is None
     document["timings"]["bootstrap"] = -1
     assert result_problem(document) == "timings.bootstrap: -1 is less than the minimum of 0"
+
+
+def test_skipped_models_hold_a_model_and_a_reason_and_nothing_else() -> None:
+    result = json.loads((FIXTURES / "pass_with_baseline.json").read_text(encoding="utf-8"))
+    validate_result({**result, "skipped_models": [{"config": "b/mlops.yaml", "model": "b", "reason": "r"}]})
+    with pytest.raises(InvalidResultError):
+        validate_result({**result, "skipped_models": [{"model": "b"}]})
+    with pytest.raises(InvalidResultError):
+        validate_result({**result, "skipped_models": [{"model": "b", "reason": "r", "extra": 1}]})
