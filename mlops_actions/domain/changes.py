@@ -301,3 +301,15 @@ def skipped_entries(skipped: Iterable[Mapping[str, str]], model: str) -> dict[st
     when there are none."""
     entries = [dict(item) for item in skipped if item.get("model") != model]
     return {"skipped_models": entries} if entries else {}
+
+
+def skipped_config(
+    skipped: Iterable[Mapping[str, str]], config: str | Path, cwd: str | Path = "."
+) -> dict[str, str] | None:
+    """The plan's entry for ``config`` itself when the plan skipped it (none of its model's inputs changed),
+    else None. Paths compare after resolving them against ``cwd``."""
+    target = (Path(cwd) / config).resolve()
+    for item in skipped:
+        if item.get("config") and (Path(cwd) / item["config"]).resolve() == target:
+            return dict(item)
+    return None

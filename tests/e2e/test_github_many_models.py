@@ -166,7 +166,7 @@ def test_a_pull_request_checks_the_changed_model_only_and_the_first_push_release
     release_run_id = next(RUN_IDS)
     release = harness.run("push", push, workflow=RELEASE_WORKFLOW, run_id=release_run_id)
     assert release.succeeded, explain(release, api)
-    tags = {"a@v0.1.0", "b@v0.1.0"}
+    tags = {"a@v1.0.0", "b@v1.0.0"}
     assert api.refs == {f"refs/tags/{tag}": merged for tag in tags}
     assert {r["tag_name"] for r in api.published()} == tags and api.drafts() == []
     dispatched = sorted(d["inputs"]["version-tag"] for d in api.dispatches)
