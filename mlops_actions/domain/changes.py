@@ -253,6 +253,9 @@ def expand_configs(patterns: Sequence[str], cwd: str | Path) -> list[Path]:
     return sorted({Path(os.path.normpath(path)) for path in found})
 
 
+NULL_COMMIT = re.compile(r"0{40}|0{64}")
+
+
 def plan_repository(
     patterns: Sequence[str], cwd: str | Path, *, changed_since: str | None = None, timeout: float = 60.0
 ) -> list[ModelPlan]:
@@ -264,6 +267,8 @@ def plan_repository(
     base = Path(cwd)
     configs = [load_config(path) for path in expand_configs(patterns, base)]
     top = git(["rev-parse", "--show-toplevel"], base, check=False, timeout=timeout)
+    if changed_since is not None and NULL_COMMIT.fullmatch(changed_since):
+        changed_since = None  # a branch's first push (GitHub's `before`, GitLab's CI_COMMIT_BEFORE_SHA)
     if changed_since is None:
         return plan_models(configs, None, top or base, cwd=base)
     if not top:

@@ -1,6 +1,7 @@
-"""Two models in one repository under gitlab-ci-local: the bundle with `configs` runs one check job per config
-(parallel:matrix); the merge request changes model A only, so A is checked and noted while B's job ends with
-a `skipped:` line. Against the contract-enforcing GitLab API stand-in.
+"""Two models in one repository under gitlab-ci-local: the bundle with `configs` runs one check job and one
+release job per config (parallel:matrix). The merge request changes model A only, so A is checked and noted
+while B's job ends with a `skipped:` line; the default branch's first pipeline releases both. Against the
+contract-enforcing GitLab API stand-in.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def two_models(path: Path) -> Path:
         config = TINY_CONFIG.replace("name: tiny", f"name: {name}").replace(
             "resamples: 300", "resamples: 200"
         )
+        config = config.replace("  backend: local\n  path: .registry\n", "  backend: gitlab\n")
         (folder / "mlops.yaml").write_text(config + "baseline:\n  source: none\n")
         write_tiny_data(folder, rows=400, seed=ord(name))
     (path / ".gitlab-ci.yml").write_text(PIPELINE)
@@ -70,7 +72,7 @@ def two_models(path: Path) -> Path:
     return with_origin_and_templates(path)
 
 
-def test_a_merge_request_checks_the_changed_model_and_the_other_job_says_it_skipped(
+def test_a_merge_request_checks_the_changed_model_only_and_the_first_push_releases_both(
     gitlab_prepared: GitLabPrepared, api: GitLabStandIn, tmp_path: Path
 ):
     repo = two_models(tmp_path / "two-models")
@@ -84,3 +86,9 @@ def test_a_merge_request_checks_the_changed_model_and_the_other_job_says_it_skip
     assert str(note["body"]).startswith(sticky_marker("a"))
     assert api.violations == []
     assert PRIVATE_TOKEN not in run.output and JOB_TOKEN not in run.output
+
+    released = pipelines.run("main")
+    assert released.succeeded, released.output[-6000:]
+    assert set(api.tags) == {"a@v1.0.0", "b@v1.0.0"}
+    assert set(api.releases) == {"a@v1.0.0", "b@v1.0.0"}
+    assert api.violations == []
