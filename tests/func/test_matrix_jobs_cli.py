@@ -1,5 +1,6 @@
-"""A job of a matrix over every config (GitLab's parallel:matrix): `check --plan` and `release --plan` on a
-config the plan skipped end with a `skipped:` line and write nothing."""
+"""The jobs of a matrix over the configs: `check --plan` and `release --plan` on a config the plan skipped (as
+GitLab's parallel:matrix over every config runs them) end with a `skipped:` line and write nothing, and the
+null commit a branch's first push reports as its previous one plans every model."""
 
 from __future__ import annotations
 
@@ -50,3 +51,11 @@ def test_release_of_a_config_the_plan_skipped_publishes_nothing(
     assert capsys.readouterr().out.startswith("skipped: b (no input changed")
     assert not (two_models / "models" / "b" / ".registry").exists()
     assert not (two_models / "mlops-out").exists()
+
+
+def test_a_null_commit_as_the_base_plans_every_model(
+    two_models: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = configs_json(capsys, "models/*/mlops.yaml", "--changed-since", "0" * 40)
+    assert [m["model"] for m in document["matrix"]["include"]] == ["a", "b"]
+    assert document["skipped"] == []
