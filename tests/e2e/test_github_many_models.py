@@ -5,7 +5,7 @@ The repository holds two small models, each in its own folder (``models/a``, ``m
 copy-paste callers of ci_templates/github with ``configs: models/*/mlops.yaml``. A pull request that changes
 model A only checks A (B is named as not checked, in the job summary and in A's sticky comment); the first
 push to main then releases both, each with its own tag, release and deploy dispatch, and uploads the trend
-dashboard as the Pages artifact.
+dashboard as the Pages artifact. A pull request that changes no model succeeds with no check job.
 """
 
 from __future__ import annotations
@@ -176,3 +176,29 @@ def test_a_pull_request_checks_the_changed_model_only_and_the_first_push_release
         assert "./index.html" in site.getnames()
     assert api.violations == [], api.violations
     assert TOKEN not in release.output
+
+
+def test_a_pull_request_that_changes_no_model_succeeds_and_the_summary_names_the_models_skipped(
+    harness: ActHarness, repo: Path, api: GitHubReleasesStandIn
+):
+    base = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-b", "docs", cwd=repo)
+    (repo / "README.md").write_text("Two models.\n")
+    git("add", "README.md", cwd=repo)
+    git("commit", "-q", "-m", "A README", cwd=repo)
+    api.add_pull_request(PR_NUMBER + 1)
+    payload = pull_request_payload(
+        PR_NUMBER + 1,
+        repository=REPOSITORY,
+        head_repository=REPOSITORY,
+        head_ref="docs",
+        head_sha=git("rev-parse", "HEAD", cwd=repo),
+    )
+    payload["pull_request"]["base"]["sha"] = base
+    run_id = next(RUN_IDS)
+    run = harness.run("pull_request", payload, workflow=PR_WORKFLOW, run_id=run_id)
+    assert run.succeeded, explain(run, api)
+    for name in MODELS:
+        assert f"not checked: `{name}` (no input changed" in run.output
+    assert not any(name.startswith("mlops-result-") for name in artifacts_of(harness, run_id))
+    assert api.comments(PR_NUMBER + 1) == [] and api.violations == []
