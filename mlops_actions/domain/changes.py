@@ -104,7 +104,7 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def _joined(folder: str, pattern: str) -> str:
-    """``pattern`` (relative to ``folder``) relative to the root ``folder`` is relative to, normalised."""
+    """``pattern``, relative to ``folder``, as a normalised glob relative to the root ``folder`` lies in."""
     joined = posixpath.normpath(posixpath.join(folder, pattern.replace("\\", "/")))
     return joined + "/**" if pattern.endswith("/") else joined
 
@@ -164,13 +164,14 @@ def model_inputs(config: Config, repo_root: str | Path | None = None) -> list[st
     model must be checked: the config file itself, every path it names (data.train, data.eval, data.schema,
     the train entrypoint's module, files named by train.command, tests.command and deploy.command) and its
     ``watch:`` globs. In order, without repeats."""
+    from mlops_actions.domain.config import DATA_PATH_KEYS
+
     base = config.root
     root = Path(repo_root).resolve() if repo_root is not None else base
     folder = _relative(base, root)
-    raw = config.raw
-    data = raw.get("data", {})
+    data = config.raw.get("data", {})
     local: list[str] = [config.path.name]
-    for key in ("train", "eval", "schema"):
+    for key in DATA_PATH_KEYS:
         if isinstance(data.get(key), str):
             local += _path_globs(data[key], base)
     if config.train_entrypoint:

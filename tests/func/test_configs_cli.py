@@ -76,6 +76,16 @@ def test_without_a_base_every_model_is_checked(two_models: Path, capsys: pytest.
     assert {entry["reason"] for entry in document["models"]} == {"no base to compare"}
 
 
+def test_the_patterns_and_the_ref_can_come_from_the_workflows_variables(
+    two_models: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLOPS_CONFIGS", "models/b/mlops.yaml\nmodels/a/mlops.yaml\n")
+    monkeypatch.setenv("MLOPS_CHANGED_SINCE", run_git(two_models, "rev-parse", "main"))
+    document = configs_json(capsys)
+    assert [entry["model"] for entry in document["models"]] == ["a", "b"]
+    assert [entry["model"] for entry in document["skipped"]] == ["b"]
+
+
 def test_a_watched_file_moved_away_counts_for_the_model_it_left(
     two_models: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
