@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from mlops_actions.commands._common import platform_of, progress_of
-    from mlops_actions.domain.changes import read_plan
+    from mlops_actions.domain.changes import read_plan, skipped_config
     from mlops_actions.errors import ForgeError, PathError
     from mlops_actions.stages.check import clear_output, run_check
 
@@ -87,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         try:
             skipped_models = read_plan(args.plan) if args.plan else []
+            itself = skipped_config(skipped_models, args.config)
+            if itself is not None:  # a matrix over every config (GitLab): this model's inputs did not change
+                print(f"skipped: {itself['model']} ({itself['reason']})")
+                return 0
             outcome = run_check(
                 args.config,
                 output_dir,

@@ -53,6 +53,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="where the pull request's checked model comes from: the --candidate folder, the PR workflow's "
         "artifact for HEAD's tree (GitHub Actions, needs `actions: read`), or none (always train)",
     )
+    add_env_option(
+        parser,
+        "--plan",
+        env="MLOPS_PLAN",
+        default=None,
+        metavar="FILE",
+        help="the JSON of mlops-actions configs --json: when it skipped this config (none of the model's inputs "
+        "changed), release nothing and say so",
+    )
     add_platform_option(parser)
     parser.add_argument("--json", action="store_true", help="print the published version as JSON")
     add_progress_option(parser)
@@ -78,8 +87,13 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from mlops_actions.commands._common import platform_of, print_json, progress_of
+    from mlops_actions.domain.changes import read_plan, skipped_config
     from mlops_actions.stages.release import run_release
 
+    itself = skipped_config(read_plan(args.plan), args.config) if args.plan else None
+    if itself is not None:  # a matrix over every config (GitLab): this model's inputs did not change
+        print(f"skipped: {itself['model']} ({itself['reason']})")
+        return 0
     platform = platform_of(args)
     outcome = run_release(
         args.config,

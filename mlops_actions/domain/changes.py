@@ -254,6 +254,9 @@ def expand_configs(patterns: Sequence[str], cwd: str | Path) -> list[Path]:
     return sorted({Path(os.path.normpath(path)) for path in found})
 
 
+NULL_COMMIT = re.compile(r"0{40}|0{64}")
+
+
 def plan_repository(
     patterns: Sequence[str], cwd: str | Path, *, changed_since: str | None = None, timeout: float = 60.0
 ) -> list[ModelPlan]:
@@ -265,6 +268,8 @@ def plan_repository(
     base = Path(cwd)
     configs = [load_config(path) for path in expand_configs(patterns, base)]
     top = git(["rev-parse", "--show-toplevel"], base, check=False, timeout=timeout)
+    if changed_since is not None and NULL_COMMIT.fullmatch(changed_since):
+        changed_since = None  # a branch's first push (GitHub's `before`, GitLab's CI_COMMIT_BEFORE_SHA)
     if changed_since is None:
         return plan_models(configs, None, top or base, cwd=base)
     if not top:
@@ -302,3 +307,15 @@ def skipped_entries(skipped: Iterable[Mapping[str, str]], model: str) -> dict[st
     when there are none."""
     entries = [dict(item) for item in skipped if item.get("model") != model]
     return {"skipped_models": entries} if entries else {}
+
+
+def skipped_config(
+    skipped: Iterable[Mapping[str, str]], config: str | Path, cwd: str | Path = "."
+) -> dict[str, str] | None:
+    """The plan's entry for ``config`` itself when the plan skipped it (none of its model's inputs changed),
+    else None. Paths compare after resolving them against ``cwd``."""
+    target = (Path(cwd) / config).resolve()
+    for item in skipped:
+        if item.get("config") and (Path(cwd) / item["config"]).resolve() == target:
+            return dict(item)
+    return None

@@ -84,6 +84,12 @@ def example_repository(path: Path, branches: dict[str, list[str]]) -> Path:
             git("apply", str(EXAMPLE / "changes" / patch), cwd=path)
             git("commit", "-q", "-am", f"Apply {patch}", cwd=path)
     git("checkout", "-q", "main", cwd=path)
+    return with_origin_and_templates(path)
+
+
+def with_origin_and_templates(path: Path) -> Path:
+    """Push the repository at ``path`` to a local bare ``origin``, name its GitLab URL (``gcl-origin``) and
+    put this working tree's templates in gitlab-ci-local's include cache."""
     bare = path.parent / f"{path.name}-origin.git"
     git("init", "-q", "--bare", str(bare), cwd=path.parent)
     git("remote", "add", "origin", str(bare), cwd=path)
