@@ -1412,6 +1412,9 @@ def parse_config(doc: Any, path: Path) -> Config:
 
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(doc).__name__}")
+    metadata = doc.get("metadata")
+    if isinstance(metadata, dict) and metadata.get("backend") is False:  # YAML reads an unquoted off as false
+        doc = {**doc, "metadata": {**metadata, "backend": "off"}}
     validator = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
     errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_describe_schema_error(e) for e in errors]

@@ -149,3 +149,18 @@ def test_the_store_is_named_once_in_the_warning(tmp_path: Path) -> None:
         warning
         == "warning: this check run was not recorded in refusing store: cannot store run x: database is locked"
     )
+
+
+def test_an_unquoted_off_which_yaml_reads_as_false_turns_the_store_off(tmp_path: Path) -> None:
+    from mlops_actions.domain.yaml_loader import read_yaml
+
+    path = tmp_path / "mlops.yaml"
+    path.write_text(
+        "version: 1\nmodel: {name: tiny, task: binary}\ntrain: {command: 'true'}\n"
+        "data: {train: train.csv, target: y}\nmetadata: {backend: off}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "train.csv").write_text("x,y\n1,0\n", encoding="utf-8")
+    config = parse_config(read_yaml(path, what="config"), path)
+    assert store_backend(config) == "off"
+    assert open_store(config, env={}) is None
