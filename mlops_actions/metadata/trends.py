@@ -150,7 +150,8 @@ def _gated(baseline: Any) -> bool:
     return source not in (None, "none")
 
 
-def _compared_at_release(version: ModelVersion) -> bool:
+def compared_at_release(version: ModelVersion) -> bool:
+    """Whether ``version`` was gated against a baseline at release: its registry intervals are then the change's."""
     release = version.lineage.get("release") if isinstance(version.lineage, Mapping) else None
     return _gated(release.get("baseline") if isinstance(release, Mapping) else None)
 
@@ -174,7 +175,7 @@ def version_points(versions: Iterable[ModelVersion], records: Iterable[RunRecord
             version=version.version,
             released_at=version.created,
             commit=version.commit,
-            metrics=_metrics(version.metrics, value_intervals=not _compared_at_release(version)),
+            metrics=_metrics(version.metrics, value_intervals=not compared_at_release(version)),
             production="production" in version.aliases,
         )
     for record in records:

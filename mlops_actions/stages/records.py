@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_actions import __version__
 from mlops_actions.metadata.records import MAX_RECORD_CHARS, RunRecord, new_record_id, record_line
+from mlops_actions.metadata.trends import compared_at_release
 
 if TYPE_CHECKING:
     from mlops_actions.domain.config import Config
@@ -257,16 +258,20 @@ def check_record(
 # ---------------------------------------------------------------- release
 
 
-def version_metrics(metrics: Any) -> dict[str, dict[str, Any]]:
+def version_metrics(metrics: Any, *, change_intervals: bool = False) -> dict[str, dict[str, Any]]:
     """A released version's metrics (``{name: {value, ci_low, ci_high}}`` or ``{name: value}``) as record
-    metrics ``{value, low, high}``."""
+    metrics ``{value, low, high}``, or ``{value, delta_low, delta_high}`` when the intervals are the change's
+    (``change_intervals``: the version was gated against a baseline)."""
     found: dict[str, dict[str, Any]] = {}
     for name, entry in (metrics or {}).items() if isinstance(metrics, Mapping) else ():
         if isinstance(entry, Mapping):
+            low = entry.get("ci_low", entry.get("low"))
+            high = entry.get("ci_high", entry.get("high"))
             found[str(name)] = _metric(
                 value=entry.get("value"),
-                low=entry.get("ci_low", entry.get("low")),
-                high=entry.get("ci_high", entry.get("high")),
+                low=None if change_intervals else low,
+                high=None if change_intervals else high,
+                **({"delta_low": low, "delta_high": high} if change_intervals else {}),
             )
         elif _number(entry) is not None:
             found[str(name)] = _metric(value=entry, low=None, high=None)
@@ -317,7 +322,11 @@ def release_record(
             else None
         ),
         # the check's rows tell a value's interval from a change's; the registry's copy alone does not
-        metrics=_check_metrics(result) if result.get("metrics") else version_metrics(version.metrics),
+        metrics=(
+            _check_metrics(result)
+            if result.get("metrics")
+            else version_metrics(version.metrics, change_intervals=compared_at_release(version))
+        ),
         data=_fingerprints(candidate.get("data")),
         links={name: url for name, url in links.items() if isinstance(url, str) and url},
         details=details,
@@ -389,7 +398,11 @@ def deploy_record(report: DeployReport, version: ModelVersion | None = None) -> 
         duration_s=_number(round(report.duration_s, 3)),
         commit=version.commit if version is not None else None,
         version=attempt.version,
-        metrics=version_metrics(version.metrics) if version is not None else {},
+        metrics=(
+            version_metrics(version.metrics, change_intervals=compared_at_release(version))
+            if version is not None
+            else {}
+        ),
         links=links,
         details=details,
     )

@@ -410,3 +410,17 @@ def test_the_stores_warning_becomes_the_note_naming_the_store_and_why(monkeypatc
         == "not recorded in the metadata store: sqlite store x.sqlite: disk I/O error"
     )  # type: ignore[arg-type]
     assert record_stage(object(), record) is None  # type: ignore[arg-type]
+
+
+def test_a_deploy_of_a_gated_version_records_its_registry_interval_as_the_changes():
+    attempt = VersionAttempt("1.2.0", "tiny@v1.2.0", "sha256:" + "d" * 64, smoke=smoke_result(), load=None)
+    report = DeployReport(model="tiny", target="built-in", time=STARTED, attempt=attempt)
+    gated = released_version(
+        metrics={"roc_auc": {"value": 0.81, "ci_low": 0.01, "ci_high": 0.03}},
+        lineage={"release": {"baseline": {"source": "registry", "version": "1.1.0"}}},
+    )
+    metric = round_trip(deploy_record(report, gated)).metrics["roc_auc"]
+    assert (metric["value"], metric["delta_low"], metric["delta_high"]) == (0.81, 0.01, 0.03)
+    assert metric.get("low") is None and metric.get("high") is None
+    ungated = round_trip(deploy_record(report, released_version())).metrics["roc_auc"]
+    assert (ungated["low"], ungated["high"]) == (0.78, 0.84)
