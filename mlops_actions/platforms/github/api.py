@@ -103,6 +103,19 @@ class GitHubClient(RestClient):
         api_url = options.pop("api_url", None) or env.get("GITHUB_API_URL") or DEFAULT_API_URL
         return cls(repository=repository, token=token, api_url=api_url, **options)
 
+    @classmethod
+    def from_options(
+        cls, options: Mapping[str, Any], env: Mapping[str, str] | None = None, **client_options: Any
+    ) -> GitHubClient:
+        """The client a config section names: ``repository`` (default GITHUB_REPOSITORY) at ``api_url``
+        (default GITHUB_API_URL), as the github registry and the github metadata store read them."""
+        return cls.from_environment(
+            env,
+            repository=options.get("repository") or None,
+            api_url=options.get("api_url") or None,
+            **client_options,
+        )
+
     # -- plumbing -------------------------------------------------------------------------------------
 
     def repo_path(self, suffix: str = "") -> str:

@@ -48,12 +48,7 @@ class GitHubBranchStore:
         GITHUB_REPOSITORY) at ``options["api_url"]`` (default GITHUB_API_URL); the token comes from
         MLOPS_GITHUB_TOKEN or GITHUB_TOKEN."""
         try:
-            client = GitHubClient.from_environment(
-                env,
-                repository=options.get("repository") or None,
-                api_url=options.get("api_url") or None,
-                **client_options,
-            )
+            client = GitHubClient.from_options(options, env, **client_options)
         except GitHubApiError as error:
             raise StoreError(f"github metadata store: {error}") from None
         return cls(client, str(options.get("branch") or DEFAULT_BRANCH))

@@ -89,12 +89,7 @@ class GitHubReleasesRegistry(DescribedReleases):
         """The registry of ``registry.repository`` (default GITHUB_REPOSITORY) at ``registry.api_url``
         (default GITHUB_API_URL); the token comes from MLOPS_GITHUB_TOKEN or GITHUB_TOKEN."""
         try:
-            client = GitHubClient.from_environment(
-                env,
-                repository=options.get("repository") or None,
-                api_url=options.get("api_url") or None,
-                **client_options,
-            )
+            client = GitHubClient.from_options(options, env, **client_options)
         except GitHubApiError as error:
             raise RegistryError(f"github registry: {error}") from None
         return cls(client, model)
