@@ -59,6 +59,13 @@ _RULE_SCHEMA: dict[str, Any] = {
             "default": False,
             "description": "Also judge the change rule in every slice with at least gate.min_slice_rows rows.",
         },
+        "margin": {
+            "type": "number",
+            "minimum": 0,
+            "description": "Negligible margin of a change rule: a change this small is equivalent, not a "
+            "regression (default per metric, see docs/gate.md; 0 turns it off). Fractions of the baseline for "
+            "RMSE, MAE and MAPE.",
+        },
     },
 }
 
@@ -927,6 +934,19 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "items": {"type": "string"},
                     "description": "More metrics to report (default: every metric of the task).",
                 },
+                "advisory": {
+                    "enum": ["all", "listed"],
+                    "default": "all",
+                    "description": "Which metrics without a rule are watched for a confident notable "
+                    "regression (a warning under the verdict, never a failure): every metric of the task, or "
+                    "only the listed ones.",
+                },
+                "notable": {
+                    "type": "object",
+                    "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
+                    "description": "The smallest change that matters, per metric (default per metric, see "
+                    "docs/gate.md): advisory warnings and each rule's power use it.",
+                },
             },
         },
         "gate": {
@@ -960,6 +980,27 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "minimum": 1,
                     "default": 30,
                     "description": "Slices with fewer eval rows are reported but not judged.",
+                },
+                "correction": {
+                    "enum": ["holm", "none"],
+                    "default": "holm",
+                    "description": "Several interval change rules (slices included) are one family: Holm's "
+                    "correction keeps the chance that equally good models fail any of them at "
+                    "(1 - confidence) / 2; none judges each rule alone.",
+                },
+                "evaluation": {
+                    "enum": ["holdout", "cross_fit"],
+                    "default": "holdout",
+                    "description": "holdout: both models are scored on the eval rows; cross_fit: both are "
+                    "trained on folds - 1 folds of train + eval and scored on the held-out fold, so every row "
+                    "is a paired eval row (needs baseline retrain; docs/gate.md).",
+                },
+                "folds": {
+                    "type": "integer",
+                    "minimum": 2,
+                    "maximum": 20,
+                    "default": 5,
+                    "description": "Folds of gate.evaluation cross_fit.",
                 },
                 "rules": {
                     "type": "array",
@@ -1172,6 +1213,7 @@ class Rule:
     allowed_change_relative: float | None = None
     decision: str = "interval"
     slices: bool = False
+    margin: float | None = None  # None: the metric's default (MetricInfo.margin)
 
 
 @dataclass(frozen=True)
@@ -1224,6 +1266,19 @@ class Config:
     metadata_backend: str = "auto"  # metadata.backend
     metadata_options: dict[str, Any] = field(default_factory=dict)  # the other metadata.* keys
     watch: tuple[str, ...] = ()  # watch: extra globs, relative to root
+    # Metrics without a rule that are not listed but still watched for a confident notable regression
+    # (metrics.advisory: all): computed, never shown in the metric table, warned about under the verdict.
+    advisory_metrics: tuple[str, ...] = ()
+    notable: dict[str, float] = field(default_factory=dict)  # metrics.notable: overrides MetricInfo.notable
+    correction: str = "holm"  # gate.correction: holm | none
+    evaluation: str = "holdout"  # gate.evaluation: holdout | cross_fit
+    folds: int = 5  # gate.folds (cross_fit)
+
+    def notable_size(self, metric: str) -> float:
+        """The smallest change of ``metric`` that matters (metric units, or a fraction of the baseline)."""
+        from mlops_actions.domain.metric_names import METRICS
+
+        return self.notable.get(metric, METRICS[metric].notable)
 
     def __post_init__(self) -> None:
         remember_secret_names(self.secret_names)  # so every error line and output of this process is scrubbed
@@ -1336,6 +1391,7 @@ def _semantic_problems(doc: dict[str, Any]) -> list[str]:
     metrics = doc.get("metrics", {})
     named = [("metrics.primary", metrics["primary"])] if "primary" in metrics else []
     named += [(f"metrics.others[{i}]", m) for i, m in enumerate(metrics.get("others", []))]
+    named += [(f"metrics.notable.{m}", m) for m in metrics.get("notable", {})]
     named += [
         (f"gate.rules[{i}].metric", r["metric"]) for i, r in enumerate(doc.get("gate", {}).get("rules", []))
     ]
@@ -1441,10 +1497,16 @@ def parse_config(doc: Any, path: Path) -> Config:
             allowed_change_relative=r.get("allowed_change_relative"),
             decision=r.get("decision", decision),
             slices=bool(r.get("slices", False)),
+            margin=None if r.get("margin") is None else float(r["margin"]),
         )
         for r in rules_doc
     )
     metric_names = tuple(dict.fromkeys([*metric_names, *(r.metric for r in rules)]))
+    advisory = (
+        tuple(m for m in metrics_for_task(task) if m not in metric_names)
+        if metrics_doc.get("advisory", "all") == "all"
+        else ()
+    )
     split = data.get("split", {})
     tests = doc.get("tests")
     registry = dict(doc.get("registry", {}))
@@ -1497,6 +1559,11 @@ def parse_config(doc: Any, path: Path) -> Config:
         metadata_backend=doc.get("metadata", {}).get("backend", "auto"),
         metadata_options={k: v for k, v in doc.get("metadata", {}).items() if k != "backend"},
         watch=tuple(doc.get("watch", [])),
+        advisory_metrics=advisory,
+        notable={k: float(v) for k, v in metrics_doc.get("notable", {}).items()},
+        correction=gate.get("correction", "holm"),
+        evaluation=gate.get("evaluation", "holdout"),
+        folds=int(gate.get("folds", 5)),
     )
 
 

@@ -39,6 +39,9 @@ class DeltaEstimate:
     ci_low: float  # paired bootstrap percentile interval of the delta
     ci_high: float
     resamples_used: int  # resamples where the metric was defined for both models
+    se: float = float("nan")  # standard error of the delta: the bootstrap deltas' standard deviation
+    # The bootstrap deltas (defined resamples only, after any variance inflation): p-values come from them.
+    samples: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False, compare=False)
 
 
 @dataclass
@@ -64,29 +67,41 @@ def paired_bootstrap(
     resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    inflation: float = 1.0,
 ) -> dict[str, DeltaEstimate]:
     """Each metric's delta (candidate - baseline) with a paired bootstrap percentile interval.
 
     Both models are scored on the same resampled rows. A resample where the metric is undefined for either
-    model (e.g. ROC AUC with one class drawn) is left out of that metric's interval.
+    model (e.g. ROC AUC with one class drawn) is left out of that metric's interval. ``inflation`` (>= 1)
+    widens every bootstrap delta's distance from the observed delta by that factor before the interval, the
+    standard error and the samples are taken: the variance correction of a cross-fitted comparison.
     """
     _check_bootstrap_settings(resamples, confidence, seed)
+    if not (math.isfinite(inflation) and inflation >= 1.0):
+        raise ConfigError(f"bootstrap variance inflation must be a finite number >= 1, got {inflation!r}")
     evaluators, points, samples = _bootstrap_samples(
         names, task, y_true, [candidate, baseline], n_classes, resamples, seed
     )
     estimates = {}
     for name in evaluators[0].names:
-        low, high, used = _percentile_interval(samples[0][name] - samples[1][name], confidence)
         candidate_value = float(points[0][name][0])
         baseline_value = float(points[1][name][0])
+        delta = candidate_value - baseline_value
+        deltas = samples[0][name] - samples[1][name]
+        deltas = deltas[np.isfinite(deltas)]
+        if inflation != 1.0 and math.isfinite(delta):
+            deltas = delta + inflation * (deltas - delta)
+        low, high, used = _percentile_interval(deltas, confidence)
         estimates[name] = DeltaEstimate(
             metric=name,
             baseline=baseline_value,
             candidate=candidate_value,
-            delta=candidate_value - baseline_value,
+            delta=delta,
             ci_low=low,
             ci_high=high,
             resamples_used=used,
+            se=float(np.std(deltas, ddof=1)) if used > 1 else float("nan"),
+            samples=deltas,
         )
     return estimates
 
