@@ -59,8 +59,13 @@ def metric_rows(
     config: Config,
     *,
     with_tests: bool = True,
+    inflation: float = 1.0,
 ) -> list[dict[str, Any]]:
-    """One row per metric: baseline, candidate, delta, interval, within-noise flag, paired test."""
+    """One row per metric: baseline, candidate, delta, interval, within-noise flag, paired test.
+
+    ``inflation`` widens the paired bootstrap's deltas (the cross-fitting variance correction, see
+    ``mlops_actions.domain.inference.cross_fit_inflation``).
+    """
     from mlops_actions.domain.stats import bootstrap_interval, delong_test, mcnemar_test, paired_bootstrap
 
     rows: list[dict[str, Any]] = []
@@ -89,6 +94,7 @@ def metric_rows(
         resamples=config.resamples,
         confidence=config.confidence,
         seed=config.seed,
+        inflation=inflation,
     )
     cand, base = candidate.predictions, baseline.predictions
     both_scores = (cand.scores, base.scores) if cand.scores is not None and base.scores is not None else None
@@ -143,7 +149,9 @@ def _row(
     }
 
 
-def slice_rows(candidate: Scored, baseline: Scored | None, config: Config) -> list[dict[str, Any]]:
+def slice_rows(
+    candidate: Scored, baseline: Scored | None, config: Config, *, inflation: float = 1.0
+) -> list[dict[str, Any]]:
     """Metrics per slice value (each configured slice column); intervals where the slice is large enough."""
     results: list[dict[str, Any]] = []
     for column, values in candidate.slices.items():
@@ -156,7 +164,7 @@ def slice_rows(candidate: Scored, baseline: Scored | None, config: Config) -> li
             if rows < config.min_slice_rows:
                 metrics = _point_rows(names, cand, base, config)
             else:
-                metrics = metric_rows(names, cand, base, config, with_tests=False)
+                metrics = metric_rows(names, cand, base, config, with_tests=False, inflation=inflation)
             results.append({"column": column, "value": str(value), "rows": rows, "metrics": metrics})
     return results
 
@@ -217,17 +225,20 @@ class Comparison:
         }
 
 
-def compare(candidate: Scored, baseline: Scored | None, config: Config) -> Comparison:
+def compare(
+    candidate: Scored, baseline: Scored | None, config: Config, *, inflation: float = 1.0
+) -> Comparison:
     """Compare ``candidate`` with ``baseline`` (None: no baseline yet) and judge the config's rules.
 
     The baseline's classes are put in the candidate's order; both must have been scored on the same rows
     (a DataError says otherwise). Every metric gets a paired-bootstrap interval of its delta, accuracy a
-    McNemar test, binary ROC AUC a DeLong test; each slice value gets its own rows.
+    McNemar test, binary ROC AUC a DeLong test; each slice value gets its own rows. ``inflation`` (>= 1)
+    widens every bootstrap delta around its estimate: the variance correction of cross-fitted predictions.
     """
     if baseline is not None:
         baseline = align_classes(baseline, candidate.classes)
         check_same_rows(candidate, baseline)
-    metrics = metric_rows(config.metrics, candidate, baseline, config)
-    slices = slice_rows(candidate, baseline, config)
+    metrics = metric_rows(config.metrics, candidate, baseline, config, inflation=inflation)
+    slices = slice_rows(candidate, baseline, config, inflation=inflation)
     gate = judge(config.rules, metrics, slices, min_slice_rows=config.min_slice_rows)
     return Comparison(metrics=metrics, slices=slices, gate=gate, absolute_only=baseline is None)
