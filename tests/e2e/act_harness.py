@@ -30,7 +30,7 @@ IGNORED = shutil.ignore_patterns(
 STANDIN_ACTIONS = Path(__file__).resolve().parent / "actions"
 THIS_REPOSITORY = "mlops-actions/mlops-actions"
 RELEASE_REF = "v0"
-USES_PATTERN = re.compile(r"uses:\s*(actions/[\w.-]+)@([0-9a-f]{40})")
+USES_PATTERN = re.compile(r"uses:\s*((?:actions|pypa)/[\w.-]+)@([0-9a-f]{40})")
 
 
 def find_act() -> str | None:
@@ -280,10 +280,15 @@ class ActHarness:
         run_id: int,
         token: str | None = None,
         env: Mapping[str, str] | None = None,
+        repository_variables: Mapping[str, str] | None = None,
         timeout: float = 600,
     ) -> ActRun:
-        """Run ``workflow`` (a path in the repo) for ``event_name`` with ``payload`` as run ``run_id``."""
+        """Run ``workflow`` (a path in the repo) for ``event_name`` with ``payload`` as run ``run_id``;
+        ``repository_variables`` are the workflow's ``vars.NAME``."""
         self.cache.mkdir(parents=True, exist_ok=True)
+        var_file = self.cache / (f"vars-{run_id}" if repository_variables else "none.vars")
+        if repository_variables:
+            var_file.write_text("".join(f"{k}={v}\n" for k, v in repository_variables.items()))
         event_file = self.cache / f"event-{run_id}.json"
         event_file.write_text(json.dumps(payload))
         secrets = self.cache / f"secrets-{run_id}"
@@ -307,7 +312,7 @@ class ActHarness:
             "-P", "ubuntu-latest=-self-hosted",
             "--secret-file", str(secrets),
             "--env-file", str(self.cache / "none.env"),
-            "--var-file", str(self.cache / "none.vars"),
+            "--var-file", str(var_file),
             "--input-file", str(self.cache / "none.input"),
             "--action-cache-path", str(self.cache / "act"),
             "--action-offline-mode",
