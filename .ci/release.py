@@ -167,7 +167,9 @@ def _expect(response: Response, statuses: tuple[int, ...], what: str) -> Any:
     return response.body
 
 
-def publish_github_release(api: GitHub, tag: str, commit: str, notes: str, dists: list[Path]) -> dict[str, Any]:
+def publish_github_release(
+    api: GitHub, tag: str, commit: str, notes: str, dists: list[Path]
+) -> dict[str, Any]:
     """The published GitHub release of ``tag`` with ``notes`` and ``dists`` attached; re-runnable.
 
     A new release is made as a draft, gets its files, then is published, so it never shows up half-made;

@@ -205,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     example = Path(args.example)
     if not (example / "mlops.yaml").is_file():
-        print(f"--example {example}: expected a folder holding mlops.yaml (the example project)", file=sys.stderr)
+        print(
+            f"--example {example}: expected a folder holding mlops.yaml (the example project)",
+            file=sys.stderr,
+        )
         return 2
     workspace = Path(args.workspace).resolve()
     repo = workspace / "credit-default"

@@ -94,7 +94,9 @@ def _wheel_sources() -> list[Path]:
         for path in (REPO_ROOT / "mlops_actions").rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     )
-    return [*package, *(p for p in (REPO_ROOT / "pyproject.toml", REPO_ROOT / "README.md") if p.is_file())]
+    backend = sorted((REPO_ROOT / "build_backend").glob("*.py"))
+    top = (REPO_ROOT / "pyproject.toml", REPO_ROOT / "README.md")
+    return [*package, *backend, *(p for p in top if p.is_file())]
 
 
 def build_wheel(workdir: Path) -> Path:
@@ -113,6 +115,9 @@ def build_wheel(workdir: Path) -> Path:
         REPO_ROOT / "mlops_actions", source / "mlops_actions", ignore=shutil.ignore_patterns("__pycache__")
     )
     shutil.copy2(REPO_ROOT / "pyproject.toml", source / "pyproject.toml")
+    shutil.copytree(  # the build backend pyproject.toml names (backend-path)
+        REPO_ROOT / "build_backend", source / "build_backend", ignore=shutil.ignore_patterns("__pycache__")
+    )
     readme = REPO_ROOT / "README.md"
     if readme.is_file():
         shutil.copy2(readme, source / "README.md")
