@@ -190,34 +190,76 @@ def test_a_version_tag_builds_checks_publishes_to_the_index_releases_and_moves_t
     # A fresh virtual environment installs the release from the index (the dependencies are this
     # environment's, so only the package itself is fetched, from the index alone).
     venv = prepare_venv(tmp_path / "fresh", act_env.wheel, install=False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env["PIP_CONFIG_FILE"] = os.devnull
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k != "PYTHONPATH"}
+    env["PIP_CONFIG_FILE"] = os.devnull  # no index, find-links or constraint of this machine
+    python = str(venv / "bin" / "python")
     installed = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--index-url",
-            index.url,
-            f"mlops-actions=={VERSION}",
-        ],
+        [python, "-m", "pip", "install", "--index-url", index.url, f"mlops-actions=={VERSION}"],
         capture_output=True,
         text=True,
         env=env,
+        cwd=tmp_path,
         timeout=300,
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    assert (
-        f"{index.root_url}packages/{wheel}" in installed.stdout + installed.stderr
-        or wheel in installed.stdout
+    assert f"{index.root_url}packages/{wheel}" in installed.stdout, installed.stdout
+    assert f"Successfully installed mlops-actions-{VERSION}" in installed.stdout, installed.stdout
+    where = subprocess.run(
+        [python, "-c", "import mlops_actions; print(mlops_actions.__file__)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
     )
+    assert where.stdout.startswith(str(venv)), where.stdout + where.stderr
     version = subprocess.run(
         [str(venv / "bin" / "mlops-actions"), "--version"],
         capture_output=True,
         text=True,
-        timeout=60,
+        env=env,
         cwd=tmp_path,
+        timeout=60,
     )
     assert version.returncode == 0, version.stderr
-    assert VERSION in version.stdout
+    assert version.stdout.strip() == f"mlops-actions {VERSION}"
+
+
+def test_a_tag_that_is_not_the_package_version_stops_the_build_before_anything_is_published(
+    act_env: Prepared,
+    project_repo: tuple[Path, str, str],
+    index: LocalIndex,
+    api: GitHubReleasesStandIn,
+    tmp_path: Path,
+):
+    repo, previous, head = project_repo
+    wrong = "v9.9.9"
+    git("tag", wrong, head, cwd=repo)
+    api.refs[f"refs/tags/{wrong}"] = head
+    api.refs["refs/tags/v0"] = previous
+    harness = ActHarness(
+        act=act_env.act,
+        repo=repo,
+        venv=act_env.venv,
+        artifacts=tmp_path / "artifacts",
+        cache=tmp_path / "act",
+        api_url=api.url,
+        token=TOKEN,
+    )
+    harness.artifacts.mkdir()
+    payload = {**tag_push(head), "ref": f"refs/tags/{wrong}", "ref_name": wrong}
+    run = harness.run(
+        "push",
+        payload,
+        workflow=WORKFLOW,
+        run_id=RUN_ID + 1,
+        env={"PIP_NO_INDEX": "0"},
+        repository_variables={"PYPI_REPOSITORY_URL": index.root_url},
+        timeout=900,
+    )
+    assert not run.succeeded, explain(run, api)
+    assert f"tag {wrong} is not the package version {VERSION}" in run.output
+    assert "pypi-publish stand-in" not in run.output
+    assert index.files() == []
+    assert api.releases == {} and api.refs["refs/tags/v0"] == previous
+    assert api.violations == []
