@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENT = re.compile(r"mlops-actions(?:\[[a-z,]+\])?==([0-9][^\s\"'`)]*)")
 PIN_EXAMPLE = re.compile(r"@<[^>]*sha[^>]*> # v([0-9][^\s`)]*)")
-OWN_USES = re.compile(r"uses:\s*mlops-actions/mlops-actions/[^@\s]+@(\S+)")
+OWN_USES = re.compile(r"uses:\s*mlops-actions/mlops-actions/[^@\s]+@([^<\s]\S*)")  # <sha>: a pin example
 VERSION_LINE = re.compile(r'^__version__ = "([^"]+)"$', re.MULTILINE)
 
 
