@@ -37,15 +37,16 @@ demo: install
 	$(BIN)/python -m mlops_actions.demo --workspace demo-workspace
 
 lint: install
-	$(BIN)/ruff check mlops_actions tests benchmarks example_project
-	$(BIN)/ruff format --check mlops_actions tests benchmarks example_project
+	$(BIN)/ruff check mlops_actions tests benchmarks example_project .ci build_backend
+	$(BIN)/ruff format --check mlops_actions tests benchmarks example_project .ci build_backend
 
 typecheck: install
 	$(BIN)/mypy
+	$(BIN)/mypy .ci/release.py build_backend/reproducible_setuptools.py
 
 format: install
-	$(BIN)/ruff format mlops_actions tests benchmarks example_project
-	$(BIN)/ruff check --fix mlops_actions tests benchmarks example_project
+	$(BIN)/ruff format mlops_actions tests benchmarks example_project .ci build_backend
+	$(BIN)/ruff check --fix mlops_actions tests benchmarks example_project .ci build_backend
 
 test: lint typecheck e2e-tools
 	bash .ci/pytest.sh $(PYTEST_ARGS)

@@ -196,12 +196,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workspace", default="demo-workspace", help="folder to create the demo repository in"
     )
+    parser.add_argument(
+        "--example",
+        default=str(EXAMPLE),
+        help="the example project to copy (default: example_project of the source checkout holding this "
+        "package; an installed package needs it named)",
+    )
     args = parser.parse_args(argv)
+    example = Path(args.example)
+    if not (example / "mlops.yaml").is_file():
+        print(
+            f"--example {example}: expected a folder holding mlops.yaml (the example project)",
+            file=sys.stderr,
+        )
+        return 2
     workspace = Path(args.workspace).resolve()
     repo = workspace / "credit-default"
     if workspace.exists():
         shutil.rmtree(workspace)
-    shutil.copytree(EXAMPLE, repo, ignore=IGNORED)
+    shutil.copytree(example, repo, ignore=IGNORED)
 
     say("A fresh repository holding the example project, on main")
     run(["git", "init", "-q", "-b", "main"], repo)

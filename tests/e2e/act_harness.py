@@ -30,7 +30,7 @@ IGNORED = shutil.ignore_patterns(
 STANDIN_ACTIONS = Path(__file__).resolve().parent / "actions"
 THIS_REPOSITORY = "mlops-actions/mlops-actions"
 RELEASE_REF = "v0"
-USES_PATTERN = re.compile(r"uses:\s*(actions/[\w.-]+)@([0-9a-f]{40})")
+USES_PATTERN = re.compile(r"uses:\s*((?:actions|pypa)/[\w.-]+)@([0-9a-f]{40})")
 
 
 def find_act() -> str | None:
@@ -94,7 +94,9 @@ def _wheel_sources() -> list[Path]:
         for path in (REPO_ROOT / "mlops_actions").rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     )
-    return [*package, *(p for p in (REPO_ROOT / "pyproject.toml", REPO_ROOT / "README.md") if p.is_file())]
+    backend = sorted((REPO_ROOT / "build_backend").glob("*.py"))
+    top = (REPO_ROOT / "pyproject.toml", REPO_ROOT / "README.md")
+    return [*package, *backend, *(p for p in top if p.is_file())]
 
 
 def build_wheel(workdir: Path) -> Path:
@@ -113,6 +115,9 @@ def build_wheel(workdir: Path) -> Path:
         REPO_ROOT / "mlops_actions", source / "mlops_actions", ignore=shutil.ignore_patterns("__pycache__")
     )
     shutil.copy2(REPO_ROOT / "pyproject.toml", source / "pyproject.toml")
+    shutil.copytree(  # the build backend pyproject.toml names (backend-path)
+        REPO_ROOT / "build_backend", source / "build_backend", ignore=shutil.ignore_patterns("__pycache__")
+    )
     readme = REPO_ROOT / "README.md"
     if readme.is_file():
         shutil.copy2(readme, source / "README.md")
@@ -280,10 +285,15 @@ class ActHarness:
         run_id: int,
         token: str | None = None,
         env: Mapping[str, str] | None = None,
+        repository_variables: Mapping[str, str] | None = None,
         timeout: float = 600,
     ) -> ActRun:
-        """Run ``workflow`` (a path in the repo) for ``event_name`` with ``payload`` as run ``run_id``."""
+        """Run ``workflow`` (a path in the repo) for ``event_name`` with ``payload`` as run ``run_id``;
+        ``repository_variables`` are the workflow's ``vars.NAME``."""
         self.cache.mkdir(parents=True, exist_ok=True)
+        var_file = self.cache / (f"vars-{run_id}" if repository_variables else "none.vars")
+        if repository_variables:
+            var_file.write_text("".join(f"{k}={v}\n" for k, v in repository_variables.items()))
         event_file = self.cache / f"event-{run_id}.json"
         event_file.write_text(json.dumps(payload))
         secrets = self.cache / f"secrets-{run_id}"
@@ -307,7 +317,7 @@ class ActHarness:
             "-P", "ubuntu-latest=-self-hosted",
             "--secret-file", str(secrets),
             "--env-file", str(self.cache / "none.env"),
-            "--var-file", str(self.cache / "none.vars"),
+            "--var-file", str(var_file),
             "--input-file", str(self.cache / "none.input"),
             "--action-cache-path", str(self.cache / "act"),
             "--action-offline-mode",

@@ -49,6 +49,7 @@ def test_the_files_to_lint_exist():
         ".github/workflows/mlops-pr-comment.yml",
         ".github/workflows/mlops-pr.yml",
         ".github/workflows/mlops-release.yml",
+        ".github/workflows/release.yml",
     ]
     assert (ROOT / "action.yml").is_file()
     assert len(CALLERS) == 9

@@ -44,9 +44,9 @@ DATA_BRANCH_OPERATIONS = {
     ("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}"),
     ("POST", "/repos/{owner}/{repo}/git/trees"),
     ("POST", "/repos/{owner}/{repo}/git/commits"),
-    ("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}"),
 }
 GET_REF = ("GET", "/repos/{owner}/{repo}/git/ref/{ref}")
+UPDATE_REF = ("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}")
 CREATE_REF = ("POST", "/repos/{owner}/{repo}/git/refs")
 
 
@@ -88,7 +88,7 @@ class DataBranchRepository:
         """Whether the request is one of the data branch's (a branch's ref, not a tag's)."""
         if key in DATA_BRANCH_OPERATIONS:
             return True
-        if key == GET_REF:
+        if key in (GET_REF, UPDATE_REF):
             return params.get("ref", "").startswith("heads/")
         if key == CREATE_REF:
             return isinstance(body, dict) and str(body.get("ref", "")).startswith("refs/heads/")

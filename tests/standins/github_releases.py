@@ -6,6 +6,9 @@ pull requests as issues, the sticky comment), adds the operations of the contrac
 does where it matters to a registry:
 
 - ``POST /git/refs`` refuses (422) a ref that exists: creating a tag is atomic;
+- ``PATCH /git/refs/tags/<name>`` moves a tag that exists (else 422); to another commit only with
+  ``force: true`` (else 422 "Update is not a fast forward": the stand-in knows no commit graph of tags,
+  and a moving major tag is moved with force anyway);
 - ``GET /releases`` lists drafts too (the token can push), newest first, with ``Link`` pagination;
   ``GET /releases/tags/{tag}`` finds published releases only;
 - a release is published (``draft: false``) only when no other published release has its tag (else 422;
@@ -72,6 +75,7 @@ class GitHubReleasesStandIn(DataBranchRepository, GitHubStandIn):
         self.releases: dict[int, dict[str, Any]] = {}
         self.assets: dict[int, dict[str, Any]] = {}  # asset id -> {"release": id, "meta": ..., "data": bytes}
         self.refs: dict[str, str] = {}  # "refs/tags/x" -> commit sha
+        self.ref_moves: list[tuple[str, str]] = []  # (ref, new sha) of every PATCH of a tag's ref
         self.contract = with_data_branch_operations(self.contract)  # the runs a stage records
         self._init_data_branch()
         self.dispatches: list[dict[str, Any]] = []
@@ -317,6 +321,17 @@ class GitHubReleasesStandIn(DataBranchRepository, GitHubStandIn):
             ref = "refs/" + params["ref"]
             if ref not in self.refs:
                 return self._not_found()
+            return 200, self._ref_view(api, ref), {}
+        if key == ("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}"):  # a tag's (branches: the data branch)
+            ref, sha = "refs/" + params["ref"], body["sha"]
+            if ref not in self.refs:
+                return 422, {**invalid, "message": "Reference does not exist"}, {}
+            if not SHA.match(sha):
+                return 422, {**invalid, "errors": [{"resource": "Ref", "code": "invalid"}]}, {}
+            if sha != self.refs[ref] and not body.get("force"):
+                return 422, {**invalid, "message": "Update is not a fast forward"}, {}
+            self.refs[ref] = sha
+            self.ref_moves.append((ref, sha))
             return 200, self._ref_view(api, ref), {}
         if key == ("DELETE", "/repos/{owner}/{repo}/git/refs/{ref}"):
             ref = "refs/" + params["ref"]
