@@ -159,14 +159,20 @@ def test_every_input_is_snake_case_described_and_defaulted(template):
     spec, _jobs = documents(template)
     inputs = spec["spec"]["inputs"]
     for name, entry in inputs.items():
-        assert re.fullmatch(r"[a-z][a-z0-9_]*", name), f"{template.parent.name}: input {name!r} is not snake_case"
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", name), (
+            f"{template.parent.name}: input {name!r} is not snake_case"
+        )
         assert entry.get("description"), f"{template.parent.name}: input {name!r} has no description"
         assert "default" in entry, f"{template.parent.name}: input {name!r} has no default"
         if "options" in entry:
-            assert entry["default"] in entry["options"], f"{template.parent.name}: {name} default not in options"
+            assert entry["default"] in entry["options"], (
+                f"{template.parent.name}: {name} default not in options"
+            )
         kind = entry.get("type", "string")
         expected = {"string": str, "array": list, "boolean": bool, "number": (int, float)}[kind]
-        assert isinstance(entry["default"], expected), f"{template.parent.name}: {name} default is not a {kind}"
+        assert isinstance(entry["default"], expected), (
+            f"{template.parent.name}: {name} default is not a {kind}"
+        )
     used = set(INTERPOLATION.findall(template.read_text(encoding="utf-8").split("\n---\n", 1)[1]))
     assert used <= set(inputs), (
         f"{template.parent.name}: interpolates undeclared inputs {sorted(used - set(inputs))}"
