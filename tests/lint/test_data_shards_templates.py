@@ -14,10 +14,10 @@ from tests.lint.test_gitlab_templates import defaults, documents, interpolate
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTER = ROOT / "ci_templates" / "github" / "mlops-data-shards.yml"
-GITLAB = ROOT / "ci_templates" / "gitlab" / "templates"
-SHARD_TEMPLATE = GITLAB / "mlops-data-shard.yml"
-MERGE_TEMPLATE = GITLAB / "mlops-data-merge.yml"
-BUNDLE = GITLAB / "mlops-pipeline.yml"
+GITLAB = ROOT / "templates"
+SHARD_TEMPLATE = GITLAB / "mlops-data-shard" / "template.yml"
+MERGE_TEMPLATE = GITLAB / "mlops-data-merge" / "template.yml"
+BUNDLE = GITLAB / "mlops-pipeline" / "template.yml"
 DOC = ROOT / "docs" / "data-checks.md"
 INSTALL_ACTION = "mlops-actions/mlops-actions/.github/actions/install@v0"
 
@@ -144,7 +144,10 @@ def bundle_entry(name: str) -> dict[str, Any]:
 
 
 def test_the_bundle_runs_the_sharded_check_only_when_dispatched_with_the_same_rules_for_both_jobs():
-    shard, merge = bundle_entry("mlops-data-shard.yml"), bundle_entry("mlops-data-merge.yml")
+    shard, merge = (
+        bundle_entry("mlops-data-shard/template.yml"),
+        bundle_entry("mlops-data-merge/template.yml"),
+    )
     assert shard["rules"] == merge["rules"] == [{"if": '$MLOPS_DISPATCH == "data-shards"'}]
     assert shard["stage"] == merge["stage"]
     assert shard["reference"] == merge["reference"] and shard["output_dir"] == merge["output_dir"]
@@ -160,7 +163,7 @@ def test_a_wrong_shard_count_type_fails_the_gitlab_schema(tmp_path):
     assert not validate({"fine": {"mlops-data-shard": gitlab_job(SHARD_TEMPLATE)}}, tmp_path).returncode
 
 
-@pytest.mark.parametrize("text", ["mlops-data-shards.yml", "mlops-data-shard.yml", "mlops-data-merge.yml"])
+@pytest.mark.parametrize("text", ["mlops-data-shards.yml", "`mlops-data-shard`", "`mlops-data-merge`"])
 def test_the_shards_in_ci_section_names_each_template(text):
     section = DOC.read_text(encoding="utf-8").split("## Shards in CI", 1)[1]
     assert text in section

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MONITOR_WORKFLOW = ROOT / ".github" / "workflows" / "mlops-monitor.yml"
 MONITOR_CALLER = ROOT / "ci_templates" / "github" / "mlops-monitor.yml"
 RETRAIN_STARTER = ROOT / "ci_templates" / "github" / "mlops-retrain.yml"
-GITLAB = ROOT / "ci_templates" / "gitlab" / "templates"
+GITLAB = ROOT / "templates"
 MONITORING_DOC = ROOT / "docs" / "monitoring.md"
 TOKENS = re.compile(r"token|secrets\.", re.IGNORECASE)
 
@@ -158,8 +158,8 @@ def test_the_docs_list_every_input_of_the_monitor_workflow_with_its_default():
 
 
 def test_the_gitlab_monitor_runs_on_schedules_and_the_retrain_on_its_dispatch():
-    monitor_spec, _ = documents(GITLAB / "mlops-monitor.yml")
-    retrain_spec, _ = documents(GITLAB / "mlops-retrain.yml")
+    monitor_spec, _ = documents(GITLAB / "mlops-monitor" / "template.yml")
+    retrain_spec, _ = documents(GITLAB / "mlops-retrain" / "template.yml")
     monitor_rules = [rule["if"] for rule in defaults(monitor_spec)["rules"]]
     assert monitor_rules[0].startswith('$CI_PIPELINE_SOURCE == "schedule"')
     [retrain_rule] = [rule["if"] for rule in defaults(retrain_spec)["rules"]]
@@ -168,10 +168,10 @@ def test_the_gitlab_monitor_runs_on_schedules_and_the_retrain_on_its_dispatch():
     for target in ("retrain", "mlops-retrain.yml"):
         assert re.fullmatch(pattern.group(1), target), target
     assert not re.fullmatch(pattern.group(1), "deploy")
-    bundle_spec, bundle = documents(GITLAB / "mlops-pipeline.yml")
+    bundle_spec, bundle = documents(GITLAB / "mlops-pipeline" / "template.yml")
     bundle_defaults = defaults(bundle_spec)
     assert bundle_defaults["monitor_rules"] == defaults(monitor_spec)["rules"]
     assert bundle_defaults["retrain_rules"] == defaults(retrain_spec)["rules"]
-    included = {Path(e["local"]).name: e for e in interpolate(bundle, bundle_defaults)["include"]}
-    assert included["mlops-monitor.yml"]["inputs"]["alert"] == "true"
-    assert included["mlops-monitor.yml"]["inputs"]["dispatch_retrain"] == "false"
+    included = {Path(e["local"]).parent.name: e for e in interpolate(bundle, bundle_defaults)["include"]}
+    assert included["mlops-monitor"]["inputs"]["alert"] == "true"
+    assert included["mlops-monitor"]["inputs"]["dispatch_retrain"] == "false"

@@ -2,8 +2,8 @@
 
 gitlab-ci-local (npm, pinned in ``package.json``) runs the jobs in the shell (``--shell-executor-no-image``)
 in an isolated copy of a temporary git repository holding example_project. The repository's
-``.gitlab-ci.yml`` includes the templates exactly as a user does, with ``include: project:``: the files of
-``ci_templates/gitlab`` are placed in gitlab-ci-local's include cache, so nothing is fetched. The job image is
+``.gitlab-ci.yml`` includes the components exactly as a user does, with ``include: project:``: this working
+tree's ``templates/`` is placed in gitlab-ci-local's include cache, so nothing is fetched. The job image is
 ignored (``--force-shell-executor``); the jobs find ``mlops-actions`` on PATH in a prepared virtual environment. The
 GitLab API is the contract-enforcing stand-in on 127.0.0.1; tokens go in gitlab-ci-local's variables file,
 never on a command line.
@@ -23,7 +23,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[2]
 EXAMPLE = REPO_ROOT / "example_project"
-TEMPLATES = REPO_ROOT / "ci_templates" / "gitlab" / "templates"
+TEMPLATES = REPO_ROOT / "templates"
 GITLAB_CI_LOCAL = HERE / "node_modules" / ".bin" / "gitlab-ci-local"
 SERVER_HOST = "gitlab.example.com"
 PROJECT_PATH = "acme/credit"
@@ -43,7 +43,7 @@ PIPELINE = f"""\
 include:
   - project: {TEMPLATES_PROJECT}
     ref: {TEMPLATES_REF}
-    file: /ci_templates/gitlab/templates/mlops-pipeline.yml
+    file: /templates/mlops-pipeline/template.yml
     inputs:
       install: mlops-actions --version
       deploy_install: mlops-actions --version
@@ -96,9 +96,16 @@ def with_origin_and_templates(path: Path) -> Path:
     git("push", "-q", "origin", "--all", cwd=path)
     git("remote", "set-head", "origin", "main", cwd=path)
     git("remote", "add", "gcl-origin", f"https://{SERVER_HOST}/{PROJECT_PATH}.git", cwd=path)
-    cache = path / ".gitlab-ci-local" / "includes" / SERVER_HOST / TEMPLATES_PROJECT / TEMPLATES_REF
-    shutil.copytree(TEMPLATES, cache / "ci_templates" / "gitlab" / "templates")
+    cache_templates(path, TEMPLATES_PROJECT, TEMPLATES_REF)
     return path
+
+
+def cache_templates(path: Path, project: str, ref: str) -> Path:
+    """Put this working tree's ``templates/`` in the include cache of the repository at ``path``, as the files
+    of ``project`` at ``ref`` (what ``include: project:`` and a component's inner ``include: local:`` read)."""
+    target = path / ".gitlab-ci-local" / "includes" / SERVER_HOST / project / ref / "templates"
+    shutil.copytree(TEMPLATES, target, dirs_exist_ok=True)
+    return target
 
 
 @dataclass
@@ -129,12 +136,24 @@ class GitLabCiLocal:
         *,
         merge_request_iid: int | None = None,
         variables: dict[str, str] | None = None,
+        file_variables: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
         timeout: float = 600,
     ) -> PipelineRun:
-        """Run the pipeline of ``branch``: a merge request pipeline into main when an IID is given."""
+        """Run the pipeline of ``branch``: a merge request pipeline into main when an IID is given.
+
+        ``file_variables`` go to gitlab-ci-local's variables file (the project's CI/CD variables, which child
+        pipelines see too); ``args`` are further gitlab-ci-local arguments (``--preview``, a job name).
+        """
         git("checkout", "-q", branch, cwd=self.repo)
         (self.repo / ".gitlab-ci-local-variables.yml").write_text(
-            yaml.safe_dump({"MLOPS_GITLAB_TOKEN": self.private_token, "CI_JOB_TOKEN": self.job_token}),
+            yaml.safe_dump(
+                {
+                    **(file_variables or {}),
+                    "MLOPS_GITLAB_TOKEN": self.private_token,
+                    "CI_JOB_TOKEN": self.job_token,
+                }
+            ),
             encoding="utf-8",
         )
         variables = {
@@ -160,10 +179,11 @@ class GitLabCiLocal:
             "--force-shell-executor",
             "--shell-isolation",
             "--no-color",
-            "--ignore-predefined-vars", ",".join(sorted(k for k in variables if k.startswith(("CI_", "GITLAB_")))),
+            "--ignore-predefined-vars", ",".join(sorted(k for k in {**variables, **(file_variables or {})} if k.startswith(("CI_", "GITLAB_")))),
         ]  # fmt: skip
         for name, value in variables.items():
             command += ["--variable", f"{name}={value}"]
+        command += list(args)
         env = {
             key: value
             for key, value in os.environ.items()

@@ -72,7 +72,7 @@ def sharded(gitlab_prepared: GitLabPrepared, tmp_path_factory: pytest.TempPathFa
             {
                 "project": TEMPLATES_PROJECT,
                 "ref": TEMPLATES_REF,
-                "file": "/ci_templates/gitlab/templates/mlops-pipeline.yml",
+                "file": "/templates/mlops-pipeline/template.yml",
                 "inputs": {
                     "install": "mlops-actions --version",
                     "deploy_install": "mlops-actions --version",

@@ -65,7 +65,7 @@ def pipelines(
             {
                 "project": TEMPLATES_PROJECT,
                 "ref": TEMPLATES_REF,
-                "file": "/ci_templates/gitlab/templates/mlops-pipeline.yml",
+                "file": "/templates/mlops-pipeline/template.yml",
                 "inputs": {
                     "install": "mlops-actions --version",
                     "deploy_install": "mlops-actions --version",
