@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import GIT_ENV
 from tests.onboarding.readme_quickstart import Block, readme_quickstart
 from tests.package_index import REPO_ROOT, LocalIndex, build_dists
 
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.e2e
 README = REPO_ROOT / "README.md"
 BLOCK_TIMEOUT_S = 900  # one block: pip install resolves every dependency, check trains two models
 TOTAL_TIMEOUT_S = 1800  # the whole quick start
+NOT_INHERITED = ("MLOPS_", "PYTHON", "VIRTUAL_ENV", "CONDA_", "GITHUB_", "GITLAB_", "CI_", "RUNNER_", "GIT_")
 README_ROC_AUC = {"baseline": 0.72, "candidate": 0.80}  # "ROC AUC goes from about 0.72 to 0.80"
 
 
@@ -34,9 +36,11 @@ class Followed:
 
     project: Path
     venv: Path
+    env: dict[str, str]
     config: dict
     outputs: list[subprocess.CompletedProcess[str]]
     seconds_to_comment: float
+    seconds_per_command: list[tuple[str, float]]  # (the block's first line, wall seconds)
     version: str
 
 
@@ -56,8 +60,9 @@ def fresh_venv(path: Path) -> Path:
 
 
 def new_machine_env(venv: Path, index_url: str) -> dict[str, str]:
-    """The environment of a new user: the fresh venv activated, nothing of this checkout or its venv, and pip's
-    default index pointed at the local one (so the README's plain ``pip install`` reaches it)."""
+    """The environment of a new user on a laptop: the fresh venv activated, a git identity, nothing of this
+    checkout or its venv, no CI job's variables, and pip's default index pointed at the local one (so the README's
+    plain ``pip install`` reaches it)."""
     here = {REPO_ROOT.resolve(), Path(sys.prefix).resolve()}
     path = [
         entry
@@ -67,8 +72,9 @@ def new_machine_env(venv: Path, index_url: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("MLOPS_", "PYTHON", "VIRTUAL_ENV", "CONDA_")) and key != "PIP_INDEX_URL"
+        if not key.startswith(NOT_INHERITED) and key not in ("CI", "PIP_INDEX_URL")
     }
+    env.update(GIT_ENV)
     env.update(
         PATH=os.pathsep.join([str(venv / "bin"), *path]),
         VIRTUAL_ENV=str(venv),
@@ -119,6 +125,7 @@ def followed(local_index: tuple[LocalIndex, str], tmp_path_factory: pytest.TempP
     assert not project.resolve().is_relative_to(REPO_ROOT.resolve())
     env = new_machine_env(venv, index.url)
     outputs = []
+    timings = []
     started: float | None = None
     deadline = time.monotonic() + TOTAL_TIMEOUT_S
     for block in blocks:
@@ -128,11 +135,14 @@ def followed(local_index: tuple[LocalIndex, str], tmp_path_factory: pytest.TempP
         assert remaining > 0, (
             f"the quick start took longer than {TOTAL_TIMEOUT_S} s before README.md:{block.line}"
         )
+        began = time.monotonic()
         outputs.append(run_block(block, project, env, min(BLOCK_TIMEOUT_S, remaining)))
+        if block.path is None:
+            timings.append((f"README.md:{block.line} {block.text.splitlines()[0]}", time.monotonic() - began))
     assert started is not None, "no quick-start block runs pip install"
     seconds = time.monotonic() - started
     config = next(yaml.safe_load(b.text) for b in blocks if b.path == "mlops.yaml")
-    return Followed(project, venv, config, outputs, seconds, version)
+    return Followed(project, venv, env, config, outputs, seconds, timings, version)
 
 
 def test_the_quick_start_runs_the_package_installed_from_the_index_into_the_fresh_venv(
@@ -146,7 +156,7 @@ def test_the_quick_start_runs_the_package_installed_from_the_index_into_the_fres
             " print(importlib.metadata.version('mlops-actions')); print(shutil.which('mlops-actions'))",
         ],
         cwd=followed.project,
-        env={**new_machine_env(followed.venv, "http://127.0.0.1:9/simple/")},
+        env=followed.env,
         capture_output=True,
         text=True,
         check=True,
@@ -169,10 +179,10 @@ def test_following_the_readme_quick_start_reaches_the_first_pull_request_comment
     assert text.startswith(f"<!-- mlops-actions:sticky {model} -->")
     assert f"PASS: model {model}" in text
     assert f"mlops-actions:sticky {model}" in followed.outputs[-1].stdout  # the README's cat shows it
+    minutes = followed.seconds_to_comment / 60
+    steps = "".join(f"\n  {seconds:6.1f} s  {command}" for command, seconds in followed.seconds_per_command)
     with capsys.disabled():
-        print(
-            f"\nREADME quick start: {followed.seconds_to_comment / 60:.1f} minutes from pip install to the first PR comment"
-        )
+        print(f"\nREADME quick start: {minutes:.1f} minutes from pip install to the first PR comment{steps}")
 
 
 def test_the_quick_start_comment_says_what_the_readme_says_it_says(followed: Followed) -> None:
