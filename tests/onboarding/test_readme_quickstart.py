@@ -13,13 +13,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.conftest import GIT_ENV
+from tests.e2e.conftest import missing
 from tests.onboarding.readme_quickstart import Block, readme_quickstart
-from tests.package_index import REPO_ROOT, LocalIndex, build_dists
+from tests.package_index import BIN, REPO_ROOT, LocalIndex, build_dists
 
 pytestmark = pytest.mark.e2e
 
@@ -37,16 +39,20 @@ class Followed:
     project: Path
     venv: Path
     env: dict[str, str]
-    config: dict
+    config: dict[str, Any]
     outputs: list[subprocess.CompletedProcess[str]]
     seconds_to_comment: float
     seconds_per_command: list[tuple[str, float]]  # (the block's first line, wall seconds)
     version: str
+    index_url: str
 
 
 @pytest.fixture(scope="module")
 def local_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalIndex, str]]:
     """The index holding this checkout's sdist and wheel, and the version they carry."""
+    for tool in ("pypi-server", "twine"):
+        if not (BIN / tool).is_file():
+            missing(f"{tool} is not installed (the dev extras: make install)")
     dists = build_dists(tmp_path_factory.mktemp("dists"))
     wheel = next(d for d in dists if d.suffix == ".whl")
     with LocalIndex() as index:
@@ -142,7 +148,7 @@ def followed(local_index: tuple[LocalIndex, str], tmp_path_factory: pytest.TempP
     assert started is not None, "no quick-start block runs pip install"
     seconds = time.monotonic() - started
     config = next(yaml.safe_load(b.text) for b in blocks if b.path == "mlops.yaml")
-    return Followed(project, venv, env, config, outputs, seconds, timings, version)
+    return Followed(project, venv, env, config, outputs, seconds, timings, version, index.root_url)
 
 
 def test_the_quick_start_runs_the_package_installed_from_the_index_into_the_fresh_venv(
@@ -167,6 +173,8 @@ def test_the_quick_start_runs_the_package_installed_from_the_index_into_the_fres
     assert not Path(module).resolve().is_relative_to(REPO_ROOT.resolve())
     assert Path(command).resolve().is_relative_to(followed.venv.resolve())
     assert version == followed.version
+    install = next(o for o in followed.outputs if "pip install" in o.args[-1])
+    assert f"{followed.index_url}packages/mlops_actions-{version}-" in install.stdout  # not any other index's
 
 
 def test_following_the_readme_quick_start_reaches_the_first_pull_request_comment(
