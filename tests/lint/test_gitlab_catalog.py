@@ -10,6 +10,8 @@ components of its own commit, one child pipeline per scenario file, and releases
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -125,10 +127,31 @@ def test_the_release_job_uses_the_release_keyword_on_version_tags_after_every_sc
     jobs = [job for job in pipeline().values() if isinstance(job, dict) and "release" in job]
     [release] = jobs
     assert release["release"]["tag_name"] == "$CI_COMMIT_TAG"
-    assert release["release"]["description"]
+    assert release["release"]["description"] == "./release-notes.md"
     [rule] = release["rules"]
     pattern = re.fullmatch(r"\$CI_COMMIT_TAG =~ /(.+)/", rule["if"])
     assert pattern, "the release runs only on tags"
     for tag, matches in (("v0.1.0", True), ("v12.3.40", True), ("v0", False), ("0.1.0", False)):
         assert bool(re.fullmatch(pattern.group(1), tag)) is matches, tag
-    assert sorted(release["needs"]) == sorted(trigger_jobs())
+    assert release["needs"] == ["release-notes"]
+    notes = pipeline()["release-notes"]
+    assert notes["rules"] == release["rules"]
+    assert sorted(notes["needs"]) == sorted(trigger_jobs())
+    assert notes["artifacts"]["paths"] == ["release-notes.md"]
+
+
+def test_the_release_description_is_the_changelog_section_of_the_tagged_version():
+    [script] = pipeline()["release-notes"]["script"]
+    assert script == 'python3 .ci/release.py notes --version "${CI_COMMIT_TAG#v}" > release-notes.md'
+    root = Path(__file__).resolve().parents[2]
+    version = re.search(r'__version__ = "([^"]+)"', (root / "mlops_actions" / "__init__.py").read_text())
+    assert version
+    done = subprocess.run(
+        [sys.executable, ".ci/release.py", "notes", "--version", version.group(1)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip(), "CHANGELOG.md has a section for the package's version"

@@ -17,7 +17,7 @@ What runs locally:
 What gitlab-ci-local cannot do, and how it is checked instead:
 - the ``release:`` keyword: gitlab-ci-local runs the ``create-release`` job's script but has no release-cli
   step, so nothing creates a release or publishes to the catalog. ``tests/lint/test_gitlab_catalog.py``
-  checks the keyword (``tag_name: $CI_COMMIT_TAG``, tag-only rules, ``needs`` on every scenario) and the
+  checks the keyword (``tag_name: $CI_COMMIT_TAG``, tag-only rules, the notes job ``needs`` every scenario) and the
   layout the catalog requires; here the tag pipeline's ``--list`` shows the job only on a version tag;
 - inner ``include: local:`` of a component: gitlab-ci-local turns them into ``include: project:`` of the
   component's project at the component's ref and reads them from its include cache, where GitLab reads the
@@ -170,7 +170,7 @@ def test_the_root_pipeline_has_one_child_pipeline_per_scenario_and_the_release_o
         assert run.succeeded, run.output[-3000:]
     assert listed_jobs(merge_request.output) == scenarios
     assert listed_jobs(default_branch.output) == scenarios
-    assert listed_jobs(tag.output) == scenarios | {"create-release"}
+    assert listed_jobs(tag.output) == scenarios | {"release-notes", "create-release"}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[path.stem for path in SCENARIOS])
