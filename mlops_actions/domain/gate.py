@@ -321,13 +321,7 @@ def _power(c: _Change, settings: _Settings) -> dict[str, Any] | None:
             target = max(-bound, 0.0) + notable
             underpowered = mde > target
             rows_needed = None if rows is None else rows_for(se, rows, alpha_rule, notable)
-        if cannot_fail:
-            note = (
-                f"cannot fail on these {_rows_text(rows)} eval rows"
-                if rows
-                else "cannot fail on this eval set"
-            )
-        elif underpowered:
+        if underpowered and not cannot_fail:
             note = f"underpowered: detects a regression of {mde:.4f} or more at {POWER:.0%} power; " + _reach(
                 rows, rows_needed, suggest, f"would reach {target:.4f}"
             )
@@ -347,21 +341,13 @@ def _power(c: _Change, settings: _Settings) -> dict[str, Any] | None:
                     f"regression of {mde:.4f} or more (now {target:.4f}); "
                     + _reach(rows, rows_needed, suggest, f"would bring it to {target:.4f}")
                 )
-        if cannot_fail:
-            note = (
-                f"cannot fail on these {_rows_text(rows)} eval rows"
-                if rows
-                else "cannot fail on this eval set"
-            )
     else:
         mde = -bound + z_quantile(POWER) * se
         cannot_fail = -bound >= worst
-        if cannot_fail:
-            note = (
-                f"cannot fail on these {_rows_text(rows)} eval rows"
-                if rows
-                else "cannot fail on this eval set"
-            )
+    if cannot_fail:
+        note = (
+            f"cannot fail on these {_rows_text(rows)} eval rows" if rows else "cannot fail on this eval set"
+        )
     return {
         "mde": mde if math.isfinite(mde) else None,
         "target": target,
@@ -398,23 +384,18 @@ def _finish_change(c: _Change, settings: _Settings) -> dict[str, Any]:
     reason = None
     if failed:
         label = f"{rule.metric}{f' [{c.where}]' if c.where else ''}"
-        ci = "" if low is None else f" (CI {_signed(low)} to {_signed(high)})"
-        relative = rule.allowed_change_relative is not None
+        ci = "" if low is None or high is None else f" (CI {_signed(low)} to {_signed(high)})"
         allowance = _allowance(rule, row)
         assert allowance is not None
-        allowed = (  # in the direction of Δ, as the rule's description in the table shows it
-            f"{c.sign * rule.allowed_change_relative + 0.0:+.1%} of the baseline ({_signed(c.sign * allowance)})"  # type: ignore[operator]
-            if relative
-            else _signed(c.sign * allowance)
-        )
+        allowed = _signed(c.sign * allowance)  # in the direction of Δ, as the table's description shows it
+        if rule.allowed_change_relative is not None:
+            allowed = f"{c.sign * rule.allowed_change_relative + 0.0:+.1%} of the baseline ({allowed})"
         if c.bound < allowance and c.margin is not None:
             allowed += f" with {_margin_text(rule, c.margin)}, i.e. {_signed(c.sign * c.bound)}"
         holm = c.decision == "interval" and c.family_size is not None and c.family_size >= 2
         verb = {"point": "is beyond", "interval": "is entirely beyond", "strict": "is not entirely within"}[
-            c.decision
+            "point" if holm else c.decision
         ]
-        if holm:
-            verb = "is beyond"
         tail = f"baseline {_fmt(row['baseline'])}, candidate {_fmt(row['candidate'])}"
         if holm:
             resamples = 0 if c.improvements is None else len(c.improvements)
