@@ -482,7 +482,9 @@ def judge(
 
     Settings come from the keywords, else from ``config``, else the defaults (confidence 0.95, correction
     holm, the catalogue's notable sizes, holdout evaluation). ``rows`` is the number of eval rows (for the
-    power notes); ``advisory`` holds extra metric rows without rules, watched for the warnings.
+    power notes); ``advisory`` holds extra metric rows without rules, watched for the warnings. Rows
+    straight from ``comparison.metric_rows`` carry their bootstrap deltas; rows without them (read back from
+    JSON) are judged on their interval alone, outside the Holm family.
     """
     settings = _Settings(
         alpha=(1.0 - (confidence if confidence is not None else config.confidence if config else 0.95)) / 2.0,
