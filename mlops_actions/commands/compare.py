@@ -43,6 +43,13 @@ def run(args: argparse.Namespace) -> int:
                 f"{row['name']:<18} Δ {row['delta']:+.4f}  [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]{noise}"
             )
         print(f"verdict: {comparison.verdict.upper()}")
+        for warning in comparison.warnings:
+            print(f"  ⚠ {warning}")
         for reason in comparison.gate.reasons:
             print(f"  - {reason}")
+        for rule in comparison.gate.rules:
+            note = (rule.get("power") or {}).get("note")
+            if note:
+                where = f" [{rule['slice']}]" if rule.get("slice") else ""
+                print(f"  {rule['metric']}{where}: {note}")
     return 0 if comparison.passed else 1
