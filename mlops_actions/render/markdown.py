@@ -92,7 +92,7 @@ def _finalize(value: Any) -> Any:
 
 def _metric_label(metric: MetricView) -> MdSafe:
     label = escape_md(metric.label, 80)
-    role = f" ({metric.role})" if metric.role else ""
+    role = f" · {metric.role}" if metric.role else ""
     return _safe(f"**{label}**{role}" if metric.primary else f"{label}{role}")
 
 

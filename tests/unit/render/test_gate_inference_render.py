@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from mlops_actions.render import render_html, render_markdown
+from mlops_actions.render import render_html, render_markdown, validate_result
 from mlops_actions.render.junit import junit_xml
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "results"
@@ -135,6 +135,10 @@ def with_inference() -> dict[str, Any]:
     return result
 
 
+def test_the_fixture_is_a_valid_result_document() -> None:
+    validate_result(with_inference())
+
+
 def cells(row: str) -> list[str]:
     return [cell.strip() for cell in re.split(r"(?<!\\)\|", row)[1:-1]]
 
@@ -193,10 +197,10 @@ def test_a_hostile_warning_cannot_break_out_of_its_line() -> None:
 def test_metric_roles_are_a_suffix_of_the_metric_and_the_table_keeps_its_columns(markdown: str) -> None:
     rows = [cells(row) for row in rows_after(markdown, METRICS_HEADER)]
     assert [row[0] for row in rows] == [
-        "**ROC AUC** (primary)",
-        "Accuracy (guard)",
-        "Log loss (advisory)",
-        "F1 (positive class) (advisory)",
+        "**ROC AUC** · primary",
+        "Accuracy · guard",
+        "Log loss · advisory",
+        "F1 (positive class) · advisory",
     ]
     assert {len(row) for row in rows} == {7}
 
@@ -448,3 +452,15 @@ def test_junit_of_a_result_without_inference_has_no_new_properties() -> None:
     cases = cases_of(junit_xml(fixture("fail_change_and_slice")))
     for case in cases.values():
         assert not {"margin", "p_value", "mde", "warning"} & set(properties_of(case))
+
+
+def test_a_result_file_read_back_renders_its_warnings_and_rules_in_every_format(tmp_path: Path) -> None:
+    from mlops_actions.render import load_result
+    from mlops_actions.render.report import report
+
+    path = tmp_path / "mlops-result.json"
+    path.write_text(json.dumps(with_inference(), ensure_ascii=False), encoding="utf-8")
+    rendered = report(load_result(path))
+    assert rendered.markdown.splitlines()[2].startswith("⚠ recall −0.156")
+    assert RULES_HEADER in rendered.markdown
+    assert f'<p class="warning">⚠ {WARNING}</p>' in rendered.html
