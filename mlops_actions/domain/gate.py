@@ -24,21 +24,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from mlops_actions.domain.config import Rule
-from mlops_actions.domain.inference import (
-    POWER,
-    detectable_beyond_bound,
-    holm_adjusted,
-    inferiority_p_value,
-    regression_p_value,
-    rows_for,
-    z_quantile,
-)
 from mlops_actions.domain.metric_names import METRICS, MetricInfo
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from mlops_actions.domain.config import Config
 
 BOOTSTRAP_DELTAS = "bootstrap_deltas"  # a metric row's bootstrap deltas (candidate - baseline), not JSON
@@ -214,6 +205,8 @@ def _description(rule: Rule, row: dict[str, Any], margin: float | None, bound: f
 
 
 def _start_change(rule: Rule, row: dict[str, Any], where: str, rows: int | None) -> _Change:
+    import numpy as np
+
     sign = 1.0 if row["higher_is_better"] else -1.0
     relative = rule.allowed_change_relative is not None
     configured = rule.allowed_change_relative if relative else rule.allowed_change
@@ -266,6 +259,8 @@ def _start_change(rule: Rule, row: dict[str, Any], where: str, rows: int | None)
 
 def _judge_family(changes: list[_Change], settings: _Settings) -> None:
     """p-values of every change rule; Holm's adjustment over the interval rules that have bootstrap deltas."""
+    from mlops_actions.domain.inference import holm_adjusted, inferiority_p_value, regression_p_value
+
     family = [
         c for c in changes if c.decision == "interval" and c.improvements is not None and c.bound is not None
     ]
@@ -301,6 +296,8 @@ def _failed(c: _Change, settings: _Settings) -> bool:
 
 def _power(c: _Change, settings: _Settings) -> dict[str, Any] | None:
     """Minimum detectable effect at 80% power, underpowered / cannot-fail flags and the report's note."""
+    from mlops_actions.domain.inference import POWER, detectable_beyond_bound, rows_for, z_quantile
+
     if c.se is None or c.bound is None:
         return None
     se, bound, rows = c.se, c.bound, c.rows
@@ -485,7 +482,9 @@ def judge(
 
     Settings come from the keywords, else from ``config``, else the defaults (confidence 0.95, correction
     holm, the catalogue's notable sizes, holdout evaluation). ``rows`` is the number of eval rows (for the
-    power notes); ``advisory`` holds extra metric rows without rules, watched for the warnings.
+    power notes); ``advisory`` holds extra metric rows without rules, watched for the warnings. Rows
+    straight from ``comparison.metric_rows`` carry their bootstrap deltas; rows without them (read back from
+    JSON) are judged on their interval alone, outside the Holm family.
     """
     settings = _Settings(
         alpha=(1.0 - (confidence if confidence is not None else config.confidence if config else 0.95)) / 2.0,
