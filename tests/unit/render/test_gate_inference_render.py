@@ -14,6 +14,7 @@ import pytest
 
 from mlops_actions.render import render_html, render_markdown, validate_result
 from mlops_actions.render.junit import junit_xml
+from tests.unit.render.test_html import parse
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "results"
 METRICS_HEADER = "| metric | baseline | candidate | Δ | 95% CI | rule | status |"
@@ -464,3 +465,8 @@ def test_a_result_file_read_back_renders_its_warnings_and_rules_in_every_format(
     assert rendered.markdown.splitlines()[2].startswith("⚠ recall −0.156")
     assert RULES_HEADER in rendered.markdown
     assert f'<p class="warning">⚠ {WARNING}</p>' in rendered.html
+
+
+def test_html_with_the_new_sections_closes_every_element_it_opens(html: str) -> None:
+    parsed = parse(html)
+    assert parsed.problems == [] and parsed.stack == []
