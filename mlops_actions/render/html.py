@@ -27,8 +27,12 @@ from mlops_actions.render.view import (
     Report,
     build_report,
     delta_text,
+    evaluation_text,
+    p_value_text,
     pass_summary,
     resampling_text,
+    role_text,
+    rule_legend,
 )
 
 if TYPE_CHECKING:
@@ -115,6 +119,8 @@ FILTERS: dict[str, Callable[..., Any]] = {
         m.ci_low, m.ci_high, signed=has_baseline and m.delta is not None
     ),
     "p_equals": _p_equals,
+    "pvalue": fmt_pvalue,
+    "margin": lambda value: MISSING if fmt_num(value) == MISSING else f"±{fmt_num(value)}",
     "plural": plural,
     "test_name": lambda value: TEST_NAMES.get(str(value), str(value)),
     "yes_no": lambda value: MISSING if value is None else "yes" if value else "no",
@@ -161,6 +167,10 @@ def html_from_report(report: Report) -> str:
         "d": report.data_checks,
         "links": [(label, url) for label, url in report.links if label != LINK_LABELS["html_report"]],
         "c": _compared(report),
+        "evaluation": evaluation_text(report),
+        "roles": role_text(report),
+        "rules": [(rule, p_value_text(rule, report)) for rule in report.change_rules],
+        "rule_legend": rule_legend(report),
     }
     return environment().get_template("report.html.j2").render(context)
 

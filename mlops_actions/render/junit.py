@@ -3,7 +3,9 @@
 CI systems read JUnit XML to show tests in the merge request (GitLab's ``artifacts:reports:junit``, on
 every tier). A failed rule or check is a ``<failure>`` whose message says why; a skipped rule is
 ``<skipped>``; warnings that do not fail the gate (drift, leakage flags) pass with the details in
-``<system-out>``, so the report and the verdict always agree.
+``<system-out>``, so the report and the verdict always agree. Advisory warnings (a confident regression of
+a metric no rule gates) are passing cases too, one per line, and a change rule's margin, p-values and power
+are properties of its case, with the note of an underpowered rule (or one that cannot fail) in its output.
 """
 
 from __future__ import annotations
@@ -45,6 +47,34 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+INFERENCE_PROPERTIES = ("margin", "bound", "p_value", "p_adjusted", "family_size", "equivalent")
+POWER_PROPERTIES = ("mde", "target", "underpowered", "cannot_fail", "rows_needed")
+
+
+def _power_note(power: dict[str, Any]) -> str:
+    """The note of an underpowered rule or one that cannot fail; "" otherwise."""
+    if power.get("underpowered") is not True and power.get("cannot_fail") is not True:
+        return ""
+    if isinstance(power.get("note"), str) and power["note"].strip():
+        return str(power["note"])
+    return "cannot fail on these eval rows" if power.get("cannot_fail") is True else "underpowered"
+
+
+def _rule_properties(rule: dict[str, Any]) -> dict[str, str]:
+    properties = {"decision": str(rule.get("decision")), "threshold": str(rule.get("threshold"))}
+    if rule.get("observed") is not None:
+        properties["observed"] = str(rule.get("observed"))
+    for key in INFERENCE_PROPERTIES:
+        if rule.get(key) is not None:
+            properties[key] = str(rule[key]).lower() if isinstance(rule[key], bool) else str(rule[key])
+    power = _dict(rule.get("power"))
+    for key in POWER_PROPERTIES:
+        if power.get(key) is not None:
+            value = power[key]
+            properties[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return properties
+
+
 def rule_cases(result: Mapping[str, Any]) -> list[TestCase]:
     """One case per gate rule (overall and per slice)."""
     cases = []
@@ -54,11 +84,27 @@ def rule_cases(result: Mapping[str, Any]) -> list[TestCase]:
         status = str(rule.get("status"))
         outcome = {"pass": "pass", "fail": "fail", "skipped": "skipped"}.get(status, "fail")
         message = str(rule.get("reason") or "") or (f"{name} failed" if outcome == "fail" else "")
-        properties = {"decision": str(rule.get("decision")), "threshold": str(rule.get("threshold"))}
-        if rule.get("observed") is not None:
-            properties["observed"] = str(rule.get("observed"))
-        cases.append(TestCase("gate", name, outcome, message, properties=properties))
+        note = _power_note(_dict(rule.get("power")))
+        details = (
+            "\n".join(line for line in (message if outcome == "fail" else "", note) if line) if note else ""
+        )
+        cases.append(TestCase("gate", name, outcome, message, details, properties=_rule_properties(rule)))
     return cases
+
+
+def warning_cases(result: Mapping[str, Any]) -> list[TestCase]:
+    """One passing case per advisory warning: a confident regression of a metric that no rule gates."""
+    lines = [str(line) for line in _list(result.get("warnings")) if str(line).strip()]
+    return [
+        TestCase(
+            "gate",
+            f"warning: {line}",
+            "pass",
+            details=f"⚠ {line}\nadvisory: no rule gates this metric, so it does not fail the gate",
+            properties={"warning": line},
+        )
+        for line in lines
+    ]
 
 
 def data_check_cases(result: Mapping[str, Any]) -> list[TestCase]:
@@ -153,7 +199,13 @@ def error_cases(result: Mapping[str, Any]) -> list[TestCase]:
 
 def result_cases(result: Mapping[str, Any]) -> list[TestCase]:
     """Every test case of a result document."""
-    return [*error_cases(result), *rule_cases(result), *data_check_cases(result), *project_test_cases(result)]
+    return [
+        *error_cases(result),
+        *rule_cases(result),
+        *warning_cases(result),
+        *data_check_cases(result),
+        *project_test_cases(result),
+    ]
 
 
 def junit_xml(result: Mapping[str, Any]) -> str:

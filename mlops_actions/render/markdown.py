@@ -28,11 +28,16 @@ from mlops_actions.render.view import (
     TEST_NAMES,
     MetricView,
     Report,
+    RuleView,
     SliceView,
     build_report,
     delta_text,
+    evaluation_text,
+    p_value_text,
     pass_summary,
     resampling_text,
+    role_text,
+    rule_legend,
 )
 
 if TYPE_CHECKING:
@@ -62,6 +67,7 @@ class Layout:
     chart: bool = True
     summaries: bool = True
     reasons: int | None = None  # None: every reason
+    slice_rules: int | None = None  # slice rules in the change rules table; None: every one
 
 
 # ---------------------------------------------------------------- filters
@@ -86,7 +92,25 @@ def _finalize(value: Any) -> Any:
 
 def _metric_label(metric: MetricView) -> MdSafe:
     label = escape_md(metric.label, 80)
-    return _safe(f"**{label}**" if metric.primary else label)
+    role = f" · {metric.role}" if metric.role else ""
+    return _safe(f"**{label}**{role}" if metric.primary else f"{label}{role}")
+
+
+def _rule_cell(rule: RuleView) -> MdSafe:
+    where = escape_md(rule.where, 120)
+    return _safe(f"{where}: {escape_md(rule.description, 120)}" if rule.description else where)
+
+
+def _margin_cell(value: Any) -> MdSafe:
+    return _safe(MISSING if value is None else f"±{fmt_num(value)}")
+
+
+def _rule_status(rule: RuleView) -> MdSafe:
+    status = _status_cell(rule.status)
+    marker = rule.marker
+    if marker is None:
+        return status
+    return _safe(f"{status} · {'⚠ ' if marker != 'equivalent' else ''}{marker}")
 
 
 def _delta_cell(metric: MetricView) -> MdSafe:
@@ -173,6 +197,9 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "yes_no": _yes_no,
     "drift_cell": _drift_cell,
     "url": _url,
+    "rule_cell": _rule_cell,
+    "margin_cell": _margin_cell,
+    "rule_status": _rule_status,
     "test_name": lambda value: _safe(TEST_NAMES.get(str(value), escape_md(value, 20))),
 }
 
@@ -271,6 +298,17 @@ def _limited_slices(slices: list[SliceView], limit: int | None) -> list[SliceVie
     return [slices[i] for i in sorted(flagged + others)]
 
 
+def _limited_rules(rules: list[RuleView], slice_rules: int | None) -> list[RuleView]:
+    """Every overall change rule, then up to ``slice_rules`` slice rules: failed ones first, then those
+    whose power note matters, in document order."""
+    if slice_rules is None:
+        return rules
+    indexed = [(i, rule) for i, rule in enumerate(rules) if rule.slice]
+    ranked = sorted(indexed, key=lambda item: (item[1].status != "fail", item[1].power_note is None, item[0]))
+    kept = {i for i, _ in ranked[:slice_rules]}
+    return [rule for i, rule in enumerate(rules) if not rule.slice or i in kept]
+
+
 def _data_details(report: Report, rows: int | None) -> dict[str, Any] | None:
     checks = report.data_checks
     if checks is None or rows == 0:
@@ -319,6 +357,9 @@ def _left_out(report: Report, layout: Layout) -> list[str]:
         left_out.append("the baseline, tests and data summaries")
     if not layout.chart and mermaid_changes(report):
         left_out.append("the chart")
+    rules = len([rule for rule in report.change_rules if rule.slice])
+    if layout.slice_rules is not None and layout.slice_rules < rules:
+        left_out.append(f"{rules - layout.slice_rules:,} of {rules:,} slice rules")
     if report.slices and layout.slices == 0:
         left_out.append("the slices")
     elif layout.slices is not None and layout.slices < len(report.slices):
@@ -361,6 +402,10 @@ def _render(report: Report, layout: Layout, max_chars: int, note: bool = True) -
     reasons = report.reasons if layout.reasons is None else report.reasons[: layout.reasons]
     test_output, test_lines = _test_output(report, layout.test_lines)
     slices = _limited_slices(report.slices, layout.slices)
+    rules = _limited_rules(report.change_rules, layout.slice_rules)
+    shown = set(map(id, rules))
+    evaluation = evaluation_text(report)
+    roles = role_text(report)
     context = {
         "report": report,
         "layout": layout,
@@ -379,6 +424,15 @@ def _render(report: Report, layout: Layout, max_chars: int, note: bool = True) -
         "test_output": test_output,
         "test_output_lines": test_lines,
         "not_checked": not_checked_lines(report),
+        "warnings": [escape_md(line, 300) for line in report.warnings],
+        "roles": escape_md(roles, 1000) if roles else None,
+        "rules": [(rule, _safe(escape_md(p_value_text(rule, report)))) for rule in rules],
+        "rules_omitted": len(report.change_rules) - len(rules),
+        "rule_legend": escape_md(rule_legend(report), 1000) if rules else None,
+        "power_notes": [
+            (rule, escape_md(note, 400)) for rule, note in report.power_notes if id(rule) in shown
+        ],
+        "evaluation": escape_md(evaluation, 600) if evaluation else None,
         "sep": _safe(" · "),
         "truncation_note": _truncation_note(report, layout, max_chars) if note else None,
     }
@@ -415,7 +469,8 @@ def _shrinking_layouts() -> list[tuple[Layout, str | None, int]]:
     layout = dataclasses.replace(layout, data_rows=0)
     steps.append((layout, "slices", 1))
     layout = dataclasses.replace(layout, slices=0)
-    steps.append((layout, None, 0))
+    steps.append((layout, "slice_rules", 0))
+    layout = dataclasses.replace(layout, slice_rules=0)
     layout = dataclasses.replace(layout, chart=False)
     steps.append((layout, None, 0))
     layout = dataclasses.replace(layout, summaries=False)
@@ -426,6 +481,8 @@ def _shrinking_layouts() -> list[tuple[Layout, str | None, int]]:
 def _rows_at_least(report: Report, layout: Layout) -> int:
     """How many table rows and list items a layout renders at least (to skip hopeless renderings)."""
     rows = len(report.slices) if layout.slices is None else 0
+    if layout.slice_rules is None:
+        rows += len(report.change_rules)
     checks = report.data_checks
     if checks is not None and layout.data_rows is None:
         rows += len(checks["violations"]) + len(checks["drift_rows"]) + len(checks["correlation_changes"])
@@ -435,7 +492,18 @@ def _rows_at_least(report: Report, layout: Layout) -> int:
 def _with_count(layout: Layout, field: str, count: int) -> Layout:
     if field == "slices":
         return dataclasses.replace(layout, slices=count)
+    if field == "slice_rules":
+        return dataclasses.replace(layout, slice_rules=count)
     return dataclasses.replace(layout, reasons=count)
+
+
+def _searched_total(report: Report, field: str | None) -> int:
+    """How many items a shrinking step searches over: slices, slice rules or reasons."""
+    if field == "slices":
+        return len(report.slices)
+    if field == "slice_rules":
+        return len([rule for rule in report.change_rules if rule.slice])
+    return len(report.reasons) if field else 0
 
 
 def _hard_cut(text: str, note: str, max_chars: int) -> str:
@@ -492,7 +560,7 @@ def markdown_from_report(report: Report, max_chars: int = DEFAULT_MAX_CHARS) -> 
             text = _render(report, layout, max_chars)
             if len(text) <= max_chars:
                 return text
-        total = len(report.slices) if search == "slices" else len(report.reasons) if search else 0
+        total = _searched_total(report, search)
         if search is None or total <= minimum:
             continue
 

@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from mlops_actions.render.format import MISSING, fmt_confidence, fmt_signed, safe_url, strip_terminal
+from mlops_actions.render.format import (
+    MISSING,
+    fmt_confidence,
+    fmt_count,
+    fmt_num,
+    fmt_pvalue,
+    fmt_signed,
+    safe_url,
+    strip_terminal,
+)
 
 TEST_TAIL_MAX_LINES = 400
 TEST_TAIL_MAX_CHARS = 40_000
@@ -29,6 +38,10 @@ BASELINE_TEXT = {
 }
 TEST_NAMES = {"mcnemar": "McNemar", "delong": "DeLong"}
 LINK_LABELS = {"html_report": "Full HTML report", "run_url": "CI run"}
+ROLES = ("primary", "guard", "advisory")
+ADVISORY_NAMES_SHOWN = 8
+CHANGE_KINDS = ("change", "change_relative")
+VARIANCE_NAMES = {"nadeau-bengio": "Nadeau–Bengio"}
 
 
 def as_dict(value: Any) -> dict[str, Any]:
@@ -68,6 +81,7 @@ class MetricView:
     test_name: str | None = None
     test_p_value: float | None = None
     test_statistic: float | None = None
+    role: str | None = None  # "primary" | "guard" | "advisory"; None in results written before roles
 
     @property
     def adjusted_delta(self) -> float | None:
@@ -98,6 +112,77 @@ class SliceView:
     @property
     def flagged(self) -> bool:
         return self.status == "fail"
+
+
+@dataclass(frozen=True)
+class PowerView:
+    """What a change rule can detect on these rows: its minimum detectable effect at 80% power."""
+
+    mde: float | None
+    target: float | None
+    underpowered: bool
+    cannot_fail: bool
+    rows_needed: int | None
+    note: str | None
+
+
+@dataclass
+class RuleView:
+    """One change rule with its inference: margin, p-values, multiplicity family and power."""
+
+    metric: str
+    label: str
+    slice: str | None
+    description: str
+    decision: str
+    status: str | None
+    margin: float | None
+    bound: float | None
+    p_value: float | None
+    p_adjusted: float | None
+    family_size: int | None
+    equivalent: bool | None
+    power: PowerView | None
+
+    @property
+    def where(self) -> str:
+        """The metric's label, with the slice in brackets for a slice rule: ``ROC AUC [region=north]``."""
+        return f"{self.label} [{self.slice}]" if self.slice else self.label
+
+    @property
+    def marker(self) -> str | None:
+        """What the status alone does not say: "equivalent", "cannot fail" or "underpowered"."""
+        if self.equivalent:
+            return "equivalent"
+        if self.power is not None and self.power.cannot_fail:
+            return "cannot fail"
+        if self.power is not None and self.power.underpowered:
+            return "underpowered"
+        return None
+
+    @property
+    def power_note(self) -> str | None:
+        """The one-line explanation of an underpowered rule or one that cannot fail; None otherwise."""
+        power = self.power
+        if power is None or not (power.underpowered or power.cannot_fail):
+            return None
+        if power.note:
+            return power.note
+        if power.cannot_fail:
+            return "cannot fail on these eval rows"
+        return f"underpowered: detects a regression of {fmt_num(power.mde)} or more at 80% power"
+
+
+@dataclass(frozen=True)
+class EvaluationView:
+    """How the paired rows were obtained: a holdout eval set or cross-fitting over train+eval."""
+
+    mode: str  # "holdout" | "cross_fit"
+    folds: int | None
+    rows: int | None
+    variance: str | None
+    inflation: float | None
+    fallback: str | None
 
 
 @dataclass
@@ -174,6 +259,12 @@ class Report:
     error: ErrorView | None = None  # set when the verdict is "error": the check stopped before a verdict
     skipped_models: list[SkippedModel] = field(default_factory=list)  # the other models, not checked
     notes: list[str] = field(default_factory=list)  # what does not change the verdict (e.g. not recorded)
+    warnings: list[str] = field(default_factory=list)  # advisory lines shown right under the verdict
+    change_rules: list[RuleView] = field(default_factory=list)  # rules with inference (newer results)
+    advisory_metrics: list[MetricView] = field(default_factory=list)  # watched, not in the metrics table
+    evaluation: EvaluationView | None = None
+    correction: str | None = None  # "holm" | "none"; None in results written before it
+    alpha: float | None = None  # the one-sided level of a change rule: (1 - confidence) / 2
 
     @property
     def ci_header(self) -> str:
@@ -186,6 +277,23 @@ class Report:
     @property
     def tested_metrics(self) -> list[MetricView]:
         return [m for m in self.metrics if m.test_name]
+
+    @property
+    def has_roles(self) -> bool:
+        return any(m.role for m in self.metrics)
+
+    @property
+    def power_notes(self) -> list[tuple[RuleView, str]]:
+        """(rule, note) for each change rule that is underpowered or cannot fail, in document order."""
+        return [(rule, note) for rule in self.change_rules if (note := rule.power_note)]
+
+    @property
+    def holm_family(self) -> int | None:
+        """The size of the Holm family when p-values were adjusted over two or more rules, else None."""
+        if self.correction == "none":
+            return None
+        sizes = [rule.family_size for rule in self.change_rules if rule.family_size]
+        return max(sizes) if sizes and max(sizes) > 1 else None
 
 
 def _direction(delta: float | None, higher_is_better: bool) -> str | None:
@@ -245,6 +353,82 @@ def metric_view(row: dict[str, Any], rules: list[dict[str, Any]], *, primary: bo
         test_name=str(test["name"]) if test.get("name") else None,
         test_p_value=as_number(test.get("p_value")),
         test_statistic=as_number(test.get("statistic")),
+        role=str(row["role"]) if row.get("role") in ROLES else None,
+    )
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _power(value: Any) -> PowerView | None:
+    if not isinstance(value, dict):
+        return None
+    note = value.get("note")
+    return PowerView(
+        mde=as_number(value.get("mde")),
+        target=as_number(value.get("target")),
+        underpowered=value.get("underpowered") is True,
+        cannot_fail=value.get("cannot_fail") is True,
+        rows_needed=_count(value.get("rows_needed")),
+        note=str(note) if isinstance(note, str) and note.strip() else None,
+    )
+
+
+INFERENCE_KEYS = ("margin", "bound", "p_value", "p_adjusted", "family_size", "equivalent", "power")
+
+
+def _change_rules(rules: list[dict[str, Any]], labels: dict[str, str]) -> list[RuleView]:
+    """The change rules of a result that carries their inference (margin, p-values, power), else []."""
+    changes = [rule for rule in rules if rule.get("kind") in CHANGE_KINDS]
+    if not any(rule.get(key) is not None for rule in changes for key in INFERENCE_KEYS):
+        return []
+    views = []
+    for rule in changes:
+        metric = str(rule.get("metric", ""))
+        where = rule.get("slice")
+        equivalent = rule.get("equivalent")
+        views.append(
+            RuleView(
+                metric=metric,
+                label=labels.get(metric, metric or "?"),
+                slice=str(where) if isinstance(where, str) and where else None,
+                description=str(rule.get("description", "")),
+                decision=str(rule.get("decision", "")),
+                status=str(rule["status"]) if isinstance(rule.get("status"), str) else None,
+                margin=as_number(rule.get("margin")),
+                bound=as_number(rule.get("bound")),
+                p_value=as_number(rule.get("p_value")),
+                p_adjusted=as_number(rule.get("p_adjusted")),
+                family_size=_count(rule.get("family_size")),
+                equivalent=equivalent if isinstance(equivalent, bool) else None,
+                power=_power(rule.get("power")),
+            )
+        )
+    return views
+
+
+def _alpha(confidence: Any) -> float | None:
+    number = as_number(confidence)
+    return round((1 - number) / 2, 6) if number is not None and 0 < number < 1 else None
+
+
+def _evaluation(gate: dict[str, Any], result: dict[str, Any]) -> EvaluationView | None:
+    evaluation = gate.get("evaluation")
+    if not isinstance(evaluation, dict):
+        return None
+    mode = evaluation.get("mode")
+    variance, fallback = evaluation.get("variance"), evaluation.get("fallback")
+    rows = _count(evaluation.get("rows"))
+    if rows is None:
+        rows = _count(as_dict(result.get("evaluation")).get("rows"))
+    return EvaluationView(
+        mode=mode if mode in ("holdout", "cross_fit") else "holdout",
+        folds=_count(evaluation.get("folds")),
+        rows=rows,
+        variance=str(variance) if isinstance(variance, str) and variance else None,
+        inflation=as_number(evaluation.get("inflation")),
+        fallback=str(fallback) if isinstance(fallback, str) and fallback.strip() else None,
     )
 
 
@@ -436,7 +620,13 @@ def build_report(result: dict[str, Any], links: dict[str, str] | None = None) ->
     metric_rules = [rule for rule in rules if not rule.get("slice")]
     slice_rules = [rule for rule in rules if rule.get("slice")]
     rows = [as_dict(row) for row in as_list(result.get("metrics"))]
+    advisory_rows = [as_dict(row) for row in as_list(result.get("advisory_metrics"))]
     primary = _primary_name(result, rows)
+    labels = {
+        str(row.get("name")): str(row.get("label") or row.get("name"))
+        for row in [*advisory_rows, *rows]
+        if row.get("name")
+    }
 
     metrics = [
         metric_view(
@@ -498,6 +688,12 @@ def build_report(result: dict[str, Any], links: dict[str, str] | None = None) ->
         error=_error(result.get("error")) if verdict == "error" else None,
         skipped_models=_skipped_models(result.get("skipped_models")),
         notes=[str(note) for note in as_list(result.get("notes"))],
+        warnings=[str(line) for line in as_list(result.get("warnings")) if str(line).strip()],
+        change_rules=_change_rules(rules, labels),
+        advisory_metrics=[metric_view(row, []) for row in advisory_rows],
+        evaluation=_evaluation(gate, result),
+        correction=str(gate["correction"]) if gate.get("correction") in ("holm", "none") else None,
+        alpha=_alpha(gate.get("confidence")),
     )
 
 
@@ -533,3 +729,74 @@ def resampling_text(report: Report) -> str:
         return ""
     seed = f", seed {report.seed}" if report.seed is not None else ""
     return f" ({report.resamples:,} paired bootstrap resamples{seed})"
+
+
+def evaluation_text(report: Report) -> str | None:
+    """How the paired rows were obtained, in one sentence; None for results written before it was recorded.
+
+    E.g. "Cross-fitted on 5 folds of train+eval (10,000 paired rows); intervals widened ×1.50
+    (Nadeau–Bengio)." or "Holdout eval set (2,000 paired rows), not cross-fitted: <why>."
+    """
+    evaluation = report.evaluation
+    if evaluation is None:
+        return None
+    kind = "paired rows" if report.has_baseline else "rows"
+    rows = f" ({fmt_count(evaluation.rows)} {kind})" if evaluation.rows is not None else ""
+    if evaluation.mode == "cross_fit":
+        folds = f"{evaluation.folds} folds" if evaluation.folds is not None else "folds"
+        text = f"Cross-fitted on {folds} of train+eval{rows}"
+        if evaluation.inflation is not None:
+            variance = evaluation.variance
+            named = f" ({VARIANCE_NAMES.get(variance, variance)})" if variance else ""
+            text += f"; intervals widened ×{evaluation.inflation:.2f}{named}"
+        return text + "."
+    text = f"Holdout eval set{rows}"
+    if evaluation.fallback:
+        text += f", not cross-fitted: {evaluation.fallback.rstrip('.')}"
+    return text + "."
+
+
+def role_text(report: Report) -> str | None:
+    """What the metric roles mean, naming the advisory metrics outside the table; None without roles."""
+    if not report.has_roles and not report.advisory_metrics:
+        return None
+    text = (
+        "primary and guard metrics are gated by their rules; advisory metrics never fail the gate "
+        "(a confident regression beyond the metric's notable size is a ⚠ line under the verdict)"
+    )
+    if report.advisory_metrics:
+        names = [m.label for m in report.advisory_metrics]
+        shown = ", ".join(names[:ADVISORY_NAMES_SHOWN])
+        more = f", … ({len(names) - ADVISORY_NAMES_SHOWN} more)" if len(names) > ADVISORY_NAMES_SHOWN else ""
+        text += f". Also watched, not in the table: {shown}{more}"
+    return text
+
+
+def rule_legend(report: Report) -> str:
+    """What the rules table's columns mean, for the decisions it shows."""
+    decisions = {rule.decision for rule in report.change_rules if rule.p_value is not None}
+    alpha = f" α = {report.alpha:g}" if report.alpha is not None else " α"
+    tests = []
+    if "interval" in decisions:
+        adjusted = " Holm-adjusted" if report.holm_family else ""
+        tests.append(f"an interval rule fails when its{adjusted} p is below{alpha}")
+    if "strict" in decisions:
+        tests.append(f"a strict rule passes only when its p is below{alpha}")
+    parts = [
+        "p: one-sided bootstrap p-value against the rule's bound" + (f"; {', '.join(tests)}" if tests else "")
+    ]
+    parts.append("MDE: the smallest regression the rule detects with 80% power on these rows")
+    if any(rule.margin is not None for rule in report.change_rules):
+        parts.append("equivalent: the whole interval of Δ lies within ± the margin")
+    return " · ".join(parts)
+
+
+def p_value_text(rule: RuleView, report: Report) -> str:
+    """The p-value cell: the adjusted p-value, naming Holm's family when it has two or more rules."""
+    value = rule.p_adjusted if rule.p_adjusted is not None else rule.p_value
+    if value is None:
+        return MISSING
+    text = fmt_pvalue(value)
+    if report.correction != "none" and rule.family_size is not None and rule.family_size > 1:
+        text += f" (Holm, family of {rule.family_size})"
+    return text
