@@ -121,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         f"{result['model']['name']}: {verdict} (baseline: {result['baseline']['source']}) -> {outcome.paths['result']}",
         file=sys.stderr,
     )
+    for warning in result.get("warnings") or []:
+        print(f"  ⚠ {warning}", file=sys.stderr)
     for reason in result["reasons"]:
         print(f"  - {reason}", file=sys.stderr)
     return exit_code
