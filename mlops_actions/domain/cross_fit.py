@@ -154,7 +154,7 @@ def pool_out_of_fold(plan: FoldPlan, scored: Sequence[Scored], config: Config) -
         if any(v is None for v in values):
             return None
         shape = (n, *values[0].shape[1:])  # type: ignore[union-attr]
-        out = np.empty(shape, dtype=np.result_type(*values))  # type: ignore[arg-type]
+        out = np.empty(shape, dtype=np.result_type(*values))
         for fold, value in zip(plan.folds, values, strict=True):
             out[fold.heldout] = value
         return out

@@ -225,10 +225,9 @@ def _cross_fitted(
     check_same_rows(oof_candidate, oof_baseline)
     metadata = dict(oof_baseline.metadata)
     seconds = [part.metadata.get("train_seconds") for part in parts]
+    timed = [float(v) for v in seconds if isinstance(v, int | float)]
     metadata.update(  # k models trained on folds of the candidate's rows: no one digest or data file
-        model_digest=None,
-        data={},
-        train_seconds=round(sum(seconds), 3) if all(isinstance(v, int | float) for v in seconds) else None,
+        model_digest=None, data={}, train_seconds=round(sum(timed), 3) if len(timed) == len(parts) else None
     )
     oof_baseline.metadata = metadata
     reason = f"{choice.reason}; cross-fitted on {config.folds} folds of the candidate's train + eval rows"
