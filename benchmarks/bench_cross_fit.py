@@ -140,9 +140,9 @@ def power_rows(config: Any, trials: int, resamples: int, workdir: Path) -> list[
         deltas, ses, mdes, failures = [], [], [], 0
         for trial in range(trials):
             # A fresh eval set of the same size (the rows drawn with replacement), a fresh noise draw.
-            rows = np.random.default_rng(50_000 + trial).integers(0, baseline.rows, baseline.rows)
+            drawn = np.random.default_rng(50_000 + trial).integers(0, baseline.rows, baseline.rows)
             candidate = degraded(scores, sigma, trial)
-            estimate = delta_estimate(candidate, baseline, trial, resamples, inflation, rows)
+            estimate = delta_estimate(candidate, baseline, trial, resamples, inflation, drawn)
             deltas.append(estimate.delta)
             ses.append(estimate.se)
             mdes.append(-bound + detectable_beyond_bound(estimate.se, alpha))
@@ -286,12 +286,11 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         config = example_config(EXAMPLE, args.folds)
         z = "(z(0.975) + z(0.8))"
+        print(f"Power for a {TARGET_EFFECT:+.3f} ROC AUC regression, default rule, {args.trials} trials")
+        print(f"mean and sd of Δ across trials; se, mde: medians; mde = -bound + {z} * se, bound = -margin")
         print(
-            f"Power for a {TARGET_EFFECT:+.3f} ROC AUC regression, default rule, {args.trials} trials (medians)"
-        )
-        print(f"mde = {z} * se beyond the bound -margin; se of cross_fit includes the inflation")
-        print(
-            f"{'mode':<14} {'rows':>6} {'noise':>6} {'delta':>8} {'raw se':>8} {'infl':>5} {'se':>8} {'mde':>7} {'power':>6}"
+            f"{'mode':<14} {'rows':>6} {'noise':>6} {'mean Δ':>8} {'sd Δ':>8} {'raw se':>8} {'infl':>5} {'se':>8} "
+            f"{'mde':>7} {'power':>6}"
         )
         for row in power_rows(config, args.trials, args.resamples, workdir / "power"):
             print(
