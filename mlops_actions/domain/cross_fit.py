@@ -15,8 +15,13 @@ the pooled bootstrap (about 1 / k of one fold's variance) it is the factor 1 + k
 ``cross_fit_inflation(k)`` = sqrt(1 + k / (k - 1)) on the spread of the bootstrap deltas. It is chosen over a
 bootstrap over folds because k (2..20) is too few folds for a bootstrap of them, and over a plain t-test over
 folds because it keeps the row-level bootstrap (intervals for every metric and slice) the holdout gate uses.
-``benchmarks/bench_cross_fit.py`` measures its calibration on fresh example data: the correction is
-conservative there (the reported standard error exceeds the spread across data sets), so it is kept.
+``benchmarks/bench_cross_fit.py`` measures it on example_project. Comparing two codes (C = 0.01 and C = 1)
+on 20 fresh data sets, k = 5, the spread of the cross-fitted ROC AUC delta was 0.00070, the pooled bootstrap's
+standard error 0.00118 and the corrected one 0.00177: conservative there (a factor 0.6 would have sufficed),
+while the holdout bootstrap's 0.00236 was below its spread of 0.00294. With a noise-degraded candidate on
+fresh eval rows the corrected standard error (0.00148) matched the spread across trials (0.00140). The
+correction is kept: it is the published one, and it must also hold for learners less stable than this
+logistic regression, whose training sets' overlap weighs more.
 """
 
 from __future__ import annotations
