@@ -133,3 +133,13 @@ def test_a_registry_baseline_is_compared_on_the_eval_rows_and_the_fallback_says_
     assert evaluation["rows"] == result["evaluation"]["rows"]
     assert evaluation["fallback"].startswith("the baseline is the registry's version 1.0.0")
     assert [inflation for _, _, inflation in compared] == [1.0]
+
+
+def test_the_cross_fit_command_refuses_a_folder_without_folds_in_one_line(
+    tiny_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folds = tmp_path / "empty"
+    folds.mkdir()
+    assert main(["cross-fit", "--config", str(tiny_project / "mlops.yaml"), "--folds", str(folds)]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert str(folds) in line and "fold-1-train.csv" in line
