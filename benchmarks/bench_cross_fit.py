@@ -285,20 +285,23 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-cross-fit-") as tmp:
         workdir = Path(tmp)
         config = example_config(EXAMPLE, args.folds)
-        z = "(z(0.975) + z(0.8))"
-        print(f"Power for a {TARGET_EFFECT:+.3f} ROC AUC regression, default rule, {args.trials} trials")
-        print(f"mean and sd of Δ across trials; se, mde: medians; mde = -bound + {z} * se, bound = -margin")
-        print(
-            f"{'mode':<14} {'rows':>6} {'noise':>6} {'mean Δ':>8} {'sd Δ':>8} {'raw se':>8} {'infl':>5} {'se':>8} "
-            f"{'mde':>7} {'power':>6}"
-        )
-        for row in power_rows(config, args.trials, args.resamples, workdir / "power"):
+        if args.trials > 0:
+            z = "(z(0.975) + z(0.8))"
+            print(f"Power for a {TARGET_EFFECT:+.3f} ROC AUC regression, default rule, {args.trials} trials")
             print(
-                f"{row['mode']:<14} {row['rows']:>6} {row['sigma']:>6.3f} {row['delta']:>+8.4f} {row['true_se']:>8.5f} "
-                f"{row['raw_se']:>8.5f} "
-                f"{row['inflation']:>5.2f} {row['se']:>8.5f} {row['mde']:>7.4f} {row['power']:>6.0%}"
+                f"mean and sd of Δ across trials; se, mde: medians; mde = -bound + {z} * se, bound = -margin"
             )
-        sys.stdout.flush()
+            print(
+                f"{'mode':<14} {'rows':>6} {'noise':>6} {'mean Δ':>8} {'sd Δ':>8} {'raw se':>8} {'infl':>5} {'se':>8} "
+                f"{'mde':>7} {'power':>6}"
+            )
+            for row in power_rows(config, args.trials, args.resamples, workdir / "power"):
+                print(
+                    f"{row['mode']:<14} {row['rows']:>6} {row['sigma']:>6.3f} {row['delta']:>+8.4f} {row['true_se']:>8.5f} "
+                    f"{row['raw_se']:>8.5f} "
+                    f"{row['inflation']:>5.2f} {row['se']:>8.5f} {row['mde']:>7.4f} {row['power']:>6.0%}"
+                )
+            sys.stdout.flush()
 
         if args.datasets >= 3:
             print()
