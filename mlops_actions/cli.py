@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "doctor",
     "train",
     "evaluate",
+    "cross_fit",
     "compare",
     "report",
     "check",

@@ -16,6 +16,7 @@ from mlops_actions.domain.secrets import env_for_config
 from mlops_actions.errors import GitError, MlopsError, TrainingError
 
 if TYPE_CHECKING:
+    from mlops_actions.domain.cross_fit import FoldPlan
     from mlops_actions.domain.trust import Trust
 
 SOURCES = ("auto", "registry", "retrain", "none")
@@ -116,20 +117,39 @@ def _run_in_worktree(
         if not base_config.is_file():
             return f"{relative_config} does not exist at {commit[:12]}"
         for step, args in steps:
-            proc = subprocess.run(
-                [sys.executable, "-m", "mlops_actions", *args, "--config", str(base_config)],
-                cwd=base_config.parent,
-                capture_output=True,
-                text=True,
-                env=env_for_config(config, "train"),
-                check=False,
-            )
-            if proc.returncode != 0:
-                last = (proc.stderr.strip().splitlines() or ["no output"])[-1].removeprefix(
-                    "mlops-actions: error: "
-                )
-                raise TrainingError(f"baseline {step} at {commit[:12]} failed: {last}")
+            _run_tool(commit, config, base_config, step, args)
     return None
+
+
+def _run_tool(commit: str, config: Config, base_config: Path, step: str, args: list[str]) -> None:
+    """One mlops-actions command against ``base_config`` (a config file of the commit's worktree), in a
+    subprocess in its folder; a TrainingError with its last line when it fails."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlops_actions", *args, "--config", str(base_config)],
+        cwd=base_config.parent,
+        capture_output=True,
+        text=True,
+        env=env_for_config(config, "train"),
+        check=False,
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1].removeprefix("mlops-actions: error: ")
+        raise TrainingError(f"baseline {step} at {commit[:12]} failed: {last}")
+
+
+def retrain_folds_and_score(commit: str, config: Config, plan: FoldPlan, workdir: Path) -> list[Path] | str:
+    """Train the merge-base's code on each fold's training rows and score its held-out rows, in one subprocess
+    in a worktree with the commit's own config (``cross-fit``: its trusted types and code are the commit's, only
+    the data files are the folds'); the scored folder per fold, or a reason it is impossible."""
+    folds_dir = plan.folds[0].train_file.parent
+    output_dir = workdir / "baseline-folds"
+    problem = _run_in_worktree(
+        commit,
+        config,
+        workdir,
+        [("cross-fit", ["cross-fit", "--folds", str(folds_dir), "--output-dir", str(output_dir)])],
+    )
+    return problem if problem else [output_dir / f"fold-{fold.index + 1}" for fold in plan.folds]
 
 
 def retrain_and_score(commit: str, config: Config, eval_file: Path, workdir: Path) -> tuple[Path, Path] | str:

@@ -15,7 +15,14 @@ from mlops_actions import __version__
 from mlops_actions.domain.changes import skipped_entries
 from mlops_actions.domain.comparison import check_same_rows, compare
 from mlops_actions.domain.config import Config, load_config
+from mlops_actions.domain.cross_fit import (
+    candidate_out_of_fold,
+    evaluation_block,
+    plan_folds,
+    pool_out_of_fold,
+)
 from mlops_actions.domain.evaluation import Scored, align_classes, evaluate, load_scored
+from mlops_actions.domain.inference import cross_fit_inflation
 from mlops_actions.domain.lineage import git_state, utc_now
 from mlops_actions.domain.model_io import path_errors, write_json_atomic
 from mlops_actions.domain.project_tests import run_project_tests
@@ -34,6 +41,7 @@ from mlops_actions.stages.baseline import (
     merge_base,
     resolve_baseline,
     retrain_and_score,
+    retrain_folds_and_score,
     score_at_commit,
 )
 from mlops_actions.stages.preflight import preflight
@@ -169,6 +177,63 @@ def _score_baseline(
     return choice, None
 
 
+def _cross_fit_fallback(choice: BaselineChoice) -> str | None:
+    """Why the baseline cannot be cross-fitted (only code retrained from the merge-base can), else None."""
+    if choice.source == "registry":
+        return (
+            f"the baseline is the registry's version {choice.version}, a trained model whose code cannot be "
+            f"retrained on the folds; compared on the eval rows (baseline.source retrain cross-fits it)"
+        )
+    if choice.source == "none":
+        return "there is no baseline to cross-fit; judged on the eval rows"
+    if not choice.commit:
+        return "the baseline has no commit to retrain; compared on the eval rows"
+    return None
+
+
+def _cross_fitted(
+    choice: BaselineChoice,
+    config: Config,
+    datasets: Any,
+    candidate: Scored,
+    workdir: Path,
+    progress: Progress,
+) -> tuple[BaselineChoice, tuple[Scored, Scored] | None, str | None]:
+    """Out-of-fold predictions of the candidate's and the merge-base's code over every train + eval row,
+    same folds for both: (choice, (candidate, baseline) or None, why not cross-fitted or None)."""
+    fallback = _cross_fit_fallback(choice)
+    if fallback is not None:
+        return choice, None, fallback
+    assert choice.commit is not None
+    plan = plan_folds(datasets, config, workdir / "folds")
+    if isinstance(plan, str):
+        return choice, None, f"{plan}; compared on the eval rows"
+    with progress.step("cross-fitting candidate") as step:
+        oof_candidate = candidate_out_of_fold(config, plan, candidate.classes, workdir / "cross-fit")
+        step.done(f"{config.folds} folds, {oof_candidate.rows} rows")
+    with progress.step("cross-fitting merge-base") as step:
+        outcome = retrain_folds_and_score(choice.commit, config, plan, workdir / "cross-fit-base")
+        if isinstance(outcome, str):
+            return (
+                BaselineChoice("none", f"{choice.reason}; but {outcome}; only absolute bounds are judged"),
+                None,
+                "there is no baseline to cross-fit; judged on the eval rows",
+            )
+        parts = [align_classes(load_scored(folder), candidate.classes) for folder in outcome]
+        oof_baseline = pool_out_of_fold(plan, parts, config)
+        step.done(f"{config.folds} folds")
+    check_same_rows(oof_candidate, oof_baseline)
+    metadata = dict(oof_baseline.metadata)
+    seconds = [part.metadata.get("train_seconds") for part in parts]
+    timed = [float(v) for v in seconds if isinstance(v, int | float)]
+    metadata.update(  # k models trained on folds of the candidate's rows: no one digest or data file
+        model_digest=None, data={}, train_seconds=round(sum(timed), 3) if len(timed) == len(parts) else None
+    )
+    oof_baseline.metadata = metadata
+    reason = f"{choice.reason}; cross-fitted on {config.folds} folds of the candidate's train + eval rows"
+    return replace(choice, reason=reason), (oof_candidate, oof_baseline), None
+
+
 def run_check(
     config_path: str | Path,
     output_dir: str | Path,
@@ -234,7 +299,12 @@ def run_check(
             )
             step.done(choice.source)
         baseline: Scored | None = None
-        if choice.source != "none":
+        compared, inflation, fallback = candidate, 1.0, None
+        if config.evaluation == "cross_fit":
+            choice, pair, fallback = _cross_fitted(choice, config, datasets, candidate, workdir, progress)
+            if pair is not None:
+                (compared, baseline), inflation = pair, cross_fit_inflation(config.folds)
+        if baseline is None and choice.source != "none":
             with progress.step("retraining merge-base" if choice.source == "retrain" else "scoring baseline"):
                 choice, baseline = _score_baseline(
                     choice,
@@ -255,7 +325,7 @@ def run_check(
                 base_commit = found[1] if found else None
             data_checks = _run_data_checks(config, base_commit, workdir)
         with progress.step("bootstrap"):
-            comparison = compare(candidate, baseline, config)
+            comparison = compare(compared, baseline, config, inflation=inflation)
         baseline_metadata = baseline.metadata if baseline is not None else None
 
     reasons = list(comparison.gate.reasons)
@@ -295,11 +365,16 @@ def run_check(
             "seed": config.seed,
             "absolute_only": comparison.absolute_only,
             "correction": config.correction,
+            "evaluation": (
+                evaluation_block("cross_fit", folds=config.folds, rows=compared.rows, inflation=inflation)
+                if compared is not candidate
+                else evaluation_block("holdout", rows=candidate.rows, fallback=fallback)
+            ),
         },
         "baseline": {"source": choice.source, "reason": choice.reason, "model": baseline_side},
         "candidate": candidate_side,
         "evaluation": {
-            "rows": candidate.rows,
+            "rows": compared.rows,
             "data": eval_fp,
             "split": datasets.split,
             "same_rows": baseline is not None,
