@@ -19,6 +19,7 @@ of 3 means the same as the row appearing three times. The values agree with scik
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -187,6 +188,17 @@ class MetricEvaluator:
         """An order of the rows in which weights make evaluation cheapest (the first ranking's), if any."""
         return self._rankings[0].order if self._rankings else None
 
+    def reordered(self, order: np.ndarray) -> MetricEvaluator:
+        """This evaluator for the same rows held in another order: row ``order[j]`` becomes row j."""
+        place = np.empty(self.n_rows, dtype=np.intp)
+        place[order] = np.arange(self.n_rows)
+        moved = copy.copy(self)
+        moved._matrix = self._matrix[order]
+        if self._code_order is not None:
+            moved._code_order = place[self._code_order]
+        moved._rankings = [ranking.reordered(place) for ranking in self._rankings]
+        return moved
+
     def evaluate(self, weights: np.ndarray, column_sums: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Each metric under each row of integer weights (shape (r, n)) as an array of r values.
 
@@ -316,6 +328,13 @@ class _Ranking:
         positives_below = np.searchsorted(positive_scores, positive_scores, side="left")
         self.positive_ties = bool(np.any(positives_below != np.arange(len(positive_rows))))
         self.positives_below = positives_below if self.positive_ties else None
+
+    def reordered(self, place: np.ndarray) -> _Ranking:
+        """This ranking for the rows held in another order: row i moves to place[i]."""
+        moved = copy.copy(self)
+        order = place if self.order is None else place[self.order]
+        moved.order = None if np.array_equal(order, np.arange(len(order))) else order
+        return moved
 
     def evaluate(
         self, weights: np.ndarray, rows: np.ndarray, want_auc: bool, want_ap: bool

@@ -23,8 +23,12 @@ import numpy as np
 from mlops_actions.domain.metrics import MetricEvaluator, Predictions
 from mlops_actions.errors import ConfigError, DataError
 
-# Elements (resamples x rows) of one chunk of weights; several arrays of this size live at once per thread.
-_CHUNK_ELEMENTS = 1 << 20
+# Elements (resamples x rows) of one chunk of weights, the unit of work of a thread: large enough that the
+# per-row quantities are read once for several resamples, small enough for memory (int32, 32 MiB).
+_CHUNK_ELEMENTS = 1 << 23
+# Weighted sums go through blocks of this many resamples x rows (a float64 copy of 1 MiB, in cache).
+_SUM_RESAMPLES = 16
+_SUM_ROWS = 8192
 _EXACT_MCNEMAR_BELOW = 25
 
 
@@ -131,11 +135,11 @@ def bootstrap_interval(
 
 def resample_rows(seed: int, n_rows: int, start: int, count: int) -> np.ndarray:
     """The row indices (count, n_rows) of resamples start .. start + count - 1 for this seed."""
-    bit_generator = np.random.PCG64(seed)  # as in np.random.default_rng(seed)
-    bit_generator.advance(start * n_rows)  # one 64-bit step per double
-    uniform = np.random.Generator(bit_generator).random((count, n_rows))
-    uniform *= n_rows
-    return uniform.astype(np.intp)  # floor: below n_rows, as u < 1 (exactly so for n_rows < 2**53)
+    rows = np.empty((count, n_rows), dtype=np.intp)
+    generator, uniform = _resample_generator(seed, n_rows, start), np.empty(n_rows)
+    for drawn in rows:
+        _draw_rows(generator, uniform, drawn)
+    return rows
 
 
 def resample_weights(rows: np.ndarray, n_rows: int, *, place: np.ndarray | None = None) -> np.ndarray:
@@ -143,7 +147,7 @@ def resample_weights(rows: np.ndarray, n_rows: int, *, place: np.ndarray | None 
 
     Row i's count lands in column place[i] when ``place`` is given (rows held in another order).
     """
-    weights = np.empty((rows.shape[0], n_rows), dtype=np.int32 if n_rows < 2**31 else np.int64)
+    weights = np.empty((rows.shape[0], n_rows), dtype=_weight_type(n_rows))
     for counts, drawn in zip(weights, rows, strict=True):
         counts[:] = np.bincount(drawn if place is None else place.take(drawn), minlength=n_rows)
     return weights
@@ -291,8 +295,7 @@ def _bootstrap_samples(
     order = evaluators[0].row_order
     place: np.ndarray | None = None
     if order is not None:
-        models = [_reordered(model, order) for model in models]
-        evaluators = _evaluators(names, task, np.asarray(y_true)[order], models, evaluators[0].n_classes)
+        evaluators = [evaluator.reordered(order) for evaluator in evaluators]
         place = np.empty(n_rows, dtype=np.intp)
         place[order] = np.arange(n_rows)
     columns, blocks = _shared_columns(evaluators)
@@ -300,15 +303,14 @@ def _bootstrap_samples(
     samples = [{name: np.empty(resamples) for name in evaluator.names} for evaluator in evaluators]
 
     def run_chunk(start: int) -> None:
-        rows = resample_rows(seed, n_rows, start, min(chunk, resamples - start))
-        weights = resample_weights(rows, n_rows, place=place)
-        sums = weights.astype(np.float64) @ columns
+        weights = _chunk_weights(seed, n_rows, start, min(chunk, resamples - start), place)
+        sums = _weighted_sums(weights, columns)
         for evaluator, block, store in zip(evaluators, blocks, samples, strict=True):
             for name, values in evaluator.evaluate(weights, sums[:, block]).items():
                 store[name][start : start + len(weights)] = values
 
-    # Chunks run on worker threads; BLAS keeps to one thread, as its own threads would compete with the
-    # workers for the same cores.
+    # Chunks run on worker threads (numpy releases the GIL in its loops); BLAS keeps to one thread, as its
+    # own threads would compete with the workers for the same cores.
     starts = range(0, resamples, chunk)
     workers = min(len(starts), os.cpu_count() or 1)
     with _single_threaded_blas():
@@ -321,6 +323,61 @@ def _bootstrap_samples(
     return evaluators, points, samples
 
 
+def _weight_type(n_rows: int) -> type[np.signedinteger]:
+    return np.int32 if n_rows < 2**31 else np.int64
+
+
+def _resample_generator(seed: int, n_rows: int, start: int) -> np.random.Generator:
+    """A generator whose next doubles are those of resample ``start`` onwards (one 64-bit step per double)."""
+    bit_generator = np.random.PCG64(seed)  # as in np.random.default_rng(seed)
+    bit_generator.advance(start * n_rows)
+    return np.random.Generator(bit_generator)
+
+
+def _draw_rows(generator: np.random.Generator, uniform: np.ndarray, out: np.ndarray) -> None:
+    """The next resample's row indices floor(n * u) into ``out``, with ``uniform`` as scratch space."""
+    generator.random(out=uniform)
+    # One pass: the product in float64, truncated (floor, as it is >= 0) on the way into the integers;
+    # below n_rows, as u < 1 (exactly so for n_rows < 2**53).
+    np.multiply(uniform, len(uniform), out=out, casting="unsafe")
+
+
+def _chunk_weights(seed: int, n_rows: int, start: int, count: int, place: np.ndarray | None) -> np.ndarray:
+    """The row counts (count, n_rows) of resamples start .. start + count - 1, column place[i] for row i.
+
+    Equals ``resample_weights(resample_rows(seed, n_rows, start, count), n_rows, place=place)`` with one
+    resample's draws in memory at a time.
+    """
+    generator = _resample_generator(seed, n_rows, start)
+    uniform = np.empty(n_rows)
+    drawn = np.empty(n_rows, dtype=np.intp)
+    weights = np.empty((count, n_rows), dtype=_weight_type(n_rows))
+    for counts in weights:
+        _draw_rows(generator, uniform, drawn)
+        if place is not None:
+            place.take(drawn, out=drawn)
+        counts[:] = np.bincount(drawn, minlength=n_rows)
+    return weights
+
+
+def _weighted_sums(weights: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """weights @ columns in float64, in blocks of rows whose float copy of the weights stays in cache.
+
+    The blocks do not depend on how many resamples a chunk holds, so neither do the sums' roundings.
+    """
+    count, n_rows = weights.shape
+    sums = np.zeros((count, columns.shape[1]))
+    for first in range(0, count, _SUM_RESAMPLES):
+        group = slice(first, min(count, first + _SUM_RESAMPLES))
+        scratch = np.empty((group.stop - group.start, min(n_rows, _SUM_ROWS)))
+        for row in range(0, n_rows, _SUM_ROWS):
+            rows = slice(row, min(n_rows, row + _SUM_ROWS))
+            part = scratch[:, : rows.stop - rows.start]
+            np.copyto(part, weights[group, rows])
+            sums[group] += part @ columns[rows]
+    return sums
+
+
 def _single_threaded_blas() -> AbstractContextManager[object]:
     """Limit BLAS to one thread while in the context (threadpoolctl comes with scikit-learn)."""
     try:
@@ -328,15 +385,6 @@ def _single_threaded_blas() -> AbstractContextManager[object]:
     except ImportError:  # pragma: no cover - without it BLAS keeps its default
         return nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
-
-
-def _reordered(predictions: Predictions, order: np.ndarray) -> Predictions:
-    def take(array: np.ndarray | None) -> np.ndarray | None:
-        return None if array is None else np.asarray(array)[order]
-
-    return Predictions(
-        labels=take(predictions.labels), scores=take(predictions.scores), values=take(predictions.values)
-    )
 
 
 def _shared_columns(evaluators: list[MetricEvaluator]) -> tuple[np.ndarray, list[slice]]:
