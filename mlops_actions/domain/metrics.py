@@ -33,6 +33,8 @@ _EPS = float(np.finfo(np.float64).eps)
 # Confusion counts come from one-hot columns in a matrix product up to this many classes, and from a
 # segmented sum over rows ordered by (true, predicted) class above it.
 _MAX_CLASSES_FOR_ONE_HOT = 4
+# Weights (resamples x rows) that a ranking metric evaluates at once: its intermediates then fit in cache.
+_RANKING_ELEMENTS = 1 << 17
 
 
 @dataclass
@@ -339,7 +341,26 @@ class _Ranking:
     def evaluate(
         self, weights: np.ndarray, rows: np.ndarray, want_auc: bool, want_ap: bool
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """ROC AUC and average precision (each when wanted) under weights (r, n) with row totals rows (r,)."""
+        """ROC AUC and average precision (each when wanted) under weights (r, n) with row totals rows (r,).
+
+        The resamples go through in groups small enough that a group's intermediate arrays stay in cache.
+        """
+        r, n = weights.shape
+        auc = np.empty(r) if want_auc else None
+        ap = np.empty(r) if want_ap else None
+        step = max(1, _RANKING_ELEMENTS // max(n, 1))
+        for first in range(0, r, step):
+            group = slice(first, min(r, first + step))
+            group_auc, group_ap = self._evaluate_group(weights[group], rows[group], want_auc, want_ap)
+            if auc is not None and group_auc is not None:
+                auc[group] = group_auc
+            if ap is not None and group_ap is not None:
+                ap[group] = group_ap
+        return auc, ap
+
+    def _evaluate_group(
+        self, weights: np.ndarray, rows: np.ndarray, want_auc: bool, want_ap: bool
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
         r = weights.shape[0]
         ordered = weights if self.order is None else weights.take(self.order, axis=1)
         negative_weights = ordered[:, : self.n_negative]
