@@ -7,6 +7,12 @@ advancing the generator, so chunks run on several threads and the draws do not d
 The resampled rows are never materialised: each resample becomes a vector of multinomial row counts, and
 every metric is computed from those counts (see ``mlops_actions.domain.metrics.MetricEvaluator``). The result
 equals computing the metrics on the resampled rows one resample at a time.
+
+The cost is a few passes over n values per resample and model; what keeps it low for large n: a thread draws
+one resample at a time into arrays it reuses (fresh large arrays are zeroed page by page by the operating
+system), the counts are permuted once into the first model's ranking order, the per-row columns are summed
+for a whole chunk of resamples at once in blocks that stay in cache, and the ranking metrics work on a few
+resamples at a time, so that their intermediate arrays stay in cache too.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from mlops_actions.errors import ConfigError, DataError
 # Elements (resamples x rows) of one chunk of weights, the unit of work of a thread: large enough that the
 # per-row quantities are read once for several resamples, small enough for memory (int32, 32 MiB).
 _CHUNK_ELEMENTS = 1 << 23
+_CHUNKS_PER_CORE = 4
 # Weighted sums go through blocks of this many resamples x rows (a float64 copy of 1 MiB, in cache).
 _SUM_RESAMPLES = 16
 _SUM_ROWS = 8192
@@ -297,7 +304,9 @@ def _bootstrap_samples(
     if order is not None:
         evaluators = [evaluator.reordered(order) for evaluator in evaluators]
     columns, blocks = _shared_columns(evaluators)
-    chunk = max(1, min(resamples, _CHUNK_ELEMENTS // n_rows))
+    # Several chunks per core, so that the threads finish together; none larger than _CHUNK_ELEMENTS.
+    cores = os.cpu_count() or 1
+    chunk = max(1, min(_CHUNK_ELEMENTS // n_rows, -(-resamples // (_CHUNKS_PER_CORE * cores))))
     samples = [{name: np.empty(resamples) for name in evaluator.names} for evaluator in evaluators]
 
     local = threading.local()
@@ -314,7 +323,7 @@ def _bootstrap_samples(
     # Chunks run on worker threads (numpy releases the GIL in its loops); BLAS keeps to one thread, as its
     # own threads would compete with the workers for the same cores.
     starts = range(0, resamples, chunk)
-    workers = min(len(starts), os.cpu_count() or 1)
+    workers = min(len(starts), cores)
     with _single_threaded_blas():
         if workers == 1:
             for start in starts:
