@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlops_actions.domain.metrics import MetricEvaluator, Predictions
+from mlops_actions.domain.metrics import MetricEvaluator, Predictions, permuted_counts
 from mlops_actions.errors import ConfigError, DataError
 
 # Elements (resamples x rows) of one chunk of weights, the unit of work of a thread: large enough that the
@@ -373,7 +373,8 @@ def _chunk_weights(
 
     Equals ``resample_weights(resample_rows(seed, n_rows, start, count), n_rows, place=place)`` for place
     the inverse of order, with one resample's draws in memory at a time. The counts are permuted rather than
-    the drawn indices: a gather from the int32 counts touches half the memory of one from int64 places.
+    the drawn indices: a gather from the int32 (or one-byte) counts touches a fraction of the memory of one
+    from int64 places.
     The result is a view of ``scratch.weights``.
     """
     n_rows = len(scratch.uniform)
@@ -384,7 +385,7 @@ def _chunk_weights(
         counts = row if order is None else scratch.counts
         np.copyto(counts, np.bincount(scratch.drawn, minlength=n_rows), casting="unsafe")
         if order is not None:
-            counts.take(order, out=row)
+            permuted_counts(counts, order, out=row)
     return weights
 
 

@@ -168,6 +168,7 @@ def test_large_resample_counts_match_the_documented_draws(monkeypatch):
     # Several chunks, several ranking groups per chunk and a shorter last one of each.
     monkeypatch.setattr(stats, "_CHUNK_ELEMENTS", 6 * 2000)  # chunks of 6 resamples
     monkeypatch.setattr(metrics, "_RANKING_ELEMENTS", 4 * 2000)  # ranking groups of 4
+    monkeypatch.setattr(metrics, "_NARROW_GATHER_ROWS", 1000)  # counts permuted through one-byte copies
     y, candidate, baseline = binary_models(13, 2000, decimals=3)
     names = ["roc_auc", "pr_auc", "log_loss", "f1"]
     ours = paired_bootstrap(names, "binary", y, candidate, baseline, resamples=20, seed=9)
