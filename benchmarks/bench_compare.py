@@ -21,12 +21,13 @@ import sys
 import time
 
 CASES = {
+    "binary-10k": ("binary", 10_000),
     "binary-100k": ("binary", 100_000),
     "binary-1m": ("binary", 1_000_000),
     "regression-100k": ("regression", 100_000),
     "multiclass-100k": ("multiclass", 100_000),
 }
-DEFAULT_CASES = "binary-100k,binary-1m,regression-100k"
+DEFAULT_CASES = "binary-10k,binary-100k,binary-1m,regression-100k"
 N_CLASSES = 4
 
 

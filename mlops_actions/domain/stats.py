@@ -7,12 +7,19 @@ advancing the generator, so chunks run on several threads and the draws do not d
 The resampled rows are never materialised: each resample becomes a vector of multinomial row counts, and
 every metric is computed from those counts (see ``mlops_actions.domain.metrics.MetricEvaluator``). The result
 equals computing the metrics on the resampled rows one resample at a time.
+
+The cost is a few passes over n values per resample and model; what keeps it low for large n: a thread draws
+one resample at a time into arrays it reuses (fresh large arrays are zeroed page by page by the operating
+system), the counts are permuted once into the first model's ranking order, the per-row columns are summed
+for a whole chunk of resamples at once in blocks that stay in cache, and the ranking metrics work on a few
+resamples at a time, so that their intermediate arrays stay in cache too.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -20,11 +27,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlops_actions.domain.metrics import MetricEvaluator, Predictions
+from mlops_actions.domain.metrics import MetricEvaluator, Predictions, permuted_counts
 from mlops_actions.errors import ConfigError, DataError
 
-# Elements (resamples x rows) of one chunk of weights; several arrays of this size live at once per thread.
-_CHUNK_ELEMENTS = 1 << 20
+# Elements (resamples x rows) of one chunk of weights, the unit of work of a thread: large enough that the
+# per-row quantities are read once for several resamples, small enough for memory (int32, 32 MiB).
+_CHUNK_ELEMENTS = 1 << 23
+_CHUNKS_PER_CORE = 4
+# Weighted sums go through blocks of this many resamples x rows (a float64 copy of 1 MiB, in cache).
+_SUM_RESAMPLES = 16
+_SUM_ROWS = 8192
 _EXACT_MCNEMAR_BELOW = 25
 
 
@@ -131,11 +143,11 @@ def bootstrap_interval(
 
 def resample_rows(seed: int, n_rows: int, start: int, count: int) -> np.ndarray:
     """The row indices (count, n_rows) of resamples start .. start + count - 1 for this seed."""
-    bit_generator = np.random.PCG64(seed)  # as in np.random.default_rng(seed)
-    bit_generator.advance(start * n_rows)  # one 64-bit step per double
-    uniform = np.random.Generator(bit_generator).random((count, n_rows))
-    uniform *= n_rows
-    return uniform.astype(np.intp)  # floor: below n_rows, as u < 1 (exactly so for n_rows < 2**53)
+    rows = np.empty((count, n_rows), dtype=np.intp)
+    generator, uniform = _resample_generator(seed, n_rows, start), np.empty(n_rows)
+    for drawn in rows:
+        _draw_rows(generator, uniform, drawn)
+    return rows
 
 
 def resample_weights(rows: np.ndarray, n_rows: int, *, place: np.ndarray | None = None) -> np.ndarray:
@@ -143,7 +155,7 @@ def resample_weights(rows: np.ndarray, n_rows: int, *, place: np.ndarray | None 
 
     Row i's count lands in column place[i] when ``place`` is given (rows held in another order).
     """
-    weights = np.empty((rows.shape[0], n_rows), dtype=np.int32 if n_rows < 2**31 else np.int64)
+    weights = np.empty((rows.shape[0], n_rows), dtype=_weight_type(n_rows))
     for counts, drawn in zip(weights, rows, strict=True):
         counts[:] = np.bincount(drawn if place is None else place.take(drawn), minlength=n_rows)
     return weights
@@ -283,34 +295,35 @@ def _bootstrap_samples(
     """The evaluators, every model's metrics on all rows, and on each resample (the same rows for all models).
 
     The metrics do not depend on the order of the rows, so the rows are put in the order that makes the first
-    model's ranking metrics cheapest; each drawn row index is mapped to its place in that order.
+    model's ranking metrics cheapest, and each resample's counts are permuted into that order.
     """
     evaluators = _evaluators(names, task, y_true, models, n_classes)
     n_rows = evaluators[0].n_rows
     points = [evaluator.evaluate(np.ones((1, n_rows), dtype=np.int64)) for evaluator in evaluators]
     order = evaluators[0].row_order
-    place: np.ndarray | None = None
     if order is not None:
-        models = [_reordered(model, order) for model in models]
-        evaluators = _evaluators(names, task, np.asarray(y_true)[order], models, evaluators[0].n_classes)
-        place = np.empty(n_rows, dtype=np.intp)
-        place[order] = np.arange(n_rows)
+        evaluators = [evaluator.reordered(order) for evaluator in evaluators]
     columns, blocks = _shared_columns(evaluators)
-    chunk = max(1, min(resamples, _CHUNK_ELEMENTS // n_rows))
+    # Several chunks per core, so that the threads finish together; none larger than _CHUNK_ELEMENTS.
+    cores = os.cpu_count() or 1
+    chunk = max(1, min(_CHUNK_ELEMENTS // n_rows, -(-resamples // (_CHUNKS_PER_CORE * cores))))
     samples = [{name: np.empty(resamples) for name in evaluator.names} for evaluator in evaluators]
 
+    local = threading.local()
+
     def run_chunk(start: int) -> None:
-        rows = resample_rows(seed, n_rows, start, min(chunk, resamples - start))
-        weights = resample_weights(rows, n_rows, place=place)
-        sums = weights.astype(np.float64) @ columns
+        if not hasattr(local, "scratch"):
+            local.scratch = _Scratch(n_rows, chunk)
+        weights = _chunk_weights(seed, start, min(chunk, resamples - start), order, local.scratch)
+        sums = _weighted_sums(weights, columns)
         for evaluator, block, store in zip(evaluators, blocks, samples, strict=True):
             for name, values in evaluator.evaluate(weights, sums[:, block]).items():
                 store[name][start : start + len(weights)] = values
 
-    # Chunks run on worker threads; BLAS keeps to one thread, as its own threads would compete with the
-    # workers for the same cores.
+    # Chunks run on worker threads (numpy releases the GIL in its loops); BLAS keeps to one thread, as its
+    # own threads would compete with the workers for the same cores.
     starts = range(0, resamples, chunk)
-    workers = min(len(starts), os.cpu_count() or 1)
+    workers = min(len(starts), cores)
     with _single_threaded_blas():
         if workers == 1:
             for start in starts:
@@ -321,6 +334,79 @@ def _bootstrap_samples(
     return evaluators, points, samples
 
 
+def _weight_type(n_rows: int) -> type[np.signedinteger]:
+    return np.int32 if n_rows < 2**31 else np.int64
+
+
+def _resample_generator(seed: int, n_rows: int, start: int) -> np.random.Generator:
+    """A generator whose next doubles are those of resample ``start`` onwards (one 64-bit step per double)."""
+    bit_generator = np.random.PCG64(seed)  # as in np.random.default_rng(seed)
+    bit_generator.advance(start * n_rows)
+    return np.random.Generator(bit_generator)
+
+
+def _draw_rows(generator: np.random.Generator, uniform: np.ndarray, out: np.ndarray) -> None:
+    """The next resample's row indices floor(n * u) into ``out``, with ``uniform`` as scratch space."""
+    generator.random(out=uniform)
+    # One pass: the product in float64, truncated (floor, as it is >= 0) on the way into the integers;
+    # below n_rows, as u < 1 (exactly so for n_rows < 2**53).
+    np.multiply(uniform, len(uniform), out=out, casting="unsafe")
+
+
+class _Scratch:
+    """One thread's arrays for drawing chunks of resamples, reused from chunk to chunk.
+
+    Fresh arrays of this size would come from the operating system, zeroed page by page, for every chunk.
+    """
+
+    def __init__(self, n_rows: int, chunk: int):
+        self.uniform = np.empty(n_rows)
+        self.drawn = np.empty(n_rows, dtype=np.intp)
+        self.counts = np.empty(n_rows, dtype=_weight_type(n_rows))
+        self.weights = np.empty((chunk, n_rows), dtype=_weight_type(n_rows))
+
+
+def _chunk_weights(
+    seed: int, start: int, count: int, order: np.ndarray | None, scratch: _Scratch
+) -> np.ndarray:
+    """The row counts (count, n_rows) of resamples start .. start + count - 1, rows taken in ``order``.
+
+    Equals ``resample_weights(resample_rows(seed, n_rows, start, count), n_rows, place=place)`` for place
+    the inverse of order, with one resample's draws in memory at a time. The counts are permuted rather than
+    the drawn indices: a gather from the int32 (or one-byte) counts touches a fraction of the memory of one
+    from int64 places.
+    The result is a view of ``scratch.weights``.
+    """
+    n_rows = len(scratch.uniform)
+    generator = _resample_generator(seed, n_rows, start)
+    weights = scratch.weights[:count]
+    for row in weights:
+        _draw_rows(generator, scratch.uniform, scratch.drawn)
+        counts = row if order is None else scratch.counts
+        np.copyto(counts, np.bincount(scratch.drawn, minlength=n_rows), casting="unsafe")
+        if order is not None:
+            permuted_counts(counts, order, out=row)
+    return weights
+
+
+def _weighted_sums(weights: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """weights @ columns in float64, in blocks of rows whose float copy of the weights stays in cache.
+
+    The blocks do not depend on how many resamples a chunk holds, so neither do the sums' roundings.
+    """
+    count, n_rows = weights.shape
+    sums = np.zeros((count, columns.shape[1]))
+    for first in range(0, count, _SUM_RESAMPLES):
+        group = slice(first, min(count, first + _SUM_RESAMPLES))
+        scratch = np.empty((group.stop - group.start, min(n_rows, _SUM_ROWS)))
+        for row in range(0, n_rows, _SUM_ROWS):
+            rows = slice(row, min(n_rows, row + _SUM_ROWS))
+            part = scratch[:, : rows.stop - rows.start]
+            np.copyto(part, weights[group, rows])
+            sums[group] += part @ columns[rows]
+    return sums
+
+
 def _single_threaded_blas() -> AbstractContextManager[object]:
     """Limit BLAS to one thread while in the context (threadpoolctl comes with scikit-learn)."""
     try:
@@ -328,15 +414,6 @@ def _single_threaded_blas() -> AbstractContextManager[object]:
     except ImportError:  # pragma: no cover - without it BLAS keeps its default
         return nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
-
-
-def _reordered(predictions: Predictions, order: np.ndarray) -> Predictions:
-    def take(array: np.ndarray | None) -> np.ndarray | None:
-        return None if array is None else np.asarray(array)[order]
-
-    return Predictions(
-        labels=take(predictions.labels), scores=take(predictions.scores), values=take(predictions.values)
-    )
 
 
 def _shared_columns(evaluators: list[MetricEvaluator]) -> tuple[np.ndarray, list[slice]]:

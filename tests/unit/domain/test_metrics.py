@@ -304,3 +304,18 @@ def test_regression_needs_values_and_finite_targets():
 def test_class_index_beyond_n_classes_is_rejected():
     with pytest.raises(DataError, match="out of range for n_classes=3"):
         compute_metrics(["accuracy"], "multiclass", np.array([0, 3]), Predictions(labels=np.array([0, 1])), 3)
+
+
+@pytest.mark.parametrize("largest", [255, 256, 70_000])
+def test_permuted_counts_equal_a_plain_take_through_narrow_copies_or_not(monkeypatch, largest):
+    import mlops_actions.domain.metrics as metrics
+
+    monkeypatch.setattr(metrics, "_NARROW_GATHER_ROWS", 1)
+    rng = np.random.default_rng(3)
+    weights = rng.integers(0, 4, (3, 50)).astype(np.int32)
+    weights[1, 7] = largest
+    order = rng.permutation(50)
+    assert np.array_equal(metrics.permuted_counts(weights, order), weights.take(order, axis=1))
+    out = np.empty(50, dtype=np.int32)
+    assert metrics.permuted_counts(weights[1], order, out=out) is out
+    assert np.array_equal(out, weights[1].take(order))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import sklearn.metrics as skm
 
-from mlops_actions.domain import stats
+from mlops_actions.domain import metrics, stats
 from mlops_actions.domain.metric_names import metrics_for_task
 from mlops_actions.domain.metrics import Predictions, compute_metrics
 from mlops_actions.domain.stats import bootstrap_interval, delong_test, mcnemar_test, paired_bootstrap
@@ -149,6 +149,32 @@ def test_chunks_on_several_threads_give_the_same_result(monkeypatch):
         interval = (chunked[name].ci_low, chunked[name].ci_high)
         assert interval == pytest.approx((whole[name].ci_low, whole[name].ci_high), abs=1e-12)
         assert interval == pytest.approx(expected[name][:2], abs=1e-12)
+
+
+def test_resample_rows_from_any_start_are_the_documented_draws():
+    expected = np.array(list(naive_resamples(37, 9, 5)))
+    assert np.array_equal(stats.resample_rows(5, 37, 0, 9), expected)
+    assert np.array_equal(stats.resample_rows(5, 37, 4, 3), expected[4:7])
+
+
+def test_resample_weights_count_each_row_in_its_place():
+    rows = np.array([[0, 0, 2, 3], [1, 1, 1, 1]])
+    place = np.array([3, 2, 1, 0])
+    assert stats.resample_weights(rows, 4).tolist() == [[2, 0, 1, 1], [0, 4, 0, 0]]
+    assert stats.resample_weights(rows, 4, place=place).tolist() == [[1, 1, 0, 2], [0, 0, 4, 0]]
+
+
+def test_large_resample_counts_match_the_documented_draws(monkeypatch):
+    # Several chunks, several ranking groups per chunk and a shorter last one of each.
+    monkeypatch.setattr(stats, "_CHUNK_ELEMENTS", 6 * 2000)  # chunks of 6 resamples
+    monkeypatch.setattr(metrics, "_RANKING_ELEMENTS", 4 * 2000)  # ranking groups of 4
+    monkeypatch.setattr(metrics, "_NARROW_GATHER_ROWS", 1000)  # counts permuted through one-byte copies
+    y, candidate, baseline = binary_models(13, 2000, decimals=3)
+    names = ["roc_auc", "pr_auc", "log_loss", "f1"]
+    ours = paired_bootstrap(names, "binary", y, candidate, baseline, resamples=20, seed=9)
+    expected = naive_paired_bootstrap(names, "binary", y, candidate, baseline, None, 20, 0.95, 9)
+    for name in names:
+        assert (ours[name].ci_low, ours[name].ci_high) == pytest.approx(expected[name][:2], abs=1e-12), name
 
 
 def test_resamples_where_a_metric_is_undefined_are_left_out_and_counted():
