@@ -168,6 +168,7 @@ def html_from_report(report: Report) -> str:
         "links": [(label, url) for label, url in report.links if label != LINK_LABELS["html_report"]],
         "c": _compared(report),
         "evaluation": evaluation_text(report),
+        "cross_fitted": report.evaluation is not None and report.evaluation.mode == "cross_fit",
         "roles": role_text(report),
         "rules": [(rule, p_value_text(rule, report)) for rule in report.change_rules],
         "rule_legend": rule_legend(report),

@@ -433,6 +433,7 @@ def _render(report: Report, layout: Layout, max_chars: int, note: bool = True) -
             (rule, escape_md(note, 400)) for rule, note in report.power_notes if id(rule) in shown
         ],
         "evaluation": escape_md(evaluation, 600) if evaluation else None,
+        "cross_fitted": report.evaluation is not None and report.evaluation.mode == "cross_fit",
         "sep": _safe(" · "),
         "truncation_note": _truncation_note(report, layout, max_chars) if note else None,
     }

@@ -288,6 +288,18 @@ def test_cross_fitted_comparison_is_one_line_of_the_method_section(markdown: str
     )
 
 
+def test_cross_fitted_rows_are_said_to_come_from_train_and_eval_not_the_eval_file(
+    markdown: str, html: str
+) -> None:
+    [line] = [line for line in markdown.splitlines() if line.startswith("**Evaluation:**")]
+    assert "every train and eval row scored out of fold" in line
+    assert "every train and eval row, scored out of fold" in html
+    holdout = with_inference()
+    del holdout["gate"]["evaluation"]
+    [plain] = [line for line in render_markdown(holdout).splitlines() if line.startswith("**Evaluation:**")]
+    assert "out of fold" not in plain
+
+
 def test_a_cross_fit_config_that_ran_as_holdout_says_why() -> None:
     result = with_inference()
     result["gate"]["evaluation"] = {
