@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlops_actions.domain.config import Config
 from mlops_actions.domain.evaluation import Scored, align_classes
-from mlops_actions.domain.gate import GateOutcome, judge
+from mlops_actions.domain.gate import BOOTSTRAP_DELTAS, GateOutcome, judge
 from mlops_actions.domain.metric_names import METRICS
 from mlops_actions.errors import DataError
 
@@ -61,8 +61,10 @@ def metric_rows(
     with_tests: bool = True,
     inflation: float = 1.0,
 ) -> list[dict[str, Any]]:
-    """One row per metric: baseline, candidate, delta, interval, within-noise flag, paired test.
+    """One row per metric: baseline, candidate, delta, interval, within-noise flag, paired test, role, se.
 
+    With a baseline each row also carries its bootstrap deltas under ``gate.BOOTSTRAP_DELTAS`` (a numpy
+    array for ``judge``'s p-values; ``without_bootstrap_deltas`` drops it before the rows become JSON).
     ``inflation`` widens the paired bootstrap's deltas (the cross-fitting variance correction, see
     ``mlops_actions.domain.inference.cross_fit_inflation``).
     """
@@ -82,7 +84,7 @@ def metric_rows(
         )
         for name in names:
             value, low, high = intervals[name]
-            rows.append(_row(name, config, None, value, None, low, high, None))
+            rows.append(_row(name, config, None, value, None, low, high, None, None))
         return rows
     estimates = paired_bootstrap(
         list(names),
@@ -106,8 +108,30 @@ def metric_rows(
             test = mcnemar_test(candidate.y_true, cand.labels, base.labels)
         elif with_tests and name == "roc_auc" and both_scores is not None and two_classes:
             test = delong_test(candidate.y_true, *both_scores)
-        rows.append(_row(name, config, est.baseline, est.candidate, est.delta, est.ci_low, est.ci_high, test))
+        row = _row(
+            name, config, est.baseline, est.candidate, est.delta, est.ci_low, est.ci_high, test, est.se
+        )
+        row[BOOTSTRAP_DELTAS] = est.samples
+        rows.append(row)
     return rows
+
+
+def metric_role(name: str, config: Config) -> str:
+    """primary (the config's primary metric), guard (another metric with a rule) or advisory (no rule)."""
+    if name == config.primary_metric:
+        return "primary"
+    return "guard" if any(rule.metric == name for rule in config.rules) else "advisory"
+
+
+def without_bootstrap_deltas(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Metric rows (or slices with their metric rows) without the bootstrap deltas: JSON-ready."""
+    cleaned = []
+    for row in rows:
+        row = {k: v for k, v in row.items() if k != BOOTSTRAP_DELTAS}
+        if isinstance(row.get("metrics"), list):
+            row["metrics"] = without_bootstrap_deltas(row["metrics"])
+        cleaned.append(row)
+    return cleaned
 
 
 def _row(
@@ -119,6 +143,7 @@ def _row(
     low: float | None,
     high: float | None,
     test: Any,
+    se: float | None,
 ) -> dict[str, Any]:
     info = METRICS[name]
     low, high = _number(low), _number(high)
@@ -146,6 +171,8 @@ def _row(
         "ci_high": high,
         "within_noise": within_noise,
         "test": test_doc,
+        "role": metric_role(name, config),
+        "se": _number(se) if delta is not None else None,
     }
 
 
@@ -188,7 +215,7 @@ def _point_rows(names: list[str], cand: Scored, base: Scored | None, config: Con
         b = base_values.get(name)
         c = cand_values[name]
         delta = None if b is None else c - b
-        rows.append(_row(name, config, b, c, delta, None, None, None))
+        rows.append(_row(name, config, b, c, delta, None, None, None, None))
     return rows
 
 
@@ -197,13 +224,16 @@ class Comparison:
     """Candidate vs baseline on the same rows, and the gate's judgement of it.
 
     Without a baseline only the candidate's values and intervals are known, and only the absolute bounds
-    are judged (``absolute_only``).
+    are judged (``absolute_only``). ``advisory_metrics`` are the watched metrics outside the table
+    (``metrics.advisory``); the gate's ``warnings`` name confident notable regressions of metrics without a
+    rule. Every row here is JSON-ready (no bootstrap deltas).
     """
 
     metrics: list[dict[str, Any]]
     slices: list[dict[str, Any]]
     gate: GateOutcome
     absolute_only: bool
+    advisory_metrics: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -213,12 +243,18 @@ class Comparison:
     def verdict(self) -> str:
         return "pass" if self.passed else "fail"
 
+    @property
+    def warnings(self) -> list[str]:
+        return self.gate.warnings
+
     def to_dict(self) -> dict[str, Any]:
-        """Verdict, reasons, metric rows, judged rules and slices, as ``compare --json`` prints them."""
+        """Verdict, reasons, warnings, metric rows, judged rules and slices, as ``compare --json`` prints them."""
         return {
             "verdict": self.verdict,
             "reasons": self.gate.reasons,
+            "warnings": self.gate.warnings,
             "metrics": self.metrics,
+            "advisory_metrics": self.advisory_metrics,
             "rules": self.gate.rules,
             "slices": self.slices,
             "absolute_only": self.absolute_only,
@@ -232,13 +268,34 @@ def compare(
 
     The baseline's classes are put in the candidate's order; both must have been scored on the same rows
     (a DataError says otherwise). Every metric gets a paired-bootstrap interval of its delta, accuracy a
-    McNemar test, binary ROC AUC a DeLong test; each slice value gets its own rows. ``inflation`` (>= 1)
-    widens every bootstrap delta around its estimate: the variance correction of cross-fitted predictions.
+    McNemar test, binary ROC AUC a DeLong test; each slice value gets its own rows. The config's advisory
+    metrics are computed in the same bootstrap. ``inflation`` (>= 1) widens every bootstrap delta around its
+    estimate: the variance correction of cross-fitted predictions (and the power notes then suggest no
+    cross-fitting).
     """
     if baseline is not None:
         baseline = align_classes(baseline, candidate.classes)
         check_same_rows(candidate, baseline)
-    metrics = metric_rows(config.metrics, candidate, baseline, config, inflation=inflation)
+    names = list(dict.fromkeys([*config.metrics, *config.advisory_metrics]))
+    every = metric_rows(names, candidate, baseline, config, inflation=inflation)
+    shown = set(config.metrics)
+    metrics = [row for row in every if row["name"] in shown]
+    advisory = [row for row in every if row["name"] not in shown]
     slices = slice_rows(candidate, baseline, config, inflation=inflation)
-    gate = judge(config.rules, metrics, slices, min_slice_rows=config.min_slice_rows)
-    return Comparison(metrics=metrics, slices=slices, gate=gate, absolute_only=baseline is None)
+    gate = judge(
+        config.rules,
+        metrics,
+        slices,
+        min_slice_rows=config.min_slice_rows,
+        config=config,
+        rows=candidate.rows,
+        advisory=advisory,
+        evaluation="cross_fit" if inflation > 1.0 else "holdout",
+    )
+    return Comparison(
+        metrics=without_bootstrap_deltas(metrics),
+        slices=without_bootstrap_deltas(slices),
+        gate=gate,
+        absolute_only=baseline is None,
+        advisory_metrics=without_bootstrap_deltas(advisory),
+    )

@@ -74,7 +74,16 @@ def test_a_clearly_worse_candidate_fails_the_change_rule_with_a_reason(config: C
     assert any("roc_auc" in reason.lower() or "ROC" in reason for reason in comparison.gate.reasons)
     document = comparison.to_dict()
     assert document["verdict"] == "fail" and document["reasons"] == comparison.gate.reasons
-    assert set(document) == {"verdict", "reasons", "metrics", "rules", "slices", "absolute_only"}
+    assert set(document) == {
+        "verdict",
+        "reasons",
+        "warnings",
+        "metrics",
+        "advisory_metrics",
+        "rules",
+        "slices",
+        "absolute_only",
+    }
 
 
 def test_a_baseline_listing_its_classes_the_other_way_round_is_compared_in_the_candidates_order(

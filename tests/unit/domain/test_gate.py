@@ -56,8 +56,8 @@ def test_negative_allowance_accepts_a_bounded_regression() -> None:
     assert outcome.passed
 
 
-def test_strict_rule_demands_a_confident_improvement() -> None:
-    improving = row(cand=0.82, low=-0.001, high=0.04)
+def test_strict_rule_demands_the_whole_interval_above_the_margin() -> None:
+    improving = row(cand=0.82, low=-0.002, high=0.04)  # below the default ROC AUC margin of 0.001
     strict = judge(
         (Rule("roc_auc", allowed_change=0.0, decision="strict"),), [improving], [], min_slice_rows=30
     )
