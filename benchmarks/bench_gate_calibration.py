@@ -49,7 +49,7 @@ TRAIN_PER_EVAL = 4  # holdout: training rows per eval row (the usual 80/20 split
 BINARY_WEIGHTS = (1.2, -0.8, 0.6, 0.4, 0.2)
 BINARY_INTERCEPT = -1.2
 REGRESSION_WEIGHTS = (3.0, -2.0, 1.5, 1.0, 0.5)
-REGRESSION_NOISE = 3.0
+REGRESSION_NOISE = 1.0
 POWER_TARGET = 0.8
 MDE_TOLERANCE = 0.25
 # The simulated effects: ROC AUC points lost (binary), relative RMSE gained (regression).
@@ -150,7 +150,9 @@ def build_world(task: str, correlation: float, pilot_rows: int, seed: int) -> Wo
     def decorrelation(sigma: float) -> float:
         return 1.0 - score_correlation(task, y_test, predictions(0, sigma), predictions(1, sigma))
 
-    sigma = _bisect(decorrelation, 1.0 - correlation, 0.0, 6.0, 14)
+    # regression errors share the target's noise, and a model that sees only noise predicts the mean as
+    # its twin does: their correlation falls, then rises again with sigma; search below the turn (sigma 1)
+    sigma = _bisect(decorrelation, 1.0 - correlation, 0.0, 6.0 if task == "binary" else 1.0, 14)
     reference = population_metric(task, y_test, predictions(0, sigma))
 
     def worsening(tau: float) -> float:
@@ -239,11 +241,22 @@ def judge_rows(config: Any, candidate: Any, baseline: Any, inflation: float) -> 
     return metric_rows(config.metrics, candidate, baseline, config, with_tests=False, inflation=inflation)
 
 
-def verdict(config: Any, rows: list[dict[str, Any]]) -> tuple[bool, dict[str, Any]]:
-    """(the gate failed, the primary metric's judged change rule) for these metric rows."""
+def verdict(
+    config: Any, metric_table: list[dict[str, Any]], compared_rows: int, inflation: float
+) -> tuple[bool, dict[str, Any]]:
+    """(the gate failed, the primary metric's judged change rule) for these metric rows, judged as
+    ``compare`` judges them (the config's settings, Holm family, power)."""
     from mlops_actions.domain.gate import judge
 
-    outcome = judge(config.rules, rows, [], min_slice_rows=config.min_slice_rows)
+    outcome = judge(
+        config.rules,
+        metric_table,
+        [],
+        min_slice_rows=config.min_slice_rows,
+        config=config,
+        rows=compared_rows,
+        evaluation="cross_fit" if inflation > 1.0 else "holdout",
+    )
     primary = next(r for r in outcome.rules if r["metric"] == config.primary_metric and r["slice"] is None)
     return not outcome.passed, primary
 
@@ -330,7 +343,7 @@ def run_cell(
             metric_table = judge_rows(any_config, scored(world.task, y, candidates[effect]), baseline, inflation)
             cell.trials[effect] = cell.trials.get(effect, 0) + 1
             for rule_set in RULE_SETS:
-                failed, primary = verdict(configs[rule_set], metric_table)
+                failed, primary = verdict(configs[rule_set], metric_table, len(y), inflation)
                 key = (rule_set, effect)
                 cell.fails[key] = cell.fails.get(key, 0) + failed
                 cell.primary_fails[key] = cell.primary_fails.get(key, 0) + (primary["status"] == "fail")
@@ -344,7 +357,7 @@ def run_cell(
             metric_table = judge_rows(any_config, baseline, baseline, inflation)
             cell.identical_trials += 1
             for rule_set in RULE_SETS:
-                failed, _ = verdict(configs[rule_set], metric_table)
+                failed, _ = verdict(configs[rule_set], metric_table, len(y), inflation)
                 cell.identical_fails[rule_set] = cell.identical_fails.get(rule_set, 0) + failed
 
 
