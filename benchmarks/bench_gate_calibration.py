@@ -387,19 +387,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--trials", type=int, default=200, help="trials per configuration (default: 200)")
     parser.add_argument(
-        "--row-budget",
-        type=int,
-        default=1_000_000,
-        help="at most this many compared rows x trials per configuration: fewer trials where the compared "
-        "rows are many (default: 1,000,000; 0: no limit)",
+        "--scale-trials",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fewer trials where more rows are compared: --trials x sqrt(fewest rows / compared rows), at "
+        "least 20 (default: on; --no-scale-trials runs --trials everywhere)",
     )
     parser.add_argument("--resamples", type=int, default=200, help="bootstrap resamples (default: 200)")
     parser.add_argument("--rows", default="2000,10000", help="eval rows, comma-separated (default: 2000,10000)")
     parser.add_argument("--correlations", default="0.7,0.95", help="score correlations (default: 0.7,0.95)")
     parser.add_argument("--modes", default="holdout,cross_fit", help="evaluation modes (default: both)")
     parser.add_argument("--tasks", default="binary,regression", help="tasks (default: binary,regression)")
-    parser.add_argument("--identical", type=int, default=25, help="identical-model trials per configuration")
-    parser.add_argument("--search-trials", type=int, default=100, help="trials per extra effect size")
+    parser.add_argument("--identical", type=int, default=10, help="identical-model trials per configuration")
+    parser.add_argument("--search-trials", type=int, default=40, help="trials per extra effect size")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulation (default: 0)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 20 trials, 2,000 rows, 200 resamples")
     args = parser.parse_args(argv)
@@ -412,15 +412,17 @@ def main(argv: list[str] | None = None) -> int:
     pilot_rows = 50_000 if args.quick else 100_000
 
     def trials_for(rows: int, mode: str) -> int:
+        """``--trials`` at the fewest compared rows, fewer (as 1 / sqrt(compared rows)) where they are many."""
         compared = rows * (TRAIN_PER_EVAL + 1) if mode == "cross_fit" else rows
-        if not args.row_budget:
+        if not args.scale_trials:
             return args.trials
-        return min(args.trials, max(20, args.row_budget // compared))
+        return max(20, min(args.trials, round(args.trials * math.sqrt(min(rows_list) / compared))))
 
     started = time.perf_counter()
     print(
-        f"gate calibration: {args.trials} trials per configuration, at most {args.row_budget:,} compared "
-        f"rows x trials ({args.search_trials} per extra effect "
+        f"gate calibration: {args.trials} trials per configuration"
+        f"{' at the fewest compared rows (fewer as 1/sqrt(rows) above)' if args.scale_trials else ''} "
+        f"({args.search_trials} per extra effect "
         f"of the 80%-power search, {args.identical} identical-model trials), {args.resamples} resamples, "
         f"95% interval, allowed_change 0 with the default margins, {FOLDS} folds for cross_fit"
     )
