@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import math
 import statistics
 import sys
@@ -270,7 +271,9 @@ def trial_predictions(
     task = world.task
     total = rows * (TRAIN_PER_EVAL + 1)
     x, y = draw_table(task, total, rng)
-    views = {effect: model_view(x, world.sigma, world.taus.get(effect, 0.0), rng) for effect in [-1.0, *effects]}
+    views = {
+        effect: model_view(x, world.sigma, world.taus.get(effect, 0.0), rng) for effect in [-1.0, *effects]
+    }
     if mode == "holdout":
         train, test = slice(0, total - rows), slice(total - rows, total)
         predicted = {
@@ -340,7 +343,9 @@ def run_cell(
         y, baseline_predictions, candidates = trial_predictions(world, rows, mode, effects, rng)
         baseline = scored(world.task, y, baseline_predictions)
         for effect in effects:
-            metric_table = judge_rows(any_config, scored(world.task, y, candidates[effect]), baseline, inflation)
+            metric_table = judge_rows(
+                any_config, scored(world.task, y, candidates[effect]), baseline, inflation
+            )
             cell.trials[effect] = cell.trials.get(effect, 0) + 1
             for rule_set in RULE_SETS:
                 failed, primary = verdict(configs[rule_set], metric_table, len(y), inflation)
@@ -368,12 +373,16 @@ def effect_at_power(curve: list[tuple[float, float]], target: float = POWER_TARG
     def probit(p: float) -> float:
         return normal.inv_cdf(min(max(p, 0.002), 0.998))
 
-    curve = sorted(curve)
-    for (e0, p0), (e1, p1) in zip(curve, curve[1:], strict=False):
+    for (e0, p0), (e1, p1) in itertools.pairwise(sorted(curve)):
         if p0 < target <= p1:
             q0, q1, qt = probit(p0), probit(p1), probit(target)
             return e0 + (e1 - e0) * (qt - q0) / (q1 - q0) if q1 != q0 else e1
     return None
+
+
+def _primary_power_curve(cell: Cell) -> list[tuple[float, float]]:
+    """(effect, share of trials where the one rule failed) for every simulated effect."""
+    return [(e, cell.primary_fails[("one rule", e)] / cell.trials[e]) for e in cell.trials]
 
 
 def _rate(fails: int, trials: int) -> str:
@@ -381,11 +390,101 @@ def _rate(fails: int, trials: int) -> str:
     return f"{fails / trials:5.1%} [{low:4.1%}, {high:4.1%}]"
 
 
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How many trials and resamples, from the command line."""
+
+    trials: int
+    scale_trials: bool
+    smallest_rows: int
+    resamples: int
+    identical: int
+    search_trials: int
+    pilot_rows: int
+    seed: int
+
+    def trials_for(self, rows: int, mode: str) -> int:
+        """``trials`` at the fewest compared rows, fewer (as 1 / sqrt(compared rows)) where they are many."""
+        compared = rows * (TRAIN_PER_EVAL + 1) if mode == "cross_fit" else rows
+        if not self.scale_trials:
+            return self.trials
+        return max(20, min(self.trials, round(self.trials * math.sqrt(self.smallest_rows / compared))))
+
+
+def measure_configuration(
+    world: World, configs: dict[str, Any], rows: int, mode: str, settings: Settings
+) -> tuple[Cell, float | None, list[float], World]:
+    """Simulate one configuration; search larger (or smaller) effects until 80% power is bracketed.
+
+    Returns the counts, the simulated 80%-power effect, the extra effects tried and the extended world.
+    """
+    cell = Cell()
+    effects = [0.0, *EFFECTS[world.task]]
+    trials = settings.trials_for(rows, mode)
+    run_cell(cell, world, configs, rows, mode, effects, trials, settings.identical, settings.seed)
+    extra: list[float] = []
+    for _ in range(3):
+        curve = _primary_power_curve(cell)
+        if effect_at_power(curve) is not None:
+            break
+        largest = max(e for e, _ in curve)
+        too_weak = dict(curve)[largest] < POWER_TARGET
+        new = [largest * 2] if too_weak else [min(e for e in cell.trials if e) / 2]
+        world = extend_world(world, new, settings.pilot_rows, settings.seed)
+        run_cell(cell, world, configs, rows, mode, new, settings.search_trials, 0, settings.seed)
+        extra.extend(new)
+    return cell, effect_at_power(_primary_power_curve(cell)), extra, world
+
+
+def table_lines(
+    world: World, rows: int, mode: str, cell: Cell, simulated: float | None, extra: list[float]
+) -> tuple[list[str], bool]:
+    """The table's two lines of one configuration (one rule, every metric), and whether the MDE check passed."""
+    task = world.task
+    scale = 1.0
+    if task == "regression" and cell.baseline_values:
+        scale = statistics.median(cell.baseline_values)  # the effects are relative
+    lines = []
+    ok = False
+    for rule_set in RULE_SETS:
+        identical = f"{cell.identical_fails.get(rule_set, 0)}/{cell.identical_trials}"
+        powers = "".join(f"{cell.fails[(rule_set, e)] / cell.trials[e]:>10.1%}" for e in EFFECTS[task])
+        check = ""
+        reported_text = simulated_text = "-"
+        if rule_set == "one rule":
+            mdes = cell.mde.get(rule_set, [])
+            reported = statistics.median(mdes) / scale if mdes else None
+            reported_text = "n/a" if reported is None else f"{reported * 100:.2f}"
+            simulated_text = "n/a" if simulated is None else f"{simulated * 100:.2f}"
+            if reported is not None and simulated is not None:
+                ok = abs(reported - simulated) <= MDE_TOLERANCE * simulated
+                check = f"{'ok' if ok else 'FAIL'} ({reported / simulated - 1:+.0%})"
+            else:
+                check = "FAIL (not measured)"
+            if extra:
+                check += f"; searched {', '.join(f'{e * 100:g}' for e in extra)}"
+        lines.append(
+            f"{task:<11}{mode:<10}{rows:>6}{world.correlation:>6.2f}{cell.trials[0.0]:>7}  {rule_set:<13}"
+            f"{identical:>10}  {_rate(cell.fails[(rule_set, 0.0)], cell.trials[0.0]):<25}{powers}"
+            f"{reported_text:>14}{simulated_text:>15}  {check}"
+        )
+    return lines, ok
+
+
+HEADER = (
+    f"{'task':<11}{'mode':<10}{'rows':>6}{'corr':>6}{'trials':>7}  {'rules':<13}{'identical':>10}  "
+    f"{'A/A false alarms [95% CI]':<25}{'power Δ1':>10}{'power Δ2':>10}{'power Δ3':>10}"
+    f"{'MDE reported':>14}{'80% simulated':>15}  MDE check"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--trials", type=int, default=200, help="trials per configuration (default: 200)")
+    parser.add_argument(
+        "--trials", type=int, default=200, help="trials per configuration at the fewest rows (default: 200)"
+    )
     parser.add_argument(
         "--scale-trials",
         action=argparse.BooleanOptionalAction,
@@ -394,112 +493,72 @@ def main(argv: list[str] | None = None) -> int:
         "least 20 (default: on; --no-scale-trials runs --trials everywhere)",
     )
     parser.add_argument("--resamples", type=int, default=200, help="bootstrap resamples (default: 200)")
-    parser.add_argument("--rows", default="2000,10000", help="eval rows, comma-separated (default: 2000,10000)")
+    parser.add_argument(
+        "--rows", default="2000,10000", help="eval rows, comma-separated (default: 2000,10000)"
+    )
     parser.add_argument("--correlations", default="0.7,0.95", help="score correlations (default: 0.7,0.95)")
     parser.add_argument("--modes", default="holdout,cross_fit", help="evaluation modes (default: both)")
     parser.add_argument("--tasks", default="binary,regression", help="tasks (default: binary,regression)")
     parser.add_argument("--identical", type=int, default=10, help="identical-model trials per configuration")
     parser.add_argument("--search-trials", type=int, default=40, help="trials per extra effect size")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulation (default: 0)")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 20 trials, 2,000 rows, 200 resamples")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 20 trials, 2,000 rows, 200 resamples"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.trials, args.resamples, args.rows, args.identical, args.search_trials = 20, 200, "2000", 5, 10
     rows_list = [int(r) for r in args.rows.split(",")]
-    correlations = [float(c) for c in args.correlations.split(",")]
-    modes = args.modes.split(",")
-    tasks = args.tasks.split(",")
-    pilot_rows = 50_000 if args.quick else 100_000
-
-    def trials_for(rows: int, mode: str) -> int:
-        """``--trials`` at the fewest compared rows, fewer (as 1 / sqrt(compared rows)) where they are many."""
-        compared = rows * (TRAIN_PER_EVAL + 1) if mode == "cross_fit" else rows
-        if not args.scale_trials:
-            return args.trials
-        return max(20, min(args.trials, round(args.trials * math.sqrt(min(rows_list) / compared))))
+    settings = Settings(
+        trials=args.trials,
+        scale_trials=args.scale_trials,
+        smallest_rows=min(rows_list),
+        resamples=args.resamples,
+        identical=args.identical,
+        search_trials=args.search_trials,
+        pilot_rows=50_000 if args.quick else 100_000,
+        seed=args.seed,
+    )
 
     started = time.perf_counter()
     print(
         f"gate calibration: {args.trials} trials per configuration"
         f"{' at the fewest compared rows (fewer as 1/sqrt(rows) above)' if args.scale_trials else ''} "
-        f"({args.search_trials} per extra effect "
-        f"of the 80%-power search, {args.identical} identical-model trials), {args.resamples} resamples, "
-        f"95% interval, allowed_change 0 with the default margins, {FOLDS} folds for cross_fit"
-    )
-    header = (
-        f"{'task':<11}{'mode':<10}{'rows':>6}{'corr':>6}{'trials':>7}  {'rules':<13}{'identical':>10}  "
-        f"{'A/A false alarms [95% CI]':<25}{'power Δ1':>10}{'power Δ2':>10}{'power Δ3':>10}"
-        f"{'MDE reported':>14}{'80% simulated':>15}  MDE check"
+        f"({args.search_trials} per extra effect of the 80%-power search, {args.identical} identical-model "
+        f"trials), {args.resamples} resamples, 95% interval, allowed_change 0 with the default margins, "
+        f"{FOLDS} folds for cross_fit"
     )
     lines = []
     checks: list[bool] = []
     with tempfile.TemporaryDirectory() as folder:
-        for task in tasks:
+        for task in args.tasks.split(","):
             configs = {rs: gate_config(task, rs, args.resamples, Path(folder)) for rs in RULE_SETS}
             unit = "ROC AUC points lost" if task == "binary" else "% RMSE added"
-            lines.append(
-                f"{task}: Δ1, Δ2, Δ3 = {', '.join(f'{e * 100:g}' for e in EFFECTS[task])} {unit}; "
-                "MDE in the same unit"
-            )
-            for correlation in correlations:
-                world = build_world(task, correlation, pilot_rows, args.seed)
-                for mode in modes:
+            effects = ", ".join(f"{e * 100:g}" for e in EFFECTS[task])
+            lines.append(f"{task}: Δ1, Δ2, Δ3 = {effects} {unit}; MDE in the same unit")
+            for correlation in [float(c) for c in args.correlations.split(",")]:
+                world = build_world(task, correlation, settings.pilot_rows, args.seed)
+                for mode in args.modes.split(","):
                     for rows in rows_list:
-                        cell = Cell()
-                        effects = [0.0, *EFFECTS[task]]
-                        trials = trials_for(rows, mode)
-                        run_cell(cell, world, configs, rows, mode, effects, trials, args.identical, args.seed)
-                        # the 80%-power search: larger (or smaller) effects until 80% is bracketed
-                        extra: list[float] = []
-                        for _ in range(3):
-                            curve = [(e, cell.primary_fails[("one rule", e)] / cell.trials[e]) for e in cell.trials]
-                            if effect_at_power(curve) is not None:
-                                break
-                            largest = max(e for e, _ in curve)
-                            top = dict(curve)[largest]
-                            new = [largest * 2] if top < POWER_TARGET else [min(e for e in cell.trials if e) / 2]
-                            world = extend_world(world, new, pilot_rows, args.seed)
-                            run_cell(cell, world, configs, rows, mode, new, args.search_trials, 0, args.seed)
-                            extra.extend(new)
-                        curve = [(e, cell.primary_fails[("one rule", e)] / cell.trials[e]) for e in cell.trials]
-                        simulated = effect_at_power(curve)
-                        scale = 1.0
-                        if task == "regression" and cell.baseline_values:
-                            scale = statistics.median(cell.baseline_values)  # relative effects
-                        for rule_set in RULE_SETS:
-                            n_identical = cell.identical_trials
-                            identical = f"{cell.identical_fails.get(rule_set, 0)}/{n_identical}"
-                            powers = "".join(
-                                f"{cell.fails[(rule_set, e)] / cell.trials[e]:>10.1%}" for e in EFFECTS[task]
-                            )
-                            check = ""
-                            reported_text = simulated_text = "-"
-                            if rule_set == "one rule":
-                                mdes = cell.mde.get(rule_set, [])
-                                reported = statistics.median(mdes) / scale if mdes else None
-                                reported_text = "n/a" if reported is None else f"{reported * 100:.2f}"
-                                simulated_text = "n/a" if simulated is None else f"{simulated * 100:.2f}"
-                                if reported is not None and simulated is not None:
-                                    ok = abs(reported - simulated) <= MDE_TOLERANCE * simulated
-                                    checks.append(ok)
-                                    check = f"{'ok' if ok else 'FAIL'} ({reported / simulated - 1:+.0%})"
-                                else:
-                                    checks.append(False)
-                                    check = "FAIL (not measured)"
-                                if extra:
-                                    check += f"; searched {', '.join(f'{e * 100:g}' for e in extra)}"
-                            lines.append(
-                                f"{task:<11}{mode:<10}{rows:>6}{correlation:>6.2f}{cell.trials[0.0]:>7}  {rule_set:<13}{identical:>10}  "
-                                f"{_rate(cell.fails[(rule_set, 0.0)], cell.trials[0.0]):<25}{powers}"
-                                f"{reported_text:>14}{simulated_text:>15}  {check}"
-                            )
-                        print(f"  ... {task} {mode} {rows} rows corr {correlation} done "
-                              f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
-    print(header)
+                        cell, simulated, extra, world = measure_configuration(
+                            world, configs, rows, mode, settings
+                        )
+                        cell_lines, ok = table_lines(world, rows, mode, cell, simulated, extra)
+                        lines.extend(cell_lines)
+                        checks.append(ok)
+                        print(
+                            f"  ... {task} {mode} {rows} rows, correlation {correlation}: "
+                            f"{time.perf_counter() - started:.0f} s",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+    print(HEADER)
     for line in lines:
         print(line)
-    passed = sum(checks)
-    print(f"MDE within {MDE_TOLERANCE:.0%} of the simulated 80%-power effect: {passed}/{len(checks)} configurations")
+    print(
+        f"MDE within {MDE_TOLERANCE:.0%} of the simulated 80%-power effect: {sum(checks)}/{len(checks)} "
+        "configurations"
+    )
     print(f"took {time.perf_counter() - started:.0f} s")
     return 0
 
