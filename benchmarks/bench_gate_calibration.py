@@ -395,6 +395,7 @@ class Settings:
     """How many trials and resamples, from the command line."""
 
     trials: int
+    min_trials: int
     scale_trials: bool
     smallest_rows: int
     resamples: int
@@ -408,7 +409,8 @@ class Settings:
         compared = rows * (TRAIN_PER_EVAL + 1) if mode == "cross_fit" else rows
         if not self.scale_trials:
             return self.trials
-        return max(20, min(self.trials, round(self.trials * math.sqrt(self.smallest_rows / compared))))
+        scaled = round(self.trials * math.sqrt(self.smallest_rows / compared))
+        return max(self.min_trials, min(self.trials, scaled))
 
 
 def measure_configuration(
@@ -490,7 +492,10 @@ def main(argv: list[str] | None = None) -> int:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="fewer trials where more rows are compared: --trials x sqrt(fewest rows / compared rows), at "
-        "least 20 (default: on; --no-scale-trials runs --trials everywhere)",
+        "least --min-trials (default: on; --no-scale-trials runs --trials everywhere)",
+    )
+    parser.add_argument(
+        "--min-trials", type=int, default=20, help="fewest trials of a configuration (default: 20)"
     )
     parser.add_argument("--resamples", type=int, default=200, help="bootstrap resamples (default: 200)")
     parser.add_argument(
@@ -511,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     rows_list = [int(r) for r in args.rows.split(",")]
     settings = Settings(
         trials=args.trials,
+        min_trials=args.min_trials,
         scale_trials=args.scale_trials,
         smallest_rows=min(rows_list),
         resamples=args.resamples,
