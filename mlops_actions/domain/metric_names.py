@@ -65,9 +65,7 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo(
             "precision", "Precision (positive class)", (BINARY,), True, "labels", margin=0.01, notable=0.02
         ),
-        MetricInfo(
-            "recall", "Recall (positive class)", (BINARY,), True, "labels", margin=0.01, notable=0.02
-        ),
+        MetricInfo("recall", "Recall (positive class)", (BINARY,), True, "labels", margin=0.01, notable=0.02),
         MetricInfo("f1", "F1 (positive class)", (BINARY,), True, "labels", margin=0.01, notable=0.02),
         MetricInfo(
             "precision_macro",
