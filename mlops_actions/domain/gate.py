@@ -24,21 +24,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from mlops_actions.domain.config import Rule
-from mlops_actions.domain.inference import (
-    POWER,
-    detectable_beyond_bound,
-    holm_adjusted,
-    inferiority_p_value,
-    regression_p_value,
-    rows_for,
-    z_quantile,
-)
 from mlops_actions.domain.metric_names import METRICS, MetricInfo
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from mlops_actions.domain.config import Config
 
 BOOTSTRAP_DELTAS = "bootstrap_deltas"  # a metric row's bootstrap deltas (candidate - baseline), not JSON
@@ -214,6 +205,8 @@ def _description(rule: Rule, row: dict[str, Any], margin: float | None, bound: f
 
 
 def _start_change(rule: Rule, row: dict[str, Any], where: str, rows: int | None) -> _Change:
+    import numpy as np
+
     sign = 1.0 if row["higher_is_better"] else -1.0
     relative = rule.allowed_change_relative is not None
     configured = rule.allowed_change_relative if relative else rule.allowed_change
@@ -266,6 +259,8 @@ def _start_change(rule: Rule, row: dict[str, Any], where: str, rows: int | None)
 
 def _judge_family(changes: list[_Change], settings: _Settings) -> None:
     """p-values of every change rule; Holm's adjustment over the interval rules that have bootstrap deltas."""
+    from mlops_actions.domain.inference import holm_adjusted, inferiority_p_value, regression_p_value
+
     family = [
         c for c in changes if c.decision == "interval" and c.improvements is not None and c.bound is not None
     ]
@@ -301,6 +296,8 @@ def _failed(c: _Change, settings: _Settings) -> bool:
 
 def _power(c: _Change, settings: _Settings) -> dict[str, Any] | None:
     """Minimum detectable effect at 80% power, underpowered / cannot-fail flags and the report's note."""
+    from mlops_actions.domain.inference import POWER, detectable_beyond_bound, rows_for, z_quantile
+
     if c.se is None or c.bound is None:
         return None
     se, bound, rows = c.se, c.bound, c.rows
@@ -321,13 +318,7 @@ def _power(c: _Change, settings: _Settings) -> dict[str, Any] | None:
             target = max(-bound, 0.0) + notable
             underpowered = mde > target
             rows_needed = None if rows is None else rows_for(se, rows, alpha_rule, notable)
-        if cannot_fail:
-            note = (
-                f"cannot fail on these {_rows_text(rows)} eval rows"
-                if rows
-                else "cannot fail on this eval set"
-            )
-        elif underpowered:
+        if underpowered and not cannot_fail:
             note = f"underpowered: detects a regression of {mde:.4f} or more at {POWER:.0%} power; " + _reach(
                 rows, rows_needed, suggest, f"would reach {target:.4f}"
             )
@@ -347,21 +338,13 @@ def _power(c: _Change, settings: _Settings) -> dict[str, Any] | None:
                     f"regression of {mde:.4f} or more (now {target:.4f}); "
                     + _reach(rows, rows_needed, suggest, f"would bring it to {target:.4f}")
                 )
-        if cannot_fail:
-            note = (
-                f"cannot fail on these {_rows_text(rows)} eval rows"
-                if rows
-                else "cannot fail on this eval set"
-            )
     else:
         mde = -bound + z_quantile(POWER) * se
         cannot_fail = -bound >= worst
-        if cannot_fail:
-            note = (
-                f"cannot fail on these {_rows_text(rows)} eval rows"
-                if rows
-                else "cannot fail on this eval set"
-            )
+    if cannot_fail:
+        note = (
+            f"cannot fail on these {_rows_text(rows)} eval rows" if rows else "cannot fail on this eval set"
+        )
     return {
         "mde": mde if math.isfinite(mde) else None,
         "target": target,
@@ -398,23 +381,18 @@ def _finish_change(c: _Change, settings: _Settings) -> dict[str, Any]:
     reason = None
     if failed:
         label = f"{rule.metric}{f' [{c.where}]' if c.where else ''}"
-        ci = "" if low is None else f" (CI {_signed(low)} to {_signed(high)})"
-        relative = rule.allowed_change_relative is not None
+        ci = "" if low is None or high is None else f" (CI {_signed(low)} to {_signed(high)})"
         allowance = _allowance(rule, row)
         assert allowance is not None
-        allowed = (  # in the direction of Δ, as the rule's description in the table shows it
-            f"{c.sign * rule.allowed_change_relative + 0.0:+.1%} of the baseline ({_signed(c.sign * allowance)})"  # type: ignore[operator]
-            if relative
-            else _signed(c.sign * allowance)
-        )
+        allowed = _signed(c.sign * allowance)  # in the direction of Δ, as the table's description shows it
+        if rule.allowed_change_relative is not None:
+            allowed = f"{c.sign * rule.allowed_change_relative + 0.0:+.1%} of the baseline ({allowed})"
         if c.bound < allowance and c.margin is not None:
             allowed += f" with {_margin_text(rule, c.margin)}, i.e. {_signed(c.sign * c.bound)}"
         holm = c.decision == "interval" and c.family_size is not None and c.family_size >= 2
         verb = {"point": "is beyond", "interval": "is entirely beyond", "strict": "is not entirely within"}[
-            c.decision
+            "point" if holm else c.decision
         ]
-        if holm:
-            verb = "is beyond"
         tail = f"baseline {_fmt(row['baseline'])}, candidate {_fmt(row['candidate'])}"
         if holm:
             resamples = 0 if c.improvements is None else len(c.improvements)
@@ -504,7 +482,9 @@ def judge(
 
     Settings come from the keywords, else from ``config``, else the defaults (confidence 0.95, correction
     holm, the catalogue's notable sizes, holdout evaluation). ``rows`` is the number of eval rows (for the
-    power notes); ``advisory`` holds extra metric rows without rules, watched for the warnings.
+    power notes); ``advisory`` holds extra metric rows without rules, watched for the warnings. Rows
+    straight from ``comparison.metric_rows`` carry their bootstrap deltas; rows without them (read back from
+    JSON) are judged on their interval alone, outside the Holm family.
     """
     settings = _Settings(
         alpha=(1.0 - (confidence if confidence is not None else config.confidence if config else 0.95)) / 2.0,
