@@ -22,7 +22,9 @@ family-wise false-alarm rate in A/A trials and the power otherwise; intervals ar
 counts failures when the candidate's predictions equal the baseline's (they must never fail).
 
 The same run checks each configuration's reported minimum detectable effect (``power.mde`` of the primary
-rule, median over the A/A trials) against the effect the simulation detects with 80% power (interpolated on
+rule as the report states it for a candidate of that effect: the median over the trials of each simulated
+effect, interpolated at it; the standard error grows a little with the effect) against the effect the
+simulation detects with 80% power (interpolated on
 the probit scale between the simulated effects; larger effects are tried when 2 points / 2% is not enough):
 "ok" when they agree within 25%; the exit code is 1 when a configuration's check fails. Each configuration's
 lines are printed to stderr as they come, the whole table to stdout at the end.
@@ -317,7 +319,7 @@ class Cell:
     primary_fails: dict[tuple[str, float], int] = dataclasses.field(default_factory=dict)
     identical_fails: dict[str, int] = dataclasses.field(default_factory=dict)
     identical_trials: int = 0
-    mde: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    mde: dict[tuple[str, float], list[float]] = dataclasses.field(default_factory=dict)
     baseline_values: list[float] = dataclasses.field(default_factory=list)
 
 
@@ -358,8 +360,8 @@ def run_cell(
                 cell.fails[key] = cell.fails.get(key, 0) + failed
                 cell.primary_fails[key] = cell.primary_fails.get(key, 0) + (primary["status"] == "fail")
                 power = primary.get("power") or {}
-                if effect == 0.0 and power.get("mde") is not None:
-                    cell.mde.setdefault(rule_set, []).append(float(power["mde"]))
+                if power.get("mde") is not None:
+                    cell.mde.setdefault(key, []).append(float(power["mde"]))
             if effect == 0.0:
                 row = next(r for r in metric_table if r["name"] == any_config.primary_metric)
                 cell.baseline_values.append(float(row["baseline"]))
@@ -443,6 +445,22 @@ def measure_configuration(
     return cell, effect_at_power(_primary_power_curve(cell)), extra, world
 
 
+def reported_mde(cell: Cell, rule_set: str, effect: float | None) -> float | None:
+    """The MDE the report states for a candidate of this true effect: the median over the trials of each
+    simulated effect, interpolated linearly at ``effect`` (the A/A median when there is no effect)."""
+    medians = sorted(
+        (e, statistics.median(values)) for (rs, e), values in cell.mde.items() if rs == rule_set and values
+    )
+    if not medians:
+        return None
+    if effect is None:
+        return dict(medians).get(0.0)
+    for (e0, m0), (e1, m1) in itertools.pairwise(medians):
+        if e0 <= effect <= e1:
+            return m0 + (m1 - m0) * (effect - e0) / (e1 - e0)
+    return medians[-1][1] if effect > medians[-1][0] else medians[0][1]
+
+
 def table_lines(
     world: World, rows: int, mode: str, cell: Cell, simulated: float | None, extra: list[float]
 ) -> tuple[list[str], bool]:
@@ -459,8 +477,8 @@ def table_lines(
         check = ""
         reported_text = simulated_text = "-"
         if rule_set == "one rule":
-            mdes = cell.mde.get(rule_set, [])
-            reported = statistics.median(mdes) / scale if mdes else None
+            reported = reported_mde(cell, rule_set, simulated)
+            reported = None if reported is None else reported / scale
             reported_text = "n/a" if reported is None else f"{reported * 100:.2f}"
             simulated_text = "n/a" if simulated is None else f"{simulated * 100:.2f}"
             if reported is not None and simulated is not None:
