@@ -32,8 +32,8 @@ lines are printed to stderr as they come, the whole table to stdout at the end.
 Real fits and a paired bootstrap of every metric per trial are slow: ``--trials`` is the count at 2,000
 holdout rows, and fewer trials run where more rows are compared (1 / sqrt(rows), at least ``--min-trials``).
 
-    .venv/bin/python benchmarks/bench_gate_calibration.py                  # 200 trials at 2,000 rows
-    .venv/bin/python benchmarks/bench_gate_calibration.py --trials 50 --min-trials 10 --tasks binary
+    .venv/bin/python benchmarks/bench_gate_calibration.py                  # about 15 minutes on 2 cores
+    .venv/bin/python benchmarks/bench_gate_calibration.py --tasks binary --correlations 0.7
     .venv/bin/python benchmarks/bench_gate_calibration.py --quick          # a smoke run, about a minute
 """
 
@@ -508,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--trials", type=int, default=200, help="trials per configuration at the fewest rows (default: 200)"
+        "--trials", type=int, default=100, help="trials per configuration at the fewest rows (default: 100)"
     )
     parser.add_argument(
         "--scale-trials",
@@ -527,8 +527,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--correlations", default="0.7,0.95", help="score correlations (default: 0.7,0.95)")
     parser.add_argument("--modes", default="holdout,cross_fit", help="evaluation modes (default: both)")
     parser.add_argument("--tasks", default="binary,regression", help="tasks (default: binary,regression)")
-    parser.add_argument("--identical", type=int, default=10, help="identical-model trials per configuration")
-    parser.add_argument("--search-trials", type=int, default=40, help="trials per extra effect size")
+    parser.add_argument("--identical", type=int, default=5, help="identical-model trials per configuration")
+    parser.add_argument("--search-trials", type=int, default=20, help="trials per extra effect size")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulation (default: 0)")
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: 20 trials, 2,000 rows, 200 resamples"
