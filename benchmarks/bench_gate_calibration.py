@@ -1,132 +1,591 @@
-"""How often the gate's change rule fails equally good models (A/A) and catches truly worse ones (power).
+"""How often the gate fails equally good models (A/A) and catches worse ones (power), through the gate's own code.
 
-Each trial draws a fresh evaluation set and two models' scores from a binormal model: a row's score is
-``mu * y + sqrt(rho) * shared + sqrt(1 - rho) * own`` (through a sigmoid), where ``shared`` is noise both
-models make (they learn from the same data) and ``own`` is each model's independent noise (another seed).
-Each model's ROC AUC is then Phi(mu / sqrt(2)). In A/A trials both models have the same mu; in the other
-scenarios the candidate's mu gives a ROC AUC lower by the margin.
+Every trial draws a synthetic table (features ``X`` ~ N(0, I), 5 columns) and trains real scikit-learn models
+on it: LogisticRegression for the binary task (target drawn from a logistic model, about 30% positives),
+Ridge for regression (a linear signal plus noise). Each model sees the features through its own noise,
+``X + sigma * noise`` with a fresh draw per model: that is how two equally good models disagree (another
+seed, another feature pipeline), and ``sigma`` sets the score correlation of the two models (0.7 or 0.95:
+the within-class correlation of the two models' logits, or the correlation of their errors). A worse
+candidate has extra noise on its most informative feature, sized so its expected ROC AUC is 0.5, 1 or 2
+points lower, or its expected RMSE 0.5%, 1% or 2% higher (measured once on 200,000 rows before the trials).
+An A/A candidate is the same model class with another noise draw.
 
-The rule "allowed change 0 on roc_auc" is judged two ways:
-  point:    fail iff the point estimate of the delta is below 0
-  interval: fail iff the whole paired bootstrap interval of the delta is below 0 (ci_high < 0)
-The fail rate is the false-alarm rate in A/A trials and the power in the others.
+  holdout    both models are fitted on 4 x ``rows`` training rows and scored on ``rows`` eval rows.
+  cross_fit  the same 5 x ``rows`` rows are split into 5 folds (one assignment for both models); each model
+             is fitted on 4 folds and scores the fifth, and the pooled out-of-fold predictions are compared
+             with ``inflation = cross_fit_inflation(5)`` (Nadeau and Bengio's correction).
 
-    .venv/bin/python benchmarks/bench_gate_calibration.py            # < 1 minute
-    .venv/bin/python benchmarks/bench_gate_calibration.py --trials 500 --rows 5000
+Decisions go through the library (``metric_rows`` and ``judge``, as ``compare`` runs them) with two rule
+sets: "one rule" (``allowed_change: 0`` on the primary metric, the default rule) and "every metric"
+(``allowed_change: 0`` on every metric of the task, judged as one Holm family). The fail rate is the
+family-wise false-alarm rate in A/A trials and the power otherwise; intervals are Wilson 95%. "identical"
+counts failures when the candidate's predictions equal the baseline's (they must never fail).
+
+The same run checks each configuration's reported minimum detectable effect (``power.mde`` of the primary
+rule as the report states it for a candidate of that effect: the median over the trials of each simulated
+effect, interpolated at it; the standard error grows a little with the effect) against the effect the
+simulation detects with 80% power (interpolated on
+the probit scale between the simulated effects; larger effects are tried when 2 points / 2% is not enough):
+"ok" when they agree within 25%; the exit code is 1 when a configuration's check fails. Each configuration's
+lines are printed to stderr as they come, the whole table to stdout at the end.
+
+Real fits and a paired bootstrap of every metric per trial are slow: ``--trials`` is the count at 2,000
+holdout rows, and fewer trials run where more rows are compared (1 / sqrt(rows), at least ``--min-trials``).
+
+    .venv/bin/python benchmarks/bench_gate_calibration.py                  # about 15 minutes on 2 cores
+    .venv/bin/python benchmarks/bench_gate_calibration.py --tasks binary --correlations 0.7
+    .venv/bin/python benchmarks/bench_gate_calibration.py --quick          # a smoke run, about a minute
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import math
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 from statistics import NormalDist
+from typing import Any
+
+FEATURES = 5
+FOLDS = 5
+TRAIN_PER_EVAL = 4  # holdout: training rows per eval row (the usual 80/20 split)
+BINARY_WEIGHTS = (1.2, -0.8, 0.6, 0.4, 0.2)
+BINARY_INTERCEPT = -1.2
+REGRESSION_WEIGHTS = (3.0, -2.0, 1.5, 1.0, 0.5)
+REGRESSION_NOISE = 1.0
+POWER_TARGET = 0.8
+MDE_TOLERANCE = 0.25
+# The simulated effects: ROC AUC points lost (binary), relative RMSE gained (regression).
+EFFECTS = {"binary": (0.005, 0.01, 0.02), "regression": (0.005, 0.01, 0.02)}
 
 
-def scenario_fail_rates(
-    *,
-    margin: float,
-    auc: float,
-    rows: int,
-    correlation: float,
-    trials: int,
-    resamples: int,
-    confidence: float,
-    seed: int,
-) -> dict[str, float]:
-    """Fail rates of both decision rules over the trials, with the median interval width."""
+@dataclasses.dataclass(frozen=True)
+class World:
+    """The synthetic population of one task: how a model sees it, and the candidate noise per effect."""
+
+    task: str
+    correlation: float
+    sigma: float  # every model's own feature noise
+    taus: dict[float, float]  # effect -> the candidate's extra noise on feature 0
+
+
+def draw_table(task: str, rows: int, rng: Any) -> tuple[Any, Any]:
+    """Features and target of ``rows`` rows of the task's population."""
     import numpy as np
 
-    from mlops_actions.domain.metrics import Predictions
-    from mlops_actions.domain.stats import paired_bootstrap
+    x = rng.normal(size=(rows, FEATURES))
+    if task == "binary":
+        latent = x @ np.array(BINARY_WEIGHTS) + BINARY_INTERCEPT
+        y = (rng.random(rows) < 1.0 / (1.0 + np.exp(-latent))).astype(np.int64)
+    else:
+        y = 50.0 + x @ np.array(REGRESSION_WEIGHTS) + rng.normal(scale=REGRESSION_NOISE, size=rows)
+    return x, y
 
-    normal = NormalDist()
-    mu_baseline = math.sqrt(2) * normal.inv_cdf(auc)
-    mu_candidate = math.sqrt(2) * normal.inv_cdf(auc - margin)
-    point_failures = interval_failures = 0
-    widths = []
-    for trial in range(trials):
-        rng = np.random.default_rng([seed, trial])
-        y = (rng.random(rows) < 0.3).astype(np.int64)
-        shared = rng.normal(size=rows)
 
-        def model(mu: float, rng=rng, y=y, shared=shared):
-            noise = math.sqrt(correlation) * shared + math.sqrt(1 - correlation) * rng.normal(size=rows)
-            return Predictions(scores=1.0 / (1.0 + np.exp(-(mu * y + noise))))
+def model_view(x: Any, sigma: float, tau: float, rng: Any) -> Any:
+    """The features as one model sees them: its own noise on every column, extra noise on the first."""
+    view = x + sigma * rng.normal(size=x.shape)
+    if tau:
+        view[:, 0] += tau * rng.normal(size=len(x))
+    return view
 
-        baseline = model(mu_baseline)
-        candidate = model(mu_candidate)
-        estimate = paired_bootstrap(
-            ["roc_auc"],
-            "binary",
-            y,
-            candidate,
-            baseline,
-            resamples=resamples,
-            confidence=confidence,
-            seed=trial,
-        )["roc_auc"]
-        point_failures += estimate.delta < 0
-        interval_failures += estimate.ci_high < 0
-        widths.append(estimate.ci_high - estimate.ci_low)
-    return {
-        "point": point_failures / trials,
-        "interval": interval_failures / trials,
-        "width": statistics.median(widths),
+
+def fit_predict(task: str, x_train: Any, y_train: Any, x_test: Any) -> Any:
+    """A real fit: LogisticRegression (positive-class probabilities) or Ridge (predicted values)."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    if task == "binary":
+        model = LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=100)
+        return model.fit(x_train, y_train).predict_proba(x_test)[:, 1]
+    return Ridge(alpha=1.0).fit(x_train, y_train).predict(x_test)
+
+
+def score_correlation(task: str, y: Any, a: Any, b: Any) -> float:
+    """Within-class correlation of two models' logits (binary), or the correlation of their errors."""
+    import numpy as np
+
+    if task == "binary":
+        la, lb = np.log(a / (1 - a)), np.log(b / (1 - b))
+        return float(np.mean([np.corrcoef(la[y == c], lb[y == c])[0, 1] for c in (0, 1)]))
+    return float(np.corrcoef(y - a, y - b)[0, 1])
+
+
+def population_metric(task: str, y: Any, predictions: Any) -> float:
+    """ROC AUC (binary) or RMSE (regression) of predictions."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    if task == "binary":
+        return float(roc_auc_score(y, predictions))
+    return float(np.sqrt(np.mean((y - predictions) ** 2)))
+
+
+def _bisect(function: Any, target: float, low: float, high: float, steps: int) -> float:
+    """The x in [low, high] where the increasing ``function`` reaches ``target``."""
+    for _ in range(steps):
+        middle = (low + high) / 2
+        if function(middle) < target:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+def build_world(task: str, correlation: float, pilot_rows: int, seed: int) -> World:
+    """Find sigma for the score correlation and tau for each effect on a large pilot sample."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, 99])
+    x_train, y_train = draw_table(task, pilot_rows, rng)
+    x_test, y_test = draw_table(task, pilot_rows, rng)
+    # common random numbers: the same noise draws for every sigma and tau tried
+    noise = [rng.normal(size=(2, pilot_rows, FEATURES)) for _ in range(2)]
+    extra = rng.normal(size=(2, pilot_rows))
+
+    def predictions(model: int, sigma: float, tau: float = 0.0) -> Any:
+        views = []
+        for part, x in enumerate((x_train, x_test)):
+            view = x + sigma * noise[model][part]
+            view[:, 0] += tau * extra[part]
+            views.append(view)
+        return fit_predict(task, views[0], y_train, views[1])
+
+    def decorrelation(sigma: float) -> float:
+        return 1.0 - score_correlation(task, y_test, predictions(0, sigma), predictions(1, sigma))
+
+    # regression errors share the target's noise, and a model that sees only noise predicts the mean as
+    # its twin does: their correlation falls, then rises again with sigma; search below the turn (sigma 1)
+    sigma = _bisect(decorrelation, 1.0 - correlation, 0.0, 6.0 if task == "binary" else 1.0, 14)
+    reference = population_metric(task, y_test, predictions(0, sigma))
+
+    def worsening(tau: float) -> float:
+        value = population_metric(task, y_test, predictions(0, sigma, tau))
+        return reference - value if task == "binary" else value / reference - 1.0
+
+    taus = {effect: _bisect(worsening, effect, 0.0, 8.0, 14) for effect in EFFECTS[task]}
+    return World(task=task, correlation=correlation, sigma=sigma, taus=taus)
+
+
+def extend_world(world: World, effects: list[float], pilot_rows: int, seed: int) -> World:
+    """The same world with the candidate noise for more effect sizes (the 80%-power search)."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, 99])
+    task, sigma = world.task, world.sigma
+    x_train, y_train = draw_table(task, pilot_rows, rng)
+    x_test, y_test = draw_table(task, pilot_rows, rng)
+    noise = [rng.normal(size=(2, pilot_rows, FEATURES)) for _ in range(2)]
+    extra = rng.normal(size=(2, pilot_rows))
+
+    def metric(tau: float) -> float:
+        views = []
+        for part, x in enumerate((x_train, x_test)):
+            view = x + sigma * noise[0][part]
+            view[:, 0] += tau * extra[part]
+            views.append(view)
+        return population_metric(task, y_test, fit_predict(task, views[0], y_train, views[1]))
+
+    reference = metric(0.0)
+
+    def worsening(tau: float) -> float:
+        return reference - metric(tau) if task == "binary" else metric(tau) / reference - 1.0
+
+    taus = dict(world.taus)
+    for effect in effects:
+        taus[effect] = _bisect(worsening, effect, 0.0, 40.0, 16)
+    return dataclasses.replace(world, taus=taus)
+
+
+def gate_config(task: str, rule_set: str, resamples: int, folder: Path) -> Any:
+    """A validated config with every metric of the task and the rule set's change rules."""
+    from mlops_actions.domain.config import parse_config
+    from mlops_actions.domain.metric_names import DEFAULT_PRIMARY, metrics_for_task
+
+    primary = DEFAULT_PRIMARY[task]
+    names = metrics_for_task(task)
+    gated = [primary] if rule_set == "one rule" else names
+    doc = {
+        "version": 1,
+        "model": {"name": "calibration", "task": task},
+        "train": {"command": "true"},
+        "data": {"train": "train.csv", "target": "y"},
+        "metrics": {"primary": primary, "others": [n for n in names if n != primary]},
+        "gate": {
+            "decision": "interval",
+            "confidence": 0.95,
+            "resamples": resamples,
+            "seed": 0,
+            "rules": [{"metric": name, "allowed_change": 0} for name in gated],
+        },
     }
+    return parse_config(doc, folder / "mlops.yaml")
+
+
+def scored(task: str, y: Any, predictions: Any) -> Any:
+    """The library's view of one model's predictions on the compared rows."""
+    import numpy as np
+
+    from mlops_actions.domain.evaluation import Scored
+    from mlops_actions.domain.metrics import Predictions
+
+    if task == "binary":
+        p = Predictions(labels=(predictions >= 0.5).astype(np.int64), scores=predictions)
+        classes: list[Any] | None = [0, 1]
+    else:
+        p = Predictions(values=predictions)
+        classes = None
+    return Scored(task=task, classes=classes, row_keys=np.arange(len(y)), y_true=y, predictions=p)
+
+
+def judge_rows(config: Any, candidate: Any, baseline: Any, inflation: float) -> list[dict[str, Any]]:
+    """Metric rows of every metric of the task (one paired bootstrap): what ``compare`` computes."""
+    from mlops_actions.domain.comparison import metric_rows
+
+    return metric_rows(config.metrics, candidate, baseline, config, with_tests=False, inflation=inflation)
+
+
+def verdict(
+    config: Any, metric_table: list[dict[str, Any]], compared_rows: int, inflation: float
+) -> tuple[bool, dict[str, Any]]:
+    """(the gate failed, the primary metric's judged change rule) for these metric rows, judged as
+    ``compare`` judges them (the config's settings, Holm family, power)."""
+    from mlops_actions.domain.gate import judge
+
+    outcome = judge(
+        config.rules,
+        metric_table,
+        [],
+        min_slice_rows=config.min_slice_rows,
+        config=config,
+        rows=compared_rows,
+        evaluation="cross_fit" if inflation > 1.0 else "holdout",
+    )
+    primary = next(r for r in outcome.rules if r["metric"] == config.primary_metric and r["slice"] is None)
+    return not outcome.passed, primary
+
+
+def trial_predictions(
+    world: World, rows: int, mode: str, effects: list[float], rng: Any
+) -> tuple[Any, Any, dict[float, Any]]:
+    """Compared rows' target, the baseline's predictions and the candidate's per effect (0: A/A)."""
+    import numpy as np
+
+    task = world.task
+    total = rows * (TRAIN_PER_EVAL + 1)
+    x, y = draw_table(task, total, rng)
+    views = {
+        effect: model_view(x, world.sigma, world.taus.get(effect, 0.0), rng) for effect in [-1.0, *effects]
+    }
+    if mode == "holdout":
+        train, test = slice(0, total - rows), slice(total - rows, total)
+        predicted = {
+            effect: fit_predict(task, view[train], y[train], view[test]) for effect, view in views.items()
+        }
+        target = y[test]
+    else:
+        fold = rng.permutation(np.arange(total) % FOLDS)
+        predicted = {effect: np.empty(total) for effect in views}
+        for k in range(FOLDS):
+            held, kept = fold == k, fold != k
+            for effect, view in views.items():
+                predicted[effect][held] = fit_predict(task, view[kept], y[kept], view[held])
+        target = y
+    baseline = predicted.pop(-1.0)
+    return target, baseline, predicted
+
+
+def wilson(successes: int, trials: int) -> tuple[float, float]:
+    """Wilson 95% interval of a binomial rate."""
+    if trials == 0:
+        return math.nan, math.nan
+    z = NormalDist().inv_cdf(0.975)
+    rate = successes / trials
+    centre = (rate + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z / (1 + z * z / trials) * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclasses.dataclass
+class Cell:
+    """Fail counts of one configuration (task, mode, rows, correlation), per rule set and effect."""
+
+    trials: dict[float, int] = dataclasses.field(default_factory=dict)
+    fails: dict[tuple[str, float], int] = dataclasses.field(default_factory=dict)
+    primary_fails: dict[tuple[str, float], int] = dataclasses.field(default_factory=dict)
+    identical_fails: dict[str, int] = dataclasses.field(default_factory=dict)
+    identical_trials: int = 0
+    mde: dict[tuple[str, float], list[float]] = dataclasses.field(default_factory=dict)
+    baseline_values: list[float] = dataclasses.field(default_factory=list)
+
+
+RULE_SETS = ("one rule", "every metric")
+
+
+def run_cell(
+    cell: Cell,
+    world: World,
+    configs: dict[str, Any],
+    rows: int,
+    mode: str,
+    effects: list[float],
+    trials: int,
+    identical_trials: int,
+    seed: int,
+) -> None:
+    """Simulate ``trials`` trials of one configuration at the given effects and count the verdicts."""
+    import numpy as np
+
+    from mlops_actions.domain.inference import cross_fit_inflation
+
+    inflation = cross_fit_inflation(FOLDS) if mode == "cross_fit" else 1.0
+    any_config = configs[RULE_SETS[0]]
+    start = sum(cell.trials.get(e, 0) for e in effects)  # fresh trials when effects are added later
+    for trial in range(trials):
+        rng = np.random.default_rng([seed, rows, int(world.correlation * 100), len(mode), start + trial])
+        y, baseline_predictions, candidates = trial_predictions(world, rows, mode, effects, rng)
+        baseline = scored(world.task, y, baseline_predictions)
+        for effect in effects:
+            metric_table = judge_rows(
+                any_config, scored(world.task, y, candidates[effect]), baseline, inflation
+            )
+            cell.trials[effect] = cell.trials.get(effect, 0) + 1
+            for rule_set in RULE_SETS:
+                failed, primary = verdict(configs[rule_set], metric_table, len(y), inflation)
+                key = (rule_set, effect)
+                cell.fails[key] = cell.fails.get(key, 0) + failed
+                cell.primary_fails[key] = cell.primary_fails.get(key, 0) + (primary["status"] == "fail")
+                power = primary.get("power") or {}
+                if power.get("mde") is not None:
+                    cell.mde.setdefault(key, []).append(float(power["mde"]))
+            if effect == 0.0:
+                row = next(r for r in metric_table if r["name"] == any_config.primary_metric)
+                cell.baseline_values.append(float(row["baseline"]))
+        if trial < identical_trials:
+            metric_table = judge_rows(any_config, baseline, baseline, inflation)
+            cell.identical_trials += 1
+            for rule_set in RULE_SETS:
+                failed, _ = verdict(configs[rule_set], metric_table, len(y), inflation)
+                cell.identical_fails[rule_set] = cell.identical_fails.get(rule_set, 0) + failed
+
+
+def effect_at_power(curve: list[tuple[float, float]], target: float = POWER_TARGET) -> float | None:
+    """The effect where the simulated power crosses ``target``, interpolated on the probit scale."""
+    normal = NormalDist()
+
+    def probit(p: float) -> float:
+        return normal.inv_cdf(min(max(p, 0.002), 0.998))
+
+    for (e0, p0), (e1, p1) in itertools.pairwise(sorted(curve)):
+        if p0 < target <= p1:
+            q0, q1, qt = probit(p0), probit(p1), probit(target)
+            return e0 + (e1 - e0) * (qt - q0) / (q1 - q0) if q1 != q0 else e1
+    return None
+
+
+def _primary_power_curve(cell: Cell) -> list[tuple[float, float]]:
+    """(effect, share of trials where the one rule failed) for every simulated effect."""
+    return [(e, cell.primary_fails[("one rule", e)] / cell.trials[e]) for e in cell.trials]
+
+
+def _rate(fails: int, trials: int) -> str:
+    low, high = wilson(fails, trials)
+    return f"{fails / trials:5.1%} [{low:4.1%}, {high:4.1%}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How many trials and resamples, from the command line."""
+
+    trials: int
+    min_trials: int
+    scale_trials: bool
+    smallest_rows: int
+    resamples: int
+    identical: int
+    search_trials: int
+    pilot_rows: int
+    seed: int
+
+    def trials_for(self, rows: int, mode: str) -> int:
+        """``trials`` at the fewest compared rows, fewer (as 1 / sqrt(compared rows)) where they are many."""
+        compared = rows * (TRAIN_PER_EVAL + 1) if mode == "cross_fit" else rows
+        if not self.scale_trials:
+            return self.trials
+        scaled = round(self.trials * math.sqrt(self.smallest_rows / compared))
+        return max(self.min_trials, min(self.trials, scaled))
+
+
+def measure_configuration(
+    world: World, configs: dict[str, Any], rows: int, mode: str, settings: Settings
+) -> tuple[Cell, float | None, list[float], World]:
+    """Simulate one configuration; search larger (or smaller) effects until 80% power is bracketed.
+
+    Returns the counts, the simulated 80%-power effect, the extra effects tried and the extended world.
+    """
+    cell = Cell()
+    effects = [0.0, *EFFECTS[world.task]]
+    trials = settings.trials_for(rows, mode)
+    run_cell(cell, world, configs, rows, mode, effects, trials, settings.identical, settings.seed)
+    extra: list[float] = []
+    for _ in range(3):
+        curve = _primary_power_curve(cell)
+        if effect_at_power(curve) is not None:
+            break
+        largest = max(e for e, _ in curve)
+        too_weak = dict(curve)[largest] < POWER_TARGET
+        new = [largest * 2] if too_weak else [min(e for e in cell.trials if e) / 2]
+        world = extend_world(world, new, settings.pilot_rows, settings.seed)
+        run_cell(cell, world, configs, rows, mode, new, settings.search_trials, 0, settings.seed)
+        extra.extend(new)
+    return cell, effect_at_power(_primary_power_curve(cell)), extra, world
+
+
+def reported_mde(cell: Cell, rule_set: str, effect: float | None) -> float | None:
+    """The MDE the report states for a candidate of this true effect: the median over the trials of each
+    simulated effect, interpolated linearly at ``effect`` (the A/A median when there is no effect)."""
+    medians = sorted(
+        (e, statistics.median(values)) for (rs, e), values in cell.mde.items() if rs == rule_set and values
+    )
+    if not medians:
+        return None
+    if effect is None:
+        return dict(medians).get(0.0)
+    for (e0, m0), (e1, m1) in itertools.pairwise(medians):
+        if e0 <= effect <= e1:
+            return m0 + (m1 - m0) * (effect - e0) / (e1 - e0)
+    return medians[-1][1] if effect > medians[-1][0] else medians[0][1]
+
+
+def table_lines(
+    world: World, rows: int, mode: str, cell: Cell, simulated: float | None, extra: list[float]
+) -> tuple[list[str], bool]:
+    """The table's two lines of one configuration (one rule, every metric), and whether the MDE check passed."""
+    task = world.task
+    scale = 1.0
+    if task == "regression" and cell.baseline_values:
+        scale = statistics.median(cell.baseline_values)  # the effects are relative
+    lines = []
+    ok = False
+    for rule_set in RULE_SETS:
+        identical = f"{cell.identical_fails.get(rule_set, 0)}/{cell.identical_trials}"
+        powers = "".join(f"{cell.fails[(rule_set, e)] / cell.trials[e]:>10.1%}" for e in EFFECTS[task])
+        check = ""
+        reported_text = simulated_text = "-"
+        if rule_set == "one rule":
+            reported = reported_mde(cell, rule_set, simulated)
+            reported = None if reported is None else reported / scale
+            reported_text = "n/a" if reported is None else f"{reported * 100:.2f}"
+            simulated_text = "n/a" if simulated is None else f"{simulated * 100:.2f}"
+            if reported is not None and simulated is not None:
+                ok = abs(reported - simulated) <= MDE_TOLERANCE * simulated
+                check = f"{'ok' if ok else 'FAIL'} ({reported / simulated - 1:+.0%})"
+            else:
+                check = "FAIL (not measured)"
+            if extra:
+                check += f"; searched {', '.join(f'{e * 100:g}' for e in extra)}"
+        lines.append(
+            f"{task:<11}{mode:<10}{rows:>6}{world.correlation:>6.2f}{cell.trials[0.0]:>7}  {rule_set:<13}"
+            f"{identical:>10}  {_rate(cell.fails[(rule_set, 0.0)], cell.trials[0.0]):<25}{powers}"
+            f"{reported_text:>14}{simulated_text:>15}  {check}"
+        )
+    return lines, ok
+
+
+HEADER = (
+    f"{'task':<11}{'mode':<10}{'rows':>6}{'corr':>6}{'trials':>7}  {'rules':<13}{'identical':>10}  "
+    f"{'A/A false alarms [95% CI]':<25}{'power Δ1':>10}{'power Δ2':>10}{'power Δ3':>10}"
+    f"{'MDE reported':>14}{'80% simulated':>15}  MDE check"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--trials", type=int, default=100, help="trials per scenario (default: 100)")
-    parser.add_argument("--rows", type=int, default=2000, help="evaluation rows per trial (default: 2000)")
-    parser.add_argument("--auc", type=float, default=0.85, help="the baseline's true ROC AUC (default: 0.85)")
     parser.add_argument(
-        "--margins",
-        default="0.01,0.02,0.03",
-        help="true ROC AUC deficits of a worse candidate, comma-separated (default: 0.01,0.02,0.03)",
+        "--trials", type=int, default=100, help="trials per configuration at the fewest rows (default: 100)"
     )
     parser.add_argument(
-        "--correlation",
-        type=float,
-        default=0.7,
-        help="share of the noise variance both models have in common (default: 0.7)",
+        "--scale-trials",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fewer trials where more rows are compared: --trials x sqrt(fewest rows / compared rows), at "
+        "least --min-trials (default: on; --no-scale-trials runs --trials everywhere)",
     )
-    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default: 1000)")
-    parser.add_argument("--confidence", type=float, default=0.95, help="interval confidence (default: 0.95)")
+    parser.add_argument(
+        "--min-trials", type=int, default=20, help="fewest trials of a configuration (default: 20)"
+    )
+    parser.add_argument("--resamples", type=int, default=200, help="bootstrap resamples (default: 200)")
+    parser.add_argument(
+        "--rows", default="2000,10000", help="eval rows, comma-separated (default: 2000,10000)"
+    )
+    parser.add_argument("--correlations", default="0.7,0.95", help="score correlations (default: 0.7,0.95)")
+    parser.add_argument("--modes", default="holdout,cross_fit", help="evaluation modes (default: both)")
+    parser.add_argument("--tasks", default="binary,regression", help="tasks (default: binary,regression)")
+    parser.add_argument("--identical", type=int, default=5, help="identical-model trials per configuration")
+    parser.add_argument("--search-trials", type=int, default=20, help="trials per extra effect size")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulation (default: 0)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 20 trials, 2,000 rows, 200 resamples"
+    )
     args = parser.parse_args(argv)
-    margins = [float(m) for m in args.margins.split(",") if m.strip()]
+    if args.quick:
+        args.trials, args.resamples, args.rows, args.identical, args.search_trials = 20, 200, "2000", 5, 10
+    rows_list = [int(r) for r in args.rows.split(",")]
+    settings = Settings(
+        trials=args.trials,
+        min_trials=args.min_trials,
+        scale_trials=args.scale_trials,
+        smallest_rows=min(rows_list),
+        resamples=args.resamples,
+        identical=args.identical,
+        search_trials=args.search_trials,
+        pilot_rows=50_000 if args.quick else 100_000,
+        seed=args.seed,
+    )
 
-    print(
-        f"roc_auc, allowed change 0; {args.trials} trials per scenario, {args.rows} rows, baseline AUC "
-        f"{args.auc}, shared noise {args.correlation}, {args.resamples} resamples, {args.confidence:.0%} interval"
-    )
-    print(
-        f"{'scenario':<22}{'true delta':>11}{'point fails':>13}{'interval fails':>16}{'median CI width':>17}"
-    )
     started = time.perf_counter()
-    for margin in [0.0, *margins]:
-        rates = scenario_fail_rates(
-            margin=margin,
-            auc=args.auc,
-            rows=args.rows,
-            correlation=args.correlation,
-            trials=args.trials,
-            resamples=args.resamples,
-            confidence=args.confidence,
-            seed=args.seed,
-        )
-        name = "A/A (false alarm)" if margin == 0 else "worse (power)"
-        print(
-            f"{name:<22}{-margin if margin else 0.0:>11.3f}{rates['point']:>13.2f}{rates['interval']:>16.2f}{rates['width']:>17.4f}"
-        )
-    print(f"took {time.perf_counter() - started:.1f} s")
-    return 0
+    print(
+        f"gate calibration: {args.trials} trials per configuration"
+        f"{' at the fewest compared rows (fewer as 1/sqrt(rows) above)' if args.scale_trials else ''} "
+        f"({args.search_trials} per extra effect of the 80%-power search, {args.identical} identical-model "
+        f"trials), {args.resamples} resamples, 95% interval, allowed_change 0 with the default margins, "
+        f"{FOLDS} folds for cross_fit"
+    )
+    lines = []
+    checks: list[bool] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for task in args.tasks.split(","):
+            configs = {rs: gate_config(task, rs, args.resamples, Path(folder)) for rs in RULE_SETS}
+            unit = "ROC AUC points lost" if task == "binary" else "% RMSE added"
+            effects = ", ".join(f"{e * 100:g}" for e in EFFECTS[task])
+            lines.append(f"{task}: Δ1, Δ2, Δ3 = {effects} {unit}; MDE in the same unit")
+            for correlation in [float(c) for c in args.correlations.split(",")]:
+                world = build_world(task, correlation, settings.pilot_rows, args.seed)
+                for mode in args.modes.split(","):
+                    for rows in rows_list:
+                        cell, simulated, extra, world = measure_configuration(
+                            world, configs, rows, mode, settings
+                        )
+                        cell_lines, ok = table_lines(world, rows, mode, cell, simulated, extra)
+                        lines.extend(cell_lines)
+                        checks.append(ok)
+                        for line in cell_lines:  # as it comes (stderr); the whole table follows on stdout
+                            print(line, file=sys.stderr, flush=True)
+    print(HEADER)
+    for line in lines:
+        print(line)
+    print(
+        f"MDE within {MDE_TOLERANCE:.0%} of the simulated 80%-power effect: {sum(checks)}/{len(checks)} "
+        "configurations"
+    )
+    print(f"took {time.perf_counter() - started:.0f} s")
+    return 0 if all(checks) else 1
 
 
 if __name__ == "__main__":

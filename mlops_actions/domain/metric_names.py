@@ -59,16 +59,14 @@ METRICS: dict[str, MetricInfo] = {
             _CLASSIFICATION,
             True,
             "labels",
-            margin=0.002,
-            notable=0.01,
+            margin=0.005,
+            notable=0.02,
         ),
         MetricInfo(
-            "precision", "Precision (positive class)", (BINARY,), True, "labels", margin=0.005, notable=0.02
+            "precision", "Precision (positive class)", (BINARY,), True, "labels", margin=0.01, notable=0.02
         ),
-        MetricInfo(
-            "recall", "Recall (positive class)", (BINARY,), True, "labels", margin=0.005, notable=0.02
-        ),
-        MetricInfo("f1", "F1 (positive class)", (BINARY,), True, "labels", margin=0.005, notable=0.02),
+        MetricInfo("recall", "Recall (positive class)", (BINARY,), True, "labels", margin=0.01, notable=0.02),
+        MetricInfo("f1", "F1 (positive class)", (BINARY,), True, "labels", margin=0.01, notable=0.02),
         MetricInfo(
             "precision_macro",
             "Precision (macro)",
