@@ -139,7 +139,7 @@ def test_a_merge_request_pipeline_creates_one_note_and_a_second_run_updates_it(r
     [note] = sticky_notes(api, 1)
     body = str(note["body"])
     assert "## ✅ PASS: model credit-default" in body
-    assert "| metric | baseline | candidate | Δ |" in body and "| **ROC AUC** |" in body
+    assert "| metric | baseline | candidate | Δ |" in body and "| **ROC AUC** · primary |" in body
     assert "the registry's production version 1.0.0" in body
     report = f"https://{SERVER_HOST}/acme/credit/-/jobs/"
     assert report in body and "/artifacts/file/mlops-out/report.html" in body
@@ -169,9 +169,11 @@ def test_a_degrading_branch_fails_the_job_and_the_junit_report_names_the_failed_
         for name, case in junit_cases(pipelines.job_file("mlops-check", "mlops-out/mlops-junit.xml")).items()
         if case.find("failure") is not None
     }
-    assert any(name.startswith("roc_auc [region=east] change: Δ ≥ -0.0200") for name in failed), sorted(
-        failed
-    )
+    # The overall rule fails; the east slice (Δ about −0.06) is one of 8 rules of the Holm family, and its
+    # case is in the report with the slice's p-values.
+    assert any(name.startswith("roc_auc change: Δ ≥ -0.0050") for name in failed), sorted(failed)
+    cases = junit_cases(pipelines.job_file("mlops-check", "mlops-out/mlops-junit.xml"))
+    assert any(name.startswith("roc_auc [region=east] change: Δ ≥ -0.0200") for name in cases), sorted(cases)
     assert dotenv(pipelines.job_file("mlops-check", "mlops-out/mlops.env"))["MLOPS_VERDICT"] == "fail"
     [note] = sticky_notes(api, 2)
     assert "## ❌ FAIL: model credit-default" in str(note["body"])
