@@ -272,6 +272,23 @@ class ActHarness:
     token: str
     extra_env: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def in_folder(
+        cls, prepared: Prepared, repo: Path, folder: Path, *, api_url: str, token: str
+    ) -> ActHarness:
+        """A harness of ``repo`` with its artifacts (created) and act's cache under ``folder``."""
+        harness = cls(
+            act=prepared.act,
+            repo=repo,
+            venv=prepared.venv,
+            artifacts=folder / "artifacts",
+            cache=folder / "act",
+            api_url=api_url,
+            token=token,
+        )
+        harness.artifacts.mkdir(parents=True, exist_ok=True)
+        return harness
+
     def local_repositories(self) -> list[str]:
         mapping = {f"{THIS_REPOSITORY}@{RELEASE_REF}": str(action_repository(self.cache)), **pinned_actions()}
         return [f"{ref}={path}" for ref, path in mapping.items()]

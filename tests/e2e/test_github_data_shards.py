@@ -62,16 +62,7 @@ def sharded(act_env: Prepared, tmp_path_factory: pytest.TempPathFactory) -> Shar
     write_shard_data(repo)
     git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", "Check the current data in shards", cwd=repo)
-    harness = ActHarness(
-        act=act_env.act,
-        repo=repo,
-        venv=act_env.venv,
-        artifacts=root / "artifacts",
-        cache=root / "act",
-        api_url="http://127.0.0.1:9",
-        token=TOKEN,
-    )
-    harness.artifacts.mkdir()
+    harness = ActHarness.in_folder(act_env, repo, root, api_url="http://127.0.0.1:9", token=TOKEN)
     payload = {
         "inputs": {"data": CURRENT, "reference": REFERENCE_PROFILE},
         "ref": "refs/heads/main",

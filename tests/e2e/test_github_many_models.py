@@ -101,16 +101,7 @@ def api(start_github_releases_standin: Callable[..., GitHubReleasesStandIn]) -> 
 
 @pytest.fixture
 def harness(act_env: Prepared, repo: Path, api: GitHubReleasesStandIn, tmp_path: Path) -> ActHarness:
-    runner = ActHarness(
-        act=act_env.act,
-        repo=repo,
-        venv=act_env.venv,
-        artifacts=tmp_path / "artifacts",
-        cache=tmp_path / "act",
-        api_url=api.url,
-        token=TOKEN,
-    )
-    runner.artifacts.mkdir()
+    runner = ActHarness.in_folder(act_env, repo, tmp_path, api_url=api.url, token=TOKEN)
     return runner
 
 

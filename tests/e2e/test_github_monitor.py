@@ -68,16 +68,8 @@ def monitor_repo(act_env: Prepared, tmp_path: Path) -> Path:
 def harness(act_env: Prepared, monitor_repo: Path, api: GitHubStandIn, tmp_path: Path) -> ActHarness:
     from tests.unit.monitoring.generate import generate_rows, write_jsonl
 
-    runner = ActHarness(
-        act=act_env.act,
-        repo=monitor_repo,
-        venv=act_env.venv,
-        artifacts=tmp_path / "artifacts",
-        cache=tmp_path / "act",
-        api_url=api.url,
-        token=TOKEN,
-    )
-    (runner.artifacts / "store").mkdir(parents=True)
+    runner = ActHarness.in_folder(act_env, monitor_repo, tmp_path, api_url=api.url, token=TOKEN)
+    (runner.artifacts / "store").mkdir()
     write_jsonl(generate_rows(), runner.artifacts / "store" / "predictions.jsonl")
     return runner
 
@@ -164,16 +156,7 @@ def test_the_retrain_starter_pushes_the_refreshed_data_and_opens_a_pull_request_
     (fake_bin / "gh").write_text(FAKE_GH)
     (fake_bin / "gh").chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")  # act runs steps on the host
-    harness = ActHarness(
-        act=act_env.act,
-        repo=repo,
-        venv=act_env.venv,
-        artifacts=tmp_path / "artifacts",
-        cache=tmp_path / "act",
-        api_url=api.url,
-        token=TOKEN,
-    )
-    harness.artifacts.mkdir()
+    harness = ActHarness.in_folder(act_env, repo, tmp_path, api_url=api.url, token=TOKEN)
     refresh = 'date -u > data/refreshed-at.txt && env > "$MLOPS_E2E_ARTIFACTS/refresh-command.env"'
     payload = {
         "inputs": {"reason": REASON, "refresh-command": refresh},

@@ -71,16 +71,7 @@ def release_repo(act_env: Prepared, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def harness(act_env: Prepared, release_repo: Path, api: GitHubReleasesStandIn, tmp_path: Path) -> ActHarness:
-    runner = ActHarness(
-        act=act_env.act,
-        repo=release_repo,
-        venv=act_env.venv,
-        artifacts=tmp_path / "artifacts",
-        cache=tmp_path / "act",
-        api_url=api.url,
-        token=TOKEN,
-    )
-    runner.artifacts.mkdir()
+    runner = ActHarness.in_folder(act_env, release_repo, tmp_path, api_url=api.url, token=TOKEN)
     return runner
 
 

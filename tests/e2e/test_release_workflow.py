@@ -137,16 +137,7 @@ def test_a_version_tag_builds_checks_publishes_to_the_index_releases_and_moves_t
     repo, previous, head = project_repo
     api.refs[f"refs/tags/{TAG}"] = head  # the pushed tag, as GitHub holds it
     api.refs["refs/tags/v0"] = previous
-    harness = ActHarness(
-        act=act_env.act,
-        repo=repo,
-        venv=act_env.venv,
-        artifacts=tmp_path / "artifacts",
-        cache=tmp_path / "act",
-        api_url=api.url,
-        token=TOKEN,
-    )
-    harness.artifacts.mkdir()
+    harness = ActHarness.in_folder(act_env, repo, tmp_path, api_url=api.url, token=TOKEN)
     # Offline, the fresh virtual environment of the wheel check finds the dependencies through PYTHONPATH
     # (this environment's libraries without mlops-actions); the package itself comes from the built wheel.
     libraries = os.pathsep.join(str(p) for p in host_libraries(tmp_path / "host"))
@@ -237,16 +228,7 @@ def test_a_tag_that_is_not_the_package_version_stops_the_build_before_anything_i
     git("tag", wrong, head, cwd=repo)
     api.refs[f"refs/tags/{wrong}"] = head
     api.refs["refs/tags/v0"] = previous
-    harness = ActHarness(
-        act=act_env.act,
-        repo=repo,
-        venv=act_env.venv,
-        artifacts=tmp_path / "artifacts",
-        cache=tmp_path / "act",
-        api_url=api.url,
-        token=TOKEN,
-    )
-    harness.artifacts.mkdir()
+    harness = ActHarness.in_folder(act_env, repo, tmp_path, api_url=api.url, token=TOKEN)
     payload = {**tag_push(head), "ref": f"refs/tags/{wrong}", "ref_name": wrong}
     run = harness.run(
         "push",

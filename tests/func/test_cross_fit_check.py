@@ -16,23 +16,10 @@ from mlops_actions.cli import main
 from mlops_actions.domain.inference import cross_fit_inflation
 from mlops_actions.stages import check as check_stage
 from tests.conftest import run_git
+from tests.func.test_check_cli import check
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example_project"
 NOT_COPIED = shutil.ignore_patterns(".github", ".mlops", "mlops-out", "__pycache__", ".pytest_cache")
-
-
-def check(project: Path) -> int:
-    return main(
-        [
-            "check",
-            "--config",
-            str(project / "mlops.yaml"),
-            "--output-dir",
-            str(project / "mlops-out"),
-            "--comment-dir",
-            str(project / ".mlops" / "comments"),
-        ]
-    )
 
 
 def result_of(project: Path) -> dict[str, Any]:
