@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from mlops_actions.errors import StoreError
@@ -17,16 +18,17 @@ from mlops_actions.metadata.records import (
 
 CONNECT_TIMEOUT_S = 10.0  # how long a writer waits for another writer's lock before giving up
 BUSY_TIMEOUT_MS = 10_000
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
     model TEXT NOT NULL,
     stage TEXT NOT NULL,
     started_at TEXT NOT NULL,
     record TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_by_model ON runs (model, started_at, id);
-"""
+)""",
+    "CREATE INDEX IF NOT EXISTS runs_by_model ON runs (model, started_at, id)",
+)
+SQLITE_BUSY, SQLITE_LOCKED = 5, 6
 
 
 class SqliteStore:
@@ -53,8 +55,7 @@ class SqliteStore:
         connection.text_factory = _lenient_text  # a row of bad bytes is a warning, not a failed listing
         try:
             connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.executescript(SCHEMA)
+            _prepare(connection, deadline=time.monotonic() + CONNECT_TIMEOUT_S)
         except sqlite3.OperationalError as error:  # locked past the busy timeout, read-only, disk full
             connection.close()
             raise StoreError(f"{self.name}: cannot open the database: {error}") from error
@@ -109,6 +110,40 @@ class SqliteStore:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _prepare(connection: sqlite3.Connection, deadline: float) -> None:
+    """Switch a fresh file to WAL and create the schema, retrying until ``deadline`` while other writers
+    hold the lock. SQLite does not always wait by itself here: changing the journal mode, and a read lock
+    that must become a write lock, fail at once rather than risk a deadlock. The schema is therefore
+    written in an immediate transaction (it takes the write lock first, and waits for it)."""
+    pause = 0.005
+    while True:
+        try:
+            (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() != "wal":
+                connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in SCHEMA:
+                    connection.execute(statement)
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            return
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
+    return "locked" in str(error) or "busy" in str(error)
 
 
 def _lenient_text(raw: bytes) -> str:

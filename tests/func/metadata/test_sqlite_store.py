@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -82,3 +83,30 @@ def test_a_locked_database_is_a_store_error_after_the_bounded_wait(
         holder.execute("ROLLBACK")
         holder.close()
         store.close()
+
+
+def test_handles_that_open_a_new_database_at_the_same_moment_all_open_it(tmp_path: Path) -> None:
+    # Switching a new file to WAL and creating its schema can fail at once with "locked" (SQLite does
+    # not wait there), so the store retries that step within its deadline instead of failing a writer.
+    failures: list[BaseException] = []
+    for attempt in range(60):
+        path = tmp_path / f"attempt-{attempt}" / "metadata.sqlite"
+        go = threading.Event()
+
+        def open_at_go(path: Path = path, go: threading.Event = go) -> None:
+            store = SqliteStore(path)
+            go.wait(10)
+            try:
+                store.append(sample_record())
+            except BaseException as error:
+                failures.append(error)
+            finally:
+                store.close()
+
+        threads = [threading.Thread(target=open_at_go) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        go.set()
+        for thread in threads:
+            thread.join(30)
+    assert not failures, failures[:3]
