@@ -1002,6 +1002,15 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "default": 5,
                     "description": "Folds of gate.evaluation cross_fit.",
                 },
+                "repeats": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 10,
+                    "default": 2,
+                    "description": "Repetitions of gate.evaluation cross_fit, each with its own fold "
+                    "assignment; their out-of-fold predictions are stacked as paired rows and the variance "
+                    "is Bouckaert and Frank's corrected repeated k-fold (docs/gate.md).",
+                },
                 "rules": {
                     "type": "array",
                     "items": _RULE_SCHEMA,
@@ -1273,6 +1282,7 @@ class Config:
     correction: str = "holm"  # gate.correction: holm | none
     evaluation: str = "holdout"  # gate.evaluation: holdout | cross_fit
     folds: int = 5  # gate.folds (cross_fit)
+    repeats: int = 2  # gate.repeats (cross_fit): fold assignments, each a full cross-fit
 
     def notable_size(self, metric: str) -> float:
         """The smallest change of ``metric`` that matters (metric units, or a fraction of the baseline)."""
@@ -1564,6 +1574,7 @@ def parse_config(doc: Any, path: Path) -> Config:
         correction=gate.get("correction", "holm"),
         evaluation=gate.get("evaluation", "holdout"),
         folds=int(gate.get("folds", 5)),
+        repeats=int(gate.get("repeats", 2)),
     )
 
 

@@ -74,13 +74,19 @@ def rows_for(se: float, rows: int, alpha: float, target: float, power: float = P
     return max(rows, math.ceil(rows * needed * needed))
 
 
-def cross_fit_inflation(folds: int) -> float:
-    """Nadeau and Bengio's correction of a k-fold comparison, as a factor on the pooled bootstrap's spread.
+def cross_fit_inflation(folds: int, repeats: int = 1) -> float:
+    """Nadeau and Bengio's correction of a k-fold comparison (Bouckaert and Frank's for r repetitions of it),
+    as a factor on the spread of the paired bootstrap of the stacked out-of-fold rows.
 
-    The bootstrap of the pooled out-of-fold rows sees only the test-row sampling, about sigma**2 / k of one
-    fold's estimate; the corrected resampled variance is (1 / k + n_test / n_train) * sigma**2 with
-    n_test / n_train = 1 / (k - 1). The factor is the square root of their ratio, 1 + k / (k - 1).
+    Each of the k r fold estimates scores n / k rows; call sigma**2 the variance of one. The bootstrap of the
+    r n stacked rows treats them as independent, so it sees about sigma**2 / (k r). The corrected variance is
+    (1 / (k r) + n_test / n_train) * sigma**2 with n_test / n_train = 1 / (k - 1); the factor is the square
+    root of the ratio, sqrt(1 + k r / (k - 1)). In units of the bootstrap standard error of one repetition's
+    n rows, the corrected standard error is sqrt(1 / r + k / (k - 1)): repetitions shrink only the first term,
+    and never below sqrt(k / (k - 1)), above the test-row sampling of the n distinct rows.
     """
     if folds < 2:
         raise ValueError(f"cross-fitting needs at least 2 folds, got {folds}")
-    return math.sqrt(1.0 + folds / (folds - 1.0))
+    if repeats < 1:
+        raise ValueError(f"cross-fitting needs at least 1 repetition, got {repeats}")
+    return math.sqrt(1.0 + folds * repeats / (folds - 1.0))

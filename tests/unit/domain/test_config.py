@@ -288,3 +288,23 @@ def test_drift_thresholds_are_checked_with_the_config_not_after_training() -> No
     ]
     doc["data"]["drift_thresholds"] = {"psi": 0.3}
     assert parse_config(doc, Path("mlops.yaml")).drift_thresholds == {"psi": 0.3}
+
+
+@pytest.mark.parametrize(
+    ("repeats", "expected"),
+    [
+        (0, "mlops.yaml: gate.repeats: 0 is less than the minimum of 1"),
+        ("two", "mlops.yaml: gate.repeats: expected integer, got str 'two'"),
+        (11, "mlops.yaml: gate.repeats: 11 is greater than the maximum of 10"),
+    ],
+)
+def test_gate_repeats_must_be_a_whole_number_of_repetitions_from_1_to_10(
+    repeats: object, expected: str
+) -> None:
+    assert problems_of({**MINIMAL, "gate": {"evaluation": "cross_fit", "repeats": repeats}}) == [expected]
+
+
+def test_cross_fitting_repeats_twice_unless_gate_repeats_says_otherwise() -> None:
+    assert parse_config({**MINIMAL, "gate": {"evaluation": "cross_fit"}}, Path("mlops.yaml")).repeats == 2
+    once = {**MINIMAL, "gate": {"evaluation": "cross_fit", "repeats": 1}}
+    assert parse_config(once, Path("mlops.yaml")).repeats == 1
