@@ -40,26 +40,37 @@ if TYPE_CHECKING:
 
     from mlops_actions.domain.evaluation import Scored
 
-VARIANCE = "nadeau-bengio"  # the variance estimate a cross-fitted comparison reports
+NADEAU_BENGIO = "nadeau-bengio"  # the variance a cross-fitted comparison reports for one repetition
+BOUCKAERT_FRANK = "bouckaert-frank"  # ... and for several (corrected repeated k-fold)
 
 
 @dataclass(frozen=True)
 class Fold:
-    """One fold's files: the rows its models train on and the rows they score."""
+    """One fold of one repetition: the files of the rows its models train on and of the rows they score."""
 
-    index: int
+    index: int  # 0 .. folds * repeats - 1, repetition by repetition: the file number less one
     train_file: Path
     heldout_file: Path
     heldout: np.ndarray  # positions of the held-out rows in the pooled rows
+    repeat: int = 0  # the repetition (fold assignment) it belongs to
 
 
 @dataclass(frozen=True)
 class FoldPlan:
-    """The pooled train + eval rows, the fold of each, and the folds' files."""
+    """The pooled train + eval rows, the fold of each in every repetition, and the folds' files."""
 
     rows: pd.DataFrame
-    assignment: np.ndarray  # fold index per pooled row
-    folds: list[Fold]
+    assignments: np.ndarray  # (repeats, rows): the fold index of every pooled row in each repetition
+    folds: list[Fold]  # every repetition's folds, repetition by repetition
+
+    @property
+    def repeats(self) -> int:
+        return len(self.assignments)
+
+    def label(self, fold: Fold) -> str:
+        """'fold 3', or 'repetition 2 fold 3' when there are several repetitions."""
+        within = f"fold {fold.index - fold.repeat * (len(self.folds) // self.repeats) + 1}"
+        return within if self.repeats == 1 else f"repetition {fold.repeat + 1} {within}"
 
 
 def pooled_rows(datasets: Datasets, config: Config) -> pd.DataFrame | str:
@@ -78,13 +89,22 @@ def pooled_rows(datasets: Datasets, config: Config) -> pd.DataFrame | str:
     return rows
 
 
-def assign_folds(rows: pd.DataFrame, config: Config, folds: int) -> np.ndarray:
-    """The fold (0..folds-1) of every row: a hash of its id (else its content) seeded by gate.seed,
-    stratified by target for a classifier; the same rows in any order get the same folds."""
+def fold_hash_key(seed: int, repeat: int) -> str:
+    """The 16-character key of the row hash that deals repetition ``repeat``'s folds; repetition 0's is the
+    key of a single cross-fit, so its folds do not move when repetitions are added."""
+    if repeat == 0:
+        return f"{seed:016d}"[-16:]
+    return f"{seed:011d}"[-11:] + f"r{repeat:04d}"
+
+
+def assign_folds(rows: pd.DataFrame, config: Config, folds: int, repeat: int = 0) -> np.ndarray:
+    """The fold (0..folds-1) of every row in repetition ``repeat``: a hash of its id (else its content) seeded
+    by gate.seed and the repetition, stratified by target for a classifier; the same rows in any order get the
+    same folds."""
     import numpy as np
     import pandas as pd
 
-    key = f"{config.seed:016d}"[-16:]
+    key = fold_hash_key(config.seed, repeat)
     if config.id_column and config.id_column in rows.columns:
         hashed = pd.util.hash_pandas_object(rows[config.id_column].astype(str), index=False, hash_key=key)
     else:
@@ -115,35 +135,47 @@ def too_few_rows(rows: pd.DataFrame, config: Config, folds: int) -> str | None:
     return None
 
 
-def write_folds(rows: pd.DataFrame, assignment: np.ndarray, folds: int, directory: Path) -> FoldPlan:
-    """Write each fold's training rows (the other folds) and held-out rows as CSV files in ``directory``."""
+def write_folds(rows: pd.DataFrame, assignments: np.ndarray, folds: int, directory: Path) -> FoldPlan:
+    """Write each fold's training rows (the other folds) and held-out rows as CSV files in ``directory``,
+    numbered on across repetitions (``fold_files`` reads them back); ``assignments`` is one repetition's fold
+    per row, or a (repeats, rows) array."""
     import numpy as np
 
+    assignments = np.atleast_2d(assignments)
     directory.mkdir(parents=True, exist_ok=True)
     written: list[Fold] = []
-    for index in range(folds):
-        heldout = np.flatnonzero(assignment == index)
-        train_file = directory / f"fold-{index + 1}-train.csv"
-        heldout_file = directory / f"fold-{index + 1}-heldout.csv"
-        rows[assignment != index].to_csv(train_file, index=False)
-        rows.iloc[heldout].to_csv(heldout_file, index=False)
-        written.append(Fold(index=index, train_file=train_file, heldout_file=heldout_file, heldout=heldout))
-    return FoldPlan(rows=rows, assignment=assignment, folds=written)
+    for repeat, assignment in enumerate(assignments):
+        for within in range(folds):
+            index = repeat * folds + within
+            heldout = np.flatnonzero(assignment == within)
+            train_file = directory / f"fold-{index + 1}-train.csv"
+            heldout_file = directory / f"fold-{index + 1}-heldout.csv"
+            rows[assignment != within].to_csv(train_file, index=False)
+            rows.iloc[heldout].to_csv(heldout_file, index=False)
+            written.append(
+                Fold(index, train_file=train_file, heldout_file=heldout_file, heldout=heldout, repeat=repeat)
+            )
+    return FoldPlan(rows=rows, assignments=assignments, folds=written)
 
 
 def plan_folds(datasets: Datasets, config: Config, directory: Path) -> FoldPlan | str:
-    """Pool, assign and write the folds of ``config.folds``; or why the rows cannot be cross-fitted."""
+    """Pool, assign and write the folds of ``config.folds`` in each of ``config.repeats`` repetitions; or why
+    the rows cannot be cross-fitted."""
+    import numpy as np
+
     rows = pooled_rows(datasets, config)
     if isinstance(rows, str):
         return rows
     problem = too_few_rows(rows, config, config.folds)
     if problem:
         return problem
-    return write_folds(rows, assign_folds(rows, config, config.folds), config.folds, directory)
+    assignments = np.stack([assign_folds(rows, config, config.folds, j) for j in range(config.repeats)])
+    return write_folds(rows, assignments, config.folds, directory)
 
 
 def pool_out_of_fold(plan: FoldPlan, scored: Sequence[Scored], config: Config) -> Scored:
-    """One ``Scored`` over every pooled row, in the pooled order, from each fold's held-out predictions."""
+    """One ``Scored`` of repeats x pooled rows, from each fold's held-out predictions: repetition by
+    repetition, each in the pooled order (so a row and its slice values recur once per repetition)."""
     import numpy as np
 
     from mlops_actions.domain.evaluation import Scored
@@ -154,24 +186,25 @@ def pool_out_of_fold(plan: FoldPlan, scored: Sequence[Scored], config: Config) -
         raise ValueError(f"expected {len(plan.folds)} scored folds, got {len(scored)}")
     first = scored[0]
     n = len(plan.rows)
+    stacked = n * plan.repeats
 
     def pooled(values: Sequence[np.ndarray | None]) -> np.ndarray | None:
         if any(v is None for v in values):
             return None
-        shape = (n, *values[0].shape[1:])  # type: ignore[union-attr]
+        shape = (stacked, *values[0].shape[1:])  # type: ignore[union-attr]
         out = np.empty(shape, dtype=np.result_type(*values))
         for fold, value in zip(plan.folds, values, strict=True):
-            out[fold.heldout] = value
+            out[fold.repeat * n + fold.heldout] = value
         return out
 
     for fold, part in zip(plan.folds, scored, strict=True):
         if part.rows != len(fold.heldout):
             raise DataError(
-                f"fold {fold.index + 1}: {part.rows} rows scored, expected its {len(fold.heldout)} held-out rows"
+                f"{plan.label(fold)}: {part.rows} rows scored, expected its {len(fold.heldout)} held-out rows"
             )
         if list(map(str, part.classes or [])) != list(map(str, first.classes or [])):
             raise DataError(
-                f"fold {fold.index + 1}: classes {part.classes} differ from fold 1's {first.classes}"
+                f"{plan.label(fold)}: classes {part.classes} differ from fold 1's {first.classes}"
             )
     slices = {
         column: pooled([part.slices.get(column) for part in scored])
@@ -188,7 +221,7 @@ def pool_out_of_fold(plan: FoldPlan, scored: Sequence[Scored], config: Config) -
     return Scored(
         task=first.task,
         classes=first.classes,
-        row_keys=row_keys(plan.rows, config),
+        row_keys=np.tile(row_keys(plan.rows, config), plan.repeats),
         y_true=y_true,
         predictions=predictions,
         slices={column: values for column, values in slices.items() if values is not None},
@@ -275,16 +308,22 @@ def evaluation_block(
     mode: str,
     *,
     folds: int | None = None,
+    repeats: int | None = None,
     rows: int,
     inflation: float | None = None,
     fallback: str | None = None,
 ) -> dict[str, Any]:
-    """The result's ``gate.evaluation``: how the compared predictions were made."""
+    """The result's ``gate.evaluation``: how the compared predictions were made. ``rows`` counts the distinct
+    rows; ``paired_rows`` the compared ones (repeats x rows when cross-fitted)."""
+    cross_fit = mode == "cross_fit"
+    repeated = repeats if cross_fit and repeats is not None else 1
     return {
         "mode": mode,
         "folds": folds,
+        "repeats": repeats if cross_fit else None,
         "rows": rows,
-        "variance": VARIANCE if mode == "cross_fit" else None,
+        "paired_rows": rows * repeated,
+        "variance": (NADEAU_BENGIO if repeated == 1 else BOUCKAERT_FRANK) if cross_fit else None,
         "inflation": inflation,
         "fallback": fallback,
     }
