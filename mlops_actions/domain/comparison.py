@@ -177,14 +177,20 @@ def _row(
 
 
 def slice_rows(
-    candidate: Scored, baseline: Scored | None, config: Config, *, inflation: float = 1.0
+    candidate: Scored,
+    baseline: Scored | None,
+    config: Config,
+    *,
+    inflation: float = 1.0,
+    repeats: int = 1,
 ) -> list[dict[str, Any]]:
-    """Metrics per slice value (each configured slice column); intervals where the slice is large enough."""
+    """Metrics per slice value (each configured slice column); intervals where the slice is large enough.
+    A slice's ``rows`` are distinct rows: its paired rows over ``repeats``, the times each row recurs."""
     results: list[dict[str, Any]] = []
     for column, values in candidate.slices.items():
         for value in sorted(set(values.tolist())):
             mask = values == value
-            rows = int(mask.sum())
+            rows = int(mask.sum()) // repeats
             cand = _subset(candidate, mask)
             base = None if baseline is None else _subset(baseline, mask)
             names = [n for n in config.metrics if _defined_for(n, cand)]
@@ -262,7 +268,12 @@ class Comparison:
 
 
 def compare(
-    candidate: Scored, baseline: Scored | None, config: Config, *, inflation: float = 1.0
+    candidate: Scored,
+    baseline: Scored | None,
+    config: Config,
+    *,
+    inflation: float = 1.0,
+    repeats: int = 1,
 ) -> Comparison:
     """Compare ``candidate`` with ``baseline`` (None: no baseline yet) and judge the config's rules.
 
@@ -271,7 +282,8 @@ def compare(
     McNemar test, binary ROC AUC a DeLong test; each slice value gets its own rows. The config's advisory
     metrics are computed in the same bootstrap. ``inflation`` (>= 1) widens every bootstrap delta around its
     estimate: the variance correction of cross-fitted predictions (and the power notes then suggest no
-    cross-fitting).
+    cross-fitting). ``repeats`` is how often each distinct row recurs among the paired rows (stacked cross-fit
+    repetitions): slice sizes and the rows of the power notes count distinct rows.
     """
     if baseline is not None:
         baseline = align_classes(baseline, candidate.classes)
@@ -281,14 +293,14 @@ def compare(
     shown = set(config.metrics)
     metrics = [row for row in every if row["name"] in shown]
     advisory = [row for row in every if row["name"] not in shown]
-    slices = slice_rows(candidate, baseline, config, inflation=inflation)
+    slices = slice_rows(candidate, baseline, config, inflation=inflation, repeats=repeats)
     gate = judge(
         config.rules,
         metrics,
         slices,
         min_slice_rows=config.min_slice_rows,
         config=config,
-        rows=candidate.rows,
+        rows=candidate.rows // repeats,
         advisory=advisory,
         evaluation="cross_fit" if inflation > 1.0 else "holdout",
     )

@@ -108,3 +108,32 @@ def test_every_slice_value_gets_its_own_metric_rows(config: Config) -> None:
         ("group", "a", ROWS // 2),
         ("group", "b", ROWS // 2),
     ]
+
+
+def stacked(model: Scored, repeats: int) -> Scored:
+    """``repeats`` copies of the same rows, one after the other (as stacked cross-fit repetitions)."""
+    p = model.predictions
+    assert p.labels is not None and p.scores is not None
+    return replace(
+        model,
+        row_keys=np.tile(model.row_keys, repeats),
+        y_true=np.tile(model.y_true, repeats),
+        predictions=Predictions(labels=np.tile(p.labels, repeats), scores=np.tile(p.scores, repeats)),
+        slices={column: np.tile(values, repeats) for column, values in model.slices.items()},
+    )
+
+
+def test_stacked_repetitions_count_distinct_rows_in_slices_and_in_the_rows_the_power_note_asks_for(
+    config: Config,
+) -> None:
+    from mlops_actions.domain.inference import cross_fit_inflation
+
+    candidate, baseline, inflation = stacked(scored(2), 2), stacked(scored(1), 2), cross_fit_inflation(5, 2)
+    comparison = compare(candidate, baseline, config, inflation=inflation, repeats=2)
+    assert [s["rows"] for s in comparison.slices] == [ROWS // 2, ROWS // 2]
+    [power] = [rule["power"] for rule in comparison.gate.rules if rule.get("power")]
+    assert power["underpowered"] and f"eval rows (now {ROWS})" in power["note"]
+    paired = compare(candidate, baseline, config, inflation=inflation)  # counting the paired rows instead
+    [as_paired] = [rule["power"] for rule in paired.gate.rules if rule.get("power")]
+    assert f"eval rows (now {2 * ROWS})" in as_paired["note"]
+    assert power["rows_needed"] == pytest.approx(as_paired["rows_needed"] / 2, abs=1)
