@@ -304,6 +304,12 @@ def candidate_out_of_fold(
     return out_of_fold(plan, config, score)
 
 
+def folds_text(config: Config) -> str:
+    """'5 folds', or '5 folds × 2 repeats' when the cross-fit is repeated."""
+    folds = f"{config.folds} folds"
+    return folds if config.repeats == 1 else f"{folds} × {config.repeats} repeats"
+
+
 def evaluation_block(
     mode: str,
     *,

@@ -41,7 +41,7 @@ LINK_LABELS = {"html_report": "Full HTML report", "run_url": "CI run"}
 ROLES = ("primary", "guard", "advisory")
 ADVISORY_NAMES_SHOWN = 8
 CHANGE_KINDS = ("change", "change_relative")
-VARIANCE_NAMES = {"nadeau-bengio": "Nadeau–Bengio"}
+VARIANCE_NAMES = {"nadeau-bengio": "Nadeau–Bengio", "bouckaert-frank": "Bouckaert–Frank"}
 
 
 def as_dict(value: Any) -> dict[str, Any]:
@@ -179,10 +179,12 @@ class EvaluationView:
 
     mode: str  # "holdout" | "cross_fit"
     folds: int | None
-    rows: int | None
+    rows: int | None  # distinct rows
     variance: str | None
     inflation: float | None
     fallback: str | None
+    repeats: int | None = None  # cross-fit repetitions (None: results from before repetitions, or holdout)
+    paired_rows: int | None = None  # the compared rows: repeats x rows when cross-fitted
 
 
 @dataclass
@@ -429,6 +431,8 @@ def _evaluation(gate: dict[str, Any], result: dict[str, Any]) -> EvaluationView 
         variance=str(variance) if isinstance(variance, str) and variance else None,
         inflation=as_number(evaluation.get("inflation")),
         fallback=str(fallback) if isinstance(fallback, str) and fallback.strip() else None,
+        repeats=_count(evaluation.get("repeats")),
+        paired_rows=_count(evaluation.get("paired_rows")),
     )
 
 
@@ -735,7 +739,9 @@ def evaluation_text(report: Report) -> str | None:
     """How the paired rows were obtained, in one sentence; None for results written before it was recorded.
 
     E.g. "Cross-fitted on 5 folds of train+eval (10,000 paired rows); intervals widened ×1.50
-    (Nadeau–Bengio)." or "Holdout eval set (2,000 paired rows), not cross-fitted: <why>."
+    (Nadeau–Bengio).", "Cross-fitted on 5 folds × 2 repeats of train+eval (20,000 paired rows: 2 × 10,000);
+    intervals widened ×1.87 (Bouckaert–Frank)." or "Holdout eval set (2,000 paired rows), not cross-fitted:
+    <why>."
     """
     evaluation = report.evaluation
     if evaluation is None:
@@ -744,6 +750,12 @@ def evaluation_text(report: Report) -> str | None:
     rows = f" ({fmt_count(evaluation.rows)} {kind})" if evaluation.rows is not None else ""
     if evaluation.mode == "cross_fit":
         folds = f"{evaluation.folds} folds" if evaluation.folds is not None else "folds"
+        repeats = evaluation.repeats
+        if repeats is not None and repeats > 1:
+            folds += f" × {repeats} repeats"
+            if evaluation.rows is not None:
+                paired = evaluation.paired_rows or repeats * evaluation.rows
+                rows = f" ({fmt_count(paired)} {kind}: {repeats} × {fmt_count(evaluation.rows)})"
         text = f"Cross-fitted on {folds} of train+eval{rows}"
         if evaluation.inflation is not None:
             variance = evaluation.variance

@@ -18,6 +18,7 @@ from mlops_actions.domain.config import Config, load_config
 from mlops_actions.domain.cross_fit import (
     candidate_out_of_fold,
     evaluation_block,
+    folds_text,
     plan_folds,
     pool_out_of_fold,
 )
@@ -199,8 +200,9 @@ def _cross_fitted(
     workdir: Path,
     progress: Progress,
 ) -> tuple[BaselineChoice, tuple[Scored, Scored] | None, str | None]:
-    """Out-of-fold predictions of the candidate's and the merge-base's code over every train + eval row,
-    same folds for both: (choice, (candidate, baseline) or None, why not cross-fitted or None)."""
+    """Out-of-fold predictions of the candidate's and the merge-base's code over every train + eval row, in
+    each of ``config.repeats`` repetitions stacked, same folds for both: (choice, (candidate, baseline) or
+    None, why not cross-fitted or None)."""
     fallback = _cross_fit_fallback(choice)
     if fallback is not None:
         return choice, None, fallback
@@ -210,7 +212,7 @@ def _cross_fitted(
         return choice, None, f"{plan}; compared on the eval rows"
     with progress.step("cross-fitting candidate") as step:
         oof_candidate = candidate_out_of_fold(config, plan, candidate.classes, workdir / "cross-fit")
-        step.done(f"{config.folds} folds, {oof_candidate.rows} rows")
+        step.done(f"{folds_text(config)}, {oof_candidate.rows} paired rows")
     with progress.step("cross-fitting merge-base") as step:
         outcome = retrain_folds_and_score(choice.commit, config, plan, workdir / "cross-fit-base")
         if isinstance(outcome, str):
@@ -221,16 +223,16 @@ def _cross_fitted(
             )
         parts = [align_classes(load_scored(folder), candidate.classes) for folder in outcome]
         oof_baseline = pool_out_of_fold(plan, parts, config)
-        step.done(f"{config.folds} folds")
+        step.done(folds_text(config))
     check_same_rows(oof_candidate, oof_baseline)
     metadata = dict(oof_baseline.metadata)
     seconds = [part.metadata.get("train_seconds") for part in parts]
     timed = [float(v) for v in seconds if isinstance(v, int | float)]
-    metadata.update(  # k models trained on folds of the candidate's rows: no one digest or data file
+    metadata.update(  # k r models trained on folds of the candidate's rows: no one digest or data file
         model_digest=None, data={}, train_seconds=round(sum(timed), 3) if len(timed) == len(parts) else None
     )
     oof_baseline.metadata = metadata
-    reason = f"{choice.reason}; cross-fitted on {config.folds} folds of the candidate's train + eval rows"
+    reason = f"{choice.reason}; cross-fitted on {folds_text(config)} of the candidate's train + eval rows"
     return replace(choice, reason=reason), (oof_candidate, oof_baseline), None
 
 
@@ -299,11 +301,12 @@ def run_check(
             )
             step.done(choice.source)
         baseline: Scored | None = None
-        compared, inflation, fallback = candidate, 1.0, None
+        compared, inflation, repeats, fallback = candidate, 1.0, 1, None
         if config.evaluation == "cross_fit":
             choice, pair, fallback = _cross_fitted(choice, config, datasets, candidate, workdir, progress)
             if pair is not None:
-                (compared, baseline), inflation = pair, cross_fit_inflation(config.folds)
+                (compared, baseline), repeats = pair, config.repeats
+                inflation = cross_fit_inflation(config.folds, config.repeats)
         if baseline is None and choice.source != "none":
             with progress.step("retraining merge-base" if choice.source == "retrain" else "scoring baseline"):
                 choice, baseline = _score_baseline(
@@ -325,7 +328,7 @@ def run_check(
                 base_commit = found[1] if found else None
             data_checks = _run_data_checks(config, base_commit, workdir)
         with progress.step("bootstrap"):
-            comparison = compare(compared, baseline, config, inflation=inflation)
+            comparison = compare(compared, baseline, config, inflation=inflation, repeats=repeats)
         baseline_metadata = baseline.metadata if baseline is not None else None
 
     reasons = list(comparison.gate.reasons)
@@ -366,7 +369,13 @@ def run_check(
             "absolute_only": comparison.absolute_only,
             "correction": config.correction,
             "evaluation": (
-                evaluation_block("cross_fit", folds=config.folds, rows=compared.rows, inflation=inflation)
+                evaluation_block(
+                    "cross_fit",
+                    folds=config.folds,
+                    repeats=repeats,
+                    rows=compared.rows // repeats,
+                    inflation=inflation,
+                )
                 if compared is not candidate
                 else evaluation_block("holdout", rows=candidate.rows, fallback=fallback)
             ),
@@ -374,7 +383,7 @@ def run_check(
         "baseline": {"source": choice.source, "reason": choice.reason, "model": baseline_side},
         "candidate": candidate_side,
         "evaluation": {
-            "rows": compared.rows,
+            "rows": compared.rows // repeats,
             "data": eval_fp,
             "split": datasets.split,
             "same_rows": baseline is not None,

@@ -1,5 +1,6 @@
 """`mlops-actions check` with gate.evaluation cross_fit: every train + eval row is a paired row of candidate and
-merge-base code trained on the same folds; a registry baseline falls back to the eval rows and says why."""
+merge-base code trained on the same folds, once per repetition; a registry baseline falls back to the eval rows
+and says why."""
 
 from __future__ import annotations
 
@@ -38,18 +39,19 @@ def compared(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, Any, float]]:
     calls: list[tuple[Any, Any, float]] = []
     real = check_stage.compare
 
-    def recording(candidate: Any, baseline: Any, config: Any, *, inflation: float = 1.0) -> Any:
+    def recording(
+        candidate: Any, baseline: Any, config: Any, *, inflation: float = 1.0, repeats: int = 1
+    ) -> Any:
         calls.append((candidate, baseline, inflation))
-        return real(candidate, baseline, config, inflation=inflation)
+        return real(candidate, baseline, config, inflation=inflation, repeats=repeats)
 
     monkeypatch.setattr(check_stage, "compare", recording)
     return calls
 
 
-@pytest.mark.slow
-def test_cross_fit_pairs_every_train_and_eval_row_of_candidate_and_merge_base_code(
-    tmp_path: Path, compared: list[tuple[Any, Any, float]]
-) -> None:
+def debt_to_income_cross_fitted(tmp_path: Path, **gate: Any) -> Path:
+    """A copy of example_project in git whose branch adds the debt-to-income ratio, cross-fitted on 3 folds
+    (``gate`` adds to its gate), the baseline retrained from the merge-base."""
     project = tmp_path / "example"
     shutil.copytree(EXAMPLE, project, ignore=NOT_COPIED)
     config = project / "mlops.yaml"
@@ -63,16 +65,30 @@ def test_cross_fit_pairs_every_train_and_eval_row_of_candidate_and_merge_base_co
     run_git(project, "commit", "-q", "-m", "base")
     run_git(project, "checkout", "-q", "-b", "debt-to-income")
     run_git(project, "apply", "changes/add-debt-to-income.patch")
-    cross_fit_config(config)
+    cross_fit_config(config, **gate)
     run_git(project, "commit", "-q", "-am", "add the debt-to-income ratio, cross-fitted")
+    return project
+
+
+def pooled_ids(project: Path) -> pd.Series:
+    return pd.concat([pd.read_csv(project / "data" / name) for name in ("train.csv", "eval.csv")])["loan_id"]
+
+
+@pytest.mark.slow
+def test_cross_fit_pairs_every_train_and_eval_row_of_candidate_and_merge_base_code(
+    tmp_path: Path, compared: list[tuple[Any, Any, float]]
+) -> None:
+    project = debt_to_income_cross_fitted(tmp_path, repeats=1)
 
     assert check(project) == 0
     result = result_of(project)
-    ids = pd.concat([pd.read_csv(project / "data" / name) for name in ("train.csv", "eval.csv")])["loan_id"]
+    ids = pooled_ids(project)
     assert result["gate"]["evaluation"] == {
         "mode": "cross_fit",
         "folds": 3,
+        "repeats": 1,
         "rows": len(ids),
+        "paired_rows": len(ids),
         "variance": "nadeau-bengio",
         "inflation": pytest.approx(cross_fit_inflation(3)),
         "fallback": None,
@@ -90,6 +106,35 @@ def test_cross_fit_pairs_every_train_and_eval_row_of_candidate_and_merge_base_co
     assert auc["ci_low"] > 0  # the ratio feature's documented gain, now seen on all 12,000 rows
     released = json.loads((project / "mlops-out" / "model" / "metadata.json").read_text())
     assert released["train_rows"] == len(pd.read_csv(project / "data" / "train.csv"))
+
+
+@pytest.mark.slow
+def test_repeated_cross_fit_stacks_each_repetitions_rows_and_reports_the_repeats(
+    tmp_path: Path, compared: list[tuple[Any, Any, float]]
+) -> None:
+    project = debt_to_income_cross_fitted(tmp_path, repeats=2)
+
+    assert check(project) == 0
+    result = result_of(project)
+    ids = pooled_ids(project)
+    evaluation = result["gate"]["evaluation"]
+    assert evaluation["repeats"] == 2 and evaluation["folds"] == 3
+    assert evaluation["rows"] == len(ids) and evaluation["paired_rows"] == 2 * len(ids)
+    assert evaluation["variance"] == "bouckaert-frank"
+    assert evaluation["inflation"] == pytest.approx(cross_fit_inflation(3, 2))
+    assert result["evaluation"]["rows"] == len(ids)  # distinct rows: what more eval rows would add to
+    [(candidate, baseline, inflation)] = compared
+    assert inflation == pytest.approx(cross_fit_inflation(3, 2))
+    assert candidate.rows == 2 * len(ids)
+    assert candidate.row_keys.tolist() == baseline.row_keys.tolist()
+    assert sorted(candidate.row_keys[: len(ids)].tolist()) == sorted(ids.tolist())
+    assert candidate.row_keys[len(ids) :].tolist() == candidate.row_keys[: len(ids)].tolist()
+    assert "cross-fitted on 3 folds × 2 repeats" in result["baseline"]["reason"]
+    markdown = (project / "mlops-out" / "report.md").read_text()
+    assert (
+        f"Cross-fitted on 3 folds × 2 repeats of train+eval ({2 * len(ids):,} paired rows: 2 × {len(ids):,})"
+        in markdown
+    )
 
 
 def test_a_registry_baseline_is_compared_on_the_eval_rows_and_the_fallback_says_why(

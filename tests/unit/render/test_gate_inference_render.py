@@ -288,6 +288,17 @@ def test_cross_fitted_comparison_is_one_line_of_the_method_section(markdown: str
     )
 
 
+def test_a_repeated_cross_fit_names_its_repeats_and_its_paired_rows() -> None:
+    result = with_inference()
+    result["gate"]["evaluation"].update(
+        repeats=2, paired_rows=20000, variance="bouckaert-frank", inflation=1.87
+    )
+    assert (
+        "**Evaluation mode:** Cross-fitted on 5 folds × 2 repeats of train+eval (20,000 paired rows: "
+        "2 × 10,000); intervals widened ×1.87 (Bouckaert–Frank)." in render_markdown(result).splitlines()
+    )
+
+
 def test_cross_fitted_rows_are_said_to_come_from_train_and_eval_not_the_eval_file(
     markdown: str, html: str
 ) -> None:
