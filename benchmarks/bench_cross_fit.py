@@ -4,24 +4,31 @@ Three measurements, printed as tables:
 
 1. **Power.** The example's code (credit_model.train:train_model) is the baseline, scored on the eval rows
    (holdout: trained on data/train.csv) or out of fold over all 12,000 train + eval rows (cross_fit, the
-   check's own fold assignment and training). The candidate is the baseline with its log-odds degraded by
-   Gaussian noise whose size is calibrated, per mode, to a mean ROC AUC change of -0.005. Each of
-   ``--trials`` trials draws a fresh eval set of the same size (the rows with replacement), a fresh noise and
-   a bootstrap seed. Printed: the mean and spread of the delta across trials, the gate's standard error of
-   the ROC AUC delta (raw, and cross_fit times ``cross_fit_inflation``), the minimum detectable effect at 80%
+   check's own fold assignment and training), in each of ``--repeats`` repetitions stacked (r x 12,000
+   rows; repetition 0 is the single cross-fit, so r repetitions are the first r x 12,000 rows of the most).
+   The candidate is the baseline with its log-odds degraded by Gaussian noise whose size is calibrated, per
+   mode, to a mean ROC AUC change of -0.005; a row's noise is the same in every repetition (the candidate is
+   worse on that row wherever it is scored: the conservative choice, repetitions then only help through the
+   baseline's fold models). Each of ``--trials`` trials draws a fresh eval set of the same size (the distinct
+   rows with replacement, each with its r stacked copies), a fresh noise and a bootstrap seed. Printed: the
+   mean and spread of the delta across trials, the gate's standard error of the ROC AUC delta (raw, and
+   cross_fit times ``cross_fit_inflation(k, r)``), the minimum detectable effect at 80%
    power ``-bound + (z(0.975) + z(0.8)) * se`` for the default rule (``allowed_change: 0`` with ROC AUC's
    margin as bound), and the share of trials whose interval rule fails (the power for a 0.5-point
    regression). The noise candidate is the baseline's own model, so training variability cancels in this
    scenario; the calibration below has two codes.
 2. **Calibration of the variance correction.** On ``--datasets`` fresh data sets drawn by
    example_project/data/generate.py (other seeds), two different codes (C = 1 and C = 0.01) are compared in
-   both modes. The spread of the estimated delta across data sets is the true standard error; it is set
-   against the median bootstrap standard error (cross_fit: before and after the inflation).
+   both modes (cross_fit: each of ``--repeats``). The spread of the estimated delta across data sets is the
+   true standard error; it is set against the median bootstrap standard error (cross_fit: before and after
+   the inflation).
 3. **Cost.** Wall time of ``mlops-actions check`` on a copy of example_project in a git repository with the
-   add-debt-to-income change, baseline retrained from the merge-base, holdout vs cross_fit (``--folds``).
+   add-debt-to-income change, baseline retrained from the merge-base, holdout vs cross_fit (``--folds``, each
+   of ``--repeats``).
 
     .venv/bin/python benchmarks/bench_cross_fit.py                  # 50 trials, 20 data sets, timing
     .venv/bin/python benchmarks/bench_cross_fit.py --trials 200 --datasets 0 --no-timing   # power only
+    .venv/bin/python benchmarks/bench_cross_fit.py --folds 10 --repeats 1,2,3 --datasets 0 --no-timing
 """
 
 from __future__ import annotations
@@ -46,16 +53,20 @@ TARGET_EFFECT = -0.005  # the ROC AUC regression the power is stated for
 NOT_COPIED = shutil.ignore_patterns(".github", ".mlops", "mlops-out", "__pycache__", ".pytest_cache")
 
 
-def example_config(root: Path, folds: int) -> Any:
-    """The example's config (read from ``root``), ROC AUC only, cross-fitting with ``folds`` folds."""
+def example_config(root: Path, folds: int, repeats: int) -> Any:
+    """The example's config (read from ``root``), ROC AUC only, cross-fitting with ``folds`` folds in
+    ``repeats`` repetitions."""
     from mlops_actions.domain.config import load_config
 
     config = load_config(root / "mlops.yaml")
-    return replace(config, metrics=("roc_auc",), slices=(), folds=folds, evaluation="cross_fit")
+    return replace(
+        config, metrics=("roc_auc",), slices=(), folds=folds, repeats=repeats, evaluation="cross_fit"
+    )
 
 
 def holdout_and_cross_fit(config: Any, workdir: Path) -> tuple[Any, Any]:
-    """The example code's predictions: on the eval rows (trained on the train rows) and out of fold."""
+    """The example code's predictions: on the eval rows (trained on the train rows) and out of fold
+    (``config.repeats`` repetitions stacked)."""
     from mlops_actions.domain.cross_fit import candidate_out_of_fold, plan_folds
     from mlops_actions.domain.evaluation import evaluate
     from mlops_actions.domain.training import train
@@ -67,11 +78,34 @@ def holdout_and_cross_fit(config: Any, workdir: Path) -> tuple[Any, Any]:
     return holdout, candidate_out_of_fold(config, plan, holdout.classes, workdir / "oof")
 
 
-def degraded(scores: np.ndarray, sigma: float, seed: int) -> np.ndarray:
-    """Probabilities whose log-odds carry Gaussian noise of standard deviation ``sigma``."""
+def degraded(scores: np.ndarray, sigma: float, seed: int, repeats: int = 1) -> np.ndarray:
+    """Probabilities whose log-odds carry Gaussian noise of standard deviation ``sigma``; ``scores`` are
+    ``repeats`` stacked copies of the same rows, and a row's noise is the same in each."""
     clipped = np.clip(scores, 1e-9, 1 - 1e-9)
-    logit = np.log(clipped / (1 - clipped)) + np.random.default_rng(seed).normal(0.0, sigma, len(scores))
+    noise = np.random.default_rng(seed).normal(0.0, sigma, len(scores) // repeats)
+    logit = np.log(clipped / (1 - clipped)) + np.tile(noise, repeats)
     return 1.0 / (1.0 + np.exp(-logit))
+
+
+def first_repeats(scored: Any, repeats: int, rows: int) -> Any:
+    """The first ``repeats`` repetitions (``repeats`` x ``rows`` stacked rows) of stacked out-of-fold predictions."""
+    from dataclasses import replace as replaced
+
+    from mlops_actions.domain.metrics import Predictions
+
+    kept = slice(0, repeats * rows)
+    p = scored.predictions
+    return replaced(
+        scored,
+        row_keys=scored.row_keys[kept],
+        y_true=scored.y_true[kept],
+        predictions=Predictions(
+            labels=None if p.labels is None else p.labels[kept],
+            scores=None if p.scores is None else p.scores[kept],
+            values=None if p.values is None else p.values[kept],
+        ),
+        slices={},
+    )
 
 
 def roc_auc(y: np.ndarray, scores: np.ndarray) -> float:
@@ -80,12 +114,16 @@ def roc_auc(y: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(y, scores))
 
 
-def calibrate_noise(y: np.ndarray, scores: np.ndarray, effect: float, draws: int = 24) -> float:
+def calibrate_noise(
+    y: np.ndarray, scores: np.ndarray, effect: float, repeats: int = 1, draws: int = 24
+) -> float:
     """The log-odds noise whose mean ROC AUC change over ``draws`` draws is ``effect`` (bisection)."""
     base = roc_auc(y, scores)
 
     def mean_change(sigma: float) -> float:
-        return statistics.fmean(roc_auc(y, degraded(scores, sigma, 10_000 + d)) - base for d in range(draws))
+        return statistics.fmean(
+            roc_auc(y, degraded(scores, sigma, 10_000 + d, repeats)) - base for d in range(draws)
+        )
 
     low, high = 0.0, 4.0
     for _ in range(30):
@@ -123,25 +161,39 @@ def delta_estimate(
     )["roc_auc"]
 
 
-def power_rows(config: Any, trials: int, resamples: int, workdir: Path) -> list[dict[str, Any]]:
+def power_rows(
+    config: Any, repeats: list[int], trials: int, resamples: int, workdir: Path
+) -> list[dict[str, Any]]:
     from mlops_actions.domain.inference import cross_fit_inflation, detectable_beyond_bound
     from mlops_actions.domain.metric_names import METRICS
 
     bound = -METRICS["roc_auc"].margin  # the default rule: allowed_change 0 with the metric's margin
     alpha = (1 - config.confidence) / 2
-    holdout, oof = holdout_and_cross_fit(config, workdir)
+    holdout, oof = holdout_and_cross_fit(replace(config, repeats=max(repeats)), workdir)
+    distinct = oof.rows // max(repeats)
     rows = []
-    for mode, baseline, inflation in (
-        ("holdout", holdout, 1.0),
-        (f"cross_fit k={config.folds}", oof, cross_fit_inflation(config.folds)),
+    for mode, baseline, inflation, r in (
+        ("holdout", holdout, 1.0, 1),
+        *(
+            (
+                f"cross_fit k={config.folds} r={r}",
+                first_repeats(oof, r, distinct),
+                cross_fit_inflation(config.folds, r),
+                r,
+            )
+            for r in repeats
+        ),
     ):
         scores = baseline.predictions.scores
-        sigma = calibrate_noise(baseline.y_true, scores, TARGET_EFFECT)
+        n = baseline.rows // r
+        sigma = calibrate_noise(baseline.y_true, scores, TARGET_EFFECT, r)
         deltas, ses, mdes, failures = [], [], [], 0
         for trial in range(trials):
-            # A fresh eval set of the same size (the rows drawn with replacement), a fresh noise draw.
-            drawn = np.random.default_rng(50_000 + trial).integers(0, baseline.rows, baseline.rows)
-            candidate = degraded(scores, sigma, trial)
+            # A fresh eval set of the same size (the distinct rows drawn with replacement, each with its r
+            # stacked copies), a fresh noise draw.
+            picked = np.random.default_rng(50_000 + trial).integers(0, n, n)
+            drawn = np.concatenate([j * n + picked for j in range(r)])
+            candidate = degraded(scores, sigma, trial, r)
             estimate = delta_estimate(candidate, baseline, trial, resamples, inflation, drawn)
             deltas.append(estimate.delta)
             ses.append(estimate.se)
@@ -179,24 +231,29 @@ def fresh_tables(seed: int, directory: Path) -> tuple[Path, Path]:
     return train_file, eval_file
 
 
-def calibration_rows(config: Any, datasets: int, resamples: int, workdir: Path) -> list[dict[str, Any]]:
+def calibration_rows(
+    config: Any, repeats: list[int], datasets: int, resamples: int, workdir: Path
+) -> list[dict[str, Any]]:
     from mlops_actions.domain.inference import cross_fit_inflation
 
-    inflation = cross_fit_inflation(config.folds)
-    found: dict[str, dict[str, list[float]]] = {
-        "holdout": {"delta": [], "se": []},
-        "cross_fit": {"delta": [], "se": []},
+    modes = {"holdout": (1, 1.0)} | {
+        f"cross_fit r={r}": (r, cross_fit_inflation(config.folds, r)) for r in repeats
     }
+    found: dict[str, dict[str, list[float]]] = {mode: {"delta": [], "se": []} for mode in modes}
+    most = replace(config, repeats=max(repeats))
     for number in range(datasets):
         train_file, eval_file = fresh_tables(1_000 + number, workdir / f"data-{number}")
-        base = replace(config, train_data=train_file, eval_data=eval_file)
+        base = replace(most, train_data=train_file, eval_data=eval_file)
         other = replace(base, train_params={**dict(config.train_params), "C": 0.01})
         base_holdout, base_oof = holdout_and_cross_fit(base, workdir / f"base-{number}")
         other_holdout, other_oof = holdout_and_cross_fit(other, workdir / f"other-{number}")
-        for mode, candidate, baseline in (
-            ("holdout", other_holdout, base_holdout),
-            ("cross_fit", other_oof, base_oof),
-        ):
+        distinct = base_oof.rows // max(repeats)
+        for mode, (r, _) in modes.items():
+            candidate, baseline = (
+                (other_holdout, base_holdout)
+                if mode == "holdout"
+                else (first_repeats(other_oof, r, distinct), first_repeats(base_oof, r, distinct))
+            )
             estimate = delta_estimate(candidate.predictions.scores, baseline, number, resamples, 1.0)
             found[mode]["delta"].append(estimate.delta)
             found[mode]["se"].append(estimate.se)
@@ -204,7 +261,7 @@ def calibration_rows(config: Any, datasets: int, resamples: int, workdir: Path) 
     for mode, values in found.items():
         spread = statistics.stdev(values["delta"])
         se = statistics.median(values["se"])
-        factor = inflation if mode == "cross_fit" else 1.0
+        factor = modes[mode][1]
         rows.append(
             {
                 "mode": mode,
@@ -229,11 +286,13 @@ def git(args: list[str], cwd: Path) -> None:
     )
 
 
-def check_seconds(workdir: Path, evaluation: str, folds: int) -> tuple[float, dict[str, float], str]:
+def check_seconds(
+    workdir: Path, evaluation: str, folds: int, repeats: int
+) -> tuple[float, dict[str, float], str]:
     """Wall time of ``mlops-actions check`` with a retrained merge-base baseline, its step timings, verdict."""
     import yaml
 
-    project = workdir / f"project-{evaluation}"
+    project = workdir / f"project-{evaluation}-{repeats}"
     shutil.copytree(EXAMPLE, project, ignore=NOT_COPIED)
     git(["init", "-q", "-b", "main"], project)
     git(["add", "-A"], project)
@@ -241,7 +300,7 @@ def check_seconds(workdir: Path, evaluation: str, folds: int) -> tuple[float, di
     git(["checkout", "-qb", "change"], project)
     git(["apply", "changes/add-debt-to-income.patch"], project)
     document = yaml.safe_load((project / "mlops.yaml").read_text())
-    document["gate"].update(evaluation=evaluation, folds=folds)
+    document["gate"].update(evaluation=evaluation, folds=folds, repeats=repeats)
     document["baseline"]["source"] = "retrain"
     (project / "mlops.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     git(["commit", "-qam", "change"], project)
@@ -274,6 +333,12 @@ def main(argv: list[str] | None = None) -> int:
         "--trials", type=int, default=50, help="noise draws and bootstrap seeds (default: 50)"
     )
     parser.add_argument("--folds", type=int, default=5, help="cross_fit folds (default: 5)")
+    parser.add_argument(
+        "--repeats",
+        type=lambda text: sorted({int(part) for part in text.split(",")}),
+        default=[1, 2],
+        help="cross_fit repetitions to measure, comma-separated (default: 1,2)",
+    )
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default: 1000)")
     parser.add_argument(
         "--datasets", type=int, default=20, help="fresh data sets for the calibration (default: 20)"
@@ -284,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-cross-fit-") as tmp:
         workdir = Path(tmp)
-        config = example_config(EXAMPLE, args.folds)
+        config = example_config(EXAMPLE, args.folds, 1)
         if args.trials > 0:
             z = "(z(0.975) + z(0.8))"
             print(f"Power for a {TARGET_EFFECT:+.3f} ROC AUC regression, default rule, {args.trials} trials")
@@ -292,12 +357,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"mean and sd of Δ across trials; se, mde: medians; mde = -bound + {z} * se, bound = -margin"
             )
             print(
-                f"{'mode':<14} {'rows':>6} {'noise':>6} {'mean Δ':>8} {'sd Δ':>8} {'raw se':>8} {'infl':>5} {'se':>8} "
+                f"{'mode':<18} {'rows':>6} {'noise':>6} {'mean Δ':>8} {'sd Δ':>8} {'raw se':>8} {'infl':>5} {'se':>8} "
                 f"{'mde':>7} {'power':>6}"
             )
-            for row in power_rows(config, args.trials, args.resamples, workdir / "power"):
+            for row in power_rows(config, args.repeats, args.trials, args.resamples, workdir / "power"):
                 print(
-                    f"{row['mode']:<14} {row['rows']:>6} {row['sigma']:>6.3f} {row['delta']:>+8.4f} {row['true_se']:>8.5f} "
+                    f"{row['mode']:<18} {row['rows']:>6} {row['sigma']:>6.3f} {row['delta']:>+8.4f} {row['true_se']:>8.5f} "
                     f"{row['raw_se']:>8.5f} "
                     f"{row['inflation']:>5.2f} {row['se']:>8.5f} {row['mde']:>7.4f} {row['power']:>6.0%}"
                 )
@@ -309,13 +374,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"Calibration: C=0.01 vs C=1 on {args.datasets} fresh data sets (true se = spread of the delta)"
             )
             print(
-                f"{'mode':<10} {'mean delta':>10} {'true se':>8} {'boot se':>8} {'reported':>8} {'needed':>7} {'used':>5}"
+                f"{'mode':<14} {'mean delta':>10} {'true se':>8} {'boot se':>8} {'reported':>8} {'needed':>7} {'used':>5}"
             )
             for row in calibration_rows(
-                config, args.datasets, min(args.resamples, 500), workdir / "calibration"
+                config, args.repeats, args.datasets, min(args.resamples, 500), workdir / "calibration"
             ):
                 print(
-                    f"{row['mode']:<10} {row['mean_delta']:>+10.4f} {row['true_se']:>8.5f} {row['bootstrap_se']:>8.5f} "
+                    f"{row['mode']:<14} {row['mean_delta']:>+10.4f} {row['true_se']:>8.5f} {row['bootstrap_se']:>8.5f} "
                     f"{row['reported_se']:>8.5f} {row['needed_inflation']:>7.2f} {row['inflation']:>5.2f}"
                 )
             sys.stdout.flush()
@@ -323,11 +388,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_timing:
             print()
             print("Cost: wall time of mlops-actions check (add-debt-to-income, merge-base retrained)")
-            for evaluation in ("holdout", "cross_fit"):
-                seconds, timings, verdict = check_seconds(workdir / "timing", evaluation, args.folds)
+            for evaluation, repeats in (("holdout", 1), *(("cross_fit", r) for r in args.repeats)):
+                seconds, timings, verdict = check_seconds(workdir / "timing", evaluation, args.folds, repeats)
                 steps = ", ".join(f"{name} {value:.1f}" for name, value in timings.items() if value >= 0.5)
-                label = evaluation if evaluation == "holdout" else f"cross_fit k={args.folds}"
-                print(f"{label:<14} {seconds:>6.1f} s  verdict {verdict}  ({steps})")
+                label = evaluation if evaluation == "holdout" else f"cross_fit k={args.folds} r={repeats}"
+                print(f"{label:<18} {seconds:>6.1f} s  verdict {verdict}  ({steps})")
+                sys.stdout.flush()
     return 0
 
 
