@@ -216,6 +216,48 @@ class MetricEvaluator:
             )
         sums = weights.astype(np.float64) @ self._matrix if column_sums is None else column_sums
         rows = self._column(sums, "rows")
+        want_auc, want_ap = "roc_auc" in self.names, "pr_auc" in self.names
+        rankings = [ranking.evaluate(weights, rows, want_auc, want_ap) for ranking in self._rankings]
+        return self._metrics(sums, rankings, weights)
+
+    @property
+    def kernel_ready(self) -> bool:
+        """Whether ``evaluate_statistics`` covers every metric (not for confusion counts of many classes)."""
+        return self._code_order is None
+
+    @property
+    def ranking_arrays(self) -> list[RankingArrays]:
+        """Each ranking's arrays, for computing its weighted statistics elsewhere (the bootstrap's kernel)."""
+        return [ranking.arrays() for ranking in self._rankings]
+
+    def evaluate_statistics(
+        self,
+        column_sums: np.ndarray,
+        twice_auc: np.ndarray,
+        negative_weight: np.ndarray,
+        positive_weight: np.ndarray,
+        ap_numerator: np.ndarray,
+    ) -> dict[str, np.ndarray]:
+        """Each metric from r resamples' weighted column sums (r, k) and each ranking's statistics (r, rankings).
+
+        The statistics are those ``ranking_arrays`` define: twice the ROC AUC numerator, the weight of the
+        negatives and of the positives, and the average precision numerator. Equals ``evaluate(weights)``.
+        """
+        if not self.kernel_ready:
+            raise ValueError("these metrics need the weights themselves: use evaluate(weights)")
+        rankings = [
+            _ranking_ratios(twice_auc[:, q], ap_numerator[:, q], positive_weight[:, q], negative_weight[:, q])
+            for q in range(len(self._rankings))
+        ]
+        return self._metrics(column_sums, rankings, None)
+
+    def _metrics(
+        self,
+        sums: np.ndarray,
+        rankings: Sequence[tuple[np.ndarray | None, np.ndarray | None]],
+        weights: np.ndarray | None,
+    ) -> dict[str, np.ndarray]:
+        rows = self._column(sums, "rows")
         results: dict[str, np.ndarray] = {}
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.task == REGRESSION:
@@ -226,7 +268,7 @@ class MetricEvaluator:
                 for name in ("log_loss", "brier"):
                     if name in self._column_of:
                         results[name] = self._column(sums, name) / rows
-                results.update(self._ranking_metrics(weights, rows))
+                results.update(self._ranking_metrics(rankings))
         return {name: results[name] for name in self.names}
 
     def _column(self, sums: np.ndarray, key: str) -> np.ndarray:
@@ -248,16 +290,16 @@ class MetricEvaluator:
             "mape": np.where(nonzero > 0, self._column(sums, "percentage_error") / nonzero, np.nan),
         }
 
-    def _confusion(self, weights: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    def _confusion(self, weights: np.ndarray | None, sums: np.ndarray) -> np.ndarray:
         """Weighted confusion counts, shape (r, true class, predicted class)."""
         k = self.n_classes
         assert k is not None
-        r = weights.shape[0]
+        r = sums.shape[0]
         if self._code_order is None:
             first = self._column_of["code0"]
             counts = sums[:, first : first + k * k]
         else:
-            assert self._code_starts is not None and self._code_present is not None
+            assert self._code_starts is not None and self._code_present is not None and weights is not None
             ordered = weights.take(self._code_order, axis=1)
             counts = np.zeros((r, k * k), dtype=np.float64)
             counts[:, self._code_present] = np.add.reduceat(ordered, self._code_starts, axis=1)
@@ -285,15 +327,16 @@ class MetricEvaluator:
             results.update(precision=precision[:, 1], recall=recall[:, 1], f1=f1[:, 1])
         return {name: value for name, value in results.items() if name in self.names}
 
-    def _ranking_metrics(self, weights: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
-        if not self._rankings:
+    def _ranking_metrics(
+        self, rankings: Sequence[tuple[np.ndarray | None, np.ndarray | None]]
+    ) -> dict[str, np.ndarray]:
+        if not rankings:
             return {}
         want_auc = "roc_auc" in self.names
         want_ap = "pr_auc" in self.names
         aucs: list[np.ndarray] = []
         aps: list[np.ndarray] = []
-        for ranking in self._rankings:
-            auc, ap = ranking.evaluate(weights, rows, want_auc, want_ap)
+        for auc, ap in rankings:
             if auc is not None:
                 aucs.append(auc)
             if ap is not None:
@@ -382,7 +425,7 @@ class _Ranking:
                 not_above = negative_cumulative.take(self.negatives_not_above, axis=1)
                 twice_numerator = np.einsum("ij,ij->i", positive_weights, below, dtype=np.int64)
                 twice_numerator += np.einsum("ij,ij->i", positive_weights, not_above, dtype=np.int64)
-            auc = _defined_ratio(twice_numerator, 2 * n_positive * n_negative)
+            auc = _auc_ratio(twice_numerator, n_positive, n_negative)
         if want_ap:
             # First the weight of positives scored lower than each positive row (an exclusive cumulative
             # sum, or by tie group), then in place the weight of positives scored at least as high.
@@ -403,6 +446,50 @@ class _Ranking:
             precision = np.divide(true_positives, predicted_positives)
             ap = _defined_ratio(np.einsum("ij,ij->i", precision, positive_weights), n_positive)
         return auc, ap
+
+    def arrays(self) -> RankingArrays:
+        """The arrays that define this ranking's weighted statistics (ties or not)."""
+        n_positive = len(self.negatives_below)
+        return RankingArrays(
+            order=self.order,
+            n_negative=self.n_negative,
+            negatives_below=self.negatives_below,
+            negatives_not_above=(
+                self.negatives_below if self.negatives_not_above is None else self.negatives_not_above
+            ),
+            positives_below=np.arange(n_positive) if self.positives_below is None else self.positives_below,
+        )
+
+
+@dataclass(frozen=True)
+class RankingArrays:
+    """One ranking's rows and its positives' placements, in the terms of ``_Ranking``.
+
+    ``order`` (None: the identity) lists the rows negatives first, each class by ascending score. For the
+    i-th positive, ``negatives_below[i]`` / ``negatives_not_above[i]`` count the negatives scored lower / not
+    higher, and ``positives_below[i]`` the positives scored lower. Under weights w, with C the cumulative
+    weight of the negatives (C[0] = 0) and D that of the positives (D[0] = 0), N and P their totals:
+    twice the ROC AUC numerator is sum(w_i * (C[negatives_below[i]] + C[negatives_not_above[i]])), and the
+    average precision numerator sum(w_i * tp_i / max(1, N - C[negatives_below[i]] + tp_i)) with
+    tp_i = P - D[positives_below[i]].
+    """
+
+    order: np.ndarray | None
+    n_negative: int
+    negatives_below: np.ndarray
+    negatives_not_above: np.ndarray
+    positives_below: np.ndarray
+
+
+def _ranking_ratios(
+    twice_auc: np.ndarray, ap_numerator: np.ndarray, n_positive: np.ndarray, n_negative: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """ROC AUC and average precision from a ranking's weighted statistics (nan where undefined)."""
+    return _auc_ratio(twice_auc, n_positive, n_negative), _defined_ratio(ap_numerator, n_positive)
+
+
+def _auc_ratio(twice_auc: np.ndarray, n_positive: np.ndarray, n_negative: np.ndarray) -> np.ndarray:
+    return _defined_ratio(twice_auc, 2 * n_positive * n_negative)
 
 
 def permuted_counts(weights: np.ndarray, order: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -8,6 +8,10 @@ The resampled rows are never materialised: each resample becomes a vector of mul
 every metric is computed from those counts (see ``mlops_actions.domain.metrics.MetricEvaluator``). The result
 equals computing the metrics on the resampled rows one resample at a time.
 
+From 2**24 resampled elements (resamples x rows) on, a compiled kernel (``bootstrap_kernel``, numba) computes
+the same statistics from the same draws in a few fused passes per resample, with counts of one byte that stay
+in cache; below that, loading it would cost more than it saves. The numpy path otherwise:
+
 The cost is a few passes over n values per resample and model; what keeps it low for large n: a thread draws
 one resample at a time into arrays it reuses (fresh large arrays are zeroed page by page by the operating
 system), the counts are permuted once into the first model's ranking order, the per-row columns are summed
@@ -24,11 +28,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mlops_actions.domain.metrics import MetricEvaluator, Predictions, permuted_counts
 from mlops_actions.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from mlops_actions.domain.bootstrap_kernel import CompiledBootstrap
 
 # Elements (resamples x rows) of one chunk of weights, the unit of work of a thread: large enough that the
 # per-row quantities are read once for several resamples, small enough for memory (int32, 32 MiB).
@@ -38,6 +46,8 @@ _CHUNKS_PER_CORE = 4
 _SUM_RESAMPLES = 16
 _SUM_ROWS = 8192
 _EXACT_MCNEMAR_BELOW = 25
+# From this many resampled elements (resamples x rows) on, the compiled kernel computes the resamples' metrics.
+_KERNEL_MIN_ELEMENTS = 1 << 24
 
 
 @dataclass
@@ -304,21 +314,49 @@ def _bootstrap_samples(
     if order is not None:
         evaluators = [evaluator.reordered(order) for evaluator in evaluators]
     columns, blocks = _shared_columns(evaluators)
-    # Several chunks per core, so that the threads finish together; none larger than _CHUNK_ELEMENTS.
+    compiled = _compiled_bootstrap(evaluators, columns, order, resamples)
+    # Several chunks per core, so that the threads finish together. The numpy path's chunks hold no more than
+    # _CHUNK_ELEMENTS weights; the compiled kernel holds a few resamples at a time, whatever the chunk.
     cores = os.cpu_count() or 1
-    chunk = max(1, min(_CHUNK_ELEMENTS // n_rows, -(-resamples // (_CHUNKS_PER_CORE * cores))))
+    chunk = max(1, -(-resamples // (_CHUNKS_PER_CORE * cores)))
+    numpy_chunk = max(1, min(_CHUNK_ELEMENTS // n_rows, chunk))
+    if compiled is None:
+        chunk = numpy_chunk
     samples = [{name: np.empty(resamples) for name in evaluator.names} for evaluator in evaluators]
 
     local = threading.local()
 
-    def run_chunk(start: int) -> None:
+    def store(start: int, values: list[dict[str, np.ndarray]]) -> None:
+        for evaluated, stored in zip(values, samples, strict=True):
+            for name, metric in evaluated.items():
+                stored[name][start : start + len(metric)] = metric
+
+    def run_numpy(start: int, count: int) -> None:
         if not hasattr(local, "scratch"):
-            local.scratch = _Scratch(n_rows, chunk)
-        weights = _chunk_weights(seed, start, min(chunk, resamples - start), order, local.scratch)
-        sums = _weighted_sums(weights, columns)
-        for evaluator, block, store in zip(evaluators, blocks, samples, strict=True):
-            for name, values in evaluator.evaluate(weights, sums[:, block]).items():
-                store[name][start : start + len(weights)] = values
+            local.scratch = _Scratch(n_rows, numpy_chunk)
+        for first in range(start, start + count, numpy_chunk):
+            weights = _chunk_weights(
+                seed, first, min(numpy_chunk, start + count - first), order, local.scratch
+            )
+            sums = _weighted_sums(weights, columns)
+            store(
+                first,
+                [e.evaluate(weights, sums[:, block]) for e, block in zip(evaluators, blocks, strict=True)],
+            )
+
+    def run_chunk(start: int) -> None:
+        count = min(chunk, resamples - start)
+        if compiled is None:
+            run_numpy(start, count)
+            return
+        if not hasattr(local, "compiled_scratch"):
+            local.compiled_scratch = compiled.scratch()
+        statistics = compiled.run(_resample_generator(seed, n_rows, start), count, local.compiled_scratch)
+        if statistics is None:  # a row's count passed the kernel's byte (never seen): the numpy path
+            run_numpy(start, count)
+            return
+        parts = zip(evaluators, blocks, compiled.ranking_blocks, strict=True)
+        store(start, [statistics.metrics(evaluator, block, rankings) for evaluator, block, rankings in parts])
 
     # Chunks run on worker threads (numpy releases the GIL in its loops); BLAS keeps to one thread, as its
     # own threads would compete with the workers for the same cores.
@@ -332,6 +370,20 @@ def _bootstrap_samples(
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 list(pool.map(run_chunk, starts))
     return evaluators, points, samples
+
+
+def _compiled_bootstrap(
+    evaluators: list[MetricEvaluator], columns: np.ndarray, order: np.ndarray | None, resamples: int
+) -> CompiledBootstrap | None:
+    """The compiled kernel for these evaluators, when the work is large enough to repay loading it and numba
+    is installed; else None (the numpy path, with the same draws and results)."""
+    if evaluators[0].n_rows * resamples < _KERNEL_MIN_ELEMENTS:
+        return None
+    try:
+        from mlops_actions.domain.bootstrap_kernel import compiled_bootstrap
+    except ImportError:  # pragma: no cover - numba is a dependency; without it the numpy path serves
+        return None
+    return compiled_bootstrap(evaluators, columns, order)
 
 
 def _weight_type(n_rows: int) -> type[np.signedinteger]:
