@@ -98,6 +98,9 @@ def metric_rows(
         seed=config.seed,
         inflation=inflation,
     )
+    # McNemar's and DeLong's tests take the rows as independent draws scored by fixed models: not so for
+    # cross-fitted rows (fold models share training rows; repetitions repeat rows), so they are left out there.
+    with_tests = with_tests and inflation == 1.0
     cand, base = candidate.predictions, baseline.predictions
     both_scores = (cand.scores, base.scores) if cand.scores is not None and base.scores is not None else None
     two_classes = config.task == "binary" and len(set(candidate.y_true.tolist())) == 2

@@ -137,3 +137,15 @@ def test_stacked_repetitions_count_distinct_rows_in_slices_and_in_the_rows_the_p
     [as_paired] = [rule["power"] for rule in paired.gate.rules if rule.get("power")]
     assert f"eval rows (now {2 * ROWS})" in as_paired["note"]
     assert power["rows_needed"] == pytest.approx(as_paired["rows_needed"] / 2, abs=1)
+
+
+def test_cross_fitted_rows_carry_no_test_that_takes_rows_as_independent(config: Config) -> None:
+    from mlops_actions.domain.inference import cross_fit_inflation
+
+    holdout = compare(scored(2), scored(1), config)
+    cross_fitted = compare(
+        stacked(scored(2), 2), stacked(scored(1), 2), config, inflation=cross_fit_inflation(5, 2)
+    )
+    tests = {row["name"]: row["test"] for row in holdout.metrics}
+    assert tests["roc_auc"] is not None and tests["accuracy"] is not None
+    assert all(row["test"] is None for row in cross_fitted.metrics)
