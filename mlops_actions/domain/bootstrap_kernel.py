@@ -56,20 +56,18 @@ def resample_statistics(
     ordered: np.ndarray,
     joint_lanes: np.ndarray,
     negative_cumulative: np.ndarray,
-    real_weights: np.ndarray,
 ) -> bool:
     """One resample's statistics from its doubles ``uniform`` (rows floor(n * u)); False if a count passed
     ``count_limit`` (the outputs are then incomplete).
 
-    Rows: ``row_order`` (empty: the identity) lists the rows as ``joint`` (n,) and ``dense`` (d, n) hold
+    Rows: ``row_order`` (empty: the identity) lists the rows as ``joint`` (n,) and ``dense`` (d, n; d a multiple of 4) hold
     them. ``joint_sums[c]`` becomes the weight of the rows whose joint code is c, and ``dense_sums`` the
     weighted sums of the dense columns. Ranking q's rows in its score order, negatives first, are the
     positions ``ranking_orders[order_index[q]]`` in row order (``order_index[q]`` < 0: the row order itself);
     its positives' ``below`` / ``not_above`` / ``positives_below`` entries (those of ``RankingArrays``, each
     non-decreasing) start at ``offsets[q]``. ``twice_auc``, ``negative_weight`` and ``ap_numerator`` get one
     value per ranking. Scratch: ``counts`` and ``ordered`` (n bytes each), ``joint_lanes`` (a power of two
-    of rows, as many columns as joint codes) ``negative_cumulative`` (n + 1 values) and ``real_weights`` (n doubles: the counts for
-    the dense sums).
+    of rows, as many columns as joint codes) and ``negative_cumulative`` (n + 1 values).
     """
     n_rows = uniform.shape[0]
     counts[:] = 0
@@ -78,33 +76,44 @@ def resample_statistics(
         if counts[row] == count_limit:
             return False
         counts[row] += 1
-    # The counts into row order, and the weighted sums of every column. Four accumulators each, used in
-    # turn, so that consecutive rows do not wait on one another's sums.
+    # The counts into row order, and the weighted sums of every column: the joint codes' in four lanes used
+    # in turn (consecutive rows then do not wait on one another's sums), the dense columns four at a time,
+    # the first four in the same pass.
     has_order = row_order.shape[0] > 0
     lanes = joint_lanes.shape[0]
     joint_lanes[:] = 0
+    first, second, third, fourth = dense[0], dense[1], dense[2], dense[3]
+    total0 = total1 = total2 = total3 = 0.0
     for j in range(n_rows):
         weight = counts[row_order[j]] if has_order else counts[j]
         ordered[j] = weight
-        real_weights[j] = weight
         joint_lanes[j & (lanes - 1), joint[j]] += weight
+        real = np.float64(weight)
+        total0 += real * first[j]
+        total1 += real * second[j]
+        total2 += real * third[j]
+        total3 += real * fourth[j]
+    dense_sums[0], dense_sums[1], dense_sums[2], dense_sums[3] = total0, total1, total2, total3
     for c in range(joint_sums.shape[0]):
         total_codes = 0
         for lane in range(lanes):
             total_codes += joint_lanes[lane, c]
         joint_sums[c] = total_codes
-    whole = n_rows - n_rows % 4
-    for k in range(dense.shape[0]):
-        column = dense[k]
+    for k in range(4, dense.shape[0], 4):
+        first, second, third, fourth = dense[k], dense[k + 1], dense[k + 2], dense[k + 3]
         total0 = total1 = total2 = total3 = 0.0
-        for j in range(0, whole, 4):
-            total0 += real_weights[j] * column[j]
-            total1 += real_weights[j + 1] * column[j + 1]
-            total2 += real_weights[j + 2] * column[j + 2]
-            total3 += real_weights[j + 3] * column[j + 3]
-        for j in range(whole, n_rows):
-            total0 += real_weights[j] * column[j]
-        dense_sums[k] = (total0 + total1) + (total2 + total3)
+        for j in range(n_rows):
+            real = np.float64(ordered[j])
+            total0 += real * first[j]
+            total1 += real * second[j]
+            total2 += real * third[j]
+            total3 += real * fourth[j]
+        dense_sums[k], dense_sums[k + 1], dense_sums[k + 2], dense_sums[k + 3] = (
+            total0,
+            total1,
+            total2,
+            total3,
+        )
     # Each ranking: the negatives' cumulative weight, then one pass over the positives, whose placements
     # among the negatives are non-decreasing.
     for q in range(n_negatives.shape[0]):
@@ -191,7 +200,10 @@ class CompiledBootstrap:
         ):  # mixed radix, the first group most significant
             joint = joint * radix + code
         self.joint = joint.astype(np.uint16)
-        self.dense = np.ascontiguousarray(columns[:, self.dense_columns].T, dtype=np.float64)
+        # The kernel takes the dense columns four at a time: zero columns fill the last four.
+        dense = -(-max(len(self.dense_columns), 1) // 4) * 4
+        self.dense = np.zeros((dense, n_rows))
+        self.dense[: len(self.dense_columns)] = columns[:, self.dense_columns].T
         arrays = [ranking for evaluator in evaluators for ranking in evaluator.ranking_arrays]
         self.ranking_blocks: list[slice] = []
         for evaluator in evaluators:
@@ -226,7 +238,6 @@ class CompiledBootstrap:
             np.empty(n, np.uint8),
             np.empty((4, self.n_joint), np.int64),
             np.empty(n + 1, cumulative),
-            np.empty(n),
         )
 
     def run(
@@ -237,7 +248,7 @@ class CompiledBootstrap:
         uniform, *kernel_scratch = scratch
         rankings = len(self.n_negatives)
         joint_sums = np.empty((count, self.n_joint), np.int64)
-        dense_sums = np.empty((count, len(self.dense_columns)))
+        dense_sums = np.empty((count, len(self.dense)))
         twice_auc = np.empty((count, rankings), np.int64)
         negative_weight = np.empty((count, rankings), np.int64)
         ap_numerator = np.empty((count, rankings))
@@ -266,7 +277,7 @@ class CompiledBootstrap:
             if not complete:
                 return None
         sums = np.empty((count, self.n_columns))
-        sums[:, self.dense_columns] = dense_sums
+        sums[:, self.dense_columns] = dense_sums[:, : len(self.dense_columns)]
         if self.groups:
             by_code = joint_sums.reshape(count, *self.radices)
             for g, group in enumerate(self.groups):
