@@ -29,12 +29,15 @@ the probit scale between the simulated effects; larger effects are tried when 2 
 "ok" when they agree within 25%; the exit code is 1 when a configuration's check fails. Each configuration's
 lines are printed to stderr as they come, the whole table to stdout at the end.
 
-Real fits and a paired bootstrap of every metric per trial are slow: ``--trials`` is the count at 2,000
-holdout rows, and fewer trials run where more rows are compared (1 / sqrt(rows), at least ``--min-trials``).
+Every configuration runs ``--trials`` trials (default 200) of A/A and of each effect; a trial draws one table,
+fits each model once (baseline, A/A candidate, one candidate per effect) and runs one paired bootstrap per
+candidate, whose metric rows are judged under both rule sets. Trials run in blocks on ``--workers`` processes
+(default: the number of CPUs); trial ``i`` of a configuration takes its random numbers from its own seed, so
+the table does not depend on the worker count or on how the trials are split into blocks.
 
-    .venv/bin/python benchmarks/bench_gate_calibration.py                  # about 15 minutes on 2 cores
+    .venv/bin/python benchmarks/bench_gate_calibration.py                  # the table: about 12 minutes on 2 cores
     .venv/bin/python benchmarks/bench_gate_calibration.py --tasks binary --correlations 0.7
-    .venv/bin/python benchmarks/bench_gate_calibration.py --quick          # a smoke run, about a minute
+    .venv/bin/python benchmarks/bench_gate_calibration.py --quick          # a smoke run, under a minute
 """
 
 from __future__ import annotations
