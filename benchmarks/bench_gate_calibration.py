@@ -35,7 +35,7 @@ candidate, whose metric rows are judged under both rule sets. Trials run in bloc
 (default: the number of CPUs); trial ``i`` of a configuration takes its random numbers from its own seed, so
 the table does not depend on the worker count or on how the trials are split into blocks.
 
-    .venv/bin/python benchmarks/bench_gate_calibration.py                  # the table: about 12 minutes on 2 cores
+    .venv/bin/python benchmarks/bench_gate_calibration.py                  # the table: 15 minutes on 2 busy cores
     .venv/bin/python benchmarks/bench_gate_calibration.py --tasks binary --correlations 0.7
     .venv/bin/python benchmarks/bench_gate_calibration.py --quick          # a smoke run, under a minute
 """
