@@ -29,20 +29,26 @@ the probit scale between the simulated effects; larger effects are tried when 2 
 "ok" when they agree within 25%; the exit code is 1 when a configuration's check fails. Each configuration's
 lines are printed to stderr as they come, the whole table to stdout at the end.
 
-Real fits and a paired bootstrap of every metric per trial are slow: ``--trials`` is the count at 2,000
-holdout rows, and fewer trials run where more rows are compared (1 / sqrt(rows), at least ``--min-trials``).
+Every configuration runs ``--trials`` trials (default 200) of A/A and of each effect; a trial draws one table,
+fits each model once (baseline, A/A candidate, one candidate per effect) and runs one paired bootstrap per
+candidate, whose metric rows are judged under both rule sets. Trials run in blocks on ``--workers`` processes
+(default: the number of CPUs); trial ``i`` of a configuration takes its random numbers from its own seed, so
+the table does not depend on the worker count or on how the trials are split into blocks.
 
-    .venv/bin/python benchmarks/bench_gate_calibration.py                  # about 15 minutes on 2 cores
+    .venv/bin/python benchmarks/bench_gate_calibration.py                  # the table: 15 minutes on 2 busy cores
     .venv/bin/python benchmarks/bench_gate_calibration.py --tasks binary --correlations 0.7
-    .venv/bin/python benchmarks/bench_gate_calibration.py --quick          # a smoke run, about a minute
+    .venv/bin/python benchmarks/bench_gate_calibration.py --quick          # a smoke run, under a minute
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
+import heapq
 import itertools
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -322,34 +328,79 @@ class Cell:
     mde: dict[tuple[str, float], list[float]] = dataclasses.field(default_factory=dict)
     baseline_values: list[float] = dataclasses.field(default_factory=list)
 
+    def add(self, other: Cell) -> None:
+        """Count another block's trials in (counts add up; the order of blocks does not matter)."""
+        _add_counts(self.trials, other.trials)
+        _add_counts(self.fails, other.fails)
+        _add_counts(self.primary_fails, other.primary_fails)
+        _add_counts(self.identical_fails, other.identical_fails)
+        self.identical_trials += other.identical_trials
+        for key, values in other.mde.items():
+            self.mde.setdefault(key, []).extend(values)
+        self.baseline_values.extend(other.baseline_values)
+
+
+def _add_counts(mine: dict[Any, int], theirs: dict[Any, int]) -> None:
+    for key, count in theirs.items():
+        mine[key] = mine.get(key, 0) + count
+
 
 RULE_SETS = ("one rule", "every metric")
 
 
-def run_cell(
-    cell: Cell,
-    world: World,
-    configs: dict[str, Any],
-    rows: int,
-    mode: str,
-    effects: list[float],
-    trials: int,
-    identical_trials: int,
-    seed: int,
-) -> None:
-    """Simulate ``trials`` trials of one configuration at the given effects and count the verdicts."""
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """Trials ``first`` .. ``first + count - 1`` of one configuration at the given effects: a unit of work.
+
+    Trial ``i`` draws everything from ``default_rng([seed, rows, correlation, mode, i])``, so a trial's
+    outcome does not depend on the block it falls in, nor on the process that runs it.
+    """
+
+    world: World
+    rows: int
+    mode: str
+    effects: tuple[float, ...]
+    first: int
+    count: int
+    identical: int  # trials with an index below this also compare the baseline with itself
+    resamples: int
+    seed: int
+
+
+_CONFIGS: dict[tuple[str, int], dict[str, Any]] = {}  # one process's validated configs, built once
+
+
+def rule_set_configs(task: str, resamples: int) -> dict[str, Any]:
+    """The config of each rule set for the task (parsed once per process)."""
+    key = (task, resamples)
+    if key not in _CONFIGS:
+        with tempfile.TemporaryDirectory() as folder:
+            _CONFIGS[key] = {rs: gate_config(task, rs, resamples, Path(folder)) for rs in RULE_SETS}
+    return _CONFIGS[key]
+
+
+def run_block(block: Block) -> Cell:
+    """Simulate a block of trials and count the verdicts.
+
+    Per trial: one table, one fit per model (baseline, each candidate), one paired bootstrap per candidate
+    (every metric of the task), judged under both rule sets from the same metric rows.
+    """
     import numpy as np
 
     from mlops_actions.domain.inference import cross_fit_inflation
 
+    world, mode = block.world, block.mode
+    configs = rule_set_configs(world.task, block.resamples)
     inflation = cross_fit_inflation(FOLDS) if mode == "cross_fit" else 1.0
     any_config = configs[RULE_SETS[0]]
-    start = sum(cell.trials.get(e, 0) for e in effects)  # fresh trials when effects are added later
-    for trial in range(trials):
-        rng = np.random.default_rng([seed, rows, int(world.correlation * 100), len(mode), start + trial])
-        y, baseline_predictions, candidates = trial_predictions(world, rows, mode, effects, rng)
+    cell = Cell()
+    for trial in range(block.first, block.first + block.count):
+        rng = np.random.default_rng([block.seed, block.rows, int(world.correlation * 100), len(mode), trial])
+        y, baseline_predictions, candidates = trial_predictions(
+            world, block.rows, mode, list(block.effects), rng
+        )
         baseline = scored(world.task, y, baseline_predictions)
-        for effect in effects:
+        for effect in block.effects:
             metric_table = judge_rows(
                 any_config, scored(world.task, y, candidates[effect]), baseline, inflation
             )
@@ -365,12 +416,13 @@ def run_cell(
             if effect == 0.0:
                 row = next(r for r in metric_table if r["name"] == any_config.primary_metric)
                 cell.baseline_values.append(float(row["baseline"]))
-        if trial < identical_trials:
+        if trial < block.identical:
             metric_table = judge_rows(any_config, baseline, baseline, inflation)
             cell.identical_trials += 1
             for rule_set in RULE_SETS:
                 failed, _ = verdict(configs[rule_set], metric_table, len(y), inflation)
                 cell.identical_fails[rule_set] = cell.identical_fails.get(rule_set, 0) + failed
+    return cell
 
 
 def effect_at_power(curve: list[tuple[float, float]], target: float = POWER_TARGET) -> float | None:
@@ -402,47 +454,169 @@ class Settings:
     """How many trials and resamples, from the command line."""
 
     trials: int
-    min_trials: int
-    scale_trials: bool
-    smallest_rows: int
     resamples: int
     identical: int
     search_trials: int
     pilot_rows: int
     seed: int
 
-    def trials_for(self, rows: int, mode: str) -> int:
-        """``trials`` at the fewest compared rows, fewer (as 1 / sqrt(compared rows)) where they are many."""
-        compared = rows * (TRAIN_PER_EVAL + 1) if mode == "cross_fit" else rows
-        if not self.scale_trials:
-            return self.trials
-        scaled = round(self.trials * math.sqrt(self.smallest_rows / compared))
-        return max(self.min_trials, min(self.trials, scaled))
+
+def _trials_per_block(task: str, rows: int, mode: str) -> int:
+    """Blocks of about equal work (a few seconds), so that the workers finish together."""
+    compared = rows * (TRAIN_PER_EVAL + 1) if mode == "cross_fit" else rows
+    weight = compared / 2000 * (1.0 if task == "binary" else 0.5)
+    return max(4, min(50, round(60 / weight)))
 
 
-def measure_configuration(
-    world: World, configs: dict[str, Any], rows: int, mode: str, settings: Settings
-) -> tuple[Cell, float | None, list[float], World]:
-    """Simulate one configuration; search larger (or smaller) effects until 80% power is bracketed.
+def _blocks(
+    world: World, rows: int, mode: str, effects: list[float], trials: int, identical: int, settings: Settings
+) -> list[Block]:
+    size = _trials_per_block(world.task, rows, mode)
+    return [
+        Block(
+            world,
+            rows,
+            mode,
+            tuple(effects),
+            first,
+            min(size, trials - first),
+            identical,
+            settings.resamples,
+            settings.seed,
+        )
+        for first in range(0, trials, size)
+    ]
 
-    Returns the counts, the simulated 80%-power effect, the extra effects tried and the extended world.
-    """
-    cell = Cell()
-    effects = [0.0, *EFFECTS[world.task]]
-    trials = settings.trials_for(rows, mode)
-    run_cell(cell, world, configs, rows, mode, effects, trials, settings.identical, settings.seed)
-    extra: list[float] = []
-    for _ in range(3):
-        curve = _primary_power_curve(cell)
-        if effect_at_power(curve) is not None:
-            break
+
+@dataclasses.dataclass
+class Configuration:
+    """One line pair of the table, while it is being simulated."""
+
+    task: str
+    correlation: float
+    mode: str
+    rows: int
+    world: World | None = None
+    cell: Cell = dataclasses.field(default_factory=Cell)
+    extra: list[float] = dataclasses.field(default_factory=list)
+    pending: int = 0  # blocks submitted and not yet counted
+    searches: int = 0
+    simulated: float | None = None
+    done: bool = False
+
+    def next_effects(self) -> list[float]:
+        """The extra effect to simulate when 80% power is not bracketed yet (at most 3 searches), or none."""
+        curve = _primary_power_curve(self.cell)
+        if effect_at_power(curve) is not None or self.searches >= 3:
+            return []
         largest = max(e for e, _ in curve)
         too_weak = dict(curve)[largest] < POWER_TARGET
-        new = [largest * 2] if too_weak else [min(e for e in cell.trials if e) / 2]
-        world = extend_world(world, new, settings.pilot_rows, settings.seed)
-        run_cell(cell, world, configs, rows, mode, new, settings.search_trials, 0, settings.seed)
-        extra.extend(new)
-    return cell, effect_at_power(_primary_power_curve(cell)), extra, world
+        return [largest * 2] if too_weak else [min(e for e in self.cell.trials if e) / 2]
+
+
+def _run_inline(function: Any, *args: Any) -> Any:
+    """Run a job in this process (one worker): a Future-like holder of its result."""
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    future.set_result(function(*args))
+    return future
+
+
+def simulate(
+    tasks: list[str],
+    correlations: list[float],
+    modes: list[str],
+    rows_list: list[int],
+    settings: Settings,
+    workers: int,
+    report: Any,
+) -> list[Configuration]:
+    """Simulate every configuration on ``workers`` processes; ``report(configuration)`` as each one ends.
+
+    The work: a world per (task, correlation), then blocks of trials per configuration, then, where 80% power
+    is not bracketed, a wider world and blocks of trials at the extra effect. The pool always holds at most
+    one job more than it has workers; the rest wait here, worlds and searches first (others wait on them),
+    then blocks in the order of the table. Counts add up, so the result does not depend on ``workers``.
+    """
+    configurations = [
+        Configuration(task, correlation, mode, rows)
+        for task in tasks
+        for correlation in correlations
+        for mode in modes
+        for rows in rows_list
+    ]
+    waiting: list[tuple[int, int, Any, tuple[Any, ...], Any]] = []  # (priority, order, function, args, then)
+    order = itertools.count()
+
+    def queue(priority: int, function: Any, args: tuple[Any, ...], then: Any) -> None:
+        heapq.heappush(waiting, (priority, next(order), function, args, then))
+
+    def start_blocks(
+        conf: Configuration, effects: list[float], trials: int, identical: int, priority: int
+    ) -> None:
+        assert conf.world is not None
+        blocks = _blocks(conf.world, conf.rows, conf.mode, effects, trials, identical, settings)
+        conf.pending += len(blocks)
+        for block in blocks:
+            queue(priority, run_block, (block,), lambda cell, conf=conf: block_done(conf, cell))
+
+    def world_done(world: World, correlation: float) -> None:
+        for conf in configurations:
+            if conf.task == world.task and conf.correlation == correlation:
+                conf.world = world
+                start_blocks(conf, [0.0, *EFFECTS[world.task]], settings.trials, settings.identical, 1)
+
+    def extended(conf: Configuration, world: World, effects: list[float]) -> None:
+        conf.world = world
+        start_blocks(conf, effects, settings.search_trials, 0, 0)
+
+    def block_done(conf: Configuration, cell: Cell) -> None:
+        conf.cell.add(cell)
+        conf.pending -= 1
+        if conf.pending:
+            return
+        new = conf.next_effects()
+        if new:
+            conf.searches += 1
+            conf.extra.extend(new)
+            args = (conf.world, new, settings.pilot_rows, settings.seed)
+            queue(0, extend_world, args, lambda world, conf=conf, new=new: extended(conf, world, new))
+            return
+        conf.simulated = effect_at_power(_primary_power_curve(conf.cell))
+        conf.done = True
+        report(conf)
+
+    for task in tasks:
+        for correlation in correlations:
+            args = (task, correlation, settings.pilot_rows, settings.seed)
+            queue(0, build_world, args, lambda world, correlation=correlation: world_done(world, correlation))
+
+    pool = None
+    if workers > 1:
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, initializer=_one_blas_thread)
+    else:
+        _one_blas_thread()
+    running: dict[concurrent.futures.Future[Any], Any] = {}
+    try:
+        while waiting or running:
+            while waiting and len(running) <= (workers if pool else 0):
+                _, _, function, job_args, then = heapq.heappop(waiting)
+                future = pool.submit(function, *job_args) if pool else _run_inline(function, *job_args)
+                running[future] = then
+            finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in finished:
+                running.pop(future)(future.result())
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+    return configurations
+
+
+def _one_blas_thread() -> None:
+    """BLAS on one thread in every process: the processes use the cores, and the fits' sums do not depend
+    on how many threads BLAS would have had (threadpoolctl comes with scikit-learn)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def reported_mde(cell: Cell, rule_set: str, effect: float | None) -> float | None:
@@ -508,17 +682,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--trials", type=int, default=100, help="trials per configuration at the fewest rows (default: 100)"
-    )
-    parser.add_argument(
-        "--scale-trials",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="fewer trials where more rows are compared: --trials x sqrt(fewest rows / compared rows), at "
-        "least --min-trials (default: on; --no-scale-trials runs --trials everywhere)",
-    )
-    parser.add_argument(
-        "--min-trials", type=int, default=20, help="fewest trials of a configuration (default: 20)"
+        "--trials", type=int, default=200, help="trials per configuration and effect (default: 200)"
     )
     parser.add_argument("--resamples", type=int, default=200, help="bootstrap resamples (default: 200)")
     parser.add_argument(
@@ -527,8 +691,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--correlations", default="0.7,0.95", help="score correlations (default: 0.7,0.95)")
     parser.add_argument("--modes", default="holdout,cross_fit", help="evaluation modes (default: both)")
     parser.add_argument("--tasks", default="binary,regression", help="tasks (default: binary,regression)")
-    parser.add_argument("--identical", type=int, default=5, help="identical-model trials per configuration")
-    parser.add_argument("--search-trials", type=int, default=20, help="trials per extra effect size")
+    parser.add_argument(
+        "--identical", type=int, default=20, help="identical-model trials per configuration (default: 20)"
+    )
+    parser.add_argument(
+        "--search-trials",
+        type=int,
+        help="trials per extra effect of the 80%%-power search (default: --trials)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes that simulate (default: the number of CPUs); the results do not depend on it",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulation (default: 0)")
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: 20 trials, 2,000 rows, 200 resamples"
@@ -536,56 +712,62 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.trials, args.resamples, args.rows, args.identical, args.search_trials = 20, 200, "2000", 5, 10
-    rows_list = [int(r) for r in args.rows.split(",")]
+    tasks = args.tasks.split(",")
+    correlations = [float(c) for c in args.correlations.split(",")]
     settings = Settings(
         trials=args.trials,
-        min_trials=args.min_trials,
-        scale_trials=args.scale_trials,
-        smallest_rows=min(rows_list),
         resamples=args.resamples,
-        identical=args.identical,
-        search_trials=args.search_trials,
+        identical=min(args.identical, args.trials),
+        search_trials=args.trials if args.search_trials is None else args.search_trials,
         pilot_rows=50_000 if args.quick else 100_000,
         seed=args.seed,
     )
 
     started = time.perf_counter()
     print(
-        f"gate calibration: {args.trials} trials per configuration"
-        f"{' at the fewest compared rows (fewer as 1/sqrt(rows) above)' if args.scale_trials else ''} "
-        f"({args.search_trials} per extra effect of the 80%-power search, {args.identical} identical-model "
-        f"trials), {args.resamples} resamples, 95% interval, allowed_change 0 with the default margins, "
-        f"{FOLDS} folds for cross_fit"
+        f"gate calibration: {settings.trials} trials per configuration and effect ({settings.search_trials} "
+        f"per extra effect of the 80%-power search, {settings.identical} identical-model trials), "
+        f"{settings.resamples} resamples, 95% interval, allowed_change 0 with the default margins, {FOLDS} "
+        f"folds for cross_fit; {args.workers} worker process(es)"
     )
-    lines = []
-    checks: list[bool] = []
-    with tempfile.TemporaryDirectory() as folder:
-        for task in args.tasks.split(","):
-            configs = {rs: gate_config(task, rs, args.resamples, Path(folder)) for rs in RULE_SETS}
-            unit = "ROC AUC points lost" if task == "binary" else "% RMSE added"
-            effects = ", ".join(f"{e * 100:g}" for e in EFFECTS[task])
-            lines.append(f"{task}: Δ1, Δ2, Δ3 = {effects} {unit}; MDE in the same unit")
-            for correlation in [float(c) for c in args.correlations.split(",")]:
-                world = build_world(task, correlation, settings.pilot_rows, args.seed)
-                for mode in args.modes.split(","):
-                    for rows in rows_list:
-                        cell, simulated, extra, world = measure_configuration(
-                            world, configs, rows, mode, settings
-                        )
-                        cell_lines, ok = table_lines(world, rows, mode, cell, simulated, extra)
-                        lines.extend(cell_lines)
-                        checks.append(ok)
-                        for line in cell_lines:  # as it comes (stderr); the whole table follows on stdout
-                            print(line, file=sys.stderr, flush=True)
+    checks: dict[int, bool] = {}
+    lines: dict[int, list[str]] = {}
+
+    def report(conf: Configuration) -> None:  # as it comes (stderr); the whole table follows on stdout
+        assert conf.world is not None
+        key = id(conf)
+        lines[key], checks[key] = table_lines(
+            conf.world, conf.rows, conf.mode, conf.cell, conf.simulated, conf.extra
+        )
+        for line in lines[key]:
+            print(line, file=sys.stderr, flush=True)
+
+    configurations = simulate(
+        tasks,
+        correlations,
+        args.modes.split(","),
+        [int(r) for r in args.rows.split(",")],
+        settings,
+        max(1, args.workers),
+        report,
+    )
     print(HEADER)
-    for line in lines:
-        print(line)
+    for task in tasks:
+        unit = "ROC AUC points lost" if task == "binary" else "% RMSE added"
+        effects = ", ".join(f"{e * 100:g}" for e in EFFECTS[task])
+        print(f"{task}: Δ1, Δ2, Δ3 = {effects} {unit}; MDE in the same unit")
+        for conf in configurations:
+            if conf.task == task:
+                for line in lines[id(conf)]:
+                    print(line)
+    passed = sum(checks.values())
     print(
-        f"MDE within {MDE_TOLERANCE:.0%} of the simulated 80%-power effect: {sum(checks)}/{len(checks)} "
+        f"MDE within {MDE_TOLERANCE:.0%} of the simulated 80%-power effect: {passed}/{len(checks)} "
         "configurations"
     )
-    print(f"took {time.perf_counter() - started:.0f} s")
-    return 0 if all(checks) else 1
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"took {time.perf_counter() - started:.0f} s on {args.workers} worker(s), load average {load}")
+    return 0 if passed == len(checks) else 1
 
 
 if __name__ == "__main__":
