@@ -89,23 +89,7 @@ def degraded(scores: np.ndarray, sigma: float, seed: int, repeats: int = 1) -> n
 
 def first_repeats(scored: Any, repeats: int, rows: int) -> Any:
     """The first ``repeats`` repetitions (``repeats`` x ``rows`` stacked rows) of stacked out-of-fold predictions."""
-    from dataclasses import replace as replaced
-
-    from mlops_actions.domain.metrics import Predictions
-
-    kept = slice(0, repeats * rows)
-    p = scored.predictions
-    return replaced(
-        scored,
-        row_keys=scored.row_keys[kept],
-        y_true=scored.y_true[kept],
-        predictions=Predictions(
-            labels=None if p.labels is None else p.labels[kept],
-            scores=None if p.scores is None else p.scores[kept],
-            values=None if p.values is None else p.values[kept],
-        ),
-        slices={},
-    )
+    return scored.rows_at(slice(0, repeats * rows))
 
 
 def roc_auc(y: np.ndarray, scores: np.ndarray) -> float:

@@ -34,24 +34,6 @@ def check_same_rows(candidate: Scored, baseline: Scored) -> None:
         raise DataError(f"candidate task {candidate.task!r} differs from baseline task {baseline.task!r}")
 
 
-def _subset(scored: Scored, mask: Any) -> Scored:
-    from mlops_actions.domain.metrics import Predictions
-
-    p = scored.predictions
-    return Scored(
-        task=scored.task,
-        classes=scored.classes,
-        row_keys=scored.row_keys[mask],
-        y_true=scored.y_true[mask],
-        predictions=Predictions(
-            labels=None if p.labels is None else p.labels[mask],
-            scores=None if p.scores is None else p.scores[mask],
-            values=None if p.values is None else p.values[mask],
-        ),
-        model_digest=scored.model_digest,
-    )
-
-
 def metric_rows(
     names: tuple[str, ...] | list[str],
     candidate: Scored,
@@ -194,8 +176,8 @@ def slice_rows(
         for value in sorted(set(values.tolist())):
             mask = values == value
             rows = int(mask.sum()) // repeats
-            cand = _subset(candidate, mask)
-            base = None if baseline is None else _subset(baseline, mask)
+            cand = candidate.rows_at(mask)
+            base = None if baseline is None else baseline.rows_at(mask)
             names = [n for n in config.metrics if _defined_for(n, cand)]
             if rows < config.min_slice_rows:
                 metrics = _point_rows(names, cand, base, config)

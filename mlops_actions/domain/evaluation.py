@@ -51,6 +51,24 @@ class Scored:
     def n_classes(self) -> int | None:
         return None if self.classes is None else len(self.classes)
 
+    def rows_at(self, index: Any) -> Scored:
+        """The same model's predictions on some of the rows (a mask, positions or a slice), without slices."""
+        from mlops_actions.domain.metrics import Predictions
+
+        p = self.predictions
+        return Scored(
+            task=self.task,
+            classes=self.classes,
+            row_keys=self.row_keys[index],
+            y_true=self.y_true[index],
+            predictions=Predictions(
+                labels=None if p.labels is None else p.labels[index],
+                scores=None if p.scores is None else p.scores[index],
+                values=None if p.values is None else p.values[index],
+            ),
+            model_digest=self.model_digest,
+        )
+
 
 def encode_labels(values: pd.Series, classes: list[Any], source: str) -> np.ndarray:
     """Class indices of ``values`` in the model's class order; a DataError names labels the model never saw."""

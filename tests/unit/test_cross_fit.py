@@ -12,6 +12,7 @@ import pytest
 
 from mlops_actions.domain.config import Config, parse_config
 from mlops_actions.domain.cross_fit import (
+    FoldPlan,
     assign_folds,
     evaluation_block,
     fold_files,
@@ -146,23 +147,30 @@ def test_a_class_with_a_single_row_or_too_few_rows_cannot_be_cross_fitted(tmp_pa
     assert too_few_rows(table(50, positives=0.5), config, 5) is None
 
 
+def scored_folds(frame: pd.DataFrame, plan: FoldPlan, truth: np.ndarray) -> list[Scored]:
+    """Each fold's held-out rows scored ``truth[repetition * rows + row]``, as the fold models would score them."""
+    parts = []
+    for fold in plan.folds:
+        scores = truth[fold.repeat * len(frame) + fold.heldout]
+        parts.append(
+            Scored(
+                task="binary",
+                classes=[0, 1],
+                row_keys=frame["row_id"].to_numpy()[fold.heldout],
+                y_true=frame["label"].to_numpy()[fold.heldout],
+                predictions=Predictions(labels=(scores > 0.5).astype(np.int64), scores=scores),
+                slices={"x": frame["x"].to_numpy()[fold.heldout]},
+            )
+        )
+    return parts
+
+
 def test_pooled_predictions_go_back_to_their_rows_in_the_pooled_order(tmp_path: Path) -> None:
     config = config_for(tmp_path)
     frame = table(60, positives=0.5)
     plan = write_folds(frame, assign_folds(frame, config, 3), 3, tmp_path / "folds")
     truth = np.linspace(0.0, 1.0, 60)  # a score per pooled row, to see where each lands
-    parts = [
-        Scored(
-            task="binary",
-            classes=[0, 1],
-            row_keys=frame["row_id"].to_numpy()[fold.heldout],
-            y_true=frame["label"].to_numpy()[fold.heldout],
-            predictions=Predictions(
-                labels=(truth[fold.heldout] > 0.5).astype(np.int64), scores=truth[fold.heldout]
-            ),
-        )
-        for fold in plan.folds
-    ]
+    parts = scored_folds(frame, plan, truth)
     pooled = pool_out_of_fold(plan, parts, config)
     assert pooled.row_keys.tolist() == frame["row_id"].tolist()
     np.testing.assert_array_equal(pooled.predictions.scores, truth)
@@ -224,17 +232,7 @@ def test_repetitions_are_stacked_as_repeats_times_rows_paired_rows(tmp_path: Pat
     assignments = np.stack([assign_folds(frame, config, 3, j) for j in range(2)])
     plan = write_folds(frame, assignments, 3, tmp_path / "folds")
     truth = np.linspace(0.0, 1.0, 120)  # a score per stacked row, to see where each lands
-    parts = [
-        Scored(
-            task="binary",
-            classes=[0, 1],
-            row_keys=frame["row_id"].to_numpy()[fold.heldout],
-            y_true=frame["label"].to_numpy()[fold.heldout],
-            predictions=Predictions(scores=truth[fold.repeat * 60 + fold.heldout]),
-            slices={"x": frame["x"].to_numpy()[fold.heldout]},
-        )
-        for fold in plan.folds
-    ]
+    parts = scored_folds(frame, plan, truth)
     stacked = pool_out_of_fold(plan, parts, config)
     assert stacked.rows == 120
     assert stacked.row_keys.tolist() == frame["row_id"].tolist() * 2
