@@ -1,18 +1,19 @@
-"""The paired bootstrap's compiled kernel (numba): a chunk of resamples in a few fused passes over the rows.
+"""The paired bootstrap's compiled kernel (numba): each resample's statistics in a few fused passes over the rows.
 
 It computes what ``mlops_actions.domain.stats`` computes with numpy, from the same draws: resample r's rows are
-``floor(n * u)`` for the doubles u of the generator it is given, each row's count is the number of times it
-was drawn, and for each resample it returns
+``floor(n * u)`` for the doubles u that numpy's generator draws for it, each row's count is the number of times
+it was drawn, and for each resample it returns
 
 - the weighted column sums ``counts @ columns`` (the rows held in ``row_order``), and
 - for each ranking (a binary score, or one class of a multiclass one): twice the ROC AUC numerator, the
   weight of its negatives and positives, and the average precision numerator, as
   ``mlops_actions.domain.metrics`` defines them.
 
-Per resample that is one pass to draw, one to permute the counts into row order and sum the columns, and
-one per ranking, with nothing larger than a few arrays of n values in memory: numpy needs about fifteen
-passes, several through arrays of a chunk of resamples. The function releases the GIL, so chunks run on
-several threads. It is compiled on first use and cached next to this file (or in numba's user cache).
+Per resample that is one pass to count the draws, one to permute the counts into row order and sum the
+columns, and one per ranking, with nothing larger than a few arrays of n values in memory: numpy needs about
+fifteen passes, several through arrays of a chunk of resamples. Both numpy's draw and the kernel release the
+GIL, so chunks of resamples run on several threads. It is compiled on first use and cached next to this file
+(or in numba's user cache).
 """
 
 from __future__ import annotations
@@ -195,9 +196,8 @@ class CompiledBootstrap:
         if self.n_joint > MAX_JOINT_CODES:
             raise ValueError(f"{self.n_joint} joint codes do not fit two bytes")
         joint = np.zeros(n_rows, np.int64)
-        for radix, code in zip(
-            self.radices, codes, strict=True
-        ):  # mixed radix, the first group most significant
+        # Mixed radix, the first group most significant.
+        for radix, code in zip(self.radices, codes, strict=True):
             joint = joint * radix + code
         self.joint = joint.astype(np.uint16)
         # The kernel takes the dense columns four at a time: zero columns fill the last four.
